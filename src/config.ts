@@ -1,0 +1,377 @@
+/**
+ * Configuration: one table of documented options, each with its environment variable (and aliases), its
+ * command-line flag and its default, parsed with zod at start-up. A bad value stops start-up with a
+ * `ConfigError` naming the variable. `--help` prints this table, so no option exists that help does not list.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+interface OptionSpec<T> {
+  /** Environment variable. */
+  readonly env: string;
+  /** Other environment variables accepted for the same option (first match wins after `env`). */
+  readonly aliases?: readonly string[];
+  /** Command-line flag, e.g. `--port`. */
+  readonly flag: string;
+  readonly description: string;
+  /** Default as the user would write it; undefined = no default. */
+  readonly default?: string;
+  /** Never echo the value (help shows only whether it is set). */
+  readonly secret?: boolean;
+  /** Commands this option applies to (for `--help` of each command). */
+  readonly commands: readonly Command[];
+  readonly parse: z.ZodType<T>;
+}
+
+export type Command = 'serve' | 'sync' | 'sandbox' | 'auth';
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = z
+  .string()
+  .trim()
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const list = z
+  .string()
+  .transform((v) =>
+    v
+      .split(/[\s,]+/)
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const optionalText = z.string().transform((v) => v.trim() || undefined);
+
+const ALL: readonly Command[] = ['serve', 'sync', 'sandbox', 'auth'];
+const XERO: readonly Command[] = ['serve', 'sync', 'auth'];
+const SYNC: readonly Command[] = ['serve', 'sync'];
+const SERVE: readonly Command[] = ['serve'];
+
+function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
+  return spec;
+}
+
+export const OPTIONS = {
+  xeroClientId: option({
+    env: 'XERO_CLIENT_ID',
+    aliases: ['BATON_XERO_CLIENT_ID'],
+    flag: '--xero-client-id',
+    description: "Client ID of the Xero app (custom connection or web app).",
+    commands: XERO,
+    parse: optionalText,
+  }),
+  xeroClientSecret: option({
+    env: 'XERO_CLIENT_SECRET',
+    aliases: ['BATON_XERO_CLIENT_SECRET'],
+    flag: '--xero-client-secret',
+    description: 'Client secret of the Xero app.',
+    secret: true,
+    commands: XERO,
+    parse: optionalText,
+  }),
+  xeroRefreshToken: option({
+    env: 'XERO_REFRESH_TOKEN',
+    aliases: ['BATON_REFRESH_TOKEN'],
+    flag: '--xero-refresh-token',
+    description: 'First refresh token of a web app (from `xero-scim auth`); a newer one in STATE_DIR wins.',
+    secret: true,
+    commands: SYNC,
+    parse: optionalText,
+  }),
+  xeroAccessToken: option({
+    env: 'XERO_ACCESS_TOKEN',
+    aliases: ['BATON_TOKEN'],
+    flag: '--xero-access-token',
+    description: 'A fixed access token, for debugging (it expires after 30 minutes and is not refreshed).',
+    secret: true,
+    commands: SYNC,
+    parse: optionalText,
+  }),
+  xeroTenantIds: option({
+    env: 'XERO_TENANT_IDS',
+    flag: '--xero-tenant-ids',
+    description: 'Comma-separated allow-list of organisation (tenant) ids; default: every connected organisation.',
+    default: '',
+    commands: SYNC,
+    parse: list,
+  }),
+  xeroApiUrl: option({
+    env: 'XERO_API_URL',
+    flag: '--xero-api-url',
+    description: 'Base URL of the Xero API (`/connections` and `/api.xro/2.0` hang off it).',
+    default: 'https://api.xero.com',
+    commands: XERO,
+    parse: url,
+  }),
+  xeroIdentityUrl: option({
+    env: 'XERO_IDENTITY_URL',
+    flag: '--xero-identity-url',
+    description: 'Base URL of Xero Identity (`/connect/token`, `/connect/revocation`).',
+    default: 'https://identity.xero.com',
+    commands: XERO,
+    parse: url,
+  }),
+  xeroLoginUrl: option({
+    env: 'XERO_LOGIN_URL',
+    flag: '--xero-login-url',
+    description: 'Base URL of the Xero consent page (`/identity/connect/authorize`).',
+    default: 'https://login.xero.com',
+    commands: ['auth'],
+    parse: url,
+  }),
+  xeroScopes: option({
+    env: 'XERO_SCOPES',
+    flag: '--xero-scopes',
+    description:
+      'Space-separated scopes; default accounting.settings.read (plus offline_access for web apps). Never accounting.transactions.',
+    commands: XERO,
+    parse: optionalText,
+  }),
+  xeroTimeoutMs: option({
+    env: 'XERO_TIMEOUT_MS',
+    flag: '--xero-timeout-ms',
+    description: 'Timeout of every Xero call, in milliseconds.',
+    default: '30000',
+    commands: XERO,
+    parse: integer(100, 600_000),
+  }),
+  xeroDailyLimit: option({
+    env: 'XERO_DAILY_LIMIT',
+    flag: '--xero-daily-limit',
+    description: "Calls a day per organisation to stay under (Xero's limit is 5,000; smaller plans have fewer).",
+    default: '5000',
+    commands: SYNC,
+    parse: integer(1, 1_000_000),
+  }),
+  xeroConcurrency: option({
+    env: 'XERO_CONCURRENCY',
+    flag: '--xero-concurrency',
+    description: 'Organisations synced at the same time.',
+    default: '50',
+    commands: SYNC,
+    parse: integer(1, 1000),
+  }),
+  stateDir: option({
+    env: 'STATE_DIR',
+    flag: '--state-dir',
+    description: 'Where tokens and the last snapshot are kept (mount a volume here in a container).',
+    default: '.state',
+    commands: ['serve', 'sync', 'auth'],
+    parse: z.string().trim().min(1, 'must be a directory path').transform((v) => path.resolve(v)),
+  }),
+  syncMode: option({
+    env: 'SYNC_MODE',
+    flag: '--sync-mode',
+    description: 'cached: sync in the background and serve the last snapshot; live: fetch on read (rate-limited).',
+    default: 'cached',
+    commands: SERVE,
+    parse: z.enum(['cached', 'live'], { error: 'must be cached or live' }),
+  }),
+  syncIntervalSeconds: option({
+    env: 'SYNC_INTERVAL_SECONDS',
+    flag: '--sync-interval-seconds',
+    description: 'Seconds between background syncs of users (cached mode); jittered by up to 10%.',
+    default: '300',
+    commands: SERVE,
+    parse: integer(5, 86_400),
+  }),
+  organisationRefreshSeconds: option({
+    env: 'ORGANISATION_REFRESH_SECONDS',
+    flag: '--organisation-refresh-seconds',
+    description: 'Seconds between refreshes of organisation details (name, edition, …), which rarely change.',
+    default: '86400',
+    commands: SYNC,
+    parse: integer(60, 30 * 86_400),
+  }),
+  liveMinFreshnessSeconds: option({
+    env: 'LIVE_MIN_FRESHNESS_SECONDS',
+    flag: '--live-min-freshness-seconds',
+    description: 'Live mode: a snapshot younger than this is served without calling Xero.',
+    default: '30',
+    commands: SERVE,
+    parse: integer(1, 3600),
+  }),
+  host: option({
+    env: 'HOST',
+    flag: '--host',
+    description: 'Address to listen on.',
+    default: '0.0.0.0',
+    commands: ['serve', 'sandbox'],
+    parse: z.string().trim().min(1, 'must be a host name or address'),
+  }),
+  port: option({
+    env: 'PORT',
+    flag: '--port',
+    description: 'Port to listen on (0 picks a free one).',
+    default: '8080',
+    commands: ['serve', 'sandbox'],
+    parse: integer(0, 65_535),
+  }),
+  scimBearerToken: option({
+    env: 'SCIM_BEARER_TOKEN',
+    flag: '--scim-bearer-token',
+    description: 'Bearer token(s) SCIM clients must send; comma-separated to rotate without downtime.',
+    secret: true,
+    commands: SERVE,
+    parse: list,
+  }),
+  scimBearerTokenFile: option({
+    env: 'SCIM_BEARER_TOKEN_FILE',
+    flag: '--scim-bearer-token-file',
+    description: 'File holding the bearer token(s), one a line (e.g. a mounted Kubernetes Secret).',
+    commands: SERVE,
+    parse: optionalText,
+  }),
+  scimBasicAuth: option({
+    env: 'SCIM_BASIC_AUTH',
+    flag: '--scim-basic-auth',
+    description: 'Also accept HTTP Basic with a bearer token as the password, for tools that only speak Basic.',
+    default: 'false',
+    commands: SERVE,
+    parse: boolean,
+  }),
+  scimMaxResults: option({
+    env: 'SCIM_MAX_RESULTS',
+    flag: '--scim-max-results',
+    description: 'Largest page a list or filter returns (advertised as filter.maxResults).',
+    default: '1000',
+    commands: SERVE,
+    parse: integer(1, 100_000),
+  }),
+  publicUrl: option({
+    env: 'PUBLIC_URL',
+    flag: '--public-url',
+    description: 'External base URL for meta.location (e.g. https://scim.example.com); default: from the request.',
+    commands: SERVE,
+    parse: z.string().trim().transform((v) => v.replace(/\/+$/, '') || undefined),
+  }),
+  trustProxy: option({
+    env: 'TRUST_PROXY',
+    flag: '--trust-proxy',
+    description: 'Honour X-Forwarded-Proto/-Host/-For (set when behind an ingress or load balancer).',
+    default: 'false',
+    commands: SERVE,
+    parse: boolean,
+  }),
+  statusPagePublic: option({
+    env: 'STATUS_PAGE_PUBLIC',
+    flag: '--status-page-public',
+    description: 'Serve the status page at / without authentication (it shows no personal data).',
+    default: 'false',
+    commands: SERVE,
+    parse: boolean,
+  }),
+  logLevel: option({
+    env: 'LOG_LEVEL',
+    flag: '--log-level',
+    description: 'fatal, error, warn, info, debug, trace or silent.',
+    default: 'info',
+    commands: ALL,
+    parse: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    }),
+  }),
+  logEmails: option({
+    env: 'LOG_EMAILS',
+    flag: '--log-emails',
+    description: 'Include e-mail addresses in logs (off by default: they are personal data).',
+    default: 'false',
+    commands: ALL,
+    parse: boolean,
+  }),
+} as const;
+
+type Options = typeof OPTIONS;
+export type Config = { readonly [K in keyof Options]: Options[K] extends OptionSpec<infer T> ? T : never };
+export type OptionName = keyof Options;
+
+/** Raw values by flag name without the dashes, e.g. `{ port: '9000' }`. */
+export type Flags = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads every option: a command-line flag wins over the environment variable, which wins over its aliases,
+ * which win over the default. Throws `ConfigError` naming the variable for the first bad value.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec<unknown>][]) {
+    const flagName = spec.flag.replace(/^--/, '');
+    let source = spec.env;
+    let raw = flags[flagName];
+    if (raw !== undefined) source = spec.flag;
+    else {
+      for (const variable of [spec.env, ...(spec.aliases ?? [])]) {
+        const value = env[variable];
+        if (value !== undefined && value !== '') {
+          raw = value;
+          source = variable;
+          break;
+        }
+      }
+    }
+    raw ??= spec.default ?? '';
+    const result = spec.parse.safeParse(raw);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new ConfigError(source, issue?.message ?? 'invalid value');
+    }
+    out[name] = result.data;
+  }
+  const config = out as Config;
+  return { ...config, scimBearerToken: [...config.scimBearerToken, ...readTokenFile(config.scimBearerTokenFile)] };
+}
+
+function readTokenFile(file: string | undefined): string[] {
+  if (!file) return [];
+  try {
+    return readFileSync(file, 'utf8')
+      .split(/[\r\n,]+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+  } catch (err) {
+    throw new ConfigError('SCIM_BEARER_TOKEN_FILE', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** Every environment variable the server reads (the help test checks no other is read anywhere). */
+export function environmentVariables(): string[] {
+  return Object.values(OPTIONS).flatMap((o) => [o.env, ...(o.aliases ?? [])]);
+}
+
+/** The options section of `--help` for one command: every flag, its variable(s) and default. */
+export function formatOptionsHelp(command: Command): string {
+  const lines: string[] = [];
+  for (const spec of Object.values(OPTIONS) as OptionSpec<unknown>[]) {
+    if (!spec.commands.includes(command)) continue;
+    const vars = [spec.env, ...(spec.aliases ?? [])].join(', ');
+    const def = spec.default !== undefined && spec.default !== '' ? ` (default: ${spec.default})` : '';
+    lines.push(`  ${spec.flag} <value>`, `      env ${vars}${def}`, `      ${spec.description}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,183 @@
+/**
+ * The directory's data model: what the Xero side produces and the SCIM side serves.
+ *
+ * A `DirectorySnapshot` is immutable once built (see `buildSnapshot`) and is swapped atomically, so every
+ * SCIM response is computed from exactly one snapshot.
+ */
+
+/** Roles a Xero user can hold in an organisation (XERO.md, `OrganisationRole`). Note FINANCIAL**ADVISER**. */
+export const ROLE_CODES = [
+  'READONLY',
+  'INVOICEONLY',
+  'STANDARD',
+  'FINANCIALADVISER',
+  'MANAGEDCLIENT',
+  'CASHBOOKCLIENT',
+] as const;
+export type RoleCode = (typeof ROLE_CODES)[number];
+
+/** Every value Xero may send in `OrganisationRole`; `UNKNOWN` and `REMOVED` are not grantable roles. */
+export type OrganisationRole = RoleCode | 'UNKNOWN' | 'REMOVED';
+
+/** Roles that exist only in Partner-edition organisations. */
+export const PARTNER_ONLY_ROLES: readonly RoleCode[] = ['MANAGEDCLIENT', 'CASHBOOKCLIENT'];
+
+/** Readable names for role codes, used in SCIM `display` values. */
+export const ROLE_NAMES: Readonly<Record<RoleCode, string>> = {
+  READONLY: 'Read only',
+  INVOICEONLY: 'Invoice only',
+  STANDARD: 'Standard',
+  FINANCIALADVISER: 'Financial adviser',
+  MANAGEDCLIENT: 'Managed client',
+  CASHBOOKCLIENT: 'Cashbook client',
+};
+
+export function isRoleCode(value: string): value is RoleCode {
+  return (ROLE_CODES as readonly string[]).includes(value);
+}
+
+/** A connected Xero organisation (a tenant), from `/connections` and `/Organisation`. */
+export interface Organisation {
+  /** OrganisationID, equal to the connection's tenantId. */
+  readonly id: string;
+  readonly name: string;
+  readonly legalName?: string;
+  readonly shortCode?: string;
+  readonly organisationType?: string;
+  readonly countryCode?: string;
+  readonly baseCurrency?: string;
+  readonly version?: string;
+  readonly edition: 'BUSINESS' | 'PARTNER';
+  readonly class?: string;
+  readonly status?: string;
+  readonly isDemoCompany?: boolean;
+  readonly timezone?: string;
+  /** ISO 8601 instant: Xero's `CreatedDateUTC`, else the connection's `createdDateUtc`. */
+  readonly createdAt: string;
+  /** The connection that grants access to it. */
+  readonly connectionId: string;
+  readonly tenantType: 'ORGANISATION' | 'PRACTICE';
+}
+
+/** One Xero user record: a person's access to one organisation. */
+export interface XeroUserRecord {
+  readonly organisationId: string;
+  readonly xeroUserId: string;
+  /** The e-mail exactly as Xero has it (case preserved). */
+  readonly email: string;
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly role: OrganisationRole;
+  readonly isSubscriber: boolean;
+  /** ISO 8601 instant, Xero's `UpdatedDateUTC`. */
+  readonly updatedAt: string;
+}
+
+/** What one organisation contributed to a snapshot: its details and users as of its last good fetch. */
+export interface TenantData {
+  readonly organisation: Organisation;
+  readonly users: readonly XeroUserRecord[];
+  /** ISO 8601 instant of the fetch this data comes from. */
+  readonly syncedAt: string;
+}
+
+/** A person who can log in to Xero, merged across organisations by case-insensitive e-mail. */
+export interface Person {
+  /** Stable SCIM id: a name-based UUID of the normalised e-mail. */
+  readonly id: string;
+  /** Normalised (trimmed, lower-cased) e-mail; the SCIM `userName`. */
+  readonly userName: string;
+  /** The e-mail as Xero shows it, from the most recently updated record. */
+  readonly email: string;
+  readonly givenName: string;
+  readonly familyName: string;
+  /** True while at least one record grants access (a role other than `REMOVED`). */
+  readonly active: boolean;
+  /** Every Xero record of this person, including `REMOVED` ones, ordered by organisation id. */
+  readonly records: readonly XeroUserRecord[];
+  /** Earliest `updatedAt` of the records (Xero has no creation date for users). */
+  readonly createdAt: string;
+  /** Latest `updatedAt` of the records. */
+  readonly lastModified: string;
+}
+
+/** One role of one organisation, and who holds it. */
+export interface Role {
+  /** Stable id: a name-based UUID of `organisationId` and `code`. */
+  readonly id: string;
+  readonly organisationId: string;
+  readonly code: RoleCode;
+  /** e.g. "Acme Ltd — Standard". */
+  readonly displayName: string;
+  /** Person ids, sorted. */
+  readonly memberIds: readonly string[];
+}
+
+/** A membership: a person with access to an organisation (any role but `REMOVED`). */
+export interface Membership {
+  readonly person: Person;
+  readonly record: XeroUserRecord;
+}
+
+export interface DirectorySnapshot {
+  /** Content hash: equal snapshots have equal versions, across restarts and replicas. */
+  readonly version: string;
+  /** ISO 8601 instant when this snapshot was built. */
+  readonly builtAt: string;
+  /** The per-organisation data it was built from (what is persisted). */
+  readonly tenants: readonly TenantData[];
+  /** People in a stable order: by `id`. */
+  readonly people: readonly Person[];
+  /** Organisations in a stable order: by `id`. */
+  readonly organisations: readonly Organisation[];
+  /** Roles in a stable order: by `id`. */
+  readonly roles: readonly Role[];
+  readonly personById: ReadonlyMap<string, Person>;
+  /** Keyed by normalised e-mail. */
+  readonly personByUserName: ReadonlyMap<string, Person>;
+  /** Keyed by Xero UserID (unique per organisation; a key is `${organisationId}/${xeroUserId}`). */
+  readonly membershipByXeroUserId: ReadonlyMap<string, Membership>;
+  readonly organisationById: ReadonlyMap<string, Organisation>;
+  readonly roleById: ReadonlyMap<string, Role>;
+  /** Memberships of each organisation (REMOVED records excluded), ordered by person id. */
+  readonly membersByOrganisation: ReadonlyMap<string, readonly Membership[]>;
+  /** Roles of each organisation, in `ROLE_CODES` order. */
+  readonly rolesByOrganisation: ReadonlyMap<string, readonly Role[]>;
+}
+
+/** Per-organisation sync health, as the status page, `/readyz` and metrics report it. */
+export interface TenantHealth {
+  readonly organisationId: string;
+  readonly name?: string;
+  /** current: last fetch succeeded; stale: serving older data after a failure; missing: never fetched successfully. */
+  readonly state: 'current' | 'stale' | 'missing';
+  readonly lastSuccessAt?: string;
+  readonly lastAttemptAt?: string;
+  readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
+  readonly userCount?: number;
+  /** Remaining Xero budget as last reported by Xero's headers. */
+  readonly rateBudget?: { readonly minuteRemaining?: number; readonly dayRemaining?: number };
+}
+
+/** What the HTTP side reads: the current snapshot and the sync status. */
+export interface Directory {
+  /** The current snapshot, or undefined before the first one is loaded. */
+  current(): DirectorySnapshot | undefined;
+  /**
+   * The snapshot a read should be served from. In cached mode this is `current()`. In live mode it may first
+   * fetch from Xero (concurrent callers share one fetch; a minimum freshness window protects the rate limit).
+   */
+  forRead(): Promise<DirectorySnapshot | undefined>;
+  /** Per-organisation health and overall readiness. */
+  status(): DirectoryStatus;
+}
+
+export interface DirectoryStatus {
+  /** Ready = a snapshot is loaded and the credentials work. */
+  readonly ready: boolean;
+  /** Why not ready (for `/readyz`), or undefined when ready. */
+  readonly reason?: string;
+  readonly lastSyncAt?: string;
+  readonly lastSyncOutcome?: 'ok' | 'partial' | 'failed';
+  readonly tenants: readonly TenantHealth[];
+}

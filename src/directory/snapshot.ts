@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { normaliseEmail, personId, roleId } from './ids';
+import {
+  type DirectorySnapshot,
+  type Membership,
+  type Organisation,
+  type Person,
+  type Role,
+  type RoleCode,
+  type TenantData,
+  type XeroUserRecord,
+  PARTNER_ONLY_ROLES,
+  ROLE_CODES,
+  ROLE_NAMES,
+  isRoleCode,
+} from './model';
+
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Roles an organisation can grant: Partner-only roles exist only in Partner-edition organisations. */
+export function grantableRoles(organisation: Organisation): readonly RoleCode[] {
+  return organisation.edition === 'PARTNER' ? ROLE_CODES : ROLE_CODES.filter((c) => !PARTNER_ONLY_ROLES.includes(c));
+}
+
+export function roleDisplayName(organisation: Organisation, code: RoleCode): string {
+  return `${organisation.name} — ${ROLE_NAMES[code]}`;
+}
+
+/**
+ * Builds an immutable snapshot from per-organisation data.
+ *
+ * Business rules (issue 3): people are merged by case-insensitive e-mail; a `REMOVED` record is not a membership
+ * (no group, no role) but the person stays listed, inactive, while Xero lists them; `UNKNOWN` is a membership
+ * without a grantable role. A role held by a user in an edition that does not list it (e.g. MANAGEDCLIENT seen in a
+ * BUSINESS organisation) is still shown: Xero's answer wins over our edition table.
+ */
+export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): DirectorySnapshot {
+  const sortedTenants = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
+  const organisations = sortedTenants.map((t) => t.organisation);
+  const organisationById = new Map(organisations.map((o) => [o.id, o]));
+
+  const recordsByUserName = new Map<string, XeroUserRecord[]>();
+  for (const tenant of sortedTenants) {
+    for (const record of tenant.users) {
+      const key = normaliseEmail(record.email);
+      if (key === '') continue; // Xero requires an e-mail; a record without one cannot be a SCIM user.
+      const list = recordsByUserName.get(key);
+      if (list) list.push(record);
+      else recordsByUserName.set(key, [record]);
+    }
+  }
+
+  const people: Person[] = [];
+  for (const [userName, records] of recordsByUserName) {
+    records.sort((a, b) => byString(a.organisationId, b.organisationId) || byString(a.xeroUserId, b.xeroUserId));
+    let newest = records[0]!;
+    let createdAt = newest.updatedAt;
+    let lastModified = newest.updatedAt;
+    for (const r of records) {
+      if (r.updatedAt > lastModified) lastModified = r.updatedAt;
+      if (r.updatedAt < createdAt) createdAt = r.updatedAt;
+      if (r.updatedAt > newest.updatedAt) newest = r;
+    }
+    people.push({
+      id: personId(userName),
+      userName,
+      email: newest.email.trim(),
+      givenName: newest.firstName,
+      familyName: newest.lastName,
+      active: records.some((r) => r.role !== 'REMOVED'),
+      records,
+      createdAt,
+      lastModified,
+    });
+  }
+  people.sort((a, b) => byString(a.id, b.id));
+
+  const personById = new Map(people.map((p) => [p.id, p]));
+  const personByUserName = new Map(people.map((p) => [p.userName, p]));
+  const membershipByXeroUserId = new Map<string, Membership>();
+  const membersByOrganisation = new Map<string, Membership[]>(organisations.map((o) => [o.id, []]));
+  const holders = new Map<string, string[]>(); // role id -> person ids
+
+  for (const person of people) {
+    for (const record of person.records) {
+      const membership: Membership = { person, record };
+      membershipByXeroUserId.set(`${record.organisationId}/${record.xeroUserId}`, membership);
+      if (record.role === 'REMOVED') continue;
+      membersByOrganisation.get(record.organisationId)?.push(membership);
+      if (isRoleCode(record.role)) {
+        const id = roleId(record.organisationId, record.role);
+        const list = holders.get(id);
+        if (list) list.push(person.id);
+        else holders.set(id, [person.id]);
+      }
+    }
+  }
+
+  const roles: Role[] = [];
+  const rolesByOrganisation = new Map<string, Role[]>();
+  for (const organisation of organisations) {
+    const codes = new Set<RoleCode>(grantableRoles(organisation));
+    for (const m of membersByOrganisation.get(organisation.id) ?? []) {
+      if (isRoleCode(m.record.role)) codes.add(m.record.role);
+    }
+    const orgRoles = ROLE_CODES.filter((c) => codes.has(c)).map((code): Role => {
+      const id = roleId(organisation.id, code);
+      return {
+        id,
+        organisationId: organisation.id,
+        code,
+        displayName: roleDisplayName(organisation, code),
+        memberIds: holders.get(id) ?? [], // people are iterated in id order, so this is sorted
+      };
+    });
+    rolesByOrganisation.set(organisation.id, orgRoles);
+    roles.push(...orgRoles);
+  }
+  roles.sort((a, b) => byString(a.id, b.id));
+
+  return {
+    version: contentVersion(sortedTenants),
+    builtAt,
+    tenants: sortedTenants,
+    people,
+    organisations,
+    roles,
+    personById,
+    personByUserName,
+    membershipByXeroUserId,
+    organisationById,
+    roleById: new Map(roles.map((r) => [r.id, r])),
+    membersByOrganisation,
+    rolesByOrganisation,
+  };
+}
+
+/** A hash of the content (not of fetch times), so an unchanged directory keeps its version and ETags. */
+function contentVersion(tenants: readonly TenantData[]): string {
+  const hash = createHash('sha256');
+  for (const t of tenants) {
+    hash.update(JSON.stringify(t.organisation));
+    const users = [...t.users].sort((a, b) => byString(a.xeroUserId, b.xeroUserId));
+    for (const u of users) {
+      hash.update(`\n${u.xeroUserId}\t${u.email}\t${u.firstName}\t${u.lastName}\t${u.role}\t${u.isSubscriber}\t${u.updatedAt}`);
+    }
+    hash.update('\f');
+  }
+  return hash.digest('base64url').slice(0, 22);
+}
