@@ -1,0 +1,74 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, formatOptionsHelp, loadConfig, OPTIONS } from '../src/config';
+
+describe('configuration', () => {
+  it('has documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.xeroApiUrl).toBe('https://api.xero.com');
+    expect(config.xeroIdentityUrl).toBe('https://identity.xero.com');
+    expect(config.xeroLoginUrl).toBe('https://login.xero.com');
+    expect(config.syncMode).toBe('cached');
+    expect(config.port).toBe(8080);
+    expect(config.xeroTenantIds).toEqual([]);
+    expect(config.scimBearerToken).toEqual([]);
+  });
+
+  it("accepts ConductorOne's variable names, so its Kubernetes Secret works unchanged", () => {
+    const config = loadConfig({ BATON_XERO_CLIENT_ID: 'id1', BATON_XERO_CLIENT_SECRET: 's1', BATON_REFRESH_TOKEN: 'r1', BATON_TOKEN: 'a1' });
+    expect([config.xeroClientId, config.xeroClientSecret, config.xeroRefreshToken, config.xeroAccessToken]).toEqual(['id1', 's1', 'r1', 'a1']);
+  });
+
+  it('prefers the XERO_ name over the alias, and a flag over both', () => {
+    expect(loadConfig({ XERO_CLIENT_ID: 'a', BATON_XERO_CLIENT_ID: 'b' }).xeroClientId).toBe('a');
+    expect(loadConfig({ PORT: '9000' }, { port: '9001' }).port).toBe(9001);
+  });
+
+  it('splits comma-separated lists and strips trailing slashes from URLs', () => {
+    const config = loadConfig({ XERO_TENANT_IDS: 'a, b,,c', SCIM_BEARER_TOKEN: 't1,t2', XERO_API_URL: 'http://127.0.0.1:4010/' });
+    expect(config.xeroTenantIds).toEqual(['a', 'b', 'c']);
+    expect(config.scimBearerToken).toEqual(['t1', 't2']);
+    expect(config.xeroApiUrl).toBe('http://127.0.0.1:4010');
+  });
+
+  it('reads bearer tokens from a file as well', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xero-scim-config-'));
+    const file = path.join(dir, 'token');
+    writeFileSync(file, 'from-file\nsecond\n');
+    expect(loadConfig({ SCIM_BEARER_TOKEN: 'env', SCIM_BEARER_TOKEN_FILE: file }).scimBearerToken).toEqual(['env', 'from-file', 'second']);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ SYNC_MODE: 'sometimes' }, 'SYNC_MODE'],
+    [{ XERO_API_URL: 'ftp://example.com' }, 'XERO_API_URL'],
+    [{ SCIM_BASIC_AUTH: 'maybe' }, 'SCIM_BASIC_AUTH'],
+    [{ SCIM_BEARER_TOKEN_FILE: '/nonexistent/token' }, 'SCIM_BEARER_TOKEN_FILE'],
+  ])('stops with an error naming the variable for %j', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as Error).message.startsWith(`${variable}: `)).toBe(true);
+    }
+  });
+
+  it('never echoes a value in its error message', () => {
+    expect(() => loadConfig({ XERO_API_URL: 'not a url s3cr3t' })).toThrow(/^XERO_API_URL: (?!.*s3cr3t)/);
+  });
+
+  it('lists every option of a command in help, with its variables and default', () => {
+    const help = formatOptionsHelp('serve');
+    for (const spec of Object.values(OPTIONS)) {
+      if (!(spec.commands as readonly string[]).includes('serve')) continue;
+      expect(help).toContain(spec.flag);
+      expect(help).toContain(spec.env);
+      for (const alias of 'aliases' in spec ? spec.aliases : []) expect(help).toContain(alias);
+    }
+    expect(help).toContain('BATON_XERO_CLIENT_ID');
+    expect(help).toContain('(default: cached)');
+  });
+});

@@ -1,0 +1,94 @@
+import { buildSnapshot, grantableRoles } from '../../src/directory/snapshot';
+import { personId, roleId, uuidV5 } from '../../src/directory/ids';
+import type { Organisation, TenantData, XeroUserRecord } from '../../src/directory/model';
+
+const ACME = 'aaaaaaaa-0000-4000-8000-000000000001';
+const PRACTICE = 'bbbbbbbb-0000-4000-8000-000000000002';
+
+function org(id: string, name: string, edition: 'BUSINESS' | 'PARTNER' = 'BUSINESS'): Organisation {
+  return { id, name, edition, createdAt: '2020-01-01T00:00:00.000Z', connectionId: `conn-${id}`, tenantType: 'ORGANISATION' };
+}
+
+function user(organisationId: string, xeroUserId: string, email: string, role: XeroUserRecord['role'], updatedAt: string, first = 'Ann', last = 'Lee'): XeroUserRecord {
+  return { organisationId, xeroUserId, email, firstName: first, lastName: last, role, isSubscriber: false, updatedAt };
+}
+
+const tenants: TenantData[] = [
+  {
+    organisation: org(ACME, 'Acme Ltd'),
+    syncedAt: '2026-01-01T00:00:00.000Z',
+    users: [
+      user(ACME, 'u1', 'Ann.Lee@Example.com', 'STANDARD', '2025-01-01T00:00:00.000Z', 'Ann', 'Lee'),
+      user(ACME, 'u2', 'bob@example.com', 'REMOVED', '2025-02-01T00:00:00.000Z', 'Bob', 'Ray'),
+      user(ACME, 'u3', 'cy@example.com', 'UNKNOWN', '2025-03-01T00:00:00.000Z', 'Cy', 'Ng'),
+    ],
+  },
+  {
+    organisation: org(PRACTICE, 'Lee & Co', 'PARTNER'),
+    syncedAt: '2026-01-01T00:00:00.000Z',
+    users: [user(PRACTICE, 'p1', 'ann.lee@example.com ', 'MANAGEDCLIENT', '2025-06-01T00:00:00.000Z', 'Annie', 'Lee')],
+  },
+];
+
+describe('directory snapshot', () => {
+  const snapshot = buildSnapshot(tenants, '2026-01-01T00:00:00.000Z');
+
+  it('merges people across organisations by case-insensitive, trimmed e-mail', () => {
+    const ann = snapshot.personByUserName.get('ann.lee@example.com');
+    expect(ann).toBeDefined();
+    expect(ann!.records.map((r) => `${r.organisationId}/${r.xeroUserId}`)).toEqual([`${ACME}/u1`, `${PRACTICE}/p1`]);
+    expect(snapshot.people).toHaveLength(3);
+  });
+
+  it('takes the name and e-mail spelling from the most recently updated record', () => {
+    const ann = snapshot.personByUserName.get('ann.lee@example.com')!;
+    expect(ann.givenName).toBe('Annie');
+    expect(ann.email).toBe('ann.lee@example.com');
+    expect(ann.createdAt).toBe('2025-01-01T00:00:00.000Z');
+    expect(ann.lastModified).toBe('2025-06-01T00:00:00.000Z');
+  });
+
+  it('derives stable ids from the e-mail, not from Xero UserIDs', () => {
+    expect(snapshot.personByUserName.get('bob@example.com')!.id).toBe(personId('BOB@example.com'));
+    expect(personId('x@example.com')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('computes RFC 4122 version-5 UUIDs (the RFC test vector)', () => {
+    // Python: uuid.uuid5(uuid.NAMESPACE_DNS, 'python.org')
+    expect(uuidV5('python.org', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
+  });
+
+  it('keeps a person whose only record is REMOVED, inactive, with no group and no role', () => {
+    const bob = snapshot.personByUserName.get('bob@example.com')!;
+    expect(bob.active).toBe(false);
+    expect(snapshot.membersByOrganisation.get(ACME)!.map((m) => m.person.userName)).not.toContain('bob@example.com');
+    expect(snapshot.roles.flatMap((r) => r.memberIds)).not.toContain(bob.id);
+  });
+
+  it('treats UNKNOWN as a membership without a role', () => {
+    const cy = snapshot.personByUserName.get('cy@example.com')!;
+    expect(cy.active).toBe(true);
+    expect(snapshot.membersByOrganisation.get(ACME)!.map((m) => m.person.id)).toContain(cy.id);
+    expect(snapshot.roles.flatMap((r) => r.memberIds)).not.toContain(cy.id);
+  });
+
+  it('lists every role an organisation can grant, Partner-only roles only in Partner edition', () => {
+    expect(snapshot.rolesByOrganisation.get(ACME)!.map((r) => r.code)).toEqual(['READONLY', 'INVOICEONLY', 'STANDARD', 'FINANCIALADVISER']);
+    expect(grantableRoles(org(PRACTICE, 'p', 'PARTNER'))).toContain('CASHBOOKCLIENT');
+    const managed = snapshot.roleById.get(roleId(PRACTICE, 'MANAGEDCLIENT'))!;
+    expect(managed.displayName).toBe('Lee & Co — Managed client');
+    expect(managed.memberIds).toEqual([personId('ann.lee@example.com')]);
+  });
+
+  it('indexes memberships by organisation and Xero UserID', () => {
+    expect(snapshot.membershipByXeroUserId.get(`${PRACTICE}/p1`)!.person.userName).toBe('ann.lee@example.com');
+    expect(snapshot.membershipByXeroUserId.get(`${ACME}/u2`)!.record.role).toBe('REMOVED');
+  });
+
+  it('has a content version that ignores fetch times and input order but not content', () => {
+    const again = buildSnapshot([...tenants].reverse().map((t) => ({ ...t, syncedAt: '2027-01-01T00:00:00.000Z', users: [...t.users].reverse() })), '2027-01-01T00:00:00.000Z');
+    expect(again.version).toBe(snapshot.version);
+    const changed = buildSnapshot([{ ...tenants[0]!, users: tenants[0]!.users.slice(1) }, tenants[1]!], '2026-01-01T00:00:00.000Z');
+    expect(changed.version).not.toBe(snapshot.version);
+  });
+});
