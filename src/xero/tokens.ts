@@ -1,0 +1,311 @@
+/**
+ * Xero access tokens: where they come from, where the refresh token is kept, and when to ask for new ones.
+ *
+ * Refresh tokens rotate on every use, and two holders of one token set is the classic cause of `invalid_grant`
+ * (XERO.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
+ * refresh token written durably before the new access token is used, a lost answer retried with the same token
+ * (Xero keeps it valid for a 30-minute grace period), and `invalid_grant` ends in a terminal state with an
+ * actionable message instead of a retry loop.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { z } from 'zod';
+import { type Clock, isoTime, systemClock } from './clock';
+import { XeroError } from './errors';
+import type { IdentityClient, TokenSet } from './identity';
+import { readFileIfExists, writeFileDurably } from './state-file';
+
+// ---- storage --------------------------------------------------------------------------------------------------
+
+/** The persisted token set of a web app. */
+export interface StoredTokens {
+  readonly clientId: string;
+  readonly refreshToken: string;
+  /** ISO instant the refresh token was received (or first seen, for one from the environment). */
+  readonly receivedAt: string;
+  readonly accessToken?: string;
+  /** ISO instant. */
+  readonly accessTokenExpiresAt?: string;
+  /**
+   * SHA-256 fingerprints of every refresh token of this chain, oldest first: an environment token found here has
+   * already been rotated past, so the stored one is newer and wins.
+   */
+  readonly lineage: readonly string[];
+}
+
+export interface TokenStore {
+  /** The stored set, or undefined when none was stored yet. */
+  load(): Promise<StoredTokens | undefined>;
+  /** Replaces the stored set; durable when the promise resolves. */
+  save(tokens: StoredTokens): Promise<void>;
+}
+
+export class TokenStoreError extends Error {
+  override readonly name = 'TokenStoreError';
+}
+
+const storedTokensSchema = z.object({
+  clientId: z.string(),
+  refreshToken: z.string().min(1),
+  receivedAt: z.string(),
+  accessToken: z.string().optional(),
+  accessTokenExpiresAt: z.string().optional(),
+  lineage: z.array(z.string()),
+});
+
+const TOKEN_FILE = 'xero-tokens.json';
+
+/** Tokens in `STATE_DIR/xero-tokens.json`, mode 0600, replaced atomically. */
+export class FileTokenStore implements TokenStore {
+  readonly file: string;
+
+  constructor(stateDir: string, fileName = TOKEN_FILE) {
+    this.file = path.join(stateDir, fileName);
+  }
+
+  async load(): Promise<StoredTokens | undefined> {
+    const text = await readFileIfExists(this.file);
+    if (text === undefined) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new TokenStoreError(`${this.file} is not valid JSON: delete it and re-run \`xero-scim auth\``);
+    }
+    const parsed = storedTokensSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new TokenStoreError(`${this.file} is not a token file of this version: delete it and re-run \`xero-scim auth\``);
+    }
+    return parsed.data;
+  }
+
+  async save(tokens: StoredTokens): Promise<void> {
+    await writeFileDurably(this.file, `${JSON.stringify(storedTokensSchema.parse(tokens), null, 2)}\n`);
+  }
+}
+
+/** Tokens held in memory only (tests, and the fixed-token debug mode). */
+export class MemoryTokenStore implements TokenStore {
+  private value: string | undefined;
+
+  constructor(initial?: StoredTokens) {
+    if (initial) this.value = JSON.stringify(storedTokensSchema.parse(initial));
+  }
+
+  async load(): Promise<StoredTokens | undefined> {
+    return this.value === undefined ? undefined : storedTokensSchema.parse(JSON.parse(this.value));
+  }
+
+  async save(tokens: StoredTokens): Promise<void> {
+    this.value = JSON.stringify(storedTokensSchema.parse(tokens));
+  }
+}
+
+export function fingerprint(refreshToken: string): string {
+  return createHash('sha256').update(refreshToken).digest('base64url');
+}
+
+/** Kept lineage length: enough to recognise an old environment token, small enough to stay a tiny file. */
+const LINEAGE_LIMIT = 50;
+
+// ---- provider -------------------------------------------------------------------------------------------------
+
+export type TokenGrant =
+  /** A custom connection: `client_credentials`, re-fetched before expiry. */
+  | { readonly kind: 'client_credentials'; readonly scope?: string }
+  /** A web app: rotating refresh tokens; `initialRefreshToken` from the environment, a newer stored one wins. */
+  | { readonly kind: 'refresh_token'; readonly initialRefreshToken?: string }
+  /** A fixed access token for debugging: never refreshed. */
+  | { readonly kind: 'fixed'; readonly accessToken: string };
+
+export interface TokenProviderOptions {
+  readonly clientId: string;
+  readonly grant: TokenGrant;
+  /** Renew this long before expiry. */
+  readonly expirySkewSeconds?: number;
+  /** Tries per renewal on retryable failures (network, timeout, 5xx, 429). */
+  readonly maxAttempts?: number;
+}
+
+export interface TokenProviderDeps {
+  readonly identity: IdentityClient;
+  readonly store: TokenStore;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+export interface TokenStatus {
+  readonly ready: boolean;
+  /** Set once renewal can no longer succeed without an operator (invalid_grant, invalid_client, no token). */
+  readonly terminal?: XeroError;
+  readonly lastError?: XeroError;
+  /** Calls made to the token endpoint. */
+  readonly tokenCalls: number;
+}
+
+const REAUTH = 'run `xero-scim auth` to consent again, then restart (or set XERO_REFRESH_TOKEN to the new refresh token)';
+
+export class TokenProvider {
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly skewMs: number;
+  private readonly maxAttempts: number;
+  private access: { token: string; expiresAt: number } | undefined;
+  private chain: StoredTokens | undefined;
+  private loaded = false;
+  private inFlight: Promise<string> | undefined;
+  private terminal: XeroError | undefined;
+  private lastError: XeroError | undefined;
+  private tokenCalls = 0;
+
+  constructor(
+    private readonly options: TokenProviderOptions,
+    private readonly deps: TokenProviderDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+    this.skewMs = (options.expirySkewSeconds ?? 60) * 1000;
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  status(): TokenStatus {
+    return {
+      ready: this.terminal === undefined,
+      ...(this.terminal ? { terminal: this.terminal } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      tokenCalls: this.tokenCalls,
+    };
+  }
+
+  /** A usable access token; concurrent callers share one renewal. */
+  async getAccessToken(): Promise<string> {
+    if (this.terminal) throw this.terminal;
+    const grant = this.options.grant;
+    if (grant.kind === 'fixed') return grant.accessToken;
+    if (this.access && this.access.expiresAt - this.skewMs > this.clock.now()) return this.access.token;
+    this.inFlight ??= this.renew().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  /** Xero answered 401 to this token: drop it so the next call renews (a fixed token cannot be renewed). */
+  invalidate(accessToken: string): void {
+    if (this.options.grant.kind === 'fixed') {
+      this.terminal ??= new XeroError(
+        'XERO_UNAUTHORIZED',
+        'Xero refused XERO_ACCESS_TOKEN (it lasts 30 minutes and is never refreshed): unset it to use the refresh token or client credentials',
+      );
+      return;
+    }
+    if (this.access?.token === accessToken) this.access = undefined;
+  }
+
+  private async renew(): Promise<string> {
+    try {
+      const token = this.options.grant.kind === 'client_credentials' ? await this.clientCredentials() : await this.rotate();
+      this.lastError = undefined;
+      return token;
+    } catch (err) {
+      if (err instanceof XeroError) {
+        this.lastError = err;
+        if (err.code === 'XERO_INVALID_GRANT') {
+          this.terminal = new XeroError('XERO_INVALID_GRANT', `Xero refused the refresh token (invalid_grant): ${REAUTH}`, {
+            cause: err,
+            ...(err.status === undefined ? {} : { status: err.status }),
+          });
+          throw this.terminal;
+        }
+        if (err.code === 'XERO_INVALID_CLIENT' || err.code === 'XERO_NOT_CONFIGURED') {
+          this.terminal = err;
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async clientCredentials(): Promise<string> {
+    const grant = this.options.grant;
+    const scope = grant.kind === 'client_credentials' ? grant.scope : undefined;
+    const set = await this.withRetries(() => this.deps.identity.token({ type: 'client_credentials', ...(scope ? { scope } : {}) }));
+    this.access = { token: set.accessToken, expiresAt: set.expiresAt };
+    return set.accessToken;
+  }
+
+  private async rotate(): Promise<string> {
+    const chain = await this.loadChain();
+    if (chain.accessToken && chain.accessTokenExpiresAt && !this.access) {
+      const expiresAt = Date.parse(chain.accessTokenExpiresAt);
+      if (expiresAt - this.skewMs > this.clock.now()) {
+        this.access = { token: chain.accessToken, expiresAt };
+        return chain.accessToken;
+      }
+    }
+    // A failure without an answer may have rotated the token at Xero anyway: the same token stays valid for the
+    // grace period, so retrying with it is safe (XERO.md).
+    const set = await this.withRetries(() => this.deps.identity.token({ type: 'refresh_token', refreshToken: chain.refreshToken }));
+    const next = this.nextChain(chain, set);
+    // Persist before use: if we crash after this line, the stored token is the newest; if before, the old one is
+    // still inside its grace period.
+    try {
+      await this.deps.store.save(next);
+    } catch (err) {
+      this.chain = next; // the only copy of the newest token; keep it so the next renewal can store it
+      throw new XeroError('XERO_NOT_CONFIGURED', `cannot store the rotated refresh token in STATE_DIR (${(err as Error).message})`, {
+        cause: err,
+      });
+    }
+    this.chain = next;
+    this.access = { token: set.accessToken, expiresAt: set.expiresAt };
+    return set.accessToken;
+  }
+
+  private nextChain(chain: StoredTokens, set: TokenSet): StoredTokens {
+    const refreshToken = set.refreshToken ?? chain.refreshToken;
+    const lineage = chain.lineage.includes(fingerprint(refreshToken)) ? chain.lineage : [...chain.lineage, fingerprint(refreshToken)];
+    return {
+      clientId: this.options.clientId,
+      refreshToken,
+      receivedAt: isoTime(this.clock.now()),
+      accessToken: set.accessToken,
+      accessTokenExpiresAt: isoTime(set.expiresAt),
+      lineage: lineage.slice(-LINEAGE_LIMIT),
+    };
+  }
+
+  /** The stored chain wins unless the environment brings a refresh token it has never seen (a new consent). */
+  private async loadChain(): Promise<StoredTokens> {
+    if (this.loaded && this.chain) return this.chain;
+    const grant = this.options.grant;
+    const initial = grant.kind === 'refresh_token' ? grant.initialRefreshToken : undefined;
+    const stored = await this.deps.store.load();
+    const usable = stored && stored.clientId === this.options.clientId ? stored : undefined;
+    if (usable && (initial === undefined || usable.lineage.includes(fingerprint(initial)))) {
+      this.chain = usable;
+    } else if (initial !== undefined) {
+      this.chain = {
+        clientId: this.options.clientId,
+        refreshToken: initial,
+        receivedAt: isoTime(this.clock.now()),
+        lineage: [fingerprint(initial)],
+      };
+    } else {
+      throw new XeroError('XERO_NOT_CONFIGURED', `no refresh token in XERO_REFRESH_TOKEN or STATE_DIR: ${REAUTH}`);
+    }
+    this.loaded = true;
+    return this.chain;
+  }
+
+  private async withRetries(call: () => Promise<TokenSet>): Promise<TokenSet> {
+    for (let attempt = 1; ; attempt++) {
+      this.tokenCalls++;
+      try {
+        return await call();
+      } catch (err) {
+        if (!(err instanceof XeroError) || !err.retryable || attempt >= this.maxAttempts) throw err;
+        const backoff = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : 500 * 2 ** (attempt - 1);
+        await this.clock.sleep(backoff * (0.5 + this.random()));
+      }
+    }
+  }
+}
