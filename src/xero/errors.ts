@@ -95,12 +95,14 @@ export function toXeroError(reason: unknown, operation: string, now: number = Da
     if (!statusCode) return fromTransport(typeof body === 'string' ? body : '', undefined, operation, reason);
     return fromHttp(statusCode, normalised, body, operation, now, reason);
   }
-  if (reason instanceof Error) {
-    if (reason.name === 'AbortError' || reason.name === 'TimeoutError') {
+  // Duck-typed: DOMException and errors from another realm are not `instanceof Error`.
+  const error = asObject(reason);
+  if (error && typeof error['name'] === 'string' && typeof error['message'] === 'string') {
+    if (error['name'] === 'AbortError' || error['name'] === 'TimeoutError') {
       return new XeroError('XERO_TIMEOUT', `${operation}: no answer from Xero in time`, { cause: reason });
     }
-    const code = errnoCode(reason.cause) ?? errnoCode(reason);
-    return fromTransport(reason.message, code, operation, reason);
+    const code = errnoCode(error['cause']) ?? errnoCode(error);
+    return fromTransport(error['message'], code, operation, reason);
   }
   return badResponse(operation, 'unrecognised failure', reason);
 }
