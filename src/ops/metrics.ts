@@ -1,0 +1,146 @@
+/**
+ * Prometheus metrics. One registry per server (not prom-client's global one) so tests and several servers in
+ * one process do not share counters. Gauges that describe the directory are computed at scrape time from
+ * `Directory.status()` and the current snapshot, so they can never drift from what the SCIM side serves.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Directory } from '../directory/model';
+
+export interface MetricsOptions {
+  directory: Directory;
+  clock?: { now(): number };
+  /** Process metrics (CPU, memory, event loop); off in tests that build many registries. */
+  processMetrics?: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  private readonly httpDuration: Histogram<'method' | 'route'>;
+  private readonly syncs: Counter<'outcome'>;
+  private readonly syncDuration: Histogram<'outcome'>;
+  private readonly xeroCalls: Counter<'endpoint' | 'status'>;
+
+  constructor(options: MetricsOptions) {
+    const { directory } = options;
+    const now = options.clock ? () => options.clock!.now() : () => Date.now();
+    const registers = [this.registry];
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
+
+    this.httpRequests = new Counter({
+      name: 'xero_scim_http_requests_total',
+      help: 'HTTP requests answered, by route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'xero_scim_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route template.',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.syncs = new Counter({
+      name: 'xero_scim_syncs_total',
+      help: 'Syncs from Xero, by outcome (ok, partial, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.syncDuration = new Histogram({
+      name: 'xero_scim_sync_duration_seconds',
+      help: 'Wall time of a sync from Xero.',
+      labelNames: ['outcome'],
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.xeroCalls = new Counter({
+      name: 'xero_scim_xero_calls_total',
+      help: 'Calls made to Xero, by endpoint and HTTP status (0 = no response).',
+      labelNames: ['endpoint', 'status'],
+      registers,
+    });
+
+    const snapshotGauge = (name: string, help: string, read: () => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read();
+          this.reset();
+          if (value !== undefined) this.set(value);
+        },
+      });
+    snapshotGauge('xero_scim_users', 'People in the current snapshot.', () => directory.current()?.people.length);
+    snapshotGauge('xero_scim_groups', 'Organisations in the current snapshot.', () => directory.current()?.organisations.length);
+    snapshotGauge('xero_scim_roles', 'Roles in the current snapshot.', () => directory.current()?.roles.length);
+    snapshotGauge('xero_scim_snapshot_age_seconds', 'Age of the snapshot being served.', () => {
+      const snapshot = directory.current();
+      return snapshot ? Math.max(0, (now() - Date.parse(snapshot.builtAt)) / 1000) : undefined;
+    });
+    snapshotGauge('xero_scim_ready', '1 when the server is ready to serve (snapshot loaded, credentials valid).', () =>
+      directory.status().ready ? 1 : 0,
+    );
+
+    new Gauge({
+      name: 'xero_scim_tenants',
+      help: 'Organisations by sync state (current, stale, missing).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = { current: 0, stale: 0, missing: 0 };
+        for (const t of directory.status().tenants) counts[t.state] += 1;
+        this.reset();
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'xero_scim_tenant_last_success_age_seconds',
+      help: 'Seconds since each organisation was last fetched successfully.',
+      labelNames: ['tenant'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of directory.status().tenants) {
+          if (t.lastSuccessAt) this.set({ tenant: t.organisationId }, Math.max(0, (now() - Date.parse(t.lastSuccessAt)) / 1000));
+        }
+      },
+    });
+    new Gauge({
+      name: 'xero_scim_rate_budget_remaining',
+      help: "Xero calls remaining per organisation, as Xero's last response headers reported (window = minute|day).",
+      labelNames: ['tenant', 'window'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of directory.status().tenants) {
+          const budget = t.rateBudget;
+          if (budget?.minuteRemaining !== undefined) this.set({ tenant: t.organisationId, window: 'minute' }, budget.minuteRemaining);
+          if (budget?.dayRemaining !== undefined) this.set({ tenant: t.organisationId, window: 'day' }, budget.dayRemaining);
+        }
+      },
+    });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  observeSync(outcome: 'ok' | 'partial' | 'failed', seconds: number): void {
+    this.syncs.inc({ outcome });
+    this.syncDuration.observe({ outcome }, seconds);
+  }
+
+  observeXeroCall(endpoint: string, status: number): void {
+    this.xeroCalls.inc({ endpoint, status: String(status) });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * One log line and one metrics observation per request, with a request id (an incoming `X-Request-Id` is
+ * honoured when it looks like an id, so a trace crosses the ingress; otherwise one is made).
+ */
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../log';
+import type { Metrics } from './metrics';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id?: string;
+  }
+}
+
+/** The route template (`/scim/v2/Users/:id`), never the raw URL: ids and filters would explode label cardinality. */
+function routeOf(req: Request): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  return 'unmatched';
+}
+
+export function requestLog(logger: Logger, metrics?: Metrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    const incoming = req.get('x-request-id');
+    const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = id;
+    res.setHeader('X-Request-Id', id);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeOf(req);
+      metrics?.observeRequest(req.method, route, res.statusCode, seconds);
+      // The path without its query string: filters carry e-mail addresses.
+      logger.info(
+        { reqId: id, method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        'request',
+      );
+    });
+    next();
+  };
+}

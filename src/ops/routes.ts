@@ -1,0 +1,82 @@
+/**
+ * Operator routes: liveness, readiness, Prometheus metrics and the status page.
+ * Probes and metrics are unauthenticated (kubelet and Prometheus carry no token) and reveal no personal data;
+ * the status page needs a SCIM token (Bearer, or Basic with the token as password so a browser can open it).
+ */
+import { randomBytes } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import type { Directory } from '../directory/model';
+import type { Metrics } from './metrics';
+import { renderStatusPage } from './status-page';
+
+export interface OpsOptions {
+  directory: Directory;
+  metrics: Metrics;
+  /** True when the request carries a valid SCIM token (Bearer, or Basic with the token as password). */
+  isAuthorized: (req: Request) => boolean;
+  statusPagePublic?: boolean;
+  clock?: { now(): number };
+  version?: string;
+}
+
+const STATUS_CSP = (nonce: string) =>
+  `default-src 'none'; style-src 'nonce-${nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+export function createOpsRouter(options: OpsOptions): Router {
+  const { directory, metrics } = options;
+  const now = () => options.clock?.now() ?? Date.now();
+  const router = Router();
+
+  router.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+  });
+
+  router.get('/readyz', (_req, res) => {
+    const status = directory.status();
+    const body = {
+      status: status.ready ? 'ready' : 'not ready',
+      ...(status.reason ? { reason: status.reason } : {}),
+      lastSyncAt: status.lastSyncAt ?? null,
+      lastSyncOutcome: status.lastSyncOutcome ?? null,
+      tenants: status.tenants.map((t) => ({
+        id: t.organisationId,
+        name: t.name ?? null,
+        state: t.state,
+        lastSuccessAt: t.lastSuccessAt ?? null,
+        ...(t.lastError ? { lastError: t.lastError } : {}),
+      })),
+    };
+    res.status(status.ready ? 200 : 503).set('Cache-Control', 'no-store').json(body);
+  });
+
+  router.get('/metrics', async (_req, res, next) => {
+    try {
+      res.set('Content-Type', metrics.contentType).set('Cache-Control', 'no-store').send(await metrics.render());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  router.get('/', (req: Request, res: Response) => {
+    if (!options.statusPagePublic && !options.isAuthorized(req)) {
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Basic realm="xero-scim status (any user name, a SCIM token as password)", charset="UTF-8"')
+        .type('text/plain')
+        .send('Authentication required: open with a SCIM bearer token as the password (any user name).\n');
+      return;
+    }
+    const nonce = randomBytes(16).toString('base64');
+    const html = renderStatusPage({
+      status: directory.status(),
+      snapshot: directory.current(),
+      now: now(),
+      nonce,
+      refreshSeconds: 30,
+      version: options.version ?? 'dev',
+    });
+    res.set('Content-Security-Policy', STATUS_CSP(nonce)).set('Cache-Control', 'no-store').type('html').send(html);
+  });
+
+  return router;
+}

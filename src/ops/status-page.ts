@@ -1,0 +1,99 @@
+/**
+ * The status page at `/`: server-rendered HTML with no external assets and no script. It shows organisation
+ * names, counts, times and errors, never people, so it can be opened by an operator's browser.
+ */
+import type { DirectorySnapshot, DirectoryStatus, TenantHealth } from '../directory/model';
+
+export interface StatusPageInput {
+  status: DirectoryStatus;
+  snapshot: DirectorySnapshot | undefined;
+  now: number;
+  /** CSP nonce for the one inline style block. */
+  nonce: string;
+  refreshSeconds: number;
+  version: string;
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+/** "3 min ago", "2 h ago": an operator reads ages, not timestamps; the exact time is in the title attribute. */
+export function formatAge(iso: string | undefined, now: number): string {
+  if (!iso) return 'never';
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86_400)} days ago`;
+}
+
+function time(iso: string | undefined, now: number): string {
+  return iso ? `<time datetime="${escapeHtml(iso)}" title="${escapeHtml(iso)}">${formatAge(iso, now)}</time>` : 'never';
+}
+
+function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now: number): string {
+  const members = snapshot?.membersByOrganisation.get(t.organisationId)?.length ?? t.userCount;
+  const name = t.name ?? snapshot?.organisationById.get(t.organisationId)?.name ?? t.organisationId;
+  const budget = t.rateBudget
+    ? [t.rateBudget.minuteRemaining !== undefined ? `${t.rateBudget.minuteRemaining}/min` : '', t.rateBudget.dayRemaining !== undefined ? `${t.rateBudget.dayRemaining}/day` : '']
+        .filter(Boolean)
+        .join(', ')
+    : '';
+  const error = t.lastError ? `${escapeHtml(t.lastError.code)}: ${escapeHtml(t.lastError.message)} (${formatAge(t.lastError.at, now)})` : '';
+  return `<tr class="${t.state}">
+<td>${escapeHtml(name)}<br><small>${escapeHtml(t.organisationId)}</small></td>
+<td><span class="state">${t.state}</span></td>
+<td class="num">${members ?? '–'}</td>
+<td>${time(t.lastSuccessAt, now)}</td>
+<td>${escapeHtml(budget) || '–'}</td>
+<td>${error || '–'}</td>
+</tr>`;
+}
+
+export function renderStatusPage(input: StatusPageInput): string {
+  const { status, snapshot, now } = input;
+  const stale = status.tenants.filter((t) => t.state !== 'current').length;
+  const overall = !status.ready ? 'not-ready' : stale > 0 ? 'degraded' : 'ok';
+  const headline = !status.ready
+    ? `Not ready: ${escapeHtml(status.reason ?? 'starting')}`
+    : stale > 0
+      ? `Serving, ${stale} of ${status.tenants.length} organisations not current`
+      : 'Serving, all organisations current';
+  const rows = status.tenants.map((t) => tenantRow(t, snapshot, now)).join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="${input.refreshSeconds}">
+<title>xero-scim status</title>
+<style nonce="${input.nonce}">
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1f24}
+h1{font-size:1.4rem;margin:0 0 .25rem}
+.banner{padding:.75rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}
+.banner.ok{background:#e6f4ea;color:#14532d}.banner.degraded{background:#fff4e5;color:#7a4100}.banner.not-ready{background:#fde8e8;color:#8a1c1c}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;margin:0 0 1rem}dt{color:#57606a}dd{margin:0}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #d8dee4;vertical-align:top}
+th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#57606a}td.num{text-align:right}
+small{color:#6e7781}.state{font-weight:600}tr.stale .state{color:#9a5b00}tr.missing .state{color:#b42318}tr.current .state{color:#1a7f37}
+footer{margin-top:1.5rem;color:#6e7781;font-size:.85rem}
+</style>
+</head>
+<body>
+<h1>xero-scim</h1>
+<div class="banner ${overall}" role="status">${headline}</div>
+<dl>
+<dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
+<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
+</dl>
+<table>
+<thead><tr><th>Organisation</th><th>State</th><th>Users</th><th>Last success</th><th>Rate budget left</th><th>Last error</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="6">No organisations connected yet.</td></tr>'}
+</tbody>
+</table>
+<footer>xero-scim ${escapeHtml(input.version)} · refreshes every ${input.refreshSeconds} s · SCIM at <code>/scim/v2</code></footer>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,115 @@
+import express from 'express';
+import request from 'supertest';
+import type { Directory, DirectorySnapshot, DirectoryStatus } from '../../src/directory/model';
+import { buildSnapshot } from '../../src/directory/snapshot';
+import { Metrics } from '../../src/ops/metrics';
+import { createOpsRouter } from '../../src/ops/routes';
+
+const ORG = '11111111-1111-4111-8111-111111111111';
+const snapshot = buildSnapshot(
+  [
+    {
+      organisation: { id: ORG, name: 'Acme <Ltd>', edition: 'BUSINESS', createdAt: '2020-01-01T00:00:00.000Z', connectionId: 'c1', tenantType: 'ORGANISATION' },
+      syncedAt: '2026-11-27T00:00:00.000Z',
+      users: [
+        { organisationId: ORG, xeroUserId: 'u1', email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', role: 'STANDARD', isSubscriber: true, updatedAt: '2026-01-01T00:00:00.000Z' },
+      ],
+    },
+  ],
+  '2026-11-27T00:00:00.000Z',
+);
+
+function directoryWith(status: DirectoryStatus, current: DirectorySnapshot | undefined): Directory {
+  return { current: () => current, forRead: async () => current, status: () => status };
+}
+
+const NOW = Date.parse('2026-11-27T00:10:00.000Z');
+const clock = { now: () => NOW };
+const readyStatus: DirectoryStatus = {
+  ready: true,
+  lastSyncAt: '2026-11-27T00:05:00.000Z',
+  lastSyncOutcome: 'partial',
+  tenants: [
+    {
+      organisationId: ORG,
+      name: 'Acme <Ltd>',
+      state: 'stale',
+      lastSuccessAt: '2026-11-27T00:00:00.000Z',
+      lastError: { code: 'XERO_RATE_LIMITED', message: 'Xero answered 429 (minute limit)', at: '2026-11-27T00:05:00.000Z' },
+      rateBudget: { minuteRemaining: 12, dayRemaining: 4321 },
+    },
+  ],
+};
+
+function appFor(directory: Directory, statusPagePublic = false) {
+  const metrics = new Metrics({ directory, clock });
+  const app = express();
+  app.use(createOpsRouter({ directory, metrics, clock, statusPagePublic, isAuthorized: (req) => req.get('authorization') === 'Bearer good' }));
+  return { app, metrics };
+}
+
+describe('operator routes', () => {
+  it('GET /healthz answers 200 whatever the directory state', async () => {
+    const { app } = appFor(directoryWith({ ready: false, reason: 'no snapshot yet', tenants: [] }, undefined));
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+  });
+
+  it('GET /readyz answers 503 with the reason before the first snapshot', async () => {
+    const { app } = appFor(directoryWith({ ready: false, reason: 'no snapshot loaded yet (first sync running)', tenants: [] }, undefined));
+    const res = await request(app).get('/readyz').expect(503);
+    expect(res.body).toEqual({ status: 'not ready', reason: 'no snapshot loaded yet (first sync running)', lastSyncAt: null, lastSyncOutcome: null, tenants: [] });
+  });
+
+  it('GET /readyz answers 200 and names stale organisations with their last error', async () => {
+    const { app } = appFor(directoryWith(readyStatus, snapshot));
+    const res = await request(app).get('/readyz').expect(200);
+    expect(res.body.tenants).toEqual([
+      { id: ORG, name: 'Acme <Ltd>', state: 'stale', lastSuccessAt: '2026-11-27T00:00:00.000Z', lastError: readyStatus.tenants[0]!.lastError },
+    ]);
+  });
+
+  it('GET /metrics exposes directory gauges computed at scrape time, and recorded observations', async () => {
+    const { app, metrics } = appFor(directoryWith(readyStatus, snapshot));
+    metrics.observeSync('partial', 1.5);
+    metrics.observeXeroCall('Users', 429);
+    const res = await request(app).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/^xero_scim_users 1$/m);
+    expect(res.text).toMatch(/^xero_scim_groups 1$/m);
+    expect(res.text).toMatch(/^xero_scim_roles 4$/m);
+    expect(res.text).toMatch(/^xero_scim_snapshot_age_seconds 600$/m);
+    expect(res.text).toMatch(/^xero_scim_tenants\{state="stale"\} 1$/m);
+    expect(res.text).toMatch(new RegExp(`^xero_scim_rate_budget_remaining\\{tenant="${ORG}",window="day"\\} 4321$`, 'm'));
+    expect(res.text).toMatch(/^xero_scim_syncs_total\{outcome="partial"\} 1$/m);
+    expect(res.text).toMatch(/^xero_scim_xero_calls_total\{endpoint="Users",status="429"\} 1$/m);
+  });
+
+  describe('status page', () => {
+    it('asks a browser for credentials without a token', async () => {
+      const { app } = appFor(directoryWith(readyStatus, snapshot));
+      const res = await request(app).get('/').expect(401);
+      expect(res.headers['www-authenticate']).toMatch(/^Basic realm=/);
+    });
+
+    it('shows organisations, counts, staleness and errors, escaped, under a strict CSP', async () => {
+      const { app } = appFor(directoryWith(readyStatus, snapshot));
+      const res = await request(app).get('/').set('Authorization', 'Bearer good').expect(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      const csp = res.headers['content-security-policy'] as string;
+      expect(csp).toMatch(/^default-src 'none'; style-src 'nonce-[A-Za-z0-9+/=]+'/);
+      expect(res.text).toContain('Acme &lt;Ltd&gt;');
+      expect(res.text).not.toContain('Acme <Ltd>');
+      expect(res.text).toContain('Serving, 1 of 1 organisations not current');
+      expect(res.text).toContain('XERO_RATE_LIMITED');
+      expect(res.text).toContain('12/min, 4321/day');
+      expect(res.text).not.toContain('ann@example.com');
+      expect(res.text).not.toMatch(/<script/i);
+    });
+
+    it('can be made public', async () => {
+      const { app } = appFor(directoryWith({ ready: false, reason: 'Xero refused the refresh token (invalid_grant)', tenants: [] }, undefined), true);
+      const res = await request(app).get('/').expect(200);
+      expect(res.text).toContain('Not ready: Xero refused the refresh token (invalid_grant)');
+    });
+  });
+});
