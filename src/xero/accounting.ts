@@ -1,0 +1,124 @@
+/**
+ * Users and Organisation through xero-node's `AccountingApi` (XERO.md, "xero-node 20.0.0"), with `basePath` from
+ * configuration, mapped into the directory's model. The SDK's enums are declared without initialisers, so roles and
+ * editions are compared through the generated enum members, never as strings.
+ */
+import { AccountingApi, Organisation as XeroOrganisation, User } from 'xero-node';
+import type { OrganisationRole, Organisation, XeroUserRecord } from '../directory/model';
+import type { Answer } from './budget';
+import { badResponse, normaliseHeaders } from './errors';
+import type { Connection } from './identity';
+
+const ROLES = new Map<User.OrganisationRoleEnum, OrganisationRole>([
+  [User.OrganisationRoleEnum.READONLY, 'READONLY'],
+  [User.OrganisationRoleEnum.INVOICEONLY, 'INVOICEONLY'],
+  [User.OrganisationRoleEnum.STANDARD, 'STANDARD'],
+  [User.OrganisationRoleEnum.FINANCIALADVISER, 'FINANCIALADVISER'],
+  [User.OrganisationRoleEnum.MANAGEDCLIENT, 'MANAGEDCLIENT'],
+  [User.OrganisationRoleEnum.CASHBOOKCLIENT, 'CASHBOOKCLIENT'],
+  [User.OrganisationRoleEnum.UNKNOWN, 'UNKNOWN'],
+  [User.OrganisationRoleEnum.REMOVED, 'REMOVED'],
+]);
+
+/** Xero has no creation date for users; a record without UpdatedDateUTC sorts first rather than inventing "now". */
+const EPOCH = new Date(0).toISOString();
+
+function isoDate(value: Date | undefined): string | undefined {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : undefined;
+}
+
+/**
+ * A role Xero adds later maps to UNKNOWN: still a membership (access is never silently dropped), without a role.
+ * A missing role means Xero did not say; that too is UNKNOWN, not REMOVED.
+ */
+export function mapRole(role: User.OrganisationRoleEnum | undefined): OrganisationRole {
+  return (role === undefined ? undefined : ROLES.get(role)) ?? 'UNKNOWN';
+}
+
+export function mapUser(user: User, organisationId: string): XeroUserRecord {
+  if (!user.userID) throw badResponse('GET Users', 'a user without UserID');
+  return {
+    organisationId,
+    xeroUserId: user.userID.toLowerCase(),
+    email: user.emailAddress ?? '',
+    firstName: user.firstName ?? '',
+    lastName: user.lastName ?? '',
+    role: mapRole(user.organisationRole),
+    isSubscriber: user.isSubscriber === true,
+    updatedAt: isoDate(user.updatedDateUTC) ?? EPOCH,
+  };
+}
+
+/** `/connections` dates are ISO with seven fractional digits and no zone letter: UTC (XERO.md). */
+export function connectionDate(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
+  const ms = Date.parse(withZone.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+function text(value: unknown): string | undefined {
+  return value === undefined || value === null || value === '' ? undefined : String(value);
+}
+
+export function mapOrganisation(organisation: XeroOrganisation, connection: Connection): Organisation {
+  const details = {
+    legalName: text(organisation.legalName),
+    shortCode: text(organisation.shortCode),
+    organisationType: text(organisation.organisationType),
+    countryCode: text(organisation.countryCode),
+    baseCurrency: text(organisation.baseCurrency),
+    version: text(organisation.version),
+    class: text(organisation._class),
+    status: text(organisation.organisationStatus),
+    isDemoCompany: organisation.isDemoCompany,
+    timezone: text(organisation.timezone),
+  };
+  return {
+    // OrganisationID equals the connection's tenantId; the connection is what we hold, so it names the tenant.
+    id: connection.tenantId.toLowerCase(),
+    name: text(organisation.name) ?? connection.tenantName,
+    ...(Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined)) as Partial<typeof details>),
+    edition: organisation.edition === XeroOrganisation.EditionEnum.PARTNER ? 'PARTNER' : 'BUSINESS',
+    createdAt: isoDate(organisation.createdDateUTC) ?? connectionDate(connection.createdDateUtc) ?? EPOCH,
+    connectionId: connection.id,
+    tenantType: connection.tenantType === 'PRACTICE' ? 'PRACTICE' : 'ORGANISATION',
+  } as Organisation;
+}
+
+/** The two accounting reads the directory needs, each answering the value and the limit headers. */
+export interface AccountingReader {
+  getUsers(tenantId: string, accessToken: string): Promise<Answer<XeroUserRecord[]>>;
+  getOrganisation(connection: Connection, accessToken: string): Promise<Answer<Organisation>>;
+}
+
+export class XeroAccounting implements AccountingReader {
+  /** `${XERO_API_URL}/api.xro/2.0` */
+  readonly basePath: string;
+
+  constructor(apiUrl: string) {
+    this.basePath = `${apiUrl}/api.xro/2.0`;
+  }
+
+  /** A fresh SDK instance per call: its access token is instance state, and calls overlap. */
+  private api(accessToken: string): AccountingApi {
+    const api = new AccountingApi();
+    api.basePath = this.basePath;
+    api.accessToken = accessToken;
+    return api;
+  }
+
+  async getUsers(tenantId: string, accessToken: string): Promise<Answer<XeroUserRecord[]>> {
+    const { response, body } = await this.api(accessToken).getUsers(tenantId);
+    if (!Array.isArray(body?.users)) throw badResponse('GET Users', 'no Users array');
+    const organisationId = tenantId.toLowerCase();
+    return { value: body.users.map((u) => mapUser(u, organisationId)), headers: normaliseHeaders(response.headers) };
+  }
+
+  async getOrganisation(connection: Connection, accessToken: string): Promise<Answer<Organisation>> {
+    const { response, body } = await this.api(accessToken).getOrganisations(connection.tenantId);
+    const organisation = body?.organisations?.[0];
+    if (!organisation) throw badResponse('GET Organisation', 'no Organisations element');
+    return { value: mapOrganisation(organisation, connection), headers: normaliseHeaders(response.headers) };
+  }
+}
