@@ -53,3 +53,15 @@ export const unauthorized = (detail = 'Authentication required: send Authorizati
   new ScimError(401, detail, undefined, { 'WWW-Authenticate': 'Bearer realm="xero-scim"' });
 export const unavailable = (detail: string, retryAfterSeconds: number) =>
   new ScimError(503, detail, undefined, { 'Retry-After': String(retryAfterSeconds) });
+/**
+ * A write to this read-only server. RFC 7644 §3.12 prescribes 501 when the "service provider does not support
+ * the requested operation"; `Allow` (RFC 9110 §10.2.1) tells the client which methods do work.
+ */
+export const readOnly = (allow: string) =>
+  new ScimError(501, 'This SCIM server is read-only: it serves the Xero directory and accepts no creates, replaces, patches or deletes.', undefined, { Allow: allow });
+/** A method that is not a SCIM operation at all on this endpoint (RFC 9110 §15.5.6). */
+export const methodNotAllowed = (allow: string) =>
+  new ScimError(405, `This endpoint answers only ${allow}.`, undefined, { Allow: allow });
+export const forbidden = (detail: string) => new ScimError(403, detail);
+/** RFC 7644 §3.12: 501 for an operation the service provider does not support at all. */
+export const unsupported = (detail: string) => new ScimError(501, detail);

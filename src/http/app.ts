@@ -1,0 +1,115 @@
+/**
+ * The HTTP application: security headers, request ids, the authenticated SCIM API at `/scim/v2`, and one error
+ * handler. Built by a factory from its dependencies so tests call it in-process (supertest) with a fake
+ * directory and clock. The pieces (`scimAuth`, `createScimRouter`, `errorHandler`) are exported separately so the
+ * server can mount more routes (health, metrics, status page) before `finish`.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Request } from 'express';
+import helmet from 'helmet';
+import pino, { type Logger } from 'pino';
+import type { Directory } from '../directory/model';
+import { scimAuth } from './auth';
+import { errorHandler, notFoundHandler } from './errors';
+import { createScimRouter } from './scim-router';
+
+export const SCIM_BASE_PATH = '/scim/v2';
+
+export interface AppOptions {
+  readonly directory: Directory;
+  /** Accepted bearer tokens (at least one). */
+  readonly tokens: readonly string[];
+  /** Also accept HTTP Basic with a token as the password. */
+  readonly basicAuth?: boolean;
+  /** Largest page a list returns; default 1000. */
+  readonly maxResults?: number;
+  /** External base URL (e.g. `https://scim.example.com`); default: from the request. */
+  readonly publicUrl?: string;
+  /** Honour X-Forwarded-Proto/-Host/-For (only behind a proxy that sets them). */
+  readonly trustProxy?: boolean;
+  readonly logger?: Logger;
+  readonly clock?: { now(): number };
+  /** Largest accepted request body; default 64 KiB (a SearchRequest is small). */
+  readonly bodyLimit?: string;
+}
+
+/** A Host we would put in `meta.location`: a name or address and an optional port, nothing else. */
+const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** The SCIM base URL for a request: the configured public URL, else the request's own scheme and host. */
+export function rootUrlResolver(options: Pick<AppOptions, 'publicUrl'>): (req: Request) => string {
+  const publicUrl = options.publicUrl?.replace(/\/+$/, '');
+  return (req) => {
+    if (publicUrl) return `${publicUrl}${SCIM_BASE_PATH}`;
+    // With `trust proxy` set, Express reads these from X-Forwarded-Proto/-Host; otherwise from the socket and Host.
+    const host = req.host && SAFE_HOST.test(req.host) ? req.host : 'localhost';
+    return `${req.protocol}://${host}${SCIM_BASE_PATH}`;
+  };
+}
+
+/** Builds the complete app: security headers, the SCIM API, the SCIM 404 and the error handler. */
+export function createApp(options: AppOptions): Express {
+  const app = createBaseApp(options);
+  mountScim(app, options);
+  finish(app, options.logger ?? silentLogger());
+  return app;
+}
+
+/** The app with security headers and request ids, no routes yet. */
+export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' | 'clock'>): Express {
+  const app = express();
+  const logger = options.logger ?? silentLogger();
+  const clock = options.clock ?? Date;
+  app.set('trust proxy', options.trustProxy === true);
+  app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
+  app.set('x-powered-by', false);
+  app.use(
+    helmet({
+      // Only JSON is served here: nothing may load, frame or submit anything.
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+      },
+    }),
+  );
+  app.use((req, res, next) => {
+    const requestId = randomUUID();
+    const started = clock.now();
+    res.locals.requestId = requestId;
+    res.set('X-Request-Id', requestId);
+    res.on('finish', () => {
+      logger.debug({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: clock.now() - started }, 'request');
+    });
+    next();
+  });
+  return app;
+}
+
+/** Mounts the authenticated SCIM API at `/scim/v2`. */
+export function mountScim(app: Express, options: AppOptions): void {
+  const jsonBody = express.json({
+    limit: options.bodyLimit ?? '64kb',
+    type: ['application/json', 'application/scim+json', 'application/*+json'],
+  });
+  app.use(
+    SCIM_BASE_PATH,
+    scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }),
+    jsonBody,
+    createScimRouter({
+      directory: options.directory,
+      maxResults: options.maxResults ?? 1000,
+      basicAuth: options.basicAuth === true,
+      rootUrl: rootUrlResolver(options),
+    }),
+  );
+}
+
+/** The SCIM 404 for unknown routes and the one error handler; mount last. */
+export function finish(app: Express, logger: Logger): void {
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+}
+
+function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

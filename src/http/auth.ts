@@ -1,0 +1,55 @@
+/**
+ * SCIM client authentication: `Authorization: Bearer <token>` (RFC 6750) against the configured tokens, and
+ * optionally HTTP Basic (RFC 7617) with a token as the password, for tools that only speak Basic.
+ *
+ * Several tokens may be valid at once, so a token can be rotated without downtime. Tokens are compared as
+ * SHA-256 digests with `timingSafeEqual`, against every configured token, so timing reveals neither a token's
+ * content nor which one matched. Tokens never appear in errors or logs.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ScimError } from '../scim/errors';
+
+export interface AuthOptions {
+  readonly tokens: readonly string[];
+  readonly basicAuth?: boolean;
+}
+
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/** Express middleware that passes only authenticated requests; others get a 401 SCIM error. */
+export function scimAuth(options: AuthOptions): RequestHandler {
+  const tokens = options.tokens.map((t) => t.trim()).filter(Boolean);
+  if (tokens.length === 0) throw new Error('At least one SCIM bearer token must be configured.');
+  const digests = tokens.map(digest);
+  const challenge = options.basicAuth ? 'Bearer realm="xero-scim", Basic realm="xero-scim", charset="UTF-8"' : 'Bearer realm="xero-scim"';
+  const refuse = (detail: string, error?: 'invalid_token') =>
+    new ScimError(401, detail, undefined, {
+      'WWW-Authenticate': error ? challenge.replace('Bearer realm="xero-scim"', `Bearer realm="xero-scim", error="${error}"`) : challenge,
+    });
+
+  const accepts = (candidate: string): boolean => {
+    const presented = digest(candidate);
+    let matched = false;
+    for (const d of digests) matched = timingSafeEqual(d, presented) || matched;
+    return matched;
+  };
+
+  return (req, _res, next) => {
+    const header = req.headers.authorization;
+    if (!header) return next(refuse(`Authentication required: send "Authorization: Bearer <token>"${options.basicAuth ? ' or HTTP Basic' : ''}.`));
+    const space = header.indexOf(' ');
+    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+    const credentials = space < 0 ? '' : header.slice(space + 1).trim();
+    if (scheme === 'bearer') {
+      return accepts(credentials) ? next() : next(refuse('The bearer token is not valid.', 'invalid_token'));
+    }
+    if (scheme === 'basic' && options.basicAuth) {
+      const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return colon >= 0 && accepts(decoded.slice(colon + 1)) ? next() : next(refuse('The HTTP Basic credentials are not valid.'));
+    }
+    // The scheme is not echoed: a client that sends a bare token would see it in the answer and in logs.
+    return next(refuse(`Unsupported authentication scheme; send "Authorization: Bearer <token>"${options.basicAuth ? ' or HTTP Basic' : ''}.`));
+  };
+}

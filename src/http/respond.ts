@@ -1,0 +1,48 @@
+/**
+ * Sending SCIM responses: the media type (RFC 7644 §3.1, §8.1), weak ETags and conditional GETs
+ * (RFC 7644 §3.14, RFC 9110 §13.1.2).
+ */
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+/** A weak ETag over some text (used for lists and discovery documents). */
+export function weakETag(...parts: readonly string[]): string {
+  const hash = createHash('sha1');
+  for (const part of parts) hash.update(part).update('\0');
+  return `W/"${hash.digest('base64url')}"`;
+}
+
+/** RFC 9110 §13.1.2: If-None-Match uses weak comparison; `*` matches any current representation. */
+export function matchesIfNoneMatch(req: Request, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (!header) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  const wanted = opaque(etag);
+  return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === wanted);
+}
+
+/**
+ * Sends a serialised SCIM body. With an ETag, a matching If-None-Match on a GET/HEAD gets 304 and no body.
+ * SCIM answers hold personal data: caches may keep them only privately, and must revalidate.
+ */
+export function sendScim(req: Request, res: Response, status: number, body: string, etag?: string): void {
+  if (etag !== undefined && notModified(req, res, etag)) return;
+  res.set('Cache-Control', 'private, no-cache');
+  if (etag !== undefined) res.set('ETag', etag);
+  res.status(status).type(SCIM_CONTENT_TYPE).send(body);
+}
+
+/** Answers 304 (with the ETag) when a GET/HEAD's If-None-Match matches; returns whether it did. */
+export function notModified(req: Request, res: Response, etag: string): boolean {
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || !matchesIfNoneMatch(req, etag)) return false;
+  res.set('Cache-Control', 'private, no-cache').set('ETag', etag).status(304).end();
+  return true;
+}
+
+/** The same, for bodies not pre-serialised. */
+export function sendScimJson(req: Request, res: Response, status: number, body: unknown, withETag = true): void {
+  const text = JSON.stringify(body);
+  sendScim(req, res, status, text, withETag ? weakETag(text) : undefined);
+}

@@ -1,0 +1,121 @@
+/**
+ * Runs a list query (RFC 7644 §3.4.2) over one resource set, or over several for a root search (§3.4.3), and
+ * serialises the ListResponse. Pages slice precomputed orderings; indexed filters test only their candidates.
+ */
+import { compileFilter, parseFilter, type Filter } from '../filter';
+import { ScimError } from '../errors';
+import type { RenderedResource, ResourceSet } from '../render';
+import { LIST_RESPONSE_SCHEMA } from '../schemas';
+import { compileSelection, excludesOnlyMembers, type AttributeSelection, type Projection } from '../select';
+import type { ListQuery } from './parameters';
+import { planCandidates } from './plan';
+import { compareSortValues, resolveSortPath, sortPositions, sortValue } from './sort';
+
+/** Serialises one resource as the selection asks, reusing the pre-rendered text when it can. */
+export type ResourceWriter = (item: RenderedResource) => string;
+
+export function resourceWriter(set: ResourceSet, selection: AttributeSelection): ResourceWriter {
+  if (excludesOnlyMembers(selection) && set.type.id === 'Group') {
+    return (item) => item.textWithoutMembers ?? item.text;
+  }
+  const projection: Projection | undefined = compileSelection(set.type.schema, selection);
+  return projection ? (item) => JSON.stringify(projection(item.resource)) : (item) => item.text;
+}
+
+/** Positions of the set that match the filter, in default (id) order. */
+function matching(set: ResourceSet, filter: Filter | undefined): readonly number[] {
+  const all = set.items;
+  if (!filter) return allPositions(set);
+  const predicate = compileFilter(filter, set.type.schema);
+  const candidates = planCandidates(filter, set);
+  const out: number[] = [];
+  if (candidates) {
+    for (const p of candidates) if (predicate(all[p]!.resource)) out.push(p);
+  } else {
+    for (let p = 0; p < all.length; p++) if (predicate(all[p]!.resource)) out.push(p);
+  }
+  return out;
+}
+
+function allPositions(set: ResourceSet): readonly number[] {
+  const cached = set.memo.get('all');
+  if (Array.isArray(cached)) return cached as number[];
+  const positions = set.items.map((_, i) => i);
+  set.memo.set('all', positions);
+  return positions;
+}
+
+export interface ListResult {
+  readonly totalResults: number;
+  readonly itemsPerPage: number;
+  /** The serialised ListResponse (RFC 7644 §3.4.2). */
+  readonly body: string;
+}
+
+/** Lists one resource type. */
+export function listResources(set: ResourceSet, query: ListQuery): ListResult {
+  const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
+  let positions = matching(set, filter);
+  if (query.sortBy !== undefined) positions = sortPositions(set, positions, resolveSortPath(set.type.schema, query.sortBy), query.sortOrder);
+  const page = positions.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
+  const write = resourceWriter(set, query);
+  return listResponse(positions.length, query.startIndex, page.map((p) => write(set.items[p]!)));
+}
+
+/**
+ * Root search across resource types (RFC 7644 §3.4.3): a type whose schema lacks an attribute the filter or
+ * `sortBy` names contributes nothing (or sorts last); only when no type knows it is the request refused.
+ */
+export function searchAll(sets: readonly ResourceSet[], query: ListQuery): ListResult {
+  const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
+  const hits: { set: ResourceSet; position: number }[] = [];
+  let firstError: ScimError | undefined;
+  let understood = 0;
+  for (const set of sets) {
+    let positions: readonly number[];
+    try {
+      positions = matching(set, filter);
+      understood++;
+    } catch (error) {
+      if (!(error instanceof ScimError)) throw error;
+      firstError ??= error;
+      continue;
+    }
+    for (const position of positions) hits.push({ set, position });
+  }
+  if (understood === 0 && firstError) throw firstError;
+
+  if (query.sortBy !== undefined) {
+    const sortBy = query.sortBy;
+    const paths = new Map(sets.map((set) => [set, tryResolveSort(set, sortBy)]));
+    if ([...paths.values()].every((p) => p instanceof ScimError)) throw paths.get(sets[0]!) as ScimError;
+    const keyed = hits.map((hit, i) => {
+      const path = paths.get(hit.set);
+      return { hit, i, value: path instanceof ScimError || !path ? undefined : sortValue(hit.set.items[hit.position]!.resource, path) };
+    });
+    const sign = query.sortOrder === 'descending' ? -1 : 1;
+    keyed.sort((a, b) => sign * compareSortValues(a.value, b.value) || a.i - b.i);
+    hits.splice(0, hits.length, ...keyed.map((k) => k.hit));
+  }
+  const writers = new Map(sets.map((set) => [set, resourceWriter(set, query)]));
+  const page = hits.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
+  return listResponse(hits.length, query.startIndex, page.map(({ set, position }) => writers.get(set)!(set.items[position]!)));
+}
+
+function tryResolveSort(set: ResourceSet, sortBy: string) {
+  try {
+    return resolveSortPath(set.type.schema, sortBy);
+  } catch (error) {
+    if (error instanceof ScimError) return error;
+    throw error;
+  }
+}
+
+/** RFC 7644 §3.4.2: `itemsPerPage` is the number actually returned; `Resources` is present even when empty. */
+export function listResponse(totalResults: number, startIndex: number, resources: readonly string[]): ListResult {
+  return {
+    totalResults,
+    itemsPerPage: resources.length,
+    body: `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},"startIndex":${startIndex},"Resources":[${resources.join(',')}]}`,
+  };
+}

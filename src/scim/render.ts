@@ -1,0 +1,400 @@
+/**
+ * Renders a directory snapshot as SCIM resources, once per snapshot (and base URL), and keeps the result:
+ * resource objects, their pre-serialised JSON, weak ETags and the lookup indexes the query planner uses.
+ *
+ * A snapshot is immutable, so everything derived from it is cached in a WeakMap keyed by the snapshot object and
+ * disappears with it. Resource sets are built lazily, per resource type and per view (global or one tenant).
+ */
+import { createHash } from 'node:crypto';
+import { normaliseEmail, roleId } from '../directory/ids';
+import {
+  type DirectorySnapshot,
+  type Membership,
+  type Organisation,
+  type Person,
+  type RoleCode,
+  type XeroUserRecord,
+  ROLE_NAMES,
+  isRoleCode,
+} from '../directory/model';
+import { indexKey, resolvePath, valuesAt, type ResolvedPath } from './paths';
+import {
+  GROUP_SCHEMA_ID,
+  GROUP_TYPE,
+  ROLE_SCHEMA_ID,
+  ROLE_TYPE,
+  type ResourceTypeDefinition,
+  type ResourceTypeName,
+  USER_SCHEMA_ID,
+  USER_TYPE,
+  XERO_ORGANISATION_SCHEMA_ID,
+  XERO_ROLE_SCHEMA_ID,
+  XERO_USER_SCHEMA_ID,
+} from './schemas';
+
+/** Bumped when the rendering changes, so ETags of unchanged data change with it. */
+const RENDER_VERSION = '1';
+
+export type ScimResource = Readonly<Record<string, unknown>>;
+
+export interface RenderedResource {
+  readonly id: string;
+  /** The full resource (every attribute `returned` by default), with `meta.version` set. */
+  readonly resource: ScimResource;
+  /** `JSON.stringify(resource)`, computed once. */
+  readonly text: string;
+  /** Weak ETag, equal to `meta.version` (RFC 7644 §3.14). */
+  readonly etag: string;
+  /** Group only: the serialised resource without `members`, so `excludedAttributes=members` costs nothing. */
+  readonly textWithoutMembers?: string;
+}
+
+/** One resource type's resources in one view, in the default order (by `id`), with lookup indexes. */
+export interface ResourceSet {
+  readonly type: ResourceTypeDefinition;
+  readonly items: readonly RenderedResource[];
+  readonly positionById: ReadonlyMap<string, number>;
+  /**
+   * Exact-match indexes: canonical lower-case path (`username`, `emails.value`, `members.value`) → index key
+   * (see `indexKey`) → positions in `items`, ascending.
+   */
+  readonly indexes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
+  /** A hash of every resource's ETag: changes exactly when some resource changes. */
+  readonly version: string;
+  /** Per-set memo for derived data (sort orderings); keys are owned by the code that stores them. */
+  readonly memo: Map<string, unknown>;
+}
+
+export interface View {
+  /** e.g. `https://scim.example.com/scim/v2/tenants/<id>`: what `location` and `$ref` values start with. */
+  readonly baseUrl: string;
+  /** The tenant this view is scoped to, or undefined for the global view. */
+  readonly tenant?: Organisation;
+  resources(type: ResourceTypeName): ResourceSet;
+}
+
+/** Which attributes each type indexes for `eq` lookups (RFC 7644 §3.4.2.2), by canonical path. */
+const INDEXED_PATHS: Readonly<Record<ResourceTypeName, readonly string[]>> = {
+  User: ['id', 'externalId', 'userName', 'emails.value', 'displayName'],
+  Group: ['id', 'externalId', 'displayName', 'members.value'],
+  Role: ['id', 'externalId', 'displayName'],
+};
+
+const TYPES: Readonly<Record<ResourceTypeName, ResourceTypeDefinition>> = { User: USER_TYPE, Group: GROUP_TYPE, Role: ROLE_TYPE };
+
+/** At most this many base URLs are cached per snapshot (the base comes from the Host header unless configured). */
+const MAX_VIEWS_PER_SNAPSHOT = 8;
+const views = new WeakMap<DirectorySnapshot, Map<string, View>>();
+
+/**
+ * The global view (`tenantId` undefined) or one tenant's view of a snapshot; undefined for an unknown tenant.
+ * `rootUrl` is the SCIM base, e.g. `https://host/scim/v2`.
+ */
+export function viewOf(snapshot: DirectorySnapshot, rootUrl: string, tenantId?: string): View | undefined {
+  let byKey = views.get(snapshot);
+  if (!byKey) views.set(snapshot, (byKey = new Map()));
+  const key = `${tenantId ?? ''}\n${rootUrl}`;
+  const cached = byKey.get(key);
+  if (cached) return cached;
+  let tenant: Organisation | undefined;
+  if (tenantId !== undefined) {
+    tenant = snapshot.organisationById.get(tenantId) ?? findTenantIgnoringCase(snapshot, tenantId);
+    if (!tenant) return undefined;
+  }
+  const view = tenant
+    ? createView(`${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, (type, base) => renderTenant(snapshot, tenant, type, base))
+    : createView(rootUrl, undefined, (type, base) => renderGlobal(snapshot, type, base));
+  if (byKey.size >= MAX_VIEWS_PER_SNAPSHOT) byKey.delete(byKey.keys().next().value as string);
+  byKey.set(key, view);
+  return view;
+}
+
+function findTenantIgnoringCase(snapshot: DirectorySnapshot, tenantId: string): Organisation | undefined {
+  const lower = tenantId.toLowerCase();
+  return snapshot.organisations.find((o) => o.id.toLowerCase() === lower);
+}
+
+function createView(
+  baseUrl: string,
+  tenant: Organisation | undefined,
+  render: (type: ResourceTypeName, baseUrl: string) => Record<string, unknown>[],
+): View {
+  const sets = new Map<ResourceTypeName, ResourceSet>();
+  return {
+    baseUrl,
+    tenant,
+    resources(type) {
+      let set = sets.get(type);
+      if (!set) sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl))));
+      return set;
+    },
+  };
+}
+
+/** Serialises each resource, derives its ETag from the content, and builds the indexes. */
+function buildSet(type: ResourceTypeDefinition, resources: Record<string, unknown>[]): ResourceSet {
+  const items: RenderedResource[] = [];
+  const positionById = new Map<string, number>();
+  const setHash = createHash('sha1').update(RENDER_VERSION);
+  for (const resource of resources) {
+    // `meta` is the last key, so the version can be appended without serialising twice.
+    const unversioned = JSON.stringify(resource);
+    const etag = `W/"${createHash('sha1').update(RENDER_VERSION).update(unversioned).digest('base64url')}"`;
+    const text = withVersion(unversioned, etag);
+    (resource.meta as Record<string, unknown>).version = etag;
+    let textWithoutMembers: string | undefined;
+    if (type.id === 'Group') {
+      const { members: _members, ...rest } = resource;
+      textWithoutMembers = JSON.stringify(rest);
+    }
+    const id = resource.id as string;
+    positionById.set(id, items.length);
+    items.push({ id, resource: deepFreeze(resource), text, etag, textWithoutMembers });
+    setHash.update(etag);
+  }
+  return {
+    type,
+    items,
+    positionById,
+    indexes: buildIndexes(type, items),
+    version: setHash.digest('base64url'),
+    memo: new Map(),
+  };
+}
+
+function withVersion(unversioned: string, etag: string): string {
+  // unversioned ends with `…"location":"…"}}`: the meta object closes, then the resource.
+  return `${unversioned.slice(0, -2)},"version":${JSON.stringify(etag)}}}`;
+}
+
+function buildIndexes(type: ResourceTypeDefinition, items: readonly RenderedResource[]) {
+  const indexes = new Map<string, Map<string, number[]>>();
+  for (const text of INDEXED_PATHS[type.id]) {
+    const path = resolvePath(type.schema, text) as ResolvedPath;
+    const leaf = path.subAttribute ?? path.attribute;
+    const index = new Map<string, number[]>();
+    items.forEach((item, position) => {
+      for (const value of valuesAt(item.resource, path)) {
+        if (typeof value !== 'string') continue;
+        const key = indexKey(value, leaf);
+        const list = index.get(key);
+        if (!list) index.set(key, [position]);
+        else if (list[list.length - 1] !== position) list.push(position);
+      }
+    });
+    indexes.set(text.toLowerCase(), index);
+  }
+  return indexes;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const personDisplayName = (givenName: string, familyName: string, email: string) =>
+  `${givenName} ${familyName}`.trim() || email;
+
+const slugOf = (code: RoleCode) => code.toLowerCase();
+
+const latest = (a: string, b: string) => (Date.parse(b) > Date.parse(a) ? b : a);
+
+function meta(resourceType: ResourceTypeName, created: string, lastModified: string, location: string) {
+  return { resourceType, created, lastModified, location };
+}
+
+function organisationExtension(o: Organisation): Record<string, unknown> {
+  return {
+    legalName: o.legalName,
+    shortCode: o.shortCode,
+    organisationType: o.organisationType,
+    countryCode: o.countryCode,
+    baseCurrency: o.baseCurrency,
+    edition: o.edition,
+    class: o.class,
+    version: o.version,
+    status: o.status,
+    isDemoCompany: o.isDemoCompany,
+    timezone: o.timezone,
+    tenantType: o.tenantType,
+    connectionId: o.connectionId,
+  };
+}
+
+function recordEntry(record: XeroUserRecord, organisation: Organisation | undefined) {
+  return {
+    value: record.organisationId,
+    display: organisation?.name,
+    xeroUserId: record.xeroUserId,
+    role: record.role,
+    isSubscriber: record.isSubscriber,
+    updated: record.updatedAt,
+  };
+}
+
+// ---- the global view: people merged across organisations ----
+
+function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName, base: string): Record<string, unknown>[] {
+  switch (type) {
+    case 'User':
+      return snapshot.people.map((p) => globalUser(snapshot, p, base));
+    case 'Group':
+      return snapshot.organisations.map((o) => globalGroup(snapshot, o, base));
+    case 'Role':
+      return snapshot.roles.map((role) => {
+        const organisation = snapshot.organisationById.get(role.organisationId);
+        let lastModified = organisation?.createdAt ?? snapshot.builtAt;
+        const members = role.memberIds.flatMap((id) => {
+          const person = snapshot.personById.get(id);
+          if (!person) return [];
+          for (const r of person.records) if (r.organisationId === role.organisationId) lastModified = latest(lastModified, r.updatedAt);
+          return [{ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(person.givenName, person.familyName, person.email), type: 'User' }];
+        });
+        return {
+          schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
+          id: role.id,
+          displayName: role.displayName,
+          description: `The ${ROLE_NAMES[role.code]} role in ${organisation?.name ?? role.organisationId}.`,
+          [XERO_ROLE_SCHEMA_ID]: {
+            code: role.code,
+            organisation: { value: role.organisationId, $ref: `${base}/Groups/${role.organisationId}`, display: organisation?.name },
+            members,
+          },
+          meta: meta('Role', organisation?.createdAt ?? lastModified, lastModified, `${base}/Roles/${role.id}`),
+        };
+      });
+  }
+}
+
+function globalUser(snapshot: DirectorySnapshot, person: Person, base: string): Record<string, unknown> {
+  const groups: Record<string, unknown>[] = [];
+  const roles: Record<string, unknown>[] = [];
+  const seenOrganisations = new Set<string>();
+  for (const record of person.records) {
+    if (record.role === 'REMOVED') continue;
+    const organisation = snapshot.organisationById.get(record.organisationId);
+    if (!seenOrganisations.has(record.organisationId)) {
+      seenOrganisations.add(record.organisationId);
+      groups.push({ value: record.organisationId, $ref: `${base}/Groups/${record.organisationId}`, display: organisation?.name, type: 'direct' });
+    }
+    if (isRoleCode(record.role)) {
+      const id = roleId(record.organisationId, record.role);
+      const role = snapshot.roleById.get(id);
+      roles.push({ value: id, display: role?.displayName ?? `${organisation?.name ?? record.organisationId} — ${ROLE_NAMES[record.role]}`, type: record.role, primary: false });
+    }
+  }
+  const formatted = `${person.givenName} ${person.familyName}`.trim();
+  return {
+    schemas: [USER_SCHEMA_ID, XERO_USER_SCHEMA_ID],
+    id: person.id,
+    userName: person.userName,
+    name: { formatted, familyName: person.familyName, givenName: person.givenName },
+    displayName: formatted || person.email,
+    emails: [{ value: person.email, type: 'work', primary: true }],
+    active: person.active,
+    groups,
+    roles,
+    [XERO_USER_SCHEMA_ID]: {
+      organisations: person.records.map((r) => recordEntry(r, snapshot.organisationById.get(r.organisationId))),
+    },
+    meta: meta('User', person.createdAt, person.lastModified, `${base}/Users/${person.id}`),
+  };
+}
+
+function groupResource(
+  organisation: Organisation,
+  members: readonly Membership[],
+  memberId: (m: Membership) => string,
+  base: string,
+): Record<string, unknown> {
+  let lastModified = organisation.createdAt;
+  const seen = new Set<string>();
+  const rendered: Record<string, unknown>[] = [];
+  for (const m of members) {
+    lastModified = latest(lastModified, m.record.updatedAt);
+    const id = memberId(m);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    rendered.push({ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(m.person.givenName, m.person.familyName, m.person.email), type: 'User' });
+  }
+  rendered.sort((a, b) => ((a.value as string) < (b.value as string) ? -1 : 1));
+  return {
+    schemas: [GROUP_SCHEMA_ID, XERO_ORGANISATION_SCHEMA_ID],
+    id: organisation.id,
+    displayName: organisation.name,
+    members: rendered,
+    [XERO_ORGANISATION_SCHEMA_ID]: organisationExtension(organisation),
+    meta: meta('Group', organisation.createdAt, lastModified, `${base}/Groups/${organisation.id}`),
+  };
+}
+
+function globalGroup(snapshot: DirectorySnapshot, organisation: Organisation, base: string) {
+  return groupResource(organisation, snapshot.membersByOrganisation.get(organisation.id) ?? [], (m) => m.person.id, base);
+}
+
+// ---- a tenant view: one organisation, Xero's identifiers and baton-xero's role slugs ----
+
+function tenantRecords(snapshot: DirectorySnapshot, organisation: Organisation): Membership[] {
+  const prefix = `${organisation.id}/`;
+  const out: Membership[] = [];
+  for (const [key, membership] of snapshot.membershipByXeroUserId) if (key.startsWith(prefix)) out.push(membership);
+  return out.sort((a, b) => (a.record.xeroUserId < b.record.xeroUserId ? -1 : a.record.xeroUserId > b.record.xeroUserId ? 1 : 0));
+}
+
+function renderTenant(snapshot: DirectorySnapshot, organisation: Organisation, type: ResourceTypeName, base: string): Record<string, unknown>[] {
+  switch (type) {
+    case 'User':
+      return tenantRecords(snapshot, organisation).map(({ record }) => tenantUser(organisation, record, base));
+    case 'Group':
+      return [groupResource(organisation, snapshot.membersByOrganisation.get(organisation.id) ?? [], (m) => m.record.xeroUserId, base)];
+    case 'Role': {
+      const records = tenantRecords(snapshot, organisation);
+      return (snapshot.rolesByOrganisation.get(organisation.id) ?? [])
+        .map((role) => {
+          const slug = slugOf(role.code);
+          let lastModified = organisation.createdAt;
+          const members = records
+            .filter((m) => m.record.role === role.code)
+            .map(({ record }) => {
+              lastModified = latest(lastModified, record.updatedAt);
+              return { value: record.xeroUserId, $ref: `${base}/Users/${record.xeroUserId}`, display: personDisplayName(record.firstName, record.lastName, record.email.trim()), type: 'User' };
+            });
+          return {
+            schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
+            id: slug,
+            displayName: ROLE_NAMES[role.code],
+            description: `The ${ROLE_NAMES[role.code]} role in ${organisation.name}.`,
+            [XERO_ROLE_SCHEMA_ID]: {
+              code: role.code,
+              organisation: { value: organisation.id, $ref: `${base}/Groups/${organisation.id}`, display: organisation.name },
+              members,
+            },
+            meta: meta('Role', organisation.createdAt, lastModified, `${base}/Roles/${slug}`),
+          };
+        })
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+    }
+  }
+}
+
+function tenantUser(organisation: Organisation, record: XeroUserRecord, base: string): Record<string, unknown> {
+  const formatted = `${record.firstName} ${record.lastName}`.trim();
+  const email = record.email.trim();
+  const member = record.role !== 'REMOVED';
+  return {
+    schemas: [USER_SCHEMA_ID, XERO_USER_SCHEMA_ID],
+    id: record.xeroUserId,
+    userName: normaliseEmail(record.email),
+    name: { formatted, familyName: record.lastName, givenName: record.firstName },
+    displayName: formatted || email,
+    emails: [{ value: email, type: 'work', primary: true }],
+    active: member,
+    groups: member ? [{ value: organisation.id, $ref: `${base}/Groups/${organisation.id}`, display: organisation.name, type: 'direct' }] : [],
+    roles: isRoleCode(record.role) ? [{ value: slugOf(record.role), display: ROLE_NAMES[record.role], type: record.role, primary: false }] : [],
+    [XERO_USER_SCHEMA_ID]: { organisations: [recordEntry(record, organisation)] },
+    meta: meta('User', record.updatedAt, record.updatedAt, `${base}/Users/${record.xeroUserId}`),
+  };
+}
