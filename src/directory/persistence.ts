@@ -1,0 +1,123 @@
+/**
+ * The last directory state in STATE_DIR, so a restart during a Xero outage still serves the last known truth.
+ * What is kept is the per-organisation data and health; the snapshot is rebuilt from it with `buildSnapshot`,
+ * so indexes and ids always follow the current code. Written atomically (write, fsync, rename), mode 0600.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { readFileIfExists, writeFileDurably } from '../xero/state-file';
+import { ROLE_CODES, type TenantData, type TenantHealth } from './model';
+
+export interface PersistedDirectory {
+  readonly format: 1;
+  /** ISO instant of the sync that produced it. */
+  readonly savedAt: string;
+  readonly tenants: readonly TenantData[];
+  readonly health: readonly TenantHealth[];
+  /** ISO instant organisation details were last fetched, per organisation id (they refresh on their own period). */
+  readonly organisationsFetchedAt: Readonly<Record<string, string>>;
+}
+
+export interface SnapshotStore {
+  load(): Promise<PersistedDirectory | undefined>;
+  save(state: PersistedDirectory): Promise<void>;
+}
+
+const organisation = z.object({
+  id: z.string().min(1),
+  name: z.string(),
+  legalName: z.string().optional(),
+  shortCode: z.string().optional(),
+  organisationType: z.string().optional(),
+  countryCode: z.string().optional(),
+  baseCurrency: z.string().optional(),
+  version: z.string().optional(),
+  edition: z.enum(['BUSINESS', 'PARTNER']),
+  class: z.string().optional(),
+  status: z.string().optional(),
+  isDemoCompany: z.boolean().optional(),
+  timezone: z.string().optional(),
+  createdAt: z.string(),
+  connectionId: z.string(),
+  tenantType: z.enum(['ORGANISATION', 'PRACTICE']),
+});
+
+const user = z.object({
+  organisationId: z.string().min(1),
+  xeroUserId: z.string().min(1),
+  email: z.string(),
+  firstName: z.string(),
+  lastName: z.string(),
+  role: z.enum([...ROLE_CODES, 'UNKNOWN', 'REMOVED']),
+  isSubscriber: z.boolean(),
+  updatedAt: z.string(),
+});
+
+const health = z.object({
+  organisationId: z.string(),
+  name: z.string().optional(),
+  state: z.enum(['current', 'stale', 'missing']),
+  lastSuccessAt: z.string().optional(),
+  lastAttemptAt: z.string().optional(),
+  lastError: z.object({ code: z.string(), message: z.string(), at: z.string() }).optional(),
+  userCount: z.number().optional(),
+  rateBudget: z.object({ minuteRemaining: z.number().optional(), dayRemaining: z.number().optional() }).optional(),
+});
+
+const persisted = z.object({
+  format: z.literal(1),
+  savedAt: z.string(),
+  tenants: z.array(z.object({ organisation, users: z.array(user), syncedAt: z.string() })),
+  health: z.array(health),
+  organisationsFetchedAt: z.record(z.string(), z.string()),
+});
+
+export class SnapshotStoreError extends Error {
+  override readonly name = 'SnapshotStoreError';
+}
+
+/** Validates a persisted state; throws `SnapshotStoreError` naming the first problem. */
+export function parsePersisted(json: unknown, source: string): PersistedDirectory {
+  const result = persisted.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new SnapshotStoreError(`${source}: not a directory state of this version (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})`);
+  }
+  return result.data as PersistedDirectory;
+}
+
+export class FileSnapshotStore implements SnapshotStore {
+  readonly file: string;
+
+  constructor(stateDir: string, fileName = 'directory.json') {
+    this.file = path.join(stateDir, fileName);
+  }
+
+  async load(): Promise<PersistedDirectory | undefined> {
+    const text = await readFileIfExists(this.file);
+    if (text === undefined) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new SnapshotStoreError(`${this.file}: not valid JSON`);
+    }
+    return parsePersisted(json, this.file);
+  }
+
+  async save(state: PersistedDirectory): Promise<void> {
+    await writeFileDurably(this.file, JSON.stringify(state));
+  }
+}
+
+export class MemorySnapshotStore implements SnapshotStore {
+  private text: string | undefined;
+
+  async load(): Promise<PersistedDirectory | undefined> {
+    return this.text === undefined ? undefined : parsePersisted(JSON.parse(this.text), 'memory');
+  }
+
+  async save(state: PersistedDirectory): Promise<void> {
+    this.text = JSON.stringify(parsePersisted(state, 'memory'));
+  }
+}

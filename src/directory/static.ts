@@ -1,0 +1,23 @@
+/** A directory that serves one fixed snapshot: for tests of the SCIM side and for demos without Xero. */
+import type { Directory, DirectorySnapshot, DirectoryStatus } from './model';
+
+export function staticDirectory(snapshot: DirectorySnapshot): Directory {
+  const status: DirectoryStatus = {
+    ready: true,
+    lastSyncAt: snapshot.builtAt,
+    lastSyncOutcome: 'ok',
+    tenants: snapshot.tenants.map((t) => ({
+      organisationId: t.organisation.id,
+      name: t.organisation.name,
+      state: 'current',
+      lastSuccessAt: t.syncedAt,
+      lastAttemptAt: t.syncedAt,
+      userCount: t.users.length,
+    })),
+  };
+  return {
+    current: () => snapshot,
+    forRead: async () => snapshot,
+    status: () => status,
+  };
+}

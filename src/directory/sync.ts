@@ -1,0 +1,507 @@
+/**
+ * The directory over Xero (issue 3): one sync reads `/connections` once, then each connected organisation's Users
+ * (and, on their own longer period, its Organisation details), and builds an immutable snapshot.
+ *
+ * It never lies by omission: an organisation whose fetch fails keeps its last good data (marked stale), one that
+ * disappears from `/connections` is removed, and one never fetched successfully is reported missing rather than
+ * served as empty. The state is persisted to STATE_DIR after each sync and loaded at start.
+ */
+import type { Config } from '../config';
+import { type Logger, silentLogger } from '../log';
+import { type AccountingReader, XeroAccounting } from '../xero/accounting';
+import { AppBudget, type CallPolicy, DEFAULT_POLICY, type RateLimits, RateBudget, XERO_LIMITS } from '../xero/budget';
+import { type Clock, isoTime, systemClock } from '../xero/clock';
+import { XeroError, toXeroError } from '../xero/errors';
+import { type Connection, IdentityClient } from '../xero/identity';
+import { FileTokenStore, type TokenGrant, TokenProvider, type TokenStore } from '../xero/tokens';
+import type { Directory, DirectorySnapshot, DirectoryStatus, Organisation, TenantData, TenantHealth } from './model';
+import { FileSnapshotStore, type PersistedDirectory, type SnapshotStore } from './persistence';
+import { buildSnapshot } from './snapshot';
+
+export type XeroDirectoryOptions = Pick<
+  Config,
+  | 'xeroClientId'
+  | 'xeroClientSecret'
+  | 'xeroRefreshToken'
+  | 'xeroAccessToken'
+  | 'xeroTenantIds'
+  | 'xeroApiUrl'
+  | 'xeroIdentityUrl'
+  | 'xeroLoginUrl'
+  | 'xeroScopes'
+  | 'xeroTimeoutMs'
+  | 'xeroDailyLimit'
+  | 'xeroConcurrency'
+  | 'stateDir'
+  | 'syncMode'
+  | 'syncIntervalSeconds'
+  | 'organisationRefreshSeconds'
+  | 'liveMinFreshnessSeconds'
+>;
+
+export interface XeroDirectoryDeps {
+  readonly fetch?: typeof fetch;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly logger?: Logger;
+  readonly tokenStore?: TokenStore;
+  readonly snapshotStore?: SnapshotStore;
+  readonly accounting?: AccountingReader;
+  /** Overrides of Xero's per-organisation limits (the daily one comes from config). */
+  readonly limits?: Partial<RateLimits>;
+  readonly policy?: Partial<CallPolicy>;
+}
+
+export interface ErrorSummary {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface TenantSyncReport {
+  readonly organisationId: string;
+  readonly name?: string;
+  /** current: fetched now; stale: kept last good data after a failure; missing: no data yet; removed: disconnected. */
+  readonly result: 'current' | 'stale' | 'missing' | 'removed';
+  readonly error?: ErrorSummary;
+  /** Xero calls attempted for it in this sync (retries included). */
+  readonly calls: number;
+  readonly userCount?: number;
+}
+
+export interface SyncReport {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly outcome: 'ok' | 'partial' | 'failed';
+  /** Why the whole sync failed (token, /connections). */
+  readonly error?: ErrorSummary;
+  readonly snapshotVersion?: string;
+  /** False when the content is unchanged and the previous snapshot object is still served. */
+  readonly changed: boolean;
+  readonly calls: { readonly token: number; readonly connections: number; readonly organisation: number; readonly users: number };
+  /** 429 answers received in this sync. */
+  readonly rateLimited: number;
+  readonly tenants: readonly TenantSyncReport[];
+}
+
+export interface XeroDirectory extends Directory {
+  /** One sync now (concurrent callers share it). Never rejects: failures are in the report and the status. */
+  syncOnce(): Promise<SyncReport>;
+  /** Loads the persisted state (if any) once; `start` and `syncOnce` call it. True when a state was loaded. */
+  load(): Promise<boolean>;
+  /** Loads the persisted state, then (cached mode) syncs now and every interval, with jitter, until `stop`. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The last sync report, if any. */
+  lastReport(): SyncReport | undefined;
+}
+
+interface TenantState {
+  readonly id: string;
+  connection?: Connection;
+  data?: TenantData;
+  organisation?: Organisation;
+  organisationFetchedAt?: number;
+  lastSuccessAt?: string;
+  lastAttemptAt?: string;
+  lastError?: { code: string; message: string; at: string };
+  readonly budget: RateBudget;
+}
+
+const WEB_SCOPES_HINT = 'accounting.settings.read';
+
+/** `mapLimit` without a dependency: at most `limit` of `items` in progress at once. */
+async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await run(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function summary(error: XeroError): ErrorSummary {
+  return { code: error.code, message: error.message };
+}
+
+export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDirectoryDeps = {}): XeroDirectory {
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const logger = deps.logger ?? silentLogger;
+  const limits: RateLimits = { ...XERO_LIMITS, perDay: options.xeroDailyLimit, ...deps.limits };
+  const policy: CallPolicy = { ...DEFAULT_POLICY, timeoutMs: options.xeroTimeoutMs, ...deps.policy };
+  const app = new AppBudget(clock);
+  const budgetDeps = { clock, random };
+  const identity = new IdentityClient(
+    {
+      identityUrl: options.xeroIdentityUrl,
+      apiUrl: options.xeroApiUrl,
+      loginUrl: options.xeroLoginUrl,
+      clientId: options.xeroClientId ?? '',
+      ...(options.xeroClientSecret === undefined ? {} : { clientSecret: options.xeroClientSecret }),
+      timeoutMs: options.xeroTimeoutMs,
+    },
+    { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock },
+  );
+  const tokenStore = deps.tokenStore ?? new FileTokenStore(options.stateDir);
+  const snapshotStore = deps.snapshotStore ?? new FileSnapshotStore(options.stateDir);
+  const accounting = deps.accounting ?? new XeroAccounting(options.xeroApiUrl);
+  const connectionsBudget = new RateBudget('connections', { ...limits, perDay: Number.MAX_SAFE_INTEGER }, policy, app, budgetDeps);
+  const allowList = new Set(options.xeroTenantIds.map((id) => id.toLowerCase()));
+  const organisationRefreshMs = options.organisationRefreshSeconds * 1000;
+
+  const tenants = new Map<string, TenantState>();
+  let snapshot: DirectorySnapshot | undefined;
+  let provider: TokenProvider | undefined;
+  let configError: XeroError | undefined;
+  let lastSyncAt: string | undefined;
+  let lastSyncFinishedAt = 0;
+  let lastOutcome: SyncReport['outcome'] | undefined;
+  let lastError: ErrorSummary | undefined;
+  let report: SyncReport | undefined;
+  let inFlight: Promise<SyncReport> | undefined;
+  let loading: Promise<boolean> | undefined;
+  let loop: Promise<void> | undefined;
+  const stopping = new AbortController();
+
+  function tenant(id: string): TenantState {
+    let state = tenants.get(id);
+    if (!state) {
+      state = { id, budget: new RateBudget(id, limits, policy, app, budgetDeps) };
+      tenants.set(id, state);
+    }
+    return state;
+  }
+
+  /** Web app if a refresh token is configured or stored; else the custom connection's client credentials. */
+  async function tokenProvider(): Promise<TokenProvider> {
+    if (provider) return provider;
+    if (configError) throw configError;
+    if (!options.xeroAccessToken && (!options.xeroClientId || !options.xeroClientSecret)) {
+      configError = new XeroError('XERO_NOT_CONFIGURED', 'XERO_CLIENT_ID and XERO_CLIENT_SECRET are required (or XERO_ACCESS_TOKEN for debugging)');
+      throw configError;
+    }
+    let grant: TokenGrant;
+    if (options.xeroAccessToken) grant = { kind: 'fixed', accessToken: options.xeroAccessToken };
+    else if (options.xeroRefreshToken) grant = { kind: 'refresh_token', initialRefreshToken: options.xeroRefreshToken };
+    else {
+      const stored = await tokenStore.load().catch((err: unknown) => {
+        configError = new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
+        throw configError;
+      });
+      grant = stored ? { kind: 'refresh_token' } : { kind: 'client_credentials', scope: options.xeroScopes ?? WEB_SCOPES_HINT };
+    }
+    provider = new TokenProvider({ clientId: options.xeroClientId ?? '', grant }, { identity, store: tokenStore, clock, random });
+    return provider;
+  }
+
+  function health(state: TenantState): TenantHealth {
+    const budget = state.budget.status();
+    const failed = state.lastError !== undefined; // cleared by every success
+    return {
+      organisationId: state.id,
+      ...(state.data || state.connection ? { name: state.data?.organisation.name ?? state.connection?.tenantName } : {}),
+      state: state.data === undefined ? 'missing' : failed ? 'stale' : 'current',
+      ...(state.lastSuccessAt ? { lastSuccessAt: state.lastSuccessAt } : {}),
+      ...(state.lastAttemptAt ? { lastAttemptAt: state.lastAttemptAt } : {}),
+      ...(state.lastError ? { lastError: state.lastError } : {}),
+      ...(state.data ? { userCount: state.data.users.length } : {}),
+      ...(budget.minuteRemaining !== undefined || budget.dayRemaining !== undefined
+        ? {
+            rateBudget: {
+              ...(budget.minuteRemaining === undefined ? {} : { minuteRemaining: budget.minuteRemaining }),
+              ...(budget.dayRemaining === undefined ? {} : { dayRemaining: budget.dayRemaining }),
+            },
+          }
+        : {}),
+    };
+  }
+
+  function sortedStates(): TenantState[] {
+    return [...tenants.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Swap in a new snapshot unless the content is unchanged (then the same object, and its ETags, stay). */
+  function publish(builtAt: number): boolean {
+    const data = sortedStates().flatMap((s) => (s.data ? [s.data] : []));
+    const next = buildSnapshot(data, isoTime(builtAt));
+    if (snapshot && snapshot.version === next.version) return false;
+    snapshot = next;
+    return true;
+  }
+
+  async function persist(): Promise<void> {
+    const states = sortedStates();
+    const state: PersistedDirectory = {
+      format: 1,
+      savedAt: isoTime(clock.now()),
+      tenants: states.flatMap((s) => (s.data ? [s.data] : [])),
+      health: states.map(health),
+      organisationsFetchedAt: Object.fromEntries(
+        states.flatMap((s) => (s.organisationFetchedAt === undefined ? [] : [[s.id, isoTime(s.organisationFetchedAt)]])),
+      ),
+    };
+    try {
+      await snapshotStore.save(state);
+    } catch (err) {
+      logger.error({ err }, 'cannot persist the directory state to STATE_DIR; serving from memory');
+    }
+  }
+
+  async function load(): Promise<boolean> {
+    loading ??= (async () => {
+      let state: PersistedDirectory | undefined;
+      try {
+        state = await snapshotStore.load();
+      } catch (err) {
+        logger.warn({ err }, 'ignoring the persisted directory state');
+        return false;
+      }
+      if (!state) return false;
+      for (const data of state.tenants) {
+        const s = tenant(data.organisation.id);
+        s.data = data;
+        s.organisation = data.organisation;
+        const fetchedAt = state.organisationsFetchedAt[s.id];
+        if (fetchedAt) s.organisationFetchedAt = Date.parse(fetchedAt);
+      }
+      for (const h of state.health) {
+        if (!tenants.has(h.organisationId)) continue; // a missing tenant is only known again from /connections
+        const s = tenant(h.organisationId);
+        if (h.lastSuccessAt) s.lastSuccessAt = h.lastSuccessAt;
+        if (h.lastAttemptAt) s.lastAttemptAt = h.lastAttemptAt;
+        if (h.lastError) s.lastError = h.lastError;
+      }
+      snapshot = buildSnapshot(state.tenants, state.savedAt);
+      lastSyncAt = state.savedAt;
+      logger.info({ organisations: state.tenants.length, version: snapshot.version }, 'loaded the persisted directory');
+      return true;
+    })();
+    return loading;
+  }
+
+  /** One organisation: details when due, then its users. Failures keep the last good data. */
+  async function syncTenant(state: TenantState, connection: Connection, token: { value: string }, counts: Counts): Promise<void> {
+    const now = clock.now();
+    state.lastAttemptAt = isoTime(now);
+    const calls = state.budget.status().calls;
+    const call = async <T>(operation: string, kind: 'organisation' | 'users', send: (accessToken: string) => Promise<{ value: T; headers: Readonly<Record<string, string>> }>): Promise<T> => {
+      for (let renewed = false; ; renewed = true) {
+        try {
+          return await state.budget.call(operation, () => {
+            counts[kind]++;
+            return send(token.value);
+          });
+        } catch (err) {
+          const error = toXeroError(err, operation, clock.now());
+          // An access token can expire mid-sync: renew once, then give up on this organisation.
+          if (error.code !== 'XERO_UNAUTHORIZED' || renewed) throw error;
+          const p = await tokenProvider();
+          p.invalidate(token.value);
+          token.value = await p.getAccessToken();
+        }
+      }
+    };
+    try {
+      const previous = state.connection;
+      state.connection = connection;
+      const renamed = previous !== undefined && previous.tenantName !== connection.tenantName;
+      const due = !state.organisation || state.organisationFetchedAt === undefined || now - state.organisationFetchedAt >= organisationRefreshMs;
+      if (due || renamed) {
+        try {
+          state.organisation = await call('GET Organisation', 'organisation', (t) => accounting.getOrganisation(connection, t));
+          state.organisationFetchedAt = clock.now();
+        } catch (err) {
+          // Details are slow-changing: keep the ones we have and still fetch users; without any, the tenant fails.
+          if (!state.organisation) throw err;
+          logger.warn({ organisationId: state.id, code: toXeroError(err, 'GET Organisation').code }, 'keeping previous organisation details');
+        }
+      }
+      const organisation = state.organisation!;
+      const users = await call('GET Users', 'users', (t) => accounting.getUsers(connection.tenantId, t));
+      state.data = { organisation, users, syncedAt: isoTime(clock.now()) };
+      state.lastSuccessAt = isoTime(clock.now());
+      delete state.lastError;
+    } catch (err) {
+      const error = toXeroError(err, 'sync', clock.now());
+      state.lastError = { code: error.code, message: error.message, at: isoTime(clock.now()) };
+      logger.warn({ organisationId: state.id, code: error.code, err: error }, state.data ? 'organisation sync failed; keeping its last good data' : 'organisation sync failed; it has no data yet');
+    } finally {
+      counts.perTenant.set(state.id, state.budget.status().calls - calls);
+    }
+  }
+
+  interface Counts {
+    organisation: number;
+    users: number;
+    perTenant: Map<string, number>;
+  }
+
+  async function runSync(): Promise<SyncReport> {
+    await load();
+    const started = clock.now();
+    const counts: Counts = { organisation: 0, users: 0, perTenant: new Map() };
+    const rateLimitedBefore = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    let connectionCalls = 0;
+    const tokenCallsBefore = provider?.status().tokenCalls ?? 0;
+    const removed: TenantSyncReport[] = [];
+    let failure: XeroError | undefined;
+    let connected: Connection[] = [];
+
+    try {
+      const p = await tokenProvider();
+      const token = { value: await p.getAccessToken() };
+      for (let renewed = false; ; renewed = true) {
+        try {
+          const answer = await connectionsBudget.call('GET connections', async (signal) => {
+            connectionCalls++;
+            const { connections, headers } = await identity.connections(token.value, signal);
+            return { value: connections, headers };
+          });
+          connected = answer;
+          break;
+        } catch (err) {
+          const error = toXeroError(err, 'GET connections', clock.now());
+          if (error.code !== 'XERO_UNAUTHORIZED' || renewed) throw error;
+          p.invalidate(token.value);
+          token.value = await p.getAccessToken();
+        }
+      }
+      // Users and Organisation exist only for organisations; practice (XPM) tenants have no accounting API.
+      const wanted = connected.filter(
+        (c) => c.tenantType === 'ORGANISATION' && (allowList.size === 0 || allowList.has(c.tenantId.toLowerCase())),
+      );
+      const wantedIds = new Set(wanted.map((c) => c.tenantId.toLowerCase()));
+      for (const state of [...tenants.values()]) {
+        if (wantedIds.has(state.id)) continue;
+        tenants.delete(state.id);
+        if (state.data || state.connection) {
+          removed.push({ organisationId: state.id, ...(state.data ? { name: state.data.organisation.name } : {}), result: 'removed', calls: 0 });
+          logger.info({ organisationId: state.id }, 'organisation disconnected; removed from the directory');
+        }
+      }
+      // An allow-listed organisation that is not connected is missing (and says why), never silently absent.
+      const at = isoTime(clock.now());
+      for (const id of allowList) {
+        if (wantedIds.has(id)) continue;
+        const state = tenant(id);
+        state.lastAttemptAt = at;
+        state.lastError = { code: 'XERO_NOT_CONNECTED', message: `organisation ${id} is in XERO_TENANT_IDS but not connected to this app`, at };
+      }
+      await forEachLimited(wanted, options.xeroConcurrency, (c) => syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts));
+    } catch (err) {
+      failure = toXeroError(err, 'sync', clock.now());
+      const at = isoTime(clock.now());
+      for (const state of tenants.values()) {
+        state.lastAttemptAt = at;
+        state.lastError = { code: failure.code, message: failure.message, at };
+      }
+      logger.error({ code: failure.code, err: failure }, 'sync failed; serving the last snapshot');
+    }
+
+    const states = sortedStates();
+    const allMissing = states.length > 0 && states.every((s) => !s.data);
+    // Connected organisations none of which could be read is not an empty directory: publish nothing rather than that.
+    const changed = failure === undefined && !allMissing ? publish(clock.now()) : false;
+    const tenantReports: TenantSyncReport[] = states.map((s) => {
+      const h = health(s);
+      return {
+        organisationId: s.id,
+        ...(h.name ? { name: h.name } : {}),
+        result: h.state,
+        ...(h.state !== 'current' && s.lastError ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
+        calls: counts.perTenant.get(s.id) ?? 0,
+        ...(s.data ? { userCount: s.data.users.length } : {}),
+      };
+    });
+    const finished = clock.now();
+    const outcome: SyncReport['outcome'] = failure ? 'failed' : tenantReports.every((t) => t.result === 'current') ? 'ok' : 'partial';
+    const rateLimitedAfter = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const result: SyncReport = {
+      startedAt: isoTime(started),
+      finishedAt: isoTime(finished),
+      durationMs: finished - started,
+      outcome,
+      ...(failure ? { error: summary(failure) } : {}),
+      ...(snapshot ? { snapshotVersion: snapshot.version } : {}),
+      changed,
+      calls: {
+        token: (provider?.status().tokenCalls ?? 0) - tokenCallsBefore,
+        connections: connectionCalls,
+        organisation: counts.organisation,
+        users: counts.users,
+      },
+      rateLimited: Math.max(0, rateLimitedAfter - rateLimitedBefore),
+      tenants: [...tenantReports, ...removed].sort((a, b) => (a.organisationId < b.organisationId ? -1 : 1)),
+    };
+    lastSyncAt = result.finishedAt;
+    lastSyncFinishedAt = finished;
+    lastOutcome = outcome;
+    lastError = failure ? summary(failure) : undefined;
+    report = result;
+    await persist();
+    logger.info(
+      { outcome, durationMs: result.durationMs, organisations: states.length, calls: result.calls, changed, version: result.snapshotVersion },
+      'sync finished',
+    );
+    return result;
+  }
+
+  function syncOnce(): Promise<SyncReport> {
+    inFlight ??= runSync().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  function status(): DirectoryStatus {
+    const terminal = provider?.status().terminal ?? configError;
+    let reason: string | undefined;
+    if (terminal) reason = terminal.message;
+    else if (!snapshot) reason = lastError ? `no directory snapshot yet: ${lastError.message}` : 'no directory snapshot yet (first sync pending)';
+    return {
+      ready: reason === undefined,
+      ...(reason ? { reason } : {}),
+      ...(lastSyncAt ? { lastSyncAt } : {}),
+      ...(lastOutcome ? { lastSyncOutcome: lastOutcome } : {}),
+      tenants: sortedStates().map(health),
+    };
+  }
+
+  async function forRead(): Promise<DirectorySnapshot | undefined> {
+    if (options.syncMode !== 'live') return snapshot;
+    // Live mode: a recent sync attempt (successful or not) is fresh enough; this protects Xero's limits.
+    if (lastSyncFinishedAt > 0 && clock.now() - lastSyncFinishedAt < options.liveMinFreshnessSeconds * 1000) return snapshot;
+    await syncOnce();
+    return snapshot;
+  }
+
+  async function start(): Promise<void> {
+    await load();
+    if (options.syncMode !== 'cached' || loop) return;
+    loop = (async () => {
+      while (!stopping.signal.aborted) {
+        await syncOnce();
+        const interval = options.syncIntervalSeconds * 1000;
+        // ±10% jitter so replicas and restarts do not call Xero in lockstep.
+        await clock.sleep(interval * (0.9 + 0.2 * random()), stopping.signal);
+      }
+    })();
+  }
+
+  async function stop(): Promise<void> {
+    stopping.abort();
+    await loop;
+    await inFlight?.catch(() => undefined);
+  }
+
+  return {
+    current: () => snapshot,
+    forRead,
+    status,
+    syncOnce,
+    load,
+    start,
+    stop,
+    lastReport: () => report,
+  };
+}
