@@ -42,7 +42,7 @@ function user(organisationId: string, xeroUserId: string, email: string, firstNa
  */
 export const TENANTS: readonly TenantData[] = [
   {
-    organisation: organisation(ACME, 'Acme Ltd', { createdAt: '2019-05-01T00:00:00Z' }),
+    organisation: organisation(ACME, 'Acme Ltd', { createdAt: '2019-05-01T00:00:00Z', legalName: 'Acme Limited' }),
     syncedAt: '2026-11-01T00:00:00Z',
     users: [
       user(ACME, 'a0000000-0000-4000-8000-00000000000a', 'Ann.Smith@Example.com', 'Ann', 'Smith', 'STANDARD', '2024-03-01T10:00:00Z', true),
