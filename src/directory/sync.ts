@@ -366,9 +366,12 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           token.value = await p.getAccessToken();
         }
       }
-      // Users and Organisation exist only for organisations; practice (XPM) tenants have no accounting API.
+      // Both tenant types the model knows are synced (Partner-edition practices connect as PRACTICE); a tenant
+      // without the accounting API then shows as missing with its error rather than vanishing.
       const wanted = connected.filter(
-        (c) => c.tenantType === 'ORGANISATION' && (allowList.size === 0 || allowList.has(c.tenantId.toLowerCase())),
+        (c) =>
+          (c.tenantType === 'ORGANISATION' || c.tenantType === 'PRACTICE') &&
+          (allowList.size === 0 || allowList.has(c.tenantId.toLowerCase())),
       );
       const wantedIds = new Set(wanted.map((c) => c.tenantId.toLowerCase()));
       for (const state of [...tenants.values()]) {

@@ -50,7 +50,7 @@ describe.each<[string, () => Promise<TokenStore>]>([
     const saved = { ...TOKENS, lineage: [...TOKENS.lineage] };
     await store.save(saved);
     saved.lineage.push('tampered');
-    const loaded = (await store.load()) as { lineage: string[] };
+    const loaded = (await store.load()) as unknown as { lineage: string[] };
     loaded.lineage.push('tampered again');
     expect(await store.load()).toEqual(TOKENS);
   });
