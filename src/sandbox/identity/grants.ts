@@ -291,14 +291,15 @@ export class Grants {
 
   private tokenSet(client: SandboxClient, grant: Grant, issuer: string): TokenSet {
     const access = this.issueAccessToken({ clientId: client.clientId, scopes: grant.scopes, grantId: grant.id });
+    // Xero's member order: id_token, access_token, expires_in, token_type, refresh_token, scope.
     const set: TokenSet = {
+      ...(grant.scopes.includes('openid') ? { id_token: this.idToken(client, grant, issuer) } : {}),
       access_token: access,
       expires_in: this.timings.accessTokenTtlSeconds,
       token_type: 'Bearer',
+      ...(grant.scopes.includes('offline_access') ? { refresh_token: this.rotate(grant) } : {}),
       scope: grant.scopes.join(' '),
     };
-    if (grant.scopes.includes('offline_access')) set.refresh_token = this.rotate(grant);
-    if (grant.scopes.includes('openid')) return { id_token: this.idToken(client, grant, issuer), ...set };
     return set;
   }
 
