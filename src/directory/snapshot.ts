@@ -139,7 +139,8 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
 function contentVersion(tenants: readonly TenantData[]): string {
   const hash = createHash('sha256');
   for (const t of tenants) {
-    hash.update(JSON.stringify(t.organisation));
+    // Keys sorted: the same organisation read from Xero or from STATE_DIR must hash alike (key order differs).
+    hash.update(JSON.stringify(t.organisation, Object.keys(t.organisation).sort()));
     const users = [...t.users].sort((a, b) => byString(a.xeroUserId, b.xeroUserId));
     for (const u of users) {
       hash.update(`\n${u.xeroUserId}\t${u.email}\t${u.firstName}\t${u.lastName}\t${u.role}\t${u.isSubscriber}\t${u.updatedAt}`);

@@ -1,0 +1,262 @@
+import { normaliseEmail } from '../../src/directory/ids';
+import type { DirectorySnapshot } from '../../src/directory/model';
+import { FileSnapshotStore } from '../../src/directory/persistence';
+import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
+import { SteppingClock } from '../xero/helpers/clocks';
+import { type World, world } from './helpers';
+
+let clock: SteppingClock;
+let w: World;
+const directories: XeroDirectory[] = [];
+
+function directory(deps: XeroDirectoryDeps = {}): XeroDirectory {
+  const d = createXeroDirectory(w.config, { clock, random: () => 0.5, policy: { timeoutMs: 5000 }, ...deps });
+  directories.push(d);
+  return d;
+}
+
+beforeEach(async () => {
+  clock = new SteppingClock();
+  w = await world({ clock, data: { seed: 7, organisations: 6, usersPerOrganisation: 8 } });
+});
+
+afterEach(async () => {
+  await Promise.all(directories.splice(0).map((d) => d.stop()));
+  await w.close();
+});
+
+const orgIds = (): string[] => w.sandbox.data.organisations().map((o) => o.organisationId);
+
+/** What the sandbox holds for one organisation, as (xeroUserId, e-mail, role) rows. */
+function truth(organisationId: string): string[] {
+  return w.sandbox.data
+    .users(organisationId)
+    .map((u) => `${u.userId.toLowerCase()} ${normaliseEmail(u.email)} ${u.role}`)
+    .sort();
+}
+
+function served(snapshot: DirectorySnapshot, organisationId: string): string[] {
+  const tenant = snapshot.tenants.find((t) => t.organisation.id === organisationId.toLowerCase());
+  return (tenant?.users ?? []).map((u) => `${u.xeroUserId} ${normaliseEmail(u.email)} ${u.role}`).sort();
+}
+
+describe('Sync against the sandbox over HTTP', () => {
+  it('reads every connected organisation, its details and its users', async () => {
+    const d = directory();
+    const report = await d.syncOnce();
+    expect(report).toMatchObject({ outcome: 'ok', changed: true, rateLimited: 0 });
+    expect(report.calls).toEqual({ token: 1, connections: 1, organisation: 6, users: 6 });
+    const snapshot = d.current()!;
+    expect(snapshot.organisations.map((o) => o.id).sort()).toEqual(orgIds().map((id) => id.toLowerCase()).sort());
+    for (const id of orgIds()) expect(served(snapshot, id)).toEqual(truth(id));
+    const first = w.sandbox.data.organisations()[0]!;
+    expect(snapshot.organisationById.get(first.organisationId.toLowerCase())).toMatchObject({
+      name: first.name,
+      shortCode: first.shortCode,
+      countryCode: first.countryCode,
+      baseCurrency: first.baseCurrency,
+      edition: first.edition,
+      class: first.class,
+      createdAt: new Date(first.createdAt).toISOString(),
+    });
+    expect(d.status()).toMatchObject({ ready: true, lastSyncOutcome: 'ok' });
+    expect(d.status().tenants.every((t) => t.state === 'current' && t.rateBudget?.minuteRemaining !== undefined)).toBe(true);
+  });
+
+  it('costs one Users call per organisation in steady state; details wait for their own period', async () => {
+    const d = directory();
+    await d.syncOnce();
+    w.sandbox.data.resetCounters();
+    const report = await d.syncOnce();
+    const counters = w.sandbox.data.counters();
+    for (const id of orgIds()) expect(counters.byTenant[id.toLowerCase()]).toMatchObject({ Users: 1, Organisation: 0 });
+    expect(counters.byEndpoint['GET /connections']).toBe(1);
+    expect(report.calls).toEqual({ token: 0, connections: 1, organisation: 0, users: 6 });
+
+    clock.advance(w.config.organisationRefreshSeconds * 1000);
+    w.sandbox.data.resetCounters();
+    await d.syncOnce();
+    for (const id of orgIds()) expect(w.sandbox.data.counters().byTenant[id.toLowerCase()]).toMatchObject({ Users: 1, Organisation: 1 });
+  });
+
+  it('keeps the same snapshot object while nothing changed, and shows a change made through the admin API in the next one', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const before = d.current()!;
+    expect((await d.syncOnce()).changed).toBe(false);
+    expect(d.current()).toBe(before);
+
+    const [a, b] = orgIds();
+    const victim = w.sandbox.data.users(a!)[0]!;
+    w.sandbox.data.setRole(a!, victim.userId, 'REMOVED');
+    const added = w.sandbox.data.addUser(b!, { email: 'New.Person@Example.com', firstName: 'New', lastName: 'Person', role: 'READONLY' });
+    const report = await d.syncOnce();
+    expect(report.changed).toBe(true);
+    const after = d.current()!;
+    expect(after.version).not.toBe(before.version);
+    expect(served(after, a!)).toEqual(truth(a!));
+    const person = after.personByUserName.get('new.person@example.com')!;
+    expect(person.records).toEqual([expect.objectContaining({ xeroUserId: added.userId.toLowerCase(), role: 'READONLY' })]);
+    const membership = after.membershipByXeroUserId.get(`${a!.toLowerCase()}/${victim.userId.toLowerCase()}`)!;
+    expect(membership.record.role).toBe('REMOVED');
+    expect(after.membersByOrganisation.get(a!.toLowerCase())!.some((m) => m.record.xeroUserId === victim.userId.toLowerCase())).toBe(false);
+  });
+
+  it('removes an organisation that was disconnected', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const gone = orgIds()[2]!;
+    w.sandbox.data.disconnect(gone);
+    const report = await d.syncOnce();
+    expect(report.tenants).toContainEqual(expect.objectContaining({ organisationId: gone.toLowerCase(), result: 'removed' }));
+    expect(d.current()!.organisationById.has(gone.toLowerCase())).toBe(false);
+    expect(d.current()!.organisations).toHaveLength(5);
+    expect(d.status().tenants.map((t) => t.organisationId)).not.toContain(gone.toLowerCase());
+  });
+});
+
+describe('Failures never drop what Xero last said', () => {
+  it('a failing organisation keeps its last good data, marked stale; the others stay current', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const [bad, other] = orgIds();
+    const before = served(d.current()!, bad!);
+    w.sandbox.data.setRole(other!, w.sandbox.data.users(other!)[0]!.userId, 'READONLY');
+    w.sandbox.data.addUser(bad!, { email: 'unseen@example.com', firstName: 'Un', lastName: 'Seen', role: 'STANDARD' });
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: bad!, count: 100, kind: 503 });
+
+    const report = await d.syncOnce();
+    expect(report.outcome).toBe('partial');
+    expect(report.tenants.find((t) => t.organisationId === bad!.toLowerCase())).toMatchObject({
+      result: 'stale',
+      error: { code: 'XERO_SERVER_ERROR' },
+      calls: 4, // DEFAULT_POLICY.maxAttempts
+    });
+    const snapshot = d.current()!;
+    expect(served(snapshot, bad!)).toEqual(before);
+    expect(snapshot.personByUserName.has('unseen@example.com')).toBe(false);
+    expect(served(snapshot, other!)).toEqual(truth(other!));
+    const health = d.status().tenants.find((t) => t.organisationId === bad!.toLowerCase())!;
+    expect(health).toMatchObject({ state: 'stale', lastError: { code: 'XERO_SERVER_ERROR' }, userCount: before.length });
+    expect(d.status().ready).toBe(true);
+  });
+
+  it('an organisation never read successfully is missing, not empty', async () => {
+    const [bad] = orgIds();
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: bad!, count: 100, kind: 500 });
+    const d = directory();
+    const report = await d.syncOnce();
+    expect(report.tenants.find((t) => t.organisationId === bad!.toLowerCase())).toMatchObject({ result: 'missing' });
+    expect(d.current()!.organisationById.has(bad!.toLowerCase())).toBe(false);
+    expect(d.status().tenants.find((t) => t.organisationId === bad!.toLowerCase())).toMatchObject({ state: 'missing' });
+  });
+
+  it('publishes no snapshot when no connected organisation could be read', async () => {
+    w.sandbox.data.scriptFault({ path: 'Users', count: 1000, kind: 503 });
+    const d = directory();
+    const report = await d.syncOnce();
+    expect(report.outcome).toBe('partial');
+    expect(d.current()).toBeUndefined();
+    expect(d.status()).toMatchObject({ ready: false });
+  });
+
+  it('waits out a 429 storm (Retry-After) and ends with every organisation current', async () => {
+    w.sandbox.data.scriptFault({ path: 'Users', count: 9, kind: '429-minute', retryAfterSeconds: 20 });
+    const d = directory();
+    const report = await d.syncOnce();
+    expect(report).toMatchObject({ outcome: 'ok', rateLimited: 9 });
+    expect(clock.sleeps.filter((ms) => ms >= 20_000).length).toBeGreaterThan(0);
+    for (const id of orgIds()) expect(served(d.current()!, id)).toEqual(truth(id));
+  });
+
+  it('retries 5xx bursts, timeouts and dropped connections', async () => {
+    const [a, b, c] = orgIds();
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: a!, count: 2, kind: 503 });
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: b!, count: 1, kind: 'timeout' });
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: c!, count: 2, kind: 'drop' });
+    w.sandbox.data.scriptFault({ path: 'connections', count: 1, kind: 500 });
+    const d = directory({ policy: { timeoutMs: 1000 } });
+    const report = await d.syncOnce();
+    expect(report.outcome).toBe('ok');
+    expect(report.calls.connections).toBe(2);
+    const calls = Object.fromEntries(report.tenants.map((t) => [t.organisationId, t.calls]));
+    expect(calls[a!.toLowerCase()]).toBe(4); // Organisation + 2 failed Users + 1
+    expect(calls[b!.toLowerCase()]).toBe(3);
+    expect(calls[c!.toLowerCase()]).toBe(4);
+    for (const id of orgIds()) expect(served(d.current()!, id)).toEqual(truth(id));
+  });
+
+  it('parks an organisation after a daily-limit 429 instead of retrying it, and resumes after Retry-After', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const [parked] = orgIds();
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: parked!, count: 1, kind: '429-day', retryAfterSeconds: 3 * 3600 });
+    w.sandbox.data.resetCounters();
+    let report = await d.syncOnce();
+    expect(report.tenants.find((t) => t.organisationId === parked!.toLowerCase())).toMatchObject({ result: 'stale', error: { code: 'XERO_DAILY_LIMIT' }, calls: 1 });
+    expect(w.sandbox.data.counters().byTenant[parked!.toLowerCase()]).toMatchObject({ Users: 1 });
+
+    w.sandbox.data.resetCounters();
+    report = await d.syncOnce();
+    expect(w.sandbox.data.counters().byTenant[parked!.toLowerCase()]?.Users ?? 0).toBe(0);
+    expect(report.tenants.find((t) => t.organisationId === parked!.toLowerCase())).toMatchObject({ result: 'stale', error: { code: 'XERO_DAILY_LIMIT' } });
+
+    clock.advance(3 * 3600_000);
+    report = await d.syncOnce();
+    expect(report.outcome).toBe('ok');
+  });
+
+  it('keeps every organisation when /connections itself fails, and says why', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const before = d.current();
+    w.sandbox.data.scriptFault({ path: 'connections', count: 100, kind: 503 });
+    const report = await d.syncOnce();
+    expect(report).toMatchObject({ outcome: 'failed', error: { code: 'XERO_SERVER_ERROR' } });
+    expect(d.current()).toBe(before);
+    expect(d.status().tenants.every((t) => t.state === 'stale')).toBe(true);
+  });
+});
+
+describe('Persistence in STATE_DIR', () => {
+  it('a restart during a Xero outage serves the last known truth', async () => {
+    const first = directory();
+    await first.syncOnce();
+    const version = first.current()!.version;
+    await first.stop();
+
+    w.sandbox.data.scriptFault({ path: 'connections', count: 100, kind: 503 });
+    const restarted = directory();
+    expect(await restarted.load()).toBe(true);
+    expect(restarted.current()!.version).toBe(version);
+    const report = await restarted.syncOnce();
+    expect(report.outcome).toBe('failed');
+    expect(restarted.current()!.version).toBe(version);
+    expect(restarted.status()).toMatchObject({ ready: true });
+  });
+
+  it('a corrupt state file is ignored, not fatal', async () => {
+    const store = new FileSnapshotStore(w.stateDir);
+    await require('node:fs').promises.writeFile(store.file, '{"format":1,');
+    const d = directory();
+    expect(await d.load()).toBe(false);
+    expect((await d.syncOnce()).outcome).toBe('ok');
+    expect(await store.load()).toMatchObject({ format: 1 });
+  });
+});
+
+describe('Live mode', () => {
+  it('concurrent reads share one fetch, and a fresh snapshot is served without calling Xero', async () => {
+    const d = createXeroDirectory({ ...w.config, syncMode: 'live' }, { clock, policy: { timeoutMs: 5000 } });
+    directories.push(d);
+    const reads = await Promise.all([d.forRead(), d.forRead(), d.forRead()]);
+    expect(reads[0]).toBeDefined();
+    expect(new Set(reads).size).toBe(1);
+    expect(w.sandbox.data.counters().byEndpoint['GET /connections']).toBe(1);
+    await d.forRead();
+    expect(w.sandbox.data.counters().byEndpoint['GET /connections']).toBe(1);
+    clock.advance(w.config.liveMinFreshnessSeconds * 1000);
+    await d.forRead();
+    expect(w.sandbox.data.counters().byEndpoint['GET /connections']).toBe(2);
+  });
+});
