@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { normaliseEmail } from '../../src/directory/ids';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
@@ -237,7 +238,7 @@ describe('Persistence in STATE_DIR', () => {
 
   it('a corrupt state file is ignored, not fatal', async () => {
     const store = new FileSnapshotStore(w.stateDir);
-    await require('node:fs').promises.writeFile(store.file, '{"format":1,');
+    await fs.writeFile(store.file, '{"format":1,');
     const d = directory();
     expect(await d.load()).toBe(false);
     expect((await d.syncOnce()).outcome).toBe('ok');
