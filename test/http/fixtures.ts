@@ -80,3 +80,34 @@ export function fixedDirectory(snapshot: DirectorySnapshot | undefined): Directo
 export function appFor(snapshot: DirectorySnapshot | undefined = snapshotOf(), options: Partial<AppOptions> = {}): express.Express {
   return createApp({ directory: fixedDirectory(snapshot), tokens: [TOKEN], publicUrl: PUBLIC_URL, ...options });
 }
+
+/**
+ * A generated directory: `organisations` organisations, `users` people, each with a deterministic pseudo-random
+ * set of records (some removed, some in several organisations, e-mails in varying case).
+ */
+export function generatedTenants(organisations: number, users: number, seed = 1): TenantData[] {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const roles: XeroUserRecord['role'][] = ['READONLY', 'INVOICEONLY', 'STANDARD', 'FINANCIALADVISER', 'MANAGEDCLIENT', 'CASHBOOKCLIENT', 'REMOVED', 'UNKNOWN'];
+  const orgs = Array.from({ length: organisations }, (_, i) =>
+    organisation(`${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`, `Org ${i}`, { edition: i % 2 ? 'PARTNER' : 'BUSINESS' }),
+  );
+  const byOrg = new Map<string, XeroUserRecord[]>(orgs.map((o) => [o.id, []]));
+  for (let u = 0; u < users; u++) {
+    const email = `user${u}@example.com`;
+    const home = Math.floor(random() * organisations);
+    for (let o = 0; o < organisations; o++) {
+      if (o !== home && random() > 0.2) continue;
+      const org = orgs[o]!;
+      const role = roles[Math.floor(random() * roles.length)]!;
+      const day = String(1 + Math.floor(random() * 28)).padStart(2, '0');
+      byOrg.get(org.id)!.push(
+        user(org.id, `${String(o).padStart(4, '0')}${String(u).padStart(4, '0')}-0000-4000-8000-${String(u).padStart(12, '0')}`, random() < 0.3 ? email.toUpperCase() : email, `Given${u}`, `Family${u}`, role, `2024-02-${day}T10:00:00.${Math.floor(random() * 1e7)}Z`),
+      );
+    }
+  }
+  return orgs.map((o) => ({ organisation: o, users: byOrg.get(o.id)!, syncedAt: '2026-11-01T00:00:00Z' }));
+}
