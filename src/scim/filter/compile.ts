@@ -255,8 +255,7 @@ function leafTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boolean
 
 function stringTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boolean, caseExact: boolean, where: string, definition: AttributeDefinition): (leaf: unknown) => boolean {
   if (typeof value !== 'string') throw invalidFilter(`${where}: "${definition.name}" is a string; compare it with a "quoted string".`);
-  // RFC 7643 §2.2 caseExact: false → compare without regard to case.
-  const fold = caseExact ? (text: string) => text : (text: string) => text.toLowerCase();
+  const fold = caseExact ? (text: string) => text : foldCase;
   const wanted = fold(value);
   const check = (leaf: string): boolean => {
     switch (op) {
@@ -279,6 +278,17 @@ function stringTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boole
     }
   };
   return (leaf) => typeof leaf === 'string' && check(fold(leaf));
+}
+
+/** RFC 7643 §2.2 caseExact: false → compare without regard to case. */
+const foldCase = (text: string) => text.toLowerCase();
+
+/**
+ * The key under which an index must store a string value of `definition` so that an indexed `eq` lookup finds
+ * exactly what the compiled filter would (e.g. userName is not case-exact, id is).
+ */
+export function equalityKey(definition: AttributeDefinition, value: string): string {
+  return definition.caseExact || definition.type === 'binary' ? value : foldCase(value);
 }
 
 function ordered(op: Exclude<CompareOp, 'ne'>, difference: number): boolean {

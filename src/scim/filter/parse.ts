@@ -132,11 +132,14 @@ function describe(token: Token): string {
     case 'end':
       return 'the end of the filter';
     case 'string':
-      return `the string ${JSON.stringify(token.text)}`;
+      return `the string ${JSON.stringify(shorten(token.text))}`;
     default:
-      return `"${token.text.length > 40 ? `${token.text.slice(0, 40)}…` : token.text}"`;
+      return `"${shorten(token.text)}"`;
   }
 }
+
+/** Details echo the client's text; a long token is cut so the error body stays small. */
+const shorten = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
 
 const isKeyword = (token: Token, keyword: string) => token.kind === 'word' && token.text.toLowerCase() === keyword;
 

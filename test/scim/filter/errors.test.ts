@@ -54,3 +54,10 @@ describe('RFC 7644 §3.4.2.2 filter errors: 400 invalidFilter', () => {
     });
   });
 });
+
+describe('invalidFilter details stay small', () => {
+  it('cuts a long token it quotes back to the client', () => {
+    const detail = invalidFilterFrom(() => parseFilter(`userName eq ${'x'.repeat(5000)}`)).detail;
+    expect(detail.length).toBeLessThan(200);
+  });
+});
