@@ -110,7 +110,9 @@ export class RateBudget {
   private readonly minuteStarts: number[] = [];
   private readonly dayStarts: number[] = [];
   private gate: Promise<void> = Promise.resolve();
-  private reported: { minute?: number; day?: number; at: number } = { at: 0 };
+  /** Xero's last word on what is left, and the sequence number of the call that brought it. */
+  private reported: { minute?: number; day?: number; seq: number; at: number } = { seq: -1, at: 0 };
+  private started = 0;
   private blockedUntil = 0;
   private parkedUntil = 0;
   private calls = 0;
@@ -130,13 +132,13 @@ export class RateBudget {
   status(): BudgetStatus {
     const now = this.clock.now();
     this.prune(now);
-    const since = (at: number): number => this.dayStarts.filter((t) => t > at).length;
+    const since = this.started - 1 - this.reported.seq;
     return {
       inFlight: this.inFlight,
       minuteCalls: this.minuteStarts.length,
       dayCalls: this.dayStarts.length,
-      ...(this.reported.minute === undefined ? {} : { minuteRemaining: Math.max(0, this.reported.minute - since(this.reported.at)) }),
-      ...(this.reported.day === undefined ? {} : { dayRemaining: Math.max(0, this.reported.day - since(this.reported.at)) }),
+      ...(this.reported.minute === undefined ? {} : { minuteRemaining: Math.max(0, this.reported.minute - since) }),
+      ...(this.reported.day === undefined ? {} : { dayRemaining: Math.max(0, this.reported.day - since) }),
       ...(this.parkedUntil > now ? { parkedUntil: this.parkedUntil } : {}),
       calls: this.calls,
       rateLimited: this.rateLimited,
@@ -174,7 +176,7 @@ export class RateBudget {
   }
 
   private async once<T>(operation: string, send: (signal: AbortSignal) => Promise<Answer<T>>): Promise<T> {
-    const release = await this.acquire(operation);
+    const { release, seq } = await this.acquire(operation);
     const controller = new AbortController();
     const pending = Promise.resolve().then(() => send(controller.signal));
     let timer: NodeJS.Timeout | undefined;
@@ -191,11 +193,11 @@ export class RateBudget {
     setTimeout(release, 2 * this.policy.timeoutMs).unref?.();
     try {
       const answer = await Promise.race([pending, timedOut]);
-      this.observe(answer.headers);
+      this.observe(answer.headers, seq);
       return answer.value;
     } catch (err) {
       const error = toXeroError(err, operation, this.clock.now());
-      this.observe(error.headers);
+      this.observe(error.headers, seq);
       this.onFailure(error);
       throw error;
     } finally {
@@ -203,14 +205,22 @@ export class RateBudget {
     }
   }
 
-  private observe(headers: Headers): void {
+  /**
+   * Records Xero's remaining counts. They are as of call `seq`; every call started after it may not be in them
+   * yet, so it is subtracted (conservative: some of those Xero had already counted). Answers to older calls that
+   * arrive late are ignored.
+   */
+  private observe(headers: Headers, seq: number): void {
     this.app.observe(headers);
     const minute = remainingHeader(headers, 'x-minlimit-remaining');
     const day = remainingHeader(headers, 'x-daylimit-remaining');
-    if (minute === undefined && day === undefined) return;
-    const now = this.clock.now();
-    this.reported = { at: now, ...(minute === undefined ? {} : { minute }), ...(day === undefined ? {} : { day }) };
-    if (day !== undefined && day <= 0) this.park(this.parkedUntil > now ? this.parkedUntil - now : 3_600_000);
+    if ((minute === undefined && day === undefined) || seq < this.reported.seq) return;
+    this.reported = { seq, at: this.clock.now(), ...(minute === undefined ? {} : { minute }), ...(day === undefined ? {} : { day }) };
+  }
+
+  /** Calls started after the one whose answer brought `reported`. */
+  private startedSinceReport(): number {
+    return this.started - 1 - this.reported.seq;
   }
 
   private onFailure(error: XeroError): void {
@@ -235,7 +245,7 @@ export class RateBudget {
   }
 
   /** Waits, in arrival order, until a call may start; then takes the slot. */
-  private acquire(operation: string): Promise<() => void> {
+  private acquire(operation: string): Promise<{ release: () => void; seq: number }> {
     const turn = this.gate.then(() => this.waitForRoom(operation));
     this.gate = turn.then(
       () => undefined,
@@ -244,15 +254,15 @@ export class RateBudget {
     return turn;
   }
 
-  private async waitForRoom(operation: string): Promise<() => void> {
+  private async waitForRoom(operation: string): Promise<{ release: () => void; seq: number }> {
     for (;;) {
       const now = this.clock.now();
+      const delay = this.delay(now);
       if (this.parkedUntil > now) throw this.parkedError(operation);
       if (this.inFlight >= this.limits.concurrent) {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
-      const delay = this.delay(now);
       if (delay > 0) {
         await this.clock.sleep(delay);
         continue;
@@ -261,31 +271,32 @@ export class RateBudget {
       this.calls++;
       this.minuteStarts.push(now);
       this.dayStarts.push(now);
+      const seq = this.started++;
       let released = false;
-      return () => {
+      const release = (): void => {
         if (released) return;
         released = true;
         this.inFlight--;
         this.waiters.shift()?.();
       };
+      return { release, seq };
     }
   }
 
   /** Milliseconds until the minute windows (ours, Xero's, the app's) leave room; parks when the day is spent. */
   private delay(now: number): number {
     this.prune(now);
-    if (this.dayStarts.length >= this.limits.perDay) {
-      this.park(this.dayStarts[0]! + DAY - now);
-      return 0; // the loop sees the park
+    const since = this.startedSinceReport();
+    if (this.dayStarts.length >= this.limits.perDay) this.park(this.dayStarts[0]! + DAY - now);
+    // Xero's day is rolling and it does not say when room returns: look again in an hour (a 429 would say).
+    else if (this.reported.day !== undefined && this.reported.day - since <= 0 && this.reported.at + DAY > now) {
+      this.park(Math.max(0, this.reported.at + 3_600_000 - now));
     }
     let until = Math.max(this.blockedUntil, now + this.app.delay());
     if (this.minuteStarts.length >= this.limits.perMinute) until = Math.max(until, this.minuteStarts[0]! + MINUTE);
-    if (this.reported.minute !== undefined) {
-      const startedSince = this.minuteStarts.filter((t) => t > this.reported.at).length;
-      if (this.reported.minute - startedSince <= 0) {
-        const oldest = this.minuteStarts[0] ?? this.reported.at;
-        until = Math.max(until, Math.min(oldest, this.reported.at) + MINUTE);
-      }
+    if (this.reported.minute !== undefined && this.reported.minute - since <= 0) {
+      // Room returns when the oldest call Xero may be counting leaves its rolling minute.
+      until = Math.max(until, Math.min(this.minuteStarts[0] ?? this.reported.at, this.reported.at) + MINUTE);
     }
     return Math.max(0, until - now);
   }
