@@ -11,7 +11,7 @@ export interface Instant {
 }
 
 /**
- * Parses an xsd:dateTime with a zone (`Z` or `±hh:mm`); undefined for anything else or an impossible date.
+ * Parses an xsd:dateTime (zone `Z`, `±hh:mm` or none, read as UTC); undefined for anything else or an impossible date.
  * Read character by character with integer arithmetic rather than a RegExp and a Date, because a filter on
  * `meta.lastModified` parses the timestamp of every resource it scans.
  */
@@ -53,8 +53,8 @@ export function parseInstant(text: string): Instant | undefined {
 
   let offsetMinutes: number;
   const zone = text.charCodeAt(i);
-  if ((zone === 0x5a || zone === 0x7a) && i + 1 === text.length) {
-    offsetMinutes = 0; // Z or z
+  if (i === text.length || ((zone === 0x5a || zone === 0x7a) && i + 1 === text.length)) {
+    offsetMinutes = 0; // Z, z, or no zone: xsd:dateTime allows none, and UTC is the only sensible reading here
   } else if ((zone === PLUS || zone === MINUS) && i + 6 === text.length && text.charCodeAt(i + 3) === COLON) {
     const offsetHours = twoDigits(text, i + 1);
     const offsetMins = twoDigits(text, i + 4);

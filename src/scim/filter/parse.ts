@@ -208,9 +208,14 @@ class Parser {
         this.expect(')', `")" to close the "(" at position ${open.start + 1}`);
         return { op: 'not', filter };
       }
-      // An attribute that happens to be called "not" is still allowed: `not eq "x"`, `not[...]`.
-      if (following.kind !== '[' && !isOperatorWord(following)) {
-        throw syntaxError(token.start, '"not" must be followed by a parenthesised filter: not (…).');
+      // RFC 7644 Figure 1 wants `not (…)`; like SCIMMY we also take `not userName eq "x"`, negating the one
+      // expression that follows. An attribute called "not" stays one: `not eq "x"`, `not[...]`.
+      if (following.kind === 'word' && !isOperatorWord(following)) {
+        this.next();
+        return { op: 'not', filter: this.nested(() => this.parseUnary(inBrackets), token) };
+      }
+      if (following.kind !== '[' && following.kind !== 'word') {
+        throw syntaxError(token.start, `"not" must be followed by a filter, found ${describe(following)}.`);
       }
     }
     return this.parseAttributeExpression(inBrackets);

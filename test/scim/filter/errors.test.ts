@@ -16,6 +16,8 @@ describe('RFC 7644 §3.4.2.2 filter errors: 400 invalidFilter', () => {
     expect(invalidFilterFrom(() => parseFilter(deep)).detail).toContain(`deeper than ${MAX_FILTER_DEPTH} levels`);
     const deepNot = `${'not ('.repeat(MAX_FILTER_DEPTH + 1)}userName pr${')'.repeat(MAX_FILTER_DEPTH + 1)}`;
     expect(invalidFilterFrom(() => parseFilter(deepNot)).detail).toContain('deeper than');
+    const bareNots = `${'not '.repeat(MAX_FILTER_DEPTH + 1)}userName pr`;
+    expect(invalidFilterFrom(() => parseFilter(bareNots)).detail).toContain('deeper than');
   });
 
   it(`accepts nesting of exactly ${MAX_FILTER_DEPTH} levels`, () => {
