@@ -6,7 +6,7 @@
 import type { AttributeDefinition, ResourceSchema, SchemaDefinition } from '../attributes';
 import { invalidFilter } from '../errors';
 import type { AttributePath, CompareOp, CompareValue, Filter } from './ast';
-import { compareInstants, parseInstant } from './datetime';
+import { compareInstants, parseInstant, type Instant } from './datetime';
 
 type Json = Readonly<Record<string, unknown>>;
 export type ResourcePredicate = (resource: Json) => boolean;
@@ -238,7 +238,7 @@ function leafTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boolean
         throw invalidFilter(`${where}: "${definition.name}" is a dateTime; compare it with an xsd:dateTime such as "2024-01-31T12:00:00Z".`);
       }
       return (leaf) => {
-        const other = typeof leaf === 'string' ? parseInstant(leaf) : undefined;
+        const other = typeof leaf === 'string' ? instantOf(leaf) : undefined;
         return other !== undefined && ordered(op, compareInstants(other, instant));
       };
     }
@@ -278,6 +278,20 @@ function stringTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boole
     }
   };
   return (leaf) => typeof leaf === 'string' && check(fold(leaf));
+}
+
+/**
+ * parseInstant with a one-entry memo: a range such as Entra's `meta.lastModified ge … and meta.lastModified le …`
+ * reads the same timestamp twice per resource.
+ */
+let lastText: string | undefined;
+let lastInstant: Instant | undefined;
+function instantOf(text: string): Instant | undefined {
+  if (text !== lastText) {
+    lastInstant = parseInstant(text);
+    lastText = text;
+  }
+  return lastInstant;
 }
 
 /** RFC 7643 §2.2 caseExact: false → compare without regard to case. */
