@@ -71,14 +71,11 @@ describe('generateData', () => {
 
   it('produces 2,000 organisations and 100,000 memberships, unique ids, in under two seconds', () => {
     generateData({ seed: 6, organisations: 100, usersPerOrganisation: 50 }); // warm the JIT
-    // The machine is shared: the best of up to three runs is the figure that describes the generator.
-    let elapsed = Infinity;
-    let data = generateData({ seed: 0, organisations: 0 });
-    for (let run = 0; run < 3 && elapsed >= 2000; run++) {
-      const started = performance.now();
-      data = generateData({ seed: 7, organisations: 2000, usersPerOrganisation: 50 });
-      elapsed = Math.min(elapsed, performance.now() - started);
-    }
+    // CPU time, not wall time: the machine is shared, and other processes' load is not the generator's cost.
+    const cpu = process.cpuUsage();
+    const data = generateData({ seed: 7, organisations: 2000, usersPerOrganisation: 50 });
+    const used = process.cpuUsage(cpu);
+    const elapsed = (used.user + used.system) / 1000;
     expect(data.organisations).toHaveLength(2000);
     expect(memberships(data)).toBe(100_000);
     expect(new Set(data.organisations.flatMap((o) => o.users.map((u) => u.userId))).size).toBe(100_000);

@@ -83,7 +83,7 @@ describe('RFC 6749 §4.1 authorization code with RFC 7636 PKCE (Xero web app)', 
     for (const org of [nz!, uk!, au!]) expect(res.text).toContain(`value="${org.organisationId}"`);
     expect(res.text).toContain('Harbour &amp; Hale Advisory');
     expect(res.text).toContain(`<input type="hidden" name="code_challenge" value="${challenge}">`);
-    expect(res.text).toContain('<form method="post" action="/identity/connect/authorize">');
+    expect(res.text).toContain('<form method="post" action="authorize">');
   });
 
   it('redirects with code, scope and state on approval, connects the chosen organisations, and exchanges the code once', async () => {
@@ -302,5 +302,20 @@ describe('RFC 7009 revocation', () => {
     expect((await request(sandbox.app).post('/connect/revocation').type('form').send({ token: 'x' })).body).toEqual({ error: 'invalid_client' });
     const { clientId, clientSecret } = sandbox.clients.web;
     expect((await request(sandbox.app).post('/connect/revocation').set('Authorization', basic(clientId, clientSecret)).type('form').send({})).body).toEqual({ error: 'invalid_request' });
+  });
+});
+
+describe('mounting', () => {
+  it('works under a path prefix of another Express app: discovery names the prefixed URLs', async () => {
+    const express = (await import('express')).default;
+    const outer = express();
+    const sandbox = createSandbox();
+    outer.use('/xero', sandbox.app);
+    const discovery = await request(outer).get('/xero/.well-known/openid-configuration');
+    expect(discovery.body.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/xero$/);
+    expect(discovery.body.token_endpoint).toBe(`${discovery.body.issuer}/connect/token`);
+    const { clientId, clientSecret } = sandbox.clients.custom;
+    const token = await request(outer).post('/xero/connect/token').set('Authorization', basic(clientId, clientSecret)).type('form').send({ grant_type: 'client_credentials' });
+    expect(token.status).toBe(200);
   });
 });

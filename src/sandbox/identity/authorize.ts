@@ -121,7 +121,7 @@ function consentPage(ctx: SandboxContext, params: Params, request: AuthorizeRequ
     'Allow access',
     `<p><strong>${escapeHtml(request.client.appName ?? request.client.clientId)}</strong> wants to access: ${escapeHtml(request.scopes.join(', '))}</p>
 ${message ? `<p role="alert">${escapeHtml(message)}</p>` : ''}
-<form method="post" action="/identity/connect/authorize">
+<form method="post" action="authorize">
 ${hidden}
 <fieldset><legend>Organisations</legend><ul>
 ${organisations}

@@ -39,5 +39,5 @@ export function authenticateClient(grants: Grants, req: Request, body: Record<st
 
 /** The site a request reached, used as OIDC issuer so discovery and tokens agree wherever the sandbox listens. */
 export function issuerOf(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
 }
