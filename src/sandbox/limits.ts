@@ -1,6 +1,10 @@
 import type { RateLimitOptions } from './options';
 
-/** Calls in a rolling window, counted in buckets so a day of traffic costs a few thousand numbers at most. */
+/**
+ * Calls in a rolling window ("60 calls in a rolling 60 second window", "5000 in a rolling 24 hour window").
+ * Minute windows use 1 ms buckets, i.e. exact times; the day uses 1 min buckets so a day of traffic costs at
+ * most 1,440 numbers. A bucket leaves the window whole, so a call never counts for longer than the window.
+ */
 export class RollingWindow {
   private stamps: number[] = [];
   private counts: number[] = [];
@@ -100,7 +104,7 @@ export class RateLimiter {
     const key = `${clientId}\n${tenantId.toLowerCase()}`;
     let budget = this.tenants.get(key);
     if (!budget) {
-      budget = { inFlight: 0, minute: new RollingWindow(60_000, 1000), day: new RollingWindow(86_400_000, 60_000) };
+      budget = { inFlight: 0, minute: new RollingWindow(60_000, 1), day: new RollingWindow(86_400_000, 60_000) };
       this.tenants.set(key, budget);
     }
     const b = budget;
@@ -134,7 +138,7 @@ export class RateLimiter {
   private app(clientId: string): RollingWindow {
     let window = this.apps.get(clientId);
     if (!window) {
-      window = new RollingWindow(60_000, 1000);
+      window = new RollingWindow(60_000, 1);
       this.apps.set(clientId, window);
     }
     return window;

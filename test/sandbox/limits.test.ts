@@ -50,6 +50,16 @@ describe('Xero rate limits (XERO.md, "Rate limits")', () => {
     expect(again.headers['x-minlimit-remaining']).toBe('9');
   });
 
+  it('lets a call leave the minute window exactly 60 s after it was made (a rolling window)', async () => {
+    const { call, clock } = await setup({ limits: { perMinute: 1 } });
+    expect((await call()).status).toBe(200);
+    clock.advance(59.999);
+    const refused = await call();
+    expect([refused.status, refused.headers['retry-after']]).toEqual([429, '1']);
+    clock.advance(0.001);
+    expect((await call()).status).toBe(200);
+  });
+
   it('enforces the daily limit with X-Rate-Limit-Problem: day and a long Retry-After', async () => {
     const { call, clock } = await setup({ limits: { perDay: 3 }, accessTokenTtlSeconds: 2 * 86400 });
     for (let i = 0; i < 3; i++) expect((await call()).status).toBe(200);
