@@ -96,9 +96,10 @@ function compileComparison(
   where: Filter | undefined,
   scope: Scope,
 ): ResourcePredicate {
-  const leaves = compileLeaves(path, where, scope, op);
+  // RFC 7643 §2.5: null and unassigned are the same, so `eq null` means "not present" and `ne null` "present"
+  // (for a complex attribute, of the whole node, as with pr).
+  const leaves = compileLeaves(path, where, scope, value === null ? 'pr' : op);
   if (value === null) {
-    // RFC 7643 §2.5: null and unassigned are the same, so `eq null` means "not present" and `ne null` "present".
     if (op === 'eq') return (resource) => !leaves.some(resource, isPresent);
     if (op === 'ne') return (resource) => leaves.some(resource, isPresent);
     throw invalidFilter(`"${formatPath(path)} ${op} null": null can only be compared with eq or ne.`);
