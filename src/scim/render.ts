@@ -39,14 +39,69 @@ export type ScimResource = Readonly<Record<string, unknown>>;
 
 export interface RenderedResource {
   readonly id: string;
-  /** The full resource (every attribute `returned` by default), with `meta.version` set. */
+  /**
+   * The resource without `meta.version` (every attribute `returned` by default), built eagerly: filters, sorting
+   * and indexes read it without serialising anything.
+   */
+  readonly data: ScimResource;
+  /** The full resource, `meta.version` included (serialises it on first use). */
   readonly resource: ScimResource;
-  /** `JSON.stringify(resource)`, computed once. */
+  /** `JSON.stringify(resource)`, computed on first use and kept. */
   readonly text: string;
-  /** Weak ETag, equal to `meta.version` (RFC 7644 §3.14). */
+  /** Weak ETag derived from the content, equal to `meta.version` (RFC 7644 §3.14). */
   readonly etag: string;
   /** Group only: the serialised resource without `members`, so `excludedAttributes=members` costs nothing. */
   readonly textWithoutMembers?: string;
+}
+
+/**
+ * Serialisation and hashing are the expensive part of rendering, and most resources of a large directory are
+ * only ever filtered or counted, so each resource is serialised the first time it is sent, then reused.
+ */
+class LazyResource implements RenderedResource {
+  #text: string | undefined;
+  #etag: string | undefined;
+  #withoutMembers: string | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly data: Record<string, unknown>,
+    private readonly group: boolean,
+  ) {}
+
+  private serialise(): void {
+    if (this.#text !== undefined) return;
+    // `meta` is the last key, so the version can be appended without serialising twice.
+    const unversioned = JSON.stringify(this.data);
+    const etag = `W/"${createHash('sha1').update(RENDER_VERSION).update(unversioned).digest('base64url')}"`;
+    (this.data.meta as Record<string, unknown>).version = etag;
+    this.#etag = etag;
+    this.#text = `${unversioned.slice(0, -2)},"version":${JSON.stringify(etag)}}}`;
+  }
+
+  get resource(): ScimResource {
+    this.serialise();
+    return this.data;
+  }
+
+  get text(): string {
+    this.serialise();
+    return this.#text as string;
+  }
+
+  get etag(): string {
+    this.serialise();
+    return this.#etag as string;
+  }
+
+  get textWithoutMembers(): string | undefined {
+    if (!this.group) return undefined;
+    if (this.#withoutMembers === undefined) {
+      const { members: _members, ...rest } = this.resource;
+      this.#withoutMembers = JSON.stringify(rest);
+    }
+    return this.#withoutMembers;
+  }
 }
 
 /** One resource type's resources in one view, in the default order (by `id`), with lookup indexes. */
@@ -59,7 +114,10 @@ export interface ResourceSet {
    * (see `indexKey`) → positions in `items`, ascending.
    */
   readonly indexes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
-  /** A hash of every resource's ETag: changes exactly when some resource changes. */
+  /**
+   * Changes whenever any resource may have changed: derived from the snapshot's content hash, the rendering
+   * version, the view and the base URL (every resource is a function of these).
+   */
   readonly version: string;
   /** Per-set memo for derived data (sort orderings); keys are owned by the code that stores them. */
   readonly memo: Map<string, unknown>;
@@ -102,8 +160,8 @@ export function viewOf(snapshot: DirectorySnapshot, rootUrl: string, tenantId?: 
     if (!tenant) return undefined;
   }
   const view = tenant
-    ? createView(`${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, (type, base) => renderTenant(snapshot, tenant, type, base))
-    : createView(rootUrl, undefined, (type, base) => renderGlobal(snapshot, type, base));
+    ? createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, (type, base) => renderTenant(snapshot, tenant, type, base))
+    : createView(snapshot, rootUrl, undefined, (type, base) => renderGlobal(snapshot, type, base));
   if (byKey.size >= MAX_VIEWS_PER_SNAPSHOT) byKey.delete(byKey.keys().next().value as string);
   byKey.set(key, view);
   return view;
@@ -115,6 +173,7 @@ function findTenantIgnoringCase(snapshot: DirectorySnapshot, tenantId: string): 
 }
 
 function createView(
+  snapshot: DirectorySnapshot,
   baseUrl: string,
   tenant: Organisation | undefined,
   render: (type: ResourceTypeName, baseUrl: string) => Record<string, unknown>[],
@@ -125,46 +184,24 @@ function createView(
     tenant,
     resources(type) {
       let set = sets.get(type);
-      if (!set) sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl))));
+      if (!set) {
+        const version = createHash('sha1').update(`${RENDER_VERSION}\n${snapshot.version}\n${type}\n${baseUrl}`).digest('base64url');
+        sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl), version)));
+      }
       return set;
     },
   };
 }
 
-/** Serialises each resource, derives its ETag from the content, and builds the indexes. */
-function buildSet(type: ResourceTypeDefinition, resources: Record<string, unknown>[]): ResourceSet {
+function buildSet(type: ResourceTypeDefinition, resources: Record<string, unknown>[], version: string): ResourceSet {
   const items: RenderedResource[] = [];
   const positionById = new Map<string, number>();
-  const setHash = createHash('sha1').update(RENDER_VERSION);
   for (const resource of resources) {
-    // `meta` is the last key, so the version can be appended without serialising twice.
-    const unversioned = JSON.stringify(resource);
-    const etag = `W/"${createHash('sha1').update(RENDER_VERSION).update(unversioned).digest('base64url')}"`;
-    const text = withVersion(unversioned, etag);
-    (resource.meta as Record<string, unknown>).version = etag;
-    let textWithoutMembers: string | undefined;
-    if (type.id === 'Group') {
-      const { members: _members, ...rest } = resource;
-      textWithoutMembers = JSON.stringify(rest);
-    }
     const id = resource.id as string;
     positionById.set(id, items.length);
-    items.push({ id, resource: deepFreeze(resource), text, etag, textWithoutMembers });
-    setHash.update(etag);
+    items.push(new LazyResource(id, resource, type.id === 'Group'));
   }
-  return {
-    type,
-    items,
-    positionById,
-    indexes: buildIndexes(type, items),
-    version: setHash.digest('base64url'),
-    memo: new Map(),
-  };
-}
-
-function withVersion(unversioned: string, etag: string): string {
-  // unversioned ends with `…"location":"…"}}`: the meta object closes, then the resource.
-  return `${unversioned.slice(0, -2)},"version":${JSON.stringify(etag)}}}`;
+  return { type, items, positionById, indexes: buildIndexes(type, items), version, memo: new Map() };
 }
 
 function buildIndexes(type: ResourceTypeDefinition, items: readonly RenderedResource[]) {
@@ -174,7 +211,7 @@ function buildIndexes(type: ResourceTypeDefinition, items: readonly RenderedReso
     const leaf = path.subAttribute ?? path.attribute;
     const index = new Map<string, number[]>();
     items.forEach((item, position) => {
-      for (const value of valuesAt(item.resource, path)) {
+      for (const value of valuesAt(item.data, path)) {
         if (typeof value !== 'string') continue;
         const key = indexKey(value, leaf);
         const list = index.get(key);
@@ -185,14 +222,6 @@ function buildIndexes(type: ResourceTypeDefinition, items: readonly RenderedReso
     indexes.set(text.toLowerCase(), index);
   }
   return indexes;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 const personDisplayName = (givenName: string, familyName: string, email: string) =>

@@ -34,6 +34,20 @@ export function planCandidates(filter: Filter, set: ResourceSet): readonly numbe
   }
 }
 
+/**
+ * Whether the index answers the filter exactly, so candidates need no test: a single `eq` on an indexed attribute
+ * with a string and no `[...]` condition, or `attr[value eq "x"]`. Index keys fold case exactly as the filter does
+ * (`toLowerCase` unless caseExact), so the two cannot disagree.
+ */
+export function isExactLookup(filter: Filter): boolean {
+  if (filter.op === 'eq') return filter.where === undefined && typeof filter.value === 'string';
+  if (filter.op === 'valuePath') {
+    const inner = filter.filter;
+    return inner.op === 'eq' && inner.where === undefined && typeof inner.value === 'string' && inner.path.subAttribute === undefined && inner.path.schema === undefined && inner.path.attribute.toLowerCase() === 'value';
+  }
+  return false;
+}
+
 /** `members[value eq "x"]` (and `members[value eq "x" and type eq "User"]`). */
 function planInside(inner: Filter, set: ResourceSet, schema: string | undefined, attribute: string): readonly number[] | undefined {
   if (inner.op === 'and') return planInside(inner.left, set, schema, attribute) ?? planInside(inner.right, set, schema, attribute);

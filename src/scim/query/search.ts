@@ -8,7 +8,7 @@ import type { RenderedResource, ResourceSet } from '../render';
 import { LIST_RESPONSE_SCHEMA } from '../schemas';
 import { compileSelection, excludesOnlyMembers, type AttributeSelection, type Projection } from '../select';
 import type { ListQuery } from './parameters';
-import { planCandidates } from './plan';
+import { isExactLookup, planCandidates } from './plan';
 import { compareSortValues, resolveSortPath, sortPositions, sortValue } from './sort';
 
 /** Serialises one resource as the selection asks, reusing the pre-rendered text when it can. */
@@ -28,13 +28,30 @@ function matching(set: ResourceSet, filter: Filter | undefined): readonly number
   if (!filter) return allPositions(set);
   const predicate = compileFilter(filter, set.type.schema);
   const candidates = planCandidates(filter, set);
+  if (candidates && isExactLookup(filter)) return candidates;
+  // `meta.version` exists only once a resource is serialised; other filters read the unserialised data.
+  const read = mentionsVersion(filter) ? (item: RenderedResource) => item.resource : (item: RenderedResource) => item.data;
   const out: number[] = [];
   if (candidates) {
-    for (const p of candidates) if (predicate(all[p]!.resource)) out.push(p);
+    for (const p of candidates) if (predicate(read(all[p]!))) out.push(p);
   } else {
-    for (let p = 0; p < all.length; p++) if (predicate(all[p]!.resource)) out.push(p);
+    for (let p = 0; p < all.length; p++) if (predicate(read(all[p]!))) out.push(p);
   }
   return out;
+}
+
+function mentionsVersion(filter: Filter): boolean {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      return mentionsVersion(filter.left) || mentionsVersion(filter.right);
+    case 'not':
+      return mentionsVersion(filter.filter);
+    case 'valuePath':
+      return false;
+    default:
+      return filter.path.attribute.toLowerCase() === 'meta' && filter.path.subAttribute?.toLowerCase() === 'version';
+  }
 }
 
 function allPositions(set: ResourceSet): readonly number[] {
@@ -91,7 +108,7 @@ export function searchAll(sets: readonly ResourceSet[], query: ListQuery): ListR
     if ([...paths.values()].every((p) => p instanceof ScimError)) throw paths.get(sets[0]!) as ScimError;
     const keyed = hits.map((hit, i) => {
       const path = paths.get(hit.set);
-      return { hit, i, value: path instanceof ScimError || !path ? undefined : sortValue(hit.set.items[hit.position]!.resource, path) };
+      return { hit, i, value: path instanceof ScimError || !path ? undefined : sortValue(hit.set.items[hit.position]!.data, path) };
     });
     const sign = query.sortOrder === 'descending' ? -1 : 1;
     keyed.sort((a, b) => sign * compareSortValues(a.value, b.value) || a.i - b.i);

@@ -60,7 +60,7 @@ function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
   const key = `sort-ranks:${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
   const cached = set.memo.get(key);
   if (cached instanceof Int32Array) return cached;
-  const values = set.items.map((item) => sortValue(item.resource, path));
+  const values = set.items.map((item) => sortValue(item.data, path));
   const order = values.map((_, i) => i).sort((i, j) => compareSortValues(values[i], values[j]) || i - j);
   const result = new Int32Array(values.length);
   let rank = 0;
