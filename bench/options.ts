@@ -1,0 +1,61 @@
+/**
+ * What a benchmark run does, from environment variables (every one optional):
+ *
+ * | variable | default | meaning |
+ * |---|---|---|
+ * | BENCH_QUICK | unset | `1`: a quick pass (2,000 users, 10 and 50 organisations, short runs) for development |
+ * | BENCH_SIZES | 10000,100000 | SCIM users per serving run (comma-separated) |
+ * | BENCH_PARTS | serve,sync | which halves to run |
+ * | BENCH_DURATION | 5 | seconds per timed run (each workload runs twice per server) |
+ * | BENCH_WARMUP | 3 | seconds of warm-up per workload and server |
+ * | BENCH_CONNECTIONS | 32 | autocannon connections |
+ * | BENCH_CRAWL_LIMIT | 240 | seconds a crawl (e) may take before it is stopped and reported unfinished |
+ * | BENCH_SYNC_ORGS | 10,100,1000 | organisations per sync run |
+ * | BENCH_LATENCY_MS | 200 | latency the sandbox adds to every Xero call in the sync runs |
+ * | BENCH_PROFILE | unset | `1`: run every server with `node --cpu-prof` (profiles in bench/results/profiles/<run>/) |
+ */
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly sizes: readonly number[];
+  readonly parts: ReadonlySet<'serve' | 'sync'>;
+  readonly durationSeconds: number;
+  readonly warmupSeconds: number;
+  readonly connections: number;
+  readonly crawlLimitSeconds: number;
+  readonly syncOrganisations: readonly number[];
+  readonly latencyMs: number;
+  readonly profile: boolean;
+}
+
+function numbers(name: string, raw: string): number[] {
+  const values = raw.split(',').map((s) => Number(s.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v <= 0)) {
+    throw new Error(`${name} must be a comma-separated list of positive whole numbers, got "${raw}"`);
+  }
+  return values;
+}
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(Number.isFinite(value) && value > 0)) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  const parts = (env.BENCH_PARTS ?? 'serve,sync').split(',').map((s) => s.trim());
+  for (const p of parts) if (p !== 'serve' && p !== 'sync') throw new Error(`BENCH_PARTS may list serve and sync, got "${p}"`);
+  return {
+    quick,
+    sizes: numbers('BENCH_SIZES', env.BENCH_SIZES ?? (quick ? '2000' : '10000,100000')),
+    parts: new Set(parts as ('serve' | 'sync')[]),
+    durationSeconds: positive('BENCH_DURATION', env.BENCH_DURATION, quick ? 2 : 5),
+    warmupSeconds: positive('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 3),
+    connections: positive('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 32),
+    crawlLimitSeconds: positive('BENCH_CRAWL_LIMIT', env.BENCH_CRAWL_LIMIT, quick ? 60 : 240),
+    syncOrganisations: numbers('BENCH_SYNC_ORGS', env.BENCH_SYNC_ORGS ?? (quick ? '10,50' : '10,100,1000')),
+    latencyMs: positive('BENCH_LATENCY_MS', env.BENCH_LATENCY_MS, 200),
+    profile: env.BENCH_PROFILE === '1' || env.BENCH_PROFILE === 'true',
+  };
+}

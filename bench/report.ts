@@ -1,0 +1,193 @@
+/**
+ * Tables and ratios of one run. Ratios are only ever computed between figures of the same run (same `runId`).
+ */
+import type { BenchOptions } from './options';
+import { SERVERS, WORKLOAD_TITLES, WORKLOADS, type ServerName, type ServingResult } from './serve';
+import type { SyncResults } from './sync/run-sync';
+
+export interface BenchResults {
+  runId: string;
+  startedAt: string;
+  finishedAt?: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; loadAverageAtStart: number; loadAverageAtEnd?: number };
+  options: Omit<BenchOptions, 'parts'> & { parts: string[] };
+  serving: ServingResult[];
+  sync: SyncResults | undefined;
+}
+
+/** Targets at 100,000 users (issue 7): xero-scim ÷ floor. */
+export const TARGETS = {
+  a: { min: 0.8 },
+  b: { min: 0.5 },
+  c: { min: 0.8 },
+  d: { min: 0.5 },
+  crawl: { max: 1.5 },
+  peakRss: { max: 1 },
+  syncBound: { max: 1.5 },
+} as const;
+
+export interface Ratios {
+  users: number;
+  /** Requests per second, xero-scim ÷ other (higher is better for xero-scim). */
+  throughput: Record<string, { floor: number; scimmy: number }>;
+  /** Crawl wall time, xero-scim ÷ other (lower is better); NaN when a crawl did not finish. */
+  crawl: { floor: number; scimmy: number; scimmyFinished: boolean };
+  /** Peak RSS, xero-scim ÷ other. */
+  peakRss: { floor: number; scimmy: number };
+}
+
+const r2 = (n: number) => Math.round(n * 100) / 100;
+
+export function ratios(s: ServingResult): Ratios {
+  const rps = (server: ServerName, w: string) => s.servers[server].workloads[w as 'a']?.requestsPerSecond ?? NaN;
+  const throughput: Ratios['throughput'] = {};
+  for (const w of WORKLOADS) throughput[w] = { floor: r2(rps('xero-scim', w) / rps('floor', w)), scimmy: r2(rps('xero-scim', w) / rps('scimmy', w)) };
+  const crawl = (server: ServerName) => s.servers[server].crawl;
+  const wall = (server: ServerName) => crawl(server)?.wallMs ?? NaN;
+  const peak = (server: ServerName) => s.servers[server].memoryAtEnd.peakRssMiB;
+  return {
+    users: s.users,
+    throughput,
+    crawl: { floor: r2(wall('xero-scim') / wall('floor')), scimmy: r2(wall('xero-scim') / wall('scimmy')), scimmyFinished: crawl('scimmy')?.complete === true },
+    peakRss: { floor: r2(peak('xero-scim') / peak('floor')), scimmy: r2(peak('xero-scim') / peak('scimmy')) },
+  };
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—');
+const verdict = (ok: boolean) => (ok ? 'met' : '**MISSED**');
+
+export function renderServing(s: ServingResult, assess: boolean): string {
+  const out: string[] = [];
+  out.push(`### ${fmt(s.users)} users (${fmt(s.organisations)} organisations, ${fmt(s.memberships)} memberships)`);
+  out.push('');
+  out.push(`xero-scim loaded by ${s.load.method}: ${fmt(s.load.syncMs)} ms. Snapshot: ${s.snapshotMemory.snapshotMiBPer1000Memberships} MiB of heap per 1,000 memberships (${s.snapshotMemory.withViewsMiBPer1000Memberships} MiB with the rendered User and Group views).`);
+  out.push('');
+  for (const name of SERVERS) {
+    const v = s.servers[name].validation;
+    if (v.errors.length > 0) out.push(`- **${name} answered wrongly; its figures are left out:** ${v.errors.slice(0, 3).join('; ')}`);
+    if (v.deviations.length > 0) out.push(`- ${name} (answers correct, protocol deviations): ${v.deviations.join('; ')}`);
+  }
+  out.push('');
+  const rows: (string | number)[][] = [];
+  for (const w of WORKLOADS) {
+    for (const name of SERVERS) {
+      const f = s.servers[name].workloads[w];
+      if (!f) continue;
+      rows.push([
+        name === 'xero-scim' ? WORKLOAD_TITLES[w] : '',
+        name,
+        fmt(f.requestsPerSecond),
+        fmt(f.p50Ms, 1),
+        fmt(f.p99Ms, 1),
+        fmt(f.serverCpuPercent),
+        fmt(f.serverCpuMicrosPerRequest),
+        fmt(f.bytesPerRequest),
+        `${f.runs.map((r) => fmt(r.requestsPerSecond)).join(' / ')}${f.clean ? '' : ' (errors!)'}`,
+      ]);
+    }
+  }
+  out.push(table(['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU %', 'CPU µs/req', 'bytes/resp', 'runs req/s'], rows));
+  out.push('');
+  const crawlRows = SERVERS.flatMap((name) => {
+    const c = s.servers[name].crawl;
+    if (!c) return [];
+    return [[name, fmt(c.wallMs / 1000, 1), fmt(c.listMs / 1000, 1), fmt(c.pages), fmt(c.usersListed), fmt(c.usersFetched), fmt(c.duplicates), c.complete ? 'yes' : c.timedOut ? 'no (time limit)' : 'no', fmt(c.serverCpuMs / 1000, 1)]];
+  });
+  out.push(table(['(e) crawl', 'wall s', 'listing s', 'pages', 'users listed', 'fetched by id', 'seen twice', 'every user exactly once', 'server CPU s'], crawlRows));
+  out.push('');
+  out.push(
+    table(
+      ['memory', 'RSS after load MiB', 'RSS at end MiB', 'peak RSS MiB'],
+      SERVERS.map((name) => [name, fmt(s.servers[name].memoryAfterLoad.rssMiB), fmt(s.servers[name].memoryAtEnd.rssMiB), fmt(s.servers[name].memoryAtEnd.peakRssMiB)]),
+    ),
+  );
+  out.push('');
+  const r = ratios(s);
+  const ratioRows: (string | number)[][] = WORKLOADS.map((w) => {
+    const target = TARGETS[w].min;
+    return [WORKLOAD_TITLES[w], `${fmt(r.throughput[w]!.floor, 2)}×`, `≥ ${target}×`, assess ? verdict(r.throughput[w]!.floor >= target) : '', `${fmt(r.throughput[w]!.scimmy, 1)}×`];
+  });
+  ratioRows.push([
+    '(e) crawl wall time (lower is better)',
+    `${fmt(r.crawl.floor, 2)}×`,
+    `≤ ${TARGETS.crawl.max}×`,
+    assess ? verdict(r.crawl.floor <= TARGETS.crawl.max) : '',
+    r.crawl.scimmyFinished ? `${fmt(r.crawl.scimmy, 3)}×` : `SCIMMY did not finish within the limit`,
+  ]);
+  ratioRows.push(['peak RSS (lower is better)', `${fmt(r.peakRss.floor, 2)}×`, `≤ ${TARGETS.peakRss.max}×`, assess ? verdict(r.peakRss.floor <= TARGETS.peakRss.max) : '', `${fmt(r.peakRss.scimmy, 2)}×`]);
+  out.push(table(['ratio (xero-scim ÷ …)', '÷ floor', 'target', assess ? 'verdict' : '', '÷ SCIMMY'], ratioRows));
+  return out.join('\n');
+}
+
+export function renderSync(sync: SyncResults): string {
+  const out: string[] = [];
+  out.push(`### Sync against the sandbox (limits enforced, ${sync.latencyMs} ms per call, XERO_CONCURRENCY ${sync.xeroConcurrency})`);
+  out.push('');
+  const rows: (string | number)[][] = [];
+  for (const s of sync.sizes) {
+    for (const [label, p] of [
+      ['first', s.first],
+      ['steady', s.steady],
+    ] as const) {
+      rows.push([
+        label === 'first' ? `${fmt(s.organisations)} orgs (${fmt(s.memberships)} memberships)` : '',
+        label,
+        fmt(p.run.wallMs / 1000, 2),
+        fmt(p.lowerBoundMs / 1000, 2),
+        `${fmt(p.boundRatio, 2)}× ${verdict(p.boundRatio <= TARGETS.syncBound.max)}`,
+        fmt(p.callsPerOrganisation, 2),
+        p.usersCallsPerOrganisation.min === p.usersCallsPerOrganisation.max ? fmt(p.usersCallsPerOrganisation.min) : `${p.usersCallsPerOrganisation.min}–${p.usersCallsPerOrganisation.max}`,
+        fmt(p.xeroCalls.total),
+        fmt(p.status429),
+      ]);
+    }
+  }
+  out.push(table(['organisations', 'sync', 'wall s', 'lower bound s', 'wall ÷ bound (≤ 1.5)', 'Xero calls/org', 'Users calls/org', 'all Xero calls', '429s'], rows));
+  out.push('');
+  const baton: (string | number)[][] = [];
+  for (const s of sync.sizes) {
+    for (const b of s.baton) {
+      baton.push([fmt(s.organisations), fmt(b.organisations), fmt(b.wallMs / 1000, 2), fmt(b.perOrganisationMs / 1000, 2), fmt(b.callsPerOrganisation), fmt(s.steady.run.wallMs / 1000, 2), Object.entries(b.statuses).map(([k, v]) => `${v}×${k}`).join(' ')]);
+    }
+  }
+  out.push(table(["baton-xero pattern: sandbox orgs", 'orgs read', 'wall s', 's per org', 'calls/org', 'xero-scim steady sync of all orgs, s', 'statuses'], baton));
+  out.push('');
+  out.push(table(['organisations', 'snapshot heap MiB per 1,000 memberships'], sync.sizes.map((s) => [fmt(s.organisations), fmt(s.snapshotMiBPer1000Memberships, 3)])));
+  return out.join('\n');
+}
+
+/** The one run these results come from; throws when they come from more than one (ratios across runs mislead). */
+export function sameRun(results: readonly BenchResults[]): BenchResults {
+  const ids = [...new Set(results.map((r) => r.runId))];
+  if (ids.length !== 1) {
+    throw new Error(`Refusing to compare figures from different runs (${ids.join(', ') || 'none'}): ratios are only meaningful within one run on one machine.`);
+  }
+  return results[0]!;
+}
+
+export function renderReport(results: BenchResults): string {
+  const out: string[] = [];
+  out.push(`## Run ${results.runId}`);
+  out.push('');
+  out.push(
+    `${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}; load average ${results.machine.loadAverageAtStart.toFixed(2)} at start${results.machine.loadAverageAtEnd === undefined ? '' : `, ${results.machine.loadAverageAtEnd.toFixed(2)} at end`}. ${results.options.connections} connections, ${results.options.warmupSeconds} s warm-up, 2 × ${results.options.durationSeconds} s per workload and server.`,
+  );
+  const largest = Math.max(...results.serving.map((s) => s.users));
+  for (const s of results.serving) {
+    out.push('');
+    // The targets are stated for 100,000 users; smaller sizes are shown without a verdict.
+    out.push(renderServing(s, s.users === largest && s.users >= 90_000));
+  }
+  if (results.sync) {
+    out.push('');
+    out.push(renderSync(results.sync));
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,255 @@
+/**
+ * The serving benchmark at one size: load the same users into the three servers, check their answers, then time
+ * workloads (a)–(d) with autocannon and crawl (e), measuring each server's CPU and memory from /proc.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readCorpus } from './corpus';
+import { dataFor, expectedFor, type Expected } from './dataset';
+import type { CrawlRequest, CrawlResult, LoadArguments, LoadRequest, LoadResult, WorkloadName } from './driver/driver-process';
+import { Child } from './ipc';
+import type { BenchOptions } from './options';
+import { cpuMs, memory, round, waitIdle, type Memory } from './proc';
+import type { SandboxInfo } from './servers/sandbox-process';
+import { validateServer, type Validation } from './validate';
+
+export const SERVERS = ['xero-scim', 'floor', 'scimmy'] as const;
+export type ServerName = (typeof SERVERS)[number];
+export const WORKLOADS: readonly WorkloadName[] = ['a', 'b', 'c', 'd'];
+export const WORKLOAD_TITLES: Readonly<Record<WorkloadName | 'e', string>> = {
+  a: '(a) GET /Users/{id}',
+  b: '(b) GET /Users?startIndex=<random>&count=100',
+  c: '(c) GET /Users?filter=userName eq "<existing>"',
+  d: '(d) GET /Groups?excludedAttributes=members',
+  e: '(e) ConductorOne crawl',
+};
+
+const TOKEN = 'bench-token-5b0f3c1e9d7a4e2c8f6b';
+const PUBLIC_URL = 'https://scim.bench.invalid';
+
+export interface TimedRun extends LoadResult {
+  /** Server CPU time during the run, ms (user + system). */
+  serverCpuMs: number;
+  /** Server CPU as a share of one core over the run, %. */
+  serverCpuPercent: number;
+  /** Server CPU per request, µs. */
+  serverCpuMicrosPerRequest: number;
+}
+
+export interface WorkloadFigures {
+  runs: TimedRun[];
+  /** Means over the runs. */
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuPercent: number;
+  serverCpuMicrosPerRequest: number;
+  bytesPerRequest: number;
+  /** False when any run had errors, timeouts or non-2xx answers. */
+  clean: boolean;
+}
+
+export interface ServerFigures {
+  loadMs: number;
+  validation: Validation;
+  workloads: Partial<Record<WorkloadName, WorkloadFigures>>;
+  crawl?: CrawlResult & { serverCpuMs: number };
+  memoryAfterLoad: Memory;
+  memoryAtEnd: Memory;
+  heap?: unknown;
+}
+
+export interface ServingResult {
+  users: number;
+  organisations: number;
+  memberships: number;
+  data: ReturnType<typeof dataFor>;
+  load: { method: string; syncMs: number; xeroCalls: unknown; sandboxGenerateMs: number };
+  snapshotMemory: { snapshotMiBPer1000Memberships: number; withViewsMiBPer1000Memberships: number; heap: unknown };
+  servers: Record<ServerName, ServerFigures>;
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function sample<T>(list: readonly T[], n: number, random: () => number): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < Math.min(n, list.length); i++) out.push(list[Math.floor(random() * list.length)]!);
+  return out;
+}
+
+/** mulberry32: the same sample arguments for every server in a run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function log(message: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+export async function runServing(users: number, options: BenchOptions, runDir: string, driver: Child): Promise<ServingResult> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'xero-scim-bench-'));
+  const corpusDir = path.join(work, 'corpus');
+  const started: Child[] = [];
+  const execArgv = (name: string) => ['--expose-gc', ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(runDir, 'profiles')}`, `--cpu-prof-name=${name}-${users}.cpuprofile`] : [])];
+  try {
+    const data = dataFor(users);
+    log(`${users} users: sandbox with ${data.organisations} organisations × ${data.usersPerOrganisation} users`);
+    const sandbox = await Child.start<SandboxInfo>('sandbox', { script: 'servers/sandbox-process.js', input: { data }, execArgv: [] });
+    started.push(sandbox);
+
+    log('xero-scim: syncing from the sandbox');
+    const xero = await Child.start<{
+      url: string;
+      people: number;
+      organisations: number;
+      memberships: number;
+      sync: { durationMs: number; calls: unknown };
+      heap: { before: { heapUsedMiB: number }; afterSync: { heapUsedMiB: number }; afterRender: { heapUsedMiB: number } };
+    }>('xero-scim', {
+      script: 'servers/xero-scim-process.js',
+      input: { sandbox: sandbox.info, token: TOKEN, publicUrl: PUBLIC_URL, stateDir: path.join(work, 'state'), corpusDir },
+      execArgv: execArgv('xero-scim'),
+    });
+    started.push(xero);
+    await sandbox.stop();
+    const xeroMemory = memory(xero.pid);
+    log(`xero-scim: ${xero.info.people} users, ${xero.info.memberships} memberships, ${xero.info.organisations} organisations; sync ${xero.info.sync.durationMs} ms`);
+
+    const floor = await Child.start<{ url: string; loadMs: number }>('floor', { script: 'servers/floor-process.js', input: { corpusDir, token: TOKEN }, execArgv: execArgv('floor') });
+    started.push(floor);
+    const floorMemory = memory(floor.pid);
+    const scimmy = await Child.start<{ url: string; loadMs: number }>('scimmy', {
+      script: 'servers/scimmy-process.js',
+      input: { corpusDir, token: TOKEN, publicUrl: PUBLIC_URL },
+      execArgv: execArgv('scimmy'),
+    });
+    started.push(scimmy);
+    const scimmyMemory = memory(scimmy.pid);
+    const children: Record<ServerName, Child<{ url: string }>> = { 'xero-scim': xero, floor, scimmy };
+
+    const expected: Expected = expectedFor(data);
+    const corpus = readCorpus(corpusDir);
+    const ids = corpus.users.map((text) => (JSON.parse(text) as { id: string }).id);
+    const userNames = [...expected.users.keys()];
+    if (ids.length !== expected.users.size) throw new Error(`xero-scim serves ${ids.length} users; the sandbox data has ${expected.users.size} people`);
+    const random = seeded(users);
+    const samples = {
+      ids: sample(ids, 100, random),
+      userNames: sample(userNames, users >= 50_000 ? 10 : 40, random),
+      startIndexes: [1, ids.length - 37, ...sample(ids, 6, random).map(() => 1 + Math.floor(random() * ids.length))],
+    };
+    await driver.call('setArguments', { ids, userNames, totalUsers: ids.length } satisfies LoadArguments);
+
+    const figures = {} as Record<ServerName, ServerFigures>;
+    const loadMs: Record<ServerName, number> = { 'xero-scim': xero.info.sync.durationMs, floor: floor.info.loadMs, scimmy: scimmy.info.loadMs };
+    const afterLoad: Record<ServerName, Memory> = { 'xero-scim': xeroMemory, floor: floorMemory, scimmy: scimmyMemory };
+    for (const name of SERVERS) {
+      log(`${name}: checking answers`);
+      const validation = await validateServer(`${children[name].info.url}/scim/v2`, TOKEN, expected, samples);
+      if (validation.errors.length > 0) log(`${name}: WRONG ANSWERS — ${validation.errors.slice(0, 5).join('; ')}`);
+      if (validation.deviations.length > 0) log(`${name}: deviations — ${validation.deviations.join('; ')}`);
+      figures[name] = { loadMs: loadMs[name], validation, workloads: {}, memoryAfterLoad: afterLoad[name], memoryAtEnd: afterLoad[name] };
+    }
+
+    for (const workload of WORKLOADS) {
+      // Warm-up for all three first, then run 1 in one order and run 2 in the reverse order, so drift in the
+      // machine's background load does not favour one server.
+      const order = SERVERS.filter((s) => figures[s].validation.errors.length === 0);
+      for (const name of order) await timed(children[name], workload, options.warmupSeconds);
+      for (const round of [0, 1]) {
+        for (const name of round === 0 ? order : [...order].reverse()) {
+          const run = await timed(children[name], workload, options.durationSeconds);
+          const f = (figures[name].workloads[workload] ??= { runs: [] } as unknown as WorkloadFigures);
+          f.runs.push(run);
+          log(`${WORKLOAD_TITLES[workload]} ${name} run ${round + 1}: ${run.requestsPerSecond.toFixed(0)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, CPU ${run.serverCpuPercent.toFixed(0)}%`);
+        }
+      }
+      for (const name of order) summarise(figures[name].workloads[workload]!);
+    }
+
+    for (const name of SERVERS) {
+      if (figures[name].validation.errors.length > 0) continue;
+      const child = children[name];
+      await waitIdle(child.pid);
+      const cpuBefore = cpuMs(child.pid);
+      const crawl = await driver.call<CrawlResult>('crawl', {
+        url: child.info.url,
+        token: TOKEN,
+        pageSize: 100,
+        workers: 8,
+        timeLimitMs: options.crawlLimitSeconds * 1000,
+        expectedUsers: ids.length,
+      } satisfies CrawlRequest);
+      figures[name].crawl = { ...crawl, serverCpuMs: round(cpuMs(child.pid) - cpuBefore, 0) };
+      log(`${WORKLOAD_TITLES.e} ${name}: ${(crawl.wallMs / 1000).toFixed(1)} s, ${crawl.usersListed} listed, ${crawl.usersFetched} fetched${crawl.complete ? '' : ' — INCOMPLETE'}`);
+    }
+
+    for (const name of SERVERS) {
+      figures[name].memoryAtEnd = memory(children[name].pid);
+      figures[name].heap = await children[name].call('heap');
+    }
+    const per1000 = (mib: number) => round((mib / xero.info.memberships) * 1000, 3);
+    const heap = xero.info.heap;
+    return {
+      users: ids.length,
+      organisations: xero.info.organisations,
+      memberships: xero.info.memberships,
+      data,
+      load: {
+        method: 'real sync: createXeroDirectory(...).syncOnce() against the sandbox over HTTP (limits enforced, no added latency)',
+        syncMs: xero.info.sync.durationMs,
+        xeroCalls: xero.info.sync.calls,
+        sandboxGenerateMs: sandbox.info.generateMs,
+      },
+      snapshotMemory: {
+        snapshotMiBPer1000Memberships: per1000(heap.afterSync.heapUsedMiB - heap.before.heapUsedMiB),
+        withViewsMiBPer1000Memberships: per1000(heap.afterRender.heapUsedMiB - heap.before.heapUsedMiB),
+        heap,
+      },
+      servers: figures,
+    };
+  } finally {
+    for (const child of started.reverse()) await child.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  async function timed(child: Child<{ url: string }>, workload: WorkloadName, seconds: number): Promise<TimedRun> {
+    await waitIdle(child.pid);
+    const before = cpuMs(child.pid);
+    const result = await driver.call<LoadResult>('load', {
+      url: child.info.url,
+      token: TOKEN,
+      workload,
+      connections: options.connections,
+      durationSeconds: seconds,
+      timeoutSeconds: 120,
+    } satisfies LoadRequest);
+    const used = cpuMs(child.pid) - before;
+    return {
+      ...result,
+      serverCpuMs: round(used, 0),
+      serverCpuPercent: round((used / (result.durationSeconds * 1000)) * 100, 1),
+      serverCpuMicrosPerRequest: result.requests > 0 ? round((used * 1000) / result.requests, 1) : NaN,
+    };
+  }
+}
+
+function summarise(f: WorkloadFigures): void {
+  f.requestsPerSecond = round(mean(f.runs.map((r) => r.requestsPerSecond)), 1);
+  f.p50Ms = round(mean(f.runs.map((r) => r.latencyMs.p50)), 2);
+  f.p99Ms = round(mean(f.runs.map((r) => r.latencyMs.p99)), 2);
+  f.serverCpuPercent = round(mean(f.runs.map((r) => r.serverCpuPercent)), 1);
+  f.serverCpuMicrosPerRequest = round(mean(f.runs.map((r) => r.serverCpuMicrosPerRequest)), 1);
+  f.bytesPerRequest = Math.round(mean(f.runs.map((r) => r.bytesPerRequest)));
+  f.clean = f.runs.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.requests > 0);
+}

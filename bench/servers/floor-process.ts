@@ -1,0 +1,21 @@
+/** The Express floor in a process of its own: loads the corpus, listens, says ready. */
+import { childInput, failStartup, serveParent } from '../ipc';
+import { readCorpus } from '../corpus';
+import { createFloorApp } from './floor';
+import { heapAfterGc, listenLoopback } from './listen';
+
+interface Input {
+  corpusDir: string;
+  token: string;
+}
+
+async function main(): Promise<void> {
+  const input = childInput<Input>();
+  const started = Date.now();
+  const app = createFloorApp({ corpus: readCorpus(input.corpusDir), tokens: [input.token] });
+  const loadMs = Date.now() - started;
+  const url = await listenLoopback(app);
+  serveParent({ heap: () => heapAfterGc() }).ready({ url, loadMs, heap: heapAfterGc() });
+}
+
+main().catch(failStartup);

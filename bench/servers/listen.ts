@@ -1,0 +1,25 @@
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Listens on loopback only, on an ephemeral port; answers the base URL (no trailing slash). */
+export function listenLoopback(app: RequestListener): Promise<string> {
+  const server = createServer(app);
+  // autocannon keeps 32 connections open; Node's default keep-alive timeout (5 s) would drop idle ones between runs.
+  server.keepAliveTimeout = 120_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+/** Heap figures after a full collection (the process runs with --expose-gc), MiB. */
+export function heapAfterGc(): { heapUsedMiB: number; externalMiB: number; rssMiB: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  const m = process.memoryUsage();
+  const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
+  return { heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external + m.arrayBuffers), rssMiB: mib(m.rss) };
+}

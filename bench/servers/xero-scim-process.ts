@@ -1,0 +1,69 @@
+/**
+ * xero-scim in a process of its own, loaded the product's way: `createXeroDirectory` syncs from the sandbox
+ * (web-app refresh token, /connections, Organisation + Users per organisation) and `createApp` serves the
+ * snapshot. Heap is measured after a full GC before the directory exists, after the sync, and after the User and
+ * Group views are rendered, so the snapshot's memory per membership comes from the real thing.
+ *
+ * It also writes the corpus (its rendered users and groups) for the floor and the SCIMMY reference.
+ */
+import { mkdirSync } from 'node:fs';
+import { loadConfig } from '../../src/config';
+import { createXeroDirectory } from '../../src/directory/sync';
+import { createApp } from '../../src/http/app';
+import { viewOf } from '../../src/scim/render';
+import { writeCorpus } from '../corpus';
+import { childInput, failStartup, serveParent } from '../ipc';
+import { heapAfterGc, listenLoopback } from './listen';
+
+interface Input {
+  sandbox: { url: string; clientId: string; clientSecret: string; refreshToken: string };
+  token: string;
+  publicUrl: string;
+  stateDir: string;
+  corpusDir?: string;
+}
+
+async function main(): Promise<void> {
+  const input = childInput<Input>();
+  mkdirSync(input.stateDir, { recursive: true });
+  const before = heapAfterGc();
+  const config = loadConfig({
+    XERO_CLIENT_ID: input.sandbox.clientId,
+    XERO_CLIENT_SECRET: input.sandbox.clientSecret,
+    XERO_REFRESH_TOKEN: input.sandbox.refreshToken,
+    XERO_API_URL: input.sandbox.url,
+    XERO_IDENTITY_URL: input.sandbox.url,
+    STATE_DIR: input.stateDir,
+    SYNC_MODE: 'cached',
+  });
+  const directory = createXeroDirectory(config);
+  const report = await directory.syncOnce();
+  const snapshot = directory.current();
+  if (report.outcome !== 'ok' || !snapshot) throw new Error(`sync did not complete: ${JSON.stringify({ outcome: report.outcome, error: report.error })}`);
+  const afterSync = heapAfterGc();
+
+  const app = createApp({ directory, tokens: [input.token], publicUrl: input.publicUrl });
+  const view = viewOf(snapshot, `${input.publicUrl}/scim/v2`)!;
+  const users = view.resources('User');
+  const groups = view.resources('Group');
+  const afterRender = heapAfterGc();
+  if (input.corpusDir) {
+    mkdirSync(input.corpusDir, { recursive: true });
+    writeCorpus(
+      input.corpusDir,
+      users.items.map((i) => i.text),
+      groups.items.map((i) => i.text),
+    );
+  }
+  const url = await listenLoopback(app);
+  serveParent({ heap: () => heapAfterGc() }).ready({
+    url,
+    people: snapshot.people.length,
+    organisations: snapshot.organisations.length,
+    memberships: snapshot.tenants.reduce((n, t) => n + t.users.length, 0),
+    sync: { durationMs: report.durationMs, calls: report.calls, rateLimited: report.rateLimited, outcome: report.outcome },
+    heap: { before, afterSync, afterRender },
+  });
+}
+
+main().catch(failStartup);
