@@ -65,7 +65,7 @@ export function accountingRouter(ctx: SandboxContext): Router {
     let users = organisation.users;
     const since = req.get('if-modified-since');
     if (since !== undefined) {
-      const sinceMs = Date.parse(since);
+      const sinceMs = parseModifiedSince(since);
       // Strictly after: a record stamped exactly at the given instant was already seen.
       if (!Number.isNaN(sinceMs)) users = users.filter((user) => user.updatedAt > sinceMs);
     }
@@ -101,6 +101,16 @@ export function accountingRouter(ctx: SandboxContext): Router {
     sendNotFound(res);
   });
   return router;
+}
+
+/**
+ * `If-Modified-Since` as Xero takes it: an HTTP date (RFC 9110 §5.6.7), ISO 8601 with a zone (what xero-node
+ * sends), or Xero's documented `yyyy-mm-ddThh:mm:ss`, which is UTC (JavaScript would read it as local time).
+ */
+export function parseModifiedSince(value: string): number {
+  const trimmed = value.trim();
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(trimmed)) return Date.parse(`${trimmed}Z`);
+  return Date.parse(trimmed);
 }
 
 type Field = [name: string, value: string | number | boolean | Field[] | null, xml?: string];

@@ -81,6 +81,20 @@ describe('GET /api.xro/2.0/Users (XERO.md, "Wire format")', () => {
     sandbox.data.setRole(uk!.organisationId, oliver.userId, 'STANDARD');
   });
 
+  it.each([
+    ['an HTTP date', (ms: number) => new Date(ms).toUTCString()],
+    ['ISO 8601 with a zone, as xero-node sends', (ms: number) => new Date(ms).toISOString()],
+    ["Xero's zone-less yyyy-mm-ddThh:mm:ss, read as UTC", (ms: number) => new Date(ms).toISOString().slice(0, 19)],
+  ])('reads If-Modified-Since given as %s', async (_case, format) => {
+    const users = sandbox.data.users(uk!.organisationId).sort((x, y) => x.updatedAt - y.updatedAt);
+    // Whole seconds, so every format can express the instant: users changed strictly after the second-to-last change.
+    const boundary = Math.floor(users.at(-2)!.updatedAt / 1000) * 1000;
+    const res = await get('/api.xro/2.0/Users').set('If-Modified-Since', format(boundary));
+    const expected = users.filter((u) => u.updatedAt > boundary).map((u) => u.userId);
+    expect(expected.length).toBeGreaterThanOrEqual(1);
+    expect(res.body.Users.map((u: { UserID: string }) => u.UserID)).toEqual(expected);
+  });
+
   it('answers XML when the request does not ask for JSON', async () => {
     const res = await request(sandbox.app).get('/api.xro/2.0/Users?where=IsSubscriber%3D%3Dtrue').set('Authorization', `Bearer ${token}`).set('xero-tenant-id', uk!.organisationId);
     expect(res.status).toBe(200);
