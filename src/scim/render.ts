@@ -12,6 +12,7 @@ import {
   type Membership,
   type Organisation,
   type Person,
+  type Role,
   type RoleCode,
   type XeroUserRecord,
   ROLE_NAMES,
@@ -268,8 +269,10 @@ function recordEntry(record: XeroUserRecord, organisation: Organisation | undefi
 
 function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName, base: string): Record<string, unknown>[] {
   switch (type) {
-    case 'User':
-      return snapshot.people.map((p) => globalUser(snapshot, p, base));
+    case 'User': {
+      const roleByCode = new Map(snapshot.roles.map((r) => [`${r.organisationId}/${r.code}`, r]));
+      return snapshot.people.map((p) => globalUser(snapshot, roleByCode, p, base));
+    }
     case 'Group':
       return snapshot.organisations.map((o) => globalGroup(snapshot, o, base));
     case 'Role':
@@ -298,7 +301,7 @@ function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName, base:
   }
 }
 
-function globalUser(snapshot: DirectorySnapshot, person: Person, base: string): Record<string, unknown> {
+function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string, Role>, person: Person, base: string): Record<string, unknown> {
   const groups: Record<string, unknown>[] = [];
   const roles: Record<string, unknown>[] = [];
   const seenOrganisations = new Set<string>();
@@ -310,9 +313,13 @@ function globalUser(snapshot: DirectorySnapshot, person: Person, base: string): 
       groups.push({ value: record.organisationId, $ref: `${base}/Groups/${record.organisationId}`, display: organisation?.name, type: 'direct' });
     }
     if (isRoleCode(record.role)) {
-      const id = roleId(record.organisationId, record.role);
-      const role = snapshot.roleById.get(id);
-      roles.push({ value: id, display: role?.displayName ?? `${organisation?.name ?? record.organisationId} — ${ROLE_NAMES[record.role]}`, type: record.role, primary: false });
+      const role = roleByCode.get(`${record.organisationId}/${record.role}`);
+      roles.push({
+        value: role?.id ?? roleId(record.organisationId, record.role),
+        display: role?.displayName ?? `${organisation?.name ?? record.organisationId} — ${ROLE_NAMES[record.role]}`,
+        type: record.role,
+        primary: false,
+      });
     }
   }
   const formatted = `${person.givenName} ${person.familyName}`.trim();
