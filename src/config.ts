@@ -68,7 +68,7 @@ const list = z
 
 const optionalText = z.string().transform((v) => v.trim() || undefined);
 
-const ALL: readonly Command[] = ['serve', 'sync', 'sandbox', 'auth'];
+const ALL: readonly Command[] = ['serve', 'sync', 'auth'];
 const XERO: readonly Command[] = ['serve', 'sync', 'auth'];
 const SYNC: readonly Command[] = ['serve', 'sync'];
 const SERVE: readonly Command[] = ['serve'];
@@ -144,6 +144,15 @@ export const OPTIONS = {
     default: 'https://login.xero.com',
     commands: ['auth'],
     parse: url,
+  }),
+  xeroRedirectUri: option({
+    env: 'XERO_REDIRECT_URI',
+    flag: '--xero-redirect-uri',
+    description: "Redirect URI registered for the Xero web app; `auth` listens on it for the consent callback.",
+    default: 'https://localhost:8080',
+    commands: ['auth'],
+    // Kept exactly as written: Xero compares redirect URIs character for character.
+    parse: z.string().trim().pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   }),
   xeroScopes: option({
     env: 'XERO_SCOPES',
@@ -222,7 +231,7 @@ export const OPTIONS = {
     flag: '--host',
     description: 'Address to listen on.',
     default: '0.0.0.0',
-    commands: ['serve', 'sandbox'],
+    commands: SERVE,
     parse: z.string().trim().min(1, 'must be a host name or address'),
   }),
   port: option({
@@ -230,7 +239,7 @@ export const OPTIONS = {
     flag: '--port',
     description: 'Port to listen on (0 picks a free one).',
     default: '8080',
-    commands: ['serve', 'sandbox'],
+    commands: SERVE,
     parse: integer(0, 65_535),
   }),
   scimBearerToken: option({

@@ -66,7 +66,7 @@ describe('configuration', () => {
       if (!(spec.commands as readonly string[]).includes('serve')) continue;
       expect(help).toContain(spec.flag);
       expect(help).toContain(spec.env);
-      for (const alias of 'aliases' in spec ? spec.aliases : []) expect(help).toContain(alias);
+      for (const alias of (spec as { aliases?: readonly string[] }).aliases ?? []) expect(help).toContain(alias);
     }
     expect(help).toContain('BATON_XERO_CLIENT_ID');
     expect(help).toContain('(default: cached)');

@@ -17,38 +17,66 @@ export interface AuthOptions {
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
-/** Express middleware that passes only authenticated requests; others get a 401 SCIM error. */
-export function scimAuth(options: AuthOptions): RequestHandler {
-  const tokens = options.tokens.map((t) => t.trim()).filter(Boolean);
-  if (tokens.length === 0) throw new Error('At least one SCIM bearer token must be configured.');
-  const digests = tokens.map(digest);
-  const challenge = options.basicAuth ? 'Bearer realm="xero-scim", Basic realm="xero-scim", charset="UTF-8"' : 'Bearer realm="xero-scim"';
-  const refuse = (detail: string, error?: 'invalid_token') =>
-    new ScimError(401, detail, undefined, {
-      'WWW-Authenticate': error ? challenge.replace('Bearer realm="xero-scim"', `Bearer realm="xero-scim", error="${error}"`) : challenge,
-    });
-
+/**
+ * A predicate over an `Authorization` header: true for `Bearer <token>`, or (with `basicAuth`) HTTP Basic with a
+ * token as the password. Shared by the SCIM middleware and the status page.
+ */
+export function tokenMatcher(options: AuthOptions): (header: string | undefined) => boolean {
+  const digests = configuredDigests(options);
   const accepts = (candidate: string): boolean => {
     const presented = digest(candidate);
     let matched = false;
     for (const d of digests) matched = timingSafeEqual(d, presented) || matched;
     return matched;
   };
+  return (header) => {
+    const parsed = parseAuthorization(header);
+    if (parsed.scheme === 'bearer') return accepts(parsed.credentials);
+    if (parsed.scheme === 'basic' && options.basicAuth) {
+      const password = basicPassword(parsed.credentials);
+      return password !== undefined && accepts(password);
+    }
+    return false;
+  };
+}
+
+function configuredDigests(options: AuthOptions): Buffer[] {
+  const tokens = options.tokens.map((t) => t.trim()).filter(Boolean);
+  if (tokens.length === 0) throw new Error('At least one SCIM bearer token must be configured.');
+  return tokens.map(digest);
+}
+
+function parseAuthorization(header: string | undefined): { scheme: string; credentials: string } {
+  if (!header) return { scheme: '', credentials: '' };
+  const space = header.indexOf(' ');
+  return {
+    scheme: (space < 0 ? header : header.slice(0, space)).toLowerCase(),
+    credentials: space < 0 ? '' : header.slice(space + 1).trim(),
+  };
+}
+
+function basicPassword(credentials: string): string | undefined {
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+/** Express middleware that passes only authenticated requests; others get a 401 SCIM error. */
+export function scimAuth(options: AuthOptions): RequestHandler {
+  const matches = tokenMatcher(options);
+  const challenge = options.basicAuth ? 'Bearer realm="xero-scim", Basic realm="xero-scim", charset="UTF-8"' : 'Bearer realm="xero-scim"';
+  const refuse = (detail: string, error?: 'invalid_token') =>
+    new ScimError(401, detail, undefined, {
+      'WWW-Authenticate': error ? challenge.replace('Bearer realm="xero-scim"', `Bearer realm="xero-scim", error="${error}"`) : challenge,
+    });
 
   return (req, _res, next) => {
     const header = req.headers.authorization;
     if (!header) return next(refuse(`Authentication required: send "Authorization: Bearer <token>"${options.basicAuth ? ' or HTTP Basic' : ''}.`));
-    const space = header.indexOf(' ');
-    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
-    const credentials = space < 0 ? '' : header.slice(space + 1).trim();
-    if (scheme === 'bearer') {
-      return accepts(credentials) ? next() : next(refuse('The bearer token is not valid.', 'invalid_token'));
-    }
-    if (scheme === 'basic' && options.basicAuth) {
-      const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      return colon >= 0 && accepts(decoded.slice(colon + 1)) ? next() : next(refuse('The HTTP Basic credentials are not valid.'));
-    }
+    if (matches(header)) return next();
+    const { scheme } = parseAuthorization(header);
+    if (scheme === 'bearer') return next(refuse('The bearer token is not valid.', 'invalid_token'));
+    if (scheme === 'basic' && options.basicAuth) return next(refuse('The HTTP Basic credentials are not valid.'));
     // The scheme is not echoed: a client that sends a bare token would see it in the answer and in logs.
     return next(refuse(`Unsupported authentication scheme; send "Authorization: Bearer <token>"${options.basicAuth ? ' or HTTP Basic' : ''}.`));
   };

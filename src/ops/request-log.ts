@@ -28,6 +28,7 @@ export function requestLog(logger: Logger, metrics?: Metrics) {
     const incoming = req.get('x-request-id');
     const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.id = id;
+    res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

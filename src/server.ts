@@ -1,0 +1,105 @@
+/**
+ * The running server: the app assembled from its parts, an HTTP listener with timeouts chosen for life behind an
+ * ingress, and a graceful shutdown that Kubernetes' grace period can rely on.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Express, Request } from 'express';
+import type { Directory } from './directory/model';
+import { createBaseApp, finish, mountScim } from './http/app';
+import { tokenMatcher } from './http/auth';
+import type { Logger } from './log';
+import { Metrics } from './ops/metrics';
+import { requestLog } from './ops/request-log';
+import { createOpsRouter } from './ops/routes';
+
+/** From package.json, one folder up from both src/ and dist/. */
+export const VERSION: string = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface ServerOptions {
+  directory: Directory;
+  tokens: readonly string[];
+  logger: Logger;
+  basicAuth?: boolean;
+  maxResults?: number;
+  publicUrl?: string;
+  trustProxy?: boolean;
+  statusPagePublic?: boolean;
+  clock?: { now(): number };
+  metrics?: Metrics;
+}
+
+/** The whole HTTP application: security headers, request log, operator routes, SCIM, errors. */
+export function composeApp(options: ServerOptions): { app: Express; metrics: Metrics } {
+  const metrics = options.metrics ?? new Metrics({ directory: options.directory, clock: options.clock, processMetrics: true });
+  const app = createBaseApp({ trustProxy: options.trustProxy, logger: options.logger, clock: options.clock });
+  app.use(requestLog(options.logger, metrics));
+  const matches = tokenMatcher({ tokens: options.tokens, basicAuth: true });
+  app.use(
+    createOpsRouter({
+      directory: options.directory,
+      metrics,
+      // The status page accepts Basic with the token as password even when SCIM does not, so a browser can open it.
+      isAuthorized: (req: Request) => matches(req.headers.authorization),
+      statusPagePublic: options.statusPagePublic,
+      clock: options.clock,
+      version: VERSION,
+    }),
+  );
+  mountScim(app, {
+    directory: options.directory,
+    tokens: options.tokens,
+    basicAuth: options.basicAuth,
+    maxResults: options.maxResults,
+    publicUrl: options.publicUrl,
+    trustProxy: options.trustProxy,
+    logger: options.logger,
+    clock: options.clock,
+  });
+  finish(app, options.logger);
+  return { app, metrics };
+}
+
+export interface ListeningServer {
+  readonly server: http.Server;
+  /** e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes what is left. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Ingress-friendly timeouts: keep-alive longer than a load balancer's idle timeout (commonly 60 s). */
+export const TIMEOUTS = { keepAliveMs: 65_000, headersMs: 66_000, requestMs: 30_000, maxHeaderBytes: 16 * 1024 } as const;
+
+export async function listen(app: Express, port: number, host: string): Promise<ListeningServer> {
+  const server = http.createServer({ maxHeaderSize: TIMEOUTS.maxHeaderBytes }, app);
+  server.keepAliveTimeout = TIMEOUTS.keepAliveMs;
+  server.headersTimeout = TIMEOUTS.headersMs;
+  server.requestTimeout = TIMEOUTS.requestMs;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${address.port}`,
+    close: (graceMs = 20_000) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        // Idle keep-alive sockets would hold close() open until their timeout; in-flight ones finish first.
+        server.closeIdleConnections();
+      }),
+  };
+}
