@@ -35,6 +35,13 @@ export interface SandboxDataApi {
   resetCounters(): void;
 }
 
+/** Validates admin input; a mistake becomes a 400 SandboxAdminError whose message names the field. */
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new SandboxAdminError(400, z.prettifyError(result.error));
+  return result.data;
+}
+
 function summary(org: SandboxOrganisation): OrganisationSummary {
   const { users, ...rest } = org;
   return { ...rest, userCount: users.length };
@@ -63,10 +70,10 @@ export function createDataApi(ctx: SandboxContext): SandboxDataApi {
         throw error;
       }
     },
-    scriptFault: (fault) => ctx.faults.script(scriptedFault.parse(fault)),
-    setFaults: (rates) => ctx.faults.setRates(faultRates.parse(rates)),
-    setLatency: (latency) => ctx.faults.setLatency(latencySchema.parse(latency)),
-    setLimits: (limits) => ctx.limiter.configure(limitsSchema.parse(limits)),
+    scriptFault: (fault) => ctx.faults.script(parse(scriptedFault, fault)),
+    setFaults: (rates) => ctx.faults.setRates(parse(faultRates, rates)),
+    setLatency: (latency) => ctx.faults.setLatency(parse(latencySchema, latency)),
+    setLimits: (limits) => ctx.limiter.configure(parse(limitsSchema, limits)),
     counters: () => ctx.counters.snapshot(),
     resetCounters: () => ctx.counters.reset(),
   };
@@ -88,7 +95,7 @@ const scriptedFault = z.strictObject({
   count: z.number().int().min(1),
   kind: z.union(FAULT_KINDS.map((k) => z.literal(k)) as unknown as [z.ZodLiteral<503>, z.ZodLiteral<500>, ...z.ZodLiteral<ScriptedFault['kind']>[]]),
   retryAfterSeconds: z.number().int().min(0).optional(),
-});
+}).refine((fault) => fault.kind !== 'lose-token-response' || fault.path === 'token', { message: "kind 'lose-token-response' needs path 'token'", path: ['kind'] });
 const role = z.enum(ORGANISATION_ROLES);
 const newUser = z.strictObject({ email: z.string().min(3), firstName: z.string(), lastName: z.string(), role, isSubscriber: z.boolean().optional() });
 const newOrganisation = z.object({
@@ -115,20 +122,20 @@ export function adminRouter(ctx: SandboxContext, api: SandboxDataApi): Router {
     res.json(api.organisations());
   });
   router.post('/organisations', (req, res) => {
-    res.status(201).json(api.addOrganisation(newOrganisation.parse(body(req))));
+    res.status(201).json(api.addOrganisation(parse(newOrganisation, body(req))));
   });
   router.get('/organisations/:orgId/users', (req, res) => {
     res.json(api.users(String(req.params.orgId)));
   });
   router.post('/organisations/:orgId/users', (req, res) => {
-    res.status(201).json(api.addUser(String(req.params.orgId), newUser.parse(body(req))));
+    res.status(201).json(api.addUser(String(req.params.orgId), parse(newUser, body(req))));
   });
   router.delete('/organisations/:orgId/users/:userId', (req, res) => {
     api.removeUser(String(req.params.orgId), String(req.params.userId));
     res.status(204).end();
   });
   router.put('/organisations/:orgId/users/:userId/role', (req, res) => {
-    const { role: newRole } = z.strictObject({ role }).parse(body(req));
+    const { role: newRole } = parse(z.strictObject({ role }), body(req));
     res.json(api.setRole(String(req.params.orgId), String(req.params.userId), newRole));
   });
   router.post('/organisations/:orgId/connect', (req, res) => {
@@ -139,23 +146,23 @@ export function adminRouter(ctx: SandboxContext, api: SandboxDataApi): Router {
     res.status(204).end();
   });
   router.post('/refresh-tokens', (req, res) => {
-    const input = refreshTokenRequest.parse(body(req));
+    const input = parse(refreshTokenRequest, body(req));
     res.status(201).json({ refresh_token: api.issueRefreshToken(input.clientId ?? ctx.clients.web.clientId, input.tenantIds, input.scopes) });
   });
   router.post('/faults', (req, res) => {
-    api.scriptFault(scriptedFault.parse(body(req)));
+    api.scriptFault(parse(scriptedFault, body(req)));
     res.status(204).end();
   });
   router.put('/faults', (req, res) => {
-    api.setFaults(faultRates.parse(body(req)));
+    api.setFaults(parse(faultRates, body(req)));
     res.status(204).end();
   });
   router.put('/latency', (req, res) => {
-    api.setLatency(latencySchema.parse(body(req)));
+    api.setLatency(parse(latencySchema, body(req)));
     res.status(204).end();
   });
   router.put('/limits', (req, res) => {
-    api.setLimits(limitsSchema.parse(body(req)));
+    api.setLimits(parse(limitsSchema, body(req)));
     res.status(204).end();
   });
   router.get('/counters', (_req, res) => {
@@ -170,7 +177,6 @@ export function adminRouter(ctx: SandboxContext, api: SandboxDataApi): Router {
   });
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (error instanceof SandboxAdminError) res.status(error.status).json({ error: error.message });
-    else if (error instanceof z.ZodError) res.status(400).json({ error: z.prettifyError(error) });
     else if (error instanceof SyntaxError) res.status(400).json({ error: 'request body is not valid JSON' });
     else next(error);
   });

@@ -69,7 +69,7 @@ export class SandboxStore {
       throw new SandboxAdminError(409, `${input.email} is already a user of ${org.name}`);
     }
     const user: SandboxUser = {
-      userId: uuidV5(`added/${org.organisationId}/${input.email}/${org.users.length}/${this.clock.now()}`),
+      userId: uuidV5(`added/user/${this.added++}/${org.organisationId}/${input.email}/${this.clock.now()}`),
       email: input.email,
       firstName: input.firstName,
       lastName: input.lastName,

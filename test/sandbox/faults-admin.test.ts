@@ -101,8 +101,10 @@ describe('scripted faults', () => {
 
   it('rejects a malformed script with a clear error', () => {
     const { data } = createSandbox();
+    expect(() => data.scriptFault({ path: 'Invoices' as never, count: 1, kind: 503 })).toThrow(SandboxAdminError);
     expect(() => data.scriptFault({ path: 'Invoices' as never, count: 1, kind: 503 })).toThrow(/path/);
     expect(() => data.scriptFault({ path: 'Users', count: 0, kind: 503 })).toThrow(/count/);
+    expect(() => data.scriptFault({ path: 'Users', count: 1, kind: 'lose-token-response' })).toThrow("kind 'lose-token-response' needs path 'token'");
   });
 });
 
