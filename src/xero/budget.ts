@@ -55,6 +55,8 @@ export interface Answer<T> {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
+/** Xero's day is rolling and it does not say when room returns: look again after this (a 429 would say). */
+const DAY_RECHECK = 3_600_000;
 
 function remainingHeader(headers: Headers, name: string): number | undefined {
   const raw = headers[name];
@@ -62,19 +64,71 @@ function remainingHeader(headers: Headers, name: string): number | undefined {
   return Number(raw);
 }
 
-/** The app-wide minute allowance, shared by every organisation's budget. */
+/** Where a call stood when it started, to judge later what Xero's answer to it had already counted. */
+interface Ticket {
+  readonly inFlightBefore: number;
+  readonly startedBefore: number;
+}
+
+/**
+ * A lower bound of what Xero has left, from its `…-Remaining` headers. An answer's count is as of some moment
+ * while the call was in flight; any call that overlapped it, or started since, may be missing from it, so those
+ * are subtracted. Every answer thus gives a valid lower bound and the best (highest) one is kept; each new call
+ * lowers it by one. Answers arriving out of order cannot make it optimistic.
+ */
+export class RemainingEstimate {
+  private bound: number | undefined;
+  private inFlight = 0;
+  private started = 0;
+  /** When the bound was last set from an answer. */
+  at = 0;
+
+  begin(): Ticket {
+    const ticket = { inFlightBefore: this.inFlight, startedBefore: this.started };
+    this.inFlight++;
+    this.started++;
+    if (this.bound !== undefined) this.bound--;
+    return ticket;
+  }
+
+  end(): void {
+    this.inFlight--;
+  }
+
+  observe(remaining: number | undefined, ticket: Ticket, now: number): void {
+    if (remaining === undefined) return;
+    const uncounted = ticket.inFlightBefore + (this.started - ticket.startedBefore - 1);
+    const candidate = remaining - uncounted;
+    if (this.bound === undefined || candidate > this.bound) {
+      this.bound = candidate;
+      this.at = now;
+    }
+  }
+
+  get value(): number | undefined {
+    return this.bound === undefined ? undefined : Math.max(0, this.bound);
+  }
+
+  get exhausted(): boolean {
+    return this.bound !== undefined && this.bound <= 0;
+  }
+
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** After the window has moved on: allow one probing call, whose answer sets a fresh bound. */
+  probe(): void {
+    this.bound = 1;
+  }
+}
+
+/** The app-wide minute allowance (X-AppMinLimit-Remaining), shared by every organisation's budget. */
 export class AppBudget {
   private blockedUntil = 0;
-  remaining: number | undefined;
+  readonly estimate = new RemainingEstimate();
 
   constructor(private readonly clock: Clock = systemClock) {}
-
-  observe(headers: Headers): void {
-    const remaining = remainingHeader(headers, 'x-appminlimit-remaining');
-    if (remaining === undefined) return;
-    this.remaining = remaining;
-    if (remaining <= 0) this.block(MINUTE);
-  }
 
   block(ms: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + ms);
@@ -82,7 +136,15 @@ export class AppBudget {
 
   /** Milliseconds to wait before the next call, 0 if none. */
   delay(): number {
-    return Math.max(0, this.blockedUntil - this.clock.now());
+    const now = this.clock.now();
+    let until = this.blockedUntil;
+    if (this.estimate.exhausted) {
+      const windowEnd = this.estimate.at + MINUTE;
+      if (windowEnd > now) until = Math.max(until, windowEnd);
+      else if (this.estimate.callsInFlight === 0) this.estimate.probe();
+      else until = Math.max(until, now + 1000); // an answer in flight will bring a fresh count
+    }
+    return Math.max(0, until - now);
   }
 }
 
@@ -91,10 +153,10 @@ export interface BudgetStatus {
   /** Calls started in the last minute / day by this process. */
   readonly minuteCalls: number;
   readonly dayCalls: number;
-  /** As last reported by Xero (less calls started since). */
+  /** Lower bounds of what Xero has left, from its headers. */
   readonly minuteRemaining?: number;
   readonly dayRemaining?: number;
-  /** Epoch ms until which the organisation is parked after a daily-limit 429. */
+  /** Epoch ms until which the organisation is parked (daily allowance used up). */
   readonly parkedUntil?: number;
   /** Every call attempted, and 429s received, since creation. */
   readonly calls: number;
@@ -110,9 +172,8 @@ export class RateBudget {
   private readonly minuteStarts: number[] = [];
   private readonly dayStarts: number[] = [];
   private gate: Promise<void> = Promise.resolve();
-  /** Xero's last word on what is left, and the sequence number of the call that brought it. */
-  private reported: { minute?: number; day?: number; seq: number; at: number } = { seq: -1, at: 0 };
-  private started = 0;
+  private readonly minute = new RemainingEstimate();
+  private readonly day = new RemainingEstimate();
   private blockedUntil = 0;
   private parkedUntil = 0;
   private calls = 0;
@@ -132,13 +193,14 @@ export class RateBudget {
   status(): BudgetStatus {
     const now = this.clock.now();
     this.prune(now);
-    const since = this.started - 1 - this.reported.seq;
+    const minute = this.minute.value;
+    const day = this.day.value;
     return {
       inFlight: this.inFlight,
       minuteCalls: this.minuteStarts.length,
       dayCalls: this.dayStarts.length,
-      ...(this.reported.minute === undefined ? {} : { minuteRemaining: Math.max(0, this.reported.minute - since) }),
-      ...(this.reported.day === undefined ? {} : { dayRemaining: Math.max(0, this.reported.day - since) }),
+      ...(minute === undefined ? {} : { minuteRemaining: minute }),
+      ...(day === undefined ? {} : { dayRemaining: day }),
       ...(this.parkedUntil > now ? { parkedUntil: this.parkedUntil } : {}),
       calls: this.calls,
       rateLimited: this.rateLimited,
@@ -160,8 +222,7 @@ export class RateBudget {
         const error = toXeroError(err, operation, this.clock.now());
         if (error.code === 'XERO_RATE_LIMITED' && rateLimitWaits < this.policy.maxRateLimitWaits) {
           rateLimitWaits++;
-          attempt--; // waiting out a 429 is not a failed attempt
-          await this.clock.sleep(Math.max(this.blockedUntil, this.app.delay() + this.clock.now()) - this.clock.now());
+          attempt--; // waiting out a 429 is not a failed attempt; the wait itself happens in waitForRoom
           continue;
         }
         if (error.retryable && error.code !== 'XERO_RATE_LIMITED' && attempt < this.policy.maxAttempts) {
@@ -176,7 +237,7 @@ export class RateBudget {
   }
 
   private async once<T>(operation: string, send: (signal: AbortSignal) => Promise<Answer<T>>): Promise<T> {
-    const { release, seq } = await this.acquire(operation);
+    const slot = await this.acquire(operation);
     const controller = new AbortController();
     const pending = Promise.resolve().then(() => send(controller.signal));
     let timer: NodeJS.Timeout | undefined;
@@ -189,15 +250,15 @@ export class RateBudget {
     });
     // The slot is Xero's concurrency, so it stays taken until the request really ends (bounded, so a call that
     // never settles cannot starve the organisation).
-    pending.then(release, release);
-    setTimeout(release, 2 * this.policy.timeoutMs).unref?.();
+    pending.then(slot.release, slot.release);
+    setTimeout(slot.release, 2 * this.policy.timeoutMs).unref?.();
     try {
       const answer = await Promise.race([pending, timedOut]);
-      this.observe(answer.headers, seq);
+      this.observe(answer.headers, slot);
       return answer.value;
     } catch (err) {
       const error = toXeroError(err, operation, this.clock.now());
-      this.observe(error.headers, seq);
+      this.observe(error.headers, slot);
       this.onFailure(error);
       throw error;
     } finally {
@@ -205,22 +266,11 @@ export class RateBudget {
     }
   }
 
-  /**
-   * Records Xero's remaining counts. They are as of call `seq`; every call started after it may not be in them
-   * yet, so it is subtracted (conservative: some of those Xero had already counted). Answers to older calls that
-   * arrive late are ignored.
-   */
-  private observe(headers: Headers, seq: number): void {
-    this.app.observe(headers);
-    const minute = remainingHeader(headers, 'x-minlimit-remaining');
-    const day = remainingHeader(headers, 'x-daylimit-remaining');
-    if ((minute === undefined && day === undefined) || seq < this.reported.seq) return;
-    this.reported = { seq, at: this.clock.now(), ...(minute === undefined ? {} : { minute }), ...(day === undefined ? {} : { day }) };
-  }
-
-  /** Calls started after the one whose answer brought `reported`. */
-  private startedSinceReport(): number {
-    return this.started - 1 - this.reported.seq;
+  private observe(headers: Headers, slot: Slot): void {
+    const now = this.clock.now();
+    this.app.estimate.observe(remainingHeader(headers, 'x-appminlimit-remaining'), slot.app, now);
+    this.minute.observe(remainingHeader(headers, 'x-minlimit-remaining'), slot.minute, now);
+    this.day.observe(remainingHeader(headers, 'x-daylimit-remaining'), slot.day, now);
   }
 
   private onFailure(error: XeroError): void {
@@ -245,7 +295,7 @@ export class RateBudget {
   }
 
   /** Waits, in arrival order, until a call may start; then takes the slot. */
-  private acquire(operation: string): Promise<{ release: () => void; seq: number }> {
+  private acquire(operation: string): Promise<Slot> {
     const turn = this.gate.then(() => this.waitForRoom(operation));
     this.gate = turn.then(
       () => undefined,
@@ -254,7 +304,7 @@ export class RateBudget {
     return turn;
   }
 
-  private async waitForRoom(operation: string): Promise<{ release: () => void; seq: number }> {
+  private async waitForRoom(operation: string): Promise<Slot> {
     for (;;) {
       const now = this.clock.now();
       const delay = this.delay(now);
@@ -267,37 +317,47 @@ export class RateBudget {
         await this.clock.sleep(delay);
         continue;
       }
+      if (this.minute.exhausted && this.inFlight > 0) {
+        // The window has moved on, but an answer in flight will say by how much: wait for it.
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        continue;
+      }
+      if (this.minute.exhausted) this.minute.probe();
       this.inFlight++;
       this.calls++;
       this.minuteStarts.push(now);
       this.dayStarts.push(now);
-      const seq = this.started++;
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        this.inFlight--;
-        this.waiters.shift()?.();
+      const slot: Slot = {
+        minute: this.minute.begin(),
+        day: this.day.begin(),
+        app: this.app.estimate.begin(),
+        release: () => {
+          if (slot.released) return;
+          slot.released = true;
+          this.inFlight--;
+          this.minute.end();
+          this.day.end();
+          this.app.estimate.end();
+          this.waiters.shift()?.();
+        },
+        released: false,
       };
-      return { release, seq };
+      return slot;
     }
   }
 
   /** Milliseconds until the minute windows (ours, Xero's, the app's) leave room; parks when the day is spent. */
   private delay(now: number): number {
     this.prune(now);
-    const since = this.startedSinceReport();
     if (this.dayStarts.length >= this.limits.perDay) this.park(this.dayStarts[0]! + DAY - now);
-    // Xero's day is rolling and it does not say when room returns: look again in an hour (a 429 would say).
-    else if (this.reported.day !== undefined && this.reported.day - since <= 0 && this.reported.at + DAY > now) {
-      this.park(Math.max(0, this.reported.at + 3_600_000 - now));
+    else if (this.day.exhausted) {
+      if (this.day.at + DAY_RECHECK > now) this.park(this.day.at + DAY_RECHECK - now);
+      else if (this.day.callsInFlight === 0) this.day.probe();
     }
     let until = Math.max(this.blockedUntil, now + this.app.delay());
     if (this.minuteStarts.length >= this.limits.perMinute) until = Math.max(until, this.minuteStarts[0]! + MINUTE);
-    if (this.reported.minute !== undefined && this.reported.minute - since <= 0) {
-      // Room returns when the oldest call Xero may be counting leaves its rolling minute.
-      until = Math.max(until, Math.min(this.minuteStarts[0] ?? this.reported.at, this.reported.at) + MINUTE);
-    }
+    // Room returns when the oldest call Xero may be counting leaves its rolling minute.
+    if (this.minute.exhausted) until = Math.max(until, Math.min(this.minuteStarts[0] ?? this.minute.at, this.minute.at) + MINUTE);
     return Math.max(0, until - now);
   }
 
@@ -305,4 +365,12 @@ export class RateBudget {
     while (this.minuteStarts.length > 0 && this.minuteStarts[0]! <= now - MINUTE) this.minuteStarts.shift();
     while (this.dayStarts.length > 0 && this.dayStarts[0]! <= now - DAY) this.dayStarts.shift();
   }
+}
+
+interface Slot {
+  readonly minute: Ticket;
+  readonly day: Ticket;
+  readonly app: Ticket;
+  readonly release: () => void;
+  released: boolean;
 }

@@ -3,7 +3,7 @@ import { renderSyncJson, runSyncOnce } from '../../src/directory/sync-cli';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { staticDirectory } from '../../src/directory/static';
 import { FileTokenStore } from '../../src/xero/tokens';
-import { ManualClock, SteppingClock, settle } from '../xero/helpers/clocks';
+import { ManualClock, SteppingClock, settle, until } from '../xero/helpers/clocks';
 import { type World, world } from './helpers';
 
 let w: World;
@@ -69,15 +69,13 @@ describe('Cached mode: background sync every interval', () => {
     const d = createXeroDirectory({ ...w.config, syncIntervalSeconds: 60 }, { clock, random: () => 1 });
     await d.start();
     const connections = () => w.sandbox.data.counters().byEndpoint['GET /connections'] ?? 0;
-    for (let i = 0; i < 200 && connections() < 1; i++) await settle();
+    await until(() => clock.pending > 0); // the first sync is done and the loop sleeps
     expect(connections()).toBe(1);
-    for (let i = 0; i < 200 && clock.pending === 0; i++) await settle();
     clock.advance(60_000); // random() = 1 → the interval is 66 s
     await settle(20);
     expect(connections()).toBe(1);
     clock.advance(6_000);
-    for (let i = 0; i < 200 && connections() < 2; i++) await settle();
-    expect(connections()).toBe(2);
+    await until(() => connections() === 2 && clock.pending > 0);
     await d.stop();
     expect(d.status().ready).toBe(true);
   });
