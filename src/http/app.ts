@@ -29,6 +29,8 @@ export interface AppOptions {
   readonly trustProxy?: boolean;
   readonly logger?: Logger;
   readonly clock?: { now(): number };
+  /** How long a paging crawl keeps the snapshot of its first page; default 600 s, 0 = never (see CrawlPins). */
+  readonly crawlPinSeconds?: number;
   /** Largest accepted request body; default 64 KiB (a SearchRequest is small). */
   readonly bodyLimit?: string;
 }
@@ -100,6 +102,8 @@ export function mountScim(app: Express, options: AppOptions): void {
       maxResults: options.maxResults ?? 1000,
       basicAuth: options.basicAuth === true,
       rootUrl: rootUrlResolver(options),
+      crawlPinSeconds: options.crawlPinSeconds,
+      clock: options.clock,
     }),
   );
 }

@@ -5,7 +5,7 @@
  * The same routes serve the global view (`/scim/v2/…`) and each tenant's view (`/scim/v2/tenants/{id}/…`).
  */
 import { Router, type Request, type Response } from 'express';
-import type { Directory } from '../directory/model';
+import type { Directory, DirectorySnapshot } from '../directory/model';
 import {
   findResourceType,
   findSchemaDefinition,
@@ -20,6 +20,7 @@ import { queryFromParameters, queryFromSearchRequest, type ListQuery } from '../
 import { listResources, listResponse, resourceWriter, searchAll } from '../scim/query/search';
 import { viewOf, type View } from '../scim/render';
 import { RESOURCE_TYPES, type ResourceTypeDefinition } from '../scim/schemas';
+import { CrawlPins } from './crawl-pins';
 import { notModified, sendScim, sendScimJson, weakETag } from './respond';
 
 export interface ScimRouterOptions {
@@ -32,6 +33,9 @@ export interface ScimRouterOptions {
   readonly rootUrl: (req: Request) => string;
   /** `Retry-After` seconds when no snapshot is loaded yet. */
   readonly retryAfterSeconds?: number;
+  /** How long a crawl keeps its first page's snapshot between pages (see `CrawlPins`); default 600 s, 0 = never. */
+  readonly crawlPinSeconds?: number;
+  readonly clock?: { now(): number };
 }
 
 const READ = 'GET, HEAD';
@@ -39,13 +43,18 @@ const READ = 'GET, HEAD';
 export function createScimRouter(options: ScimRouterOptions): Router {
   const router = Router({ caseSensitive: false, strict: false });
   const tenantRouter = Router({ caseSensitive: false, strict: false, mergeParams: true });
-  addRoutes(tenantRouter, options);
+  const pinSeconds = options.crawlPinSeconds ?? 600;
+  const pins = pinSeconds > 0 ? new CrawlPins(pinSeconds * 1000, options.clock ?? Date) : undefined;
+  addRoutes(tenantRouter, options, pins);
   router.use('/tenants/:tenantId', tenantRouter);
-  addRoutes(router, options);
+  addRoutes(router, options, pins);
   return router;
 }
 
-function addRoutes(router: Router, options: ScimRouterOptions): void {
+/** Reads the snapshot and view a request is answered from. */
+type ViewResolver = (req: Request, crawl?: ListQuery) => Promise<View>;
+
+function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins | undefined): void {
   const { directory, maxResults } = options;
 
   const tenantIdOf = (req: Request): string | undefined => (req.params as Record<string, string | undefined>).tenantId;
@@ -56,11 +65,24 @@ function addRoutes(router: Router, options: ScimRouterOptions): void {
     return tenantId === undefined ? options.rootUrl(req) : `${options.rootUrl(req)}/tenants/${encodeURIComponent(tenantId)}`;
   };
 
-  const viewFor = async (req: Request): Promise<View> => {
+  const snapshotFor = async (req: Request, crawl?: ListQuery): Promise<DirectorySnapshot> => {
+    // Later pages of a list come from the snapshot that answered its first page (see CrawlPins).
+    const { startIndex: _startIndex, count: _count, ...rest } = crawl ?? { startIndex: 0, count: 0 };
+    const key = crawl && pins ? CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, rest) : undefined;
+    if (key && crawl && crawl.startIndex > 1) {
+      const pinned = pins?.get(key);
+      if (pinned) return pinned;
+    }
     const snapshot = await directory.forRead();
     if (!snapshot) {
       throw unavailable('The directory has not been loaded from Xero yet; retry shortly.', options.retryAfterSeconds ?? 10);
     }
+    if (key && crawl && crawl.count > 0) pins?.set(key, snapshot);
+    return snapshot;
+  };
+
+  const viewFor: ViewResolver = async (req, crawl) => {
+    const snapshot = await snapshotFor(req, crawl);
     const tenantId = tenantIdOf(req);
     const view = viewOf(snapshot, options.rootUrl(req), tenantId);
     if (!view) throw notFound(`No connected organisation has the id "${String(tenantId).slice(0, 100)}".`);
@@ -138,7 +160,7 @@ function addRoutes(router: Router, options: ScimRouterOptions): void {
     .route('/.search')
     .post(async (req, res) => {
       const query = queryFromSearchRequest(req.body, maxResults);
-      const view = await viewFor(req);
+      const view = await viewFor(req, query);
       const result = searchAll(
         RESOURCE_TYPES.map((t) => view.resources(t.id)),
         query,
@@ -164,9 +186,9 @@ function withETag(body: string): [string, string] {
   return [body, weakETag(body)];
 }
 
-function addResourceRoutes(router: Router, type: ResourceTypeDefinition, viewFor: (req: Request) => Promise<View>, maxResults: number) {
+function addResourceRoutes(router: Router, type: ResourceTypeDefinition, viewFor: ViewResolver, maxResults: number) {
   const list = async (req: Request, res: Response, query: ListQuery, conditional: boolean) => {
-    const view = await viewFor(req);
+    const view = await viewFor(req, query);
     const set = view.resources(type.id);
     // A list's ETag depends only on the data and the query, so a 304 is decided before any work is done.
     const etag = conditional ? weakETag(set.version, view.baseUrl, JSON.stringify(query)) : undefined;
