@@ -230,6 +230,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   }
 
   async function persist(): Promise<void> {
+    // Without a snapshot there is nothing to keep: an empty file would restart as an empty (lying) directory.
+    if (!snapshot) return;
     const states = sortedStates();
     const state: PersistedDirectory = {
       format: 1,
@@ -402,9 +404,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     }
 
     const states = sortedStates();
-    const allMissing = states.length > 0 && states.every((s) => !s.data);
-    // Connected organisations none of which could be read is not an empty directory: publish nothing rather than that.
-    const changed = failure === undefined && !allMissing ? publish(clock.now()) : false;
+    // Connected organisations none of which could ever be read are not an empty directory: until one is, publish
+    // nothing. Once a snapshot exists, every successful sync publishes (a disconnect must disappear).
+    const neverRead = snapshot === undefined && states.length > 0 && states.every((s) => !s.data);
+    const changed = failure === undefined && !neverRead ? publish(clock.now()) : false;
     const tenantReports: TenantSyncReport[] = states.map((s) => {
       const h = health(s);
       return {

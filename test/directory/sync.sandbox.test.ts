@@ -152,13 +152,24 @@ describe('Failures never drop what Xero last said', () => {
     expect(d.status().tenants.find((t) => t.organisationId === bad!.toLowerCase())).toMatchObject({ state: 'missing' });
   });
 
-  it('publishes no snapshot when no connected organisation could be read', async () => {
+  it('publishes (and persists) no snapshot when no connected organisation could ever be read', async () => {
     w.sandbox.data.scriptFault({ path: 'Users', count: 1000, kind: 503 });
     const d = directory();
     const report = await d.syncOnce();
     expect(report.outcome).toBe('partial');
     expect(d.current()).toBeUndefined();
     expect(d.status()).toMatchObject({ ready: false });
+    const restarted = directory();
+    expect(await restarted.load()).toBe(false);
+    expect(restarted.current()).toBeUndefined();
+  });
+
+  it('a first sync that cannot reach /connections leaves nothing that a restart would serve as empty', async () => {
+    w.sandbox.data.scriptFault({ path: 'connections', count: 1000, kind: 503 });
+    const d = directory();
+    expect((await d.syncOnce()).outcome).toBe('failed');
+    expect(d.status()).toMatchObject({ ready: false, reason: expect.stringContaining('no directory snapshot yet') });
+    expect(await directory().load()).toBe(false);
   });
 
   it('waits out a 429 storm (Retry-After) and ends with every organisation current', async () => {
