@@ -8,7 +8,7 @@ import type { SandboxContext } from './context';
 import { CallCounters } from './counters';
 import { cloneData, type SandboxData } from './data';
 import { demoData } from './demo';
-import { HeldRequests, sendProblem } from './errors';
+import { HeldRequests, sendNotFound, sendProblem } from './errors';
 import { FaultPlan } from './faults';
 import { generateData, type GenerateOptions } from './generate';
 import { authorizeRouter } from './identity/authorize';
@@ -106,9 +106,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   app.use(authorizeRouter(ctx));
   app.use(connectionsRouter(ctx));
   app.use('/api.xro/2.0', accountingRouter(ctx));
-  app.use((_req, res) => {
-    res.status(404).type('text/html').send("The resource you're looking for cannot be found");
-  });
+  app.use((_req, res) => sendNotFound(res));
   // Bad input never crashes the sandbox: a malformed body is a 400; anything else a Xero-shaped 500 without internals.
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);

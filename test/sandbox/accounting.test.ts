@@ -213,6 +213,14 @@ describe('errors, as real Xero sends them (XERO.md, "Errors")', () => {
   });
 });
 
+describe('bad input', () => {
+  it('answers a malformed path with 400, never a 500', async () => {
+    const res = await get('/api.xro/2.0/Users/%E0%A4%A');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'invalid_request' });
+  });
+});
+
 describe('custom connections', () => {
   it('serve their one organisation with an empty xero-tenant-id, and no other', async () => {
     const t = await customToken(sandbox);
