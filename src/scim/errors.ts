@@ -65,3 +65,6 @@ export const methodNotAllowed = (allow: string) =>
 export const forbidden = (detail: string) => new ScimError(403, detail);
 /** RFC 7644 §3.12: 501 for an operation the service provider does not support at all. */
 export const unsupported = (detail: string) => new ScimError(501, detail);
+/** RFC 6585 §4 / RFC 7644 §3.12: too many requests; `Retry-After` says when to come back. */
+export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
+  new ScimError(429, detail, undefined, { 'Retry-After': String(retryAfterSeconds) });

@@ -17,6 +17,8 @@ export interface AttributeSelection {
 /** What to keep of one attribute: all of it, or only some sub-attributes. */
 type Rule = { readonly whole: true } | { readonly whole: false; readonly subs: ReadonlySet<string> };
 
+const WHOLE: Rule = { whole: true };
+
 /** Per container (`''` = the resource, else an extension URN): attribute name → rule. */
 type Plan = ReadonlyMap<string, ReadonlyMap<string, Rule>>;
 
@@ -132,7 +134,8 @@ function project(resource: Readonly<Record<string, unknown>>, schema: ResourceSc
       }
       continue;
     }
-    const rule = plan.get('')?.get(key);
+    // `schemas` is part of every resource (RFC 7643 §3), whether or not a schema declares it.
+    const rule = key === 'schemas' ? WHOLE : plan.get('')?.get(key);
     if (rule) out[key] = applyRule(value, rule);
   }
   return out;

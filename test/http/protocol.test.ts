@@ -170,6 +170,14 @@ describe('RFC 7644 §3.1 media type and headers', () => {
     }
   });
 
+  it('answers HEAD like GET, without a body', async () => {
+    const res = await request(app).head('/scim/v2/Users').set(AUTH);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/scim+json; charset=utf-8');
+    expect(res.headers.etag).toMatch(/^W\//);
+    expect(res.text).toBeUndefined();
+  });
+
   it('accepts a SearchRequest sent as application/json', async () => {
     const res = await request(app)
       .post('/scim/v2/Users/.search')
