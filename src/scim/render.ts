@@ -141,30 +141,39 @@ const INDEXED_PATHS: Readonly<Record<ResourceTypeName, readonly string[]>> = {
 
 const TYPES: Readonly<Record<ResourceTypeName, ResourceTypeDefinition>> = { User: USER_TYPE, Group: GROUP_TYPE, Role: ROLE_TYPE };
 
-/** At most this many base URLs are cached per snapshot (the base comes from the Host header unless configured). */
-const MAX_VIEWS_PER_SNAPSHOT = 8;
-const views = new WeakMap<DirectorySnapshot, Map<string, View>>();
+/**
+ * At most this many base URLs are cached per snapshot: the base comes from the Host header unless a public URL
+ * is configured, and a client must not be able to make the server keep one rendering per invented host.
+ */
+const MAX_BASES_PER_SNAPSHOT = 4;
+/** snapshot → root URL → tenant id (`''` for the global view) → view. */
+const views = new WeakMap<DirectorySnapshot, Map<string, Map<string, View>>>();
 
 /**
  * The global view (`tenantId` undefined) or one tenant's view of a snapshot; undefined for an unknown tenant.
  * `rootUrl` is the SCIM base, e.g. `https://host/scim/v2`.
  */
 export function viewOf(snapshot: DirectorySnapshot, rootUrl: string, tenantId?: string): View | undefined {
-  let byKey = views.get(snapshot);
-  if (!byKey) views.set(snapshot, (byKey = new Map()));
-  const key = `${tenantId ?? ''}\n${rootUrl}`;
-  const cached = byKey.get(key);
-  if (cached) return cached;
   let tenant: Organisation | undefined;
   if (tenantId !== undefined) {
     tenant = snapshot.organisationById.get(tenantId) ?? findTenantIgnoringCase(snapshot, tenantId);
     if (!tenant) return undefined;
   }
-  const view = tenant
-    ? createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, (type, base) => renderTenant(snapshot, tenant, type, base))
-    : createView(snapshot, rootUrl, undefined, (type, base) => renderGlobal(snapshot, type, base));
-  if (byKey.size >= MAX_VIEWS_PER_SNAPSHOT) byKey.delete(byKey.keys().next().value as string);
-  byKey.set(key, view);
+  let byBase = views.get(snapshot);
+  if (!byBase) views.set(snapshot, (byBase = new Map()));
+  let byTenant = byBase.get(rootUrl);
+  if (!byTenant) {
+    if (byBase.size >= MAX_BASES_PER_SNAPSHOT) byBase.delete(byBase.keys().next().value as string);
+    byBase.set(rootUrl, (byTenant = new Map()));
+  }
+  const key = tenant?.id ?? '';
+  let view = byTenant.get(key);
+  if (!view) {
+    view = tenant
+      ? createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, (type, base) => renderTenant(snapshot, tenant, type, base))
+      : createView(snapshot, rootUrl, undefined, (type, base) => renderGlobal(snapshot, type, base));
+    byTenant.set(key, view);
+  }
   return view;
 }
 
