@@ -130,7 +130,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   const limits: RateLimits = { ...XERO_LIMITS, perDay: options.xeroDailyLimit, ...deps.limits };
   const policy: CallPolicy = { ...DEFAULT_POLICY, timeoutMs: options.xeroTimeoutMs, ...deps.policy };
   const app = new AppBudget(clock);
-  const budgetDeps = { clock, random };
+  const stopping = new AbortController();
+  const budgetDeps = { clock, random, signal: stopping.signal };
   const identity = new IdentityClient(
     {
       identityUrl: options.xeroIdentityUrl,
@@ -161,7 +162,6 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   let inFlight: Promise<SyncReport> | undefined;
   let loading: Promise<boolean> | undefined;
   let loop: Promise<void> | undefined;
-  const stopping = new AbortController();
 
   function tenant(id: string): TenantState {
     let state = tenants.get(id);
@@ -494,6 +494,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     })();
   }
 
+  /** Ends the loop; a sync in progress stops waiting (Retry-After, backoff) and keeps what it had. */
   async function stop(): Promise<void> {
     stopping.abort();
     await loop;

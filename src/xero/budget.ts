@@ -31,6 +31,8 @@ export interface CallPolicy {
   readonly maxRateLimitWaits: number;
   /** Retry-After to assume when a 429 has none. */
   readonly defaultRetryAfterSeconds: number;
+  /** Longest wait for room inside one call; beyond it the call fails now (the organisation keeps its last data). */
+  readonly maxWaitMs: number;
 }
 
 export const DEFAULT_POLICY: CallPolicy = {
@@ -40,11 +42,14 @@ export const DEFAULT_POLICY: CallPolicy = {
   maxDelayMs: 30_000,
   maxRateLimitWaits: 3,
   defaultRetryAfterSeconds: 60,
+  maxWaitMs: 120_000,
 };
 
 export interface BudgetDeps {
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** Aborted on shutdown: waits end at once and no new call starts. */
+  readonly signal?: AbortSignal;
 }
 
 /** What a call gives back to the budget: its value and the response headers (for the limit headers). */
@@ -167,6 +172,7 @@ export interface BudgetStatus {
 export class RateBudget {
   private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly signal: AbortSignal | undefined;
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
   private readonly minuteStarts: number[] = [];
@@ -188,6 +194,7 @@ export class RateBudget {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
+    this.signal = deps.signal;
   }
 
   status(): BudgetStatus {
@@ -220,7 +227,7 @@ export class RateBudget {
         return await this.once(operation, send);
       } catch (err) {
         const error = toXeroError(err, operation, this.clock.now());
-        if (error.code === 'XERO_RATE_LIMITED' && rateLimitWaits < this.policy.maxRateLimitWaits) {
+        if (error.code === 'XERO_RATE_LIMITED' && error.status === 429 && rateLimitWaits < this.policy.maxRateLimitWaits) {
           rateLimitWaits++;
           attempt--; // waiting out a 429 is not a failed attempt; the wait itself happens in waitForRoom
           continue;
@@ -228,7 +235,7 @@ export class RateBudget {
         if (error.retryable && error.code !== 'XERO_RATE_LIMITED' && attempt < this.policy.maxAttempts) {
           // Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").
           const cap = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1));
-          await this.clock.sleep(cap * this.random());
+          await this.clock.sleep(cap * this.random(), this.signal);
           continue;
         }
         throw error;
@@ -306,6 +313,7 @@ export class RateBudget {
 
   private async waitForRoom(operation: string): Promise<Slot> {
     for (;;) {
+      if (this.signal?.aborted) throw new XeroError('XERO_CANCELLED', `${operation}: stopped before the call was made`);
       const now = this.clock.now();
       const delay = this.delay(now);
       if (this.parkedUntil > now) throw this.parkedError(operation);
@@ -313,8 +321,13 @@ export class RateBudget {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
+      if (delay > this.policy.maxWaitMs) {
+        throw new XeroError('XERO_RATE_LIMITED', `${operation}: Xero's rate limit leaves no room for ${Math.ceil(delay / 1000)} s`, {
+          retryAfterSeconds: Math.ceil(delay / 1000),
+        });
+      }
       if (delay > 0) {
-        await this.clock.sleep(delay);
+        await this.clock.sleep(delay, this.signal);
         continue;
       }
       if (this.minute.exhausted && this.inFlight > 0) {

@@ -18,7 +18,9 @@ export type XeroErrorCode =
   | 'XERO_INVALID_GRANT'
   | 'XERO_INVALID_CLIENT'
   | 'XERO_BAD_RESPONSE'
-  | 'XERO_NOT_CONFIGURED';
+  | 'XERO_NOT_CONFIGURED'
+  /** The caller stopped (shutdown) while the call waited for room or for a retry. */
+  | 'XERO_CANCELLED';
 
 const RETRYABLE: ReadonlySet<XeroErrorCode> = new Set(['XERO_RATE_LIMITED', 'XERO_SERVER_ERROR', 'XERO_TIMEOUT', 'XERO_NETWORK']);
 

@@ -81,6 +81,27 @@ describe('Cached mode: background sync every interval', () => {
   });
 });
 
+describe('Shutdown', () => {
+  it('stop() ends a sync waiting out a Retry-After at once, keeping the last good data', async () => {
+    const clock = new ManualClock();
+    w = await world({ clock, data: { seed: 2, organisations: 2, usersPerOrganisation: 2 } });
+    const d = createXeroDirectory({ ...w.config, syncIntervalSeconds: 60 }, { clock, random: () => 0.5 });
+    await d.start();
+    await until(() => clock.pending > 0);
+    const before = d.current()!;
+    const [id] = w.sandbox.data.organisations().map((o) => o.organisationId.toLowerCase());
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: id!, count: 1, kind: '429-minute', retryAfterSeconds: 100 });
+    clock.advance(60_000); // the next sync starts, and one organisation must wait 100 s
+    await until(() => (w.sandbox.data.counters().byTenant[id!]?.status429 ?? 0) === 1 && clock.pending > 0);
+    const started = Date.now();
+    await d.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(d.current()!.organisationById.has(id!)).toBe(true);
+    expect(d.current()!.version).toBe(before.version);
+    expect(d.lastReport()!.tenants.find((t) => t.organisationId === id)).toMatchObject({ result: 'stale', error: { code: 'XERO_CANCELLED' } });
+  });
+});
+
 describe('`xero-scim sync --once --json`', () => {
   it('prints people, organisations and roles with the report, from a real sync', async () => {
     const clock = new SteppingClock();

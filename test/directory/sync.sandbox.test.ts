@@ -181,6 +181,21 @@ describe('Failures never drop what Xero last said', () => {
     for (const id of orgIds()) expect(served(d.current()!, id)).toEqual(truth(id));
   });
 
+  it('does not hold a sync for a Retry-After longer than its maximum wait: that organisation waits for a later sync', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const [slow] = orgIds();
+    w.sandbox.data.scriptFault({ path: 'Users', tenantId: slow!, count: 1, kind: '429-minute', retryAfterSeconds: 900 });
+    const started = clock.now();
+    let report = await d.syncOnce();
+    expect(clock.now() - started).toBeLessThan(120_000);
+    expect(report.tenants.find((t) => t.organisationId === slow!.toLowerCase())).toMatchObject({ result: 'stale', error: { code: 'XERO_RATE_LIMITED' }, calls: 1 });
+    report = await d.syncOnce(); // still inside Retry-After: Xero is not asked
+    expect(report.tenants.find((t) => t.organisationId === slow!.toLowerCase())).toMatchObject({ result: 'stale', calls: 0 });
+    clock.advance(900_000);
+    expect((await d.syncOnce()).outcome).toBe('ok');
+  });
+
   it('retries 5xx bursts, timeouts and dropped connections', async () => {
     const [a, b, c] = orgIds();
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: a!, count: 2, kind: 503 });
