@@ -242,6 +242,12 @@ describe('RFC 7644 §3.14 versioning (ETags)', () => {
     expect(again.headers.etag).toBe(first.headers.etag);
   });
 
+  it('filters on meta.version (the ETag)', async () => {
+    const { headers } = await get(`/scim/v2/Users/${dan}`);
+    const res = await get(`/scim/v2/Users?filter=${encodeURIComponent(`meta.version eq ${JSON.stringify(headers.etag)}`)}`);
+    expect(ids(res.body)).toEqual([dan]);
+  });
+
   it('answers 200 when the ETag does not match', async () => {
     const res = await get(`/scim/v2/Users/${ann}`).set('If-None-Match', 'W/"stale"');
     expect(res.status).toBe(200);

@@ -48,9 +48,9 @@ function mentionsVersion(filter: Filter): boolean {
     case 'not':
       return mentionsVersion(filter.filter);
     case 'valuePath':
-      return false;
+      return filter.path.attribute.toLowerCase() === 'meta';
     default:
-      return filter.path.attribute.toLowerCase() === 'meta' && filter.path.subAttribute?.toLowerCase() === 'version';
+      return filter.path.attribute.toLowerCase() === 'meta' && filter.path.subAttribute?.toLowerCase() !== 'lastmodified' && filter.path.subAttribute?.toLowerCase() !== 'created';
   }
 }
 
