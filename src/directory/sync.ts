@@ -66,6 +66,10 @@ export interface TenantSyncReport {
   /** Xero calls attempted for it in this sync (retries included). */
   readonly calls: number;
   readonly userCount?: number;
+  /** Seconds since its data was last fetched successfully (how stale a stale one is). */
+  readonly ageSeconds?: number;
+  /** Lower bounds of Xero's remaining allowance for it, from the last answers. */
+  readonly rateBudget?: { readonly minuteRemaining?: number; readonly dayRemaining?: number };
 }
 
 export interface SyncReport {
@@ -417,6 +421,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         ...(h.state !== 'current' && s.lastError ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
         calls: counts.perTenant.get(s.id) ?? 0,
         ...(s.data ? { userCount: s.data.users.length } : {}),
+        ...(s.lastSuccessAt ? { ageSeconds: Math.max(0, Math.round((clock.now() - Date.parse(s.lastSuccessAt)) / 1000)) } : {}),
+        ...(h.rateBudget ? { rateBudget: h.rateBudget } : {}),
       };
     });
     const finished = clock.now();

@@ -114,6 +114,11 @@ function fromTransport(message: string, errno: string | undefined, operation: st
   if (/ETIMEDOUT|ESOCKETTIMEDOUT|ECONNABORTED|UND_ERR_.*TIMEOUT|timeout of \d+ms exceeded/i.test(text)) {
     return new XeroError('XERO_TIMEOUT', `${operation}: no answer from Xero in time`, { cause });
   }
+  const network = errno !== undefined || /socket hang up|fetch failed|network|ECONN|ENOTFOUND|EAI_AGAIN|EPIPE|ENETUNREACH|EHOSTUNREACH/i.test(message);
+  if (!network) {
+    // Not a transport failure (e.g. the SDK refusing its arguments): not worth retrying.
+    return badResponse(operation, `unexpected failure: ${message.slice(0, 120)}`, cause);
+  }
   const what = errno ?? (/socket hang up/i.test(message) ? 'connection reset' : 'connection failed');
   return new XeroError('XERO_NETWORK', `${operation}: could not reach Xero (${redact(what)})`, { cause });
 }

@@ -126,6 +126,7 @@ describe('Failures never drop what Xero last said', () => {
     w.sandbox.data.addUser(bad!, { email: 'unseen@example.com', firstName: 'Un', lastName: 'Seen', role: 'STANDARD' });
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: bad!, count: 100, kind: 503 });
 
+    clock.advance(300_000);
     const report = await d.syncOnce();
     expect(report.outcome).toBe('partial');
     expect(report.tenants.find((t) => t.organisationId === bad!.toLowerCase())).toMatchObject({
@@ -133,6 +134,9 @@ describe('Failures never drop what Xero last said', () => {
       error: { code: 'XERO_SERVER_ERROR' },
       calls: 4, // DEFAULT_POLICY.maxAttempts
     });
+    expect(report.tenants.find((t) => t.organisationId === bad!.toLowerCase())!.ageSeconds).toBeGreaterThanOrEqual(300);
+    expect(report.tenants.find((t) => t.organisationId === other!.toLowerCase())).toMatchObject({ result: 'current' });
+    expect(report.tenants.find((t) => t.organisationId === other!.toLowerCase())!.ageSeconds).toBeLessThan(60);
     const snapshot = d.current()!;
     expect(served(snapshot, bad!)).toEqual(before);
     expect(snapshot.personByUserName.has('unseen@example.com')).toBe(false);

@@ -96,6 +96,11 @@ describe('XeroError: one translation of xero-node rejections (XERO.md "Errors, a
     expect(error.message).toContain('[redacted]');
   });
 
+  it('does not mistake a programming error for a network failure (no retry loop on it)', () => {
+    const error = toXeroError(new Error('Required parameter xeroTenantId was null or undefined when calling getUsers.'), 'GET Users');
+    expect(error).toMatchObject({ code: 'XERO_BAD_RESPONSE', retryable: false });
+  });
+
   it('answers XERO_BAD_RESPONSE for a rejection it cannot read, without throwing', () => {
     expect(toXeroError('not json', 'GET Users').code).toBe('XERO_BAD_RESPONSE');
     expect(toXeroError(42, 'GET Users').code).toBe('XERO_BAD_RESPONSE');

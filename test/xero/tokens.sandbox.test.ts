@@ -191,6 +191,21 @@ describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
     await expect(later.getAccessToken()).resolves.toEqual(expect.any(String));
   });
 
+  it('a token call that never answers times out and is retried with the same refresh token', async () => {
+    const initial = sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants());
+    sandbox.data.scriptFault({ path: 'token', count: 1, kind: 'timeout' });
+    const client = sandbox.clients.web;
+    const impatient = new IdentityClient(
+      { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: client.clientId, clientSecret: client.clientSecret, timeoutMs: 200 },
+      { clock },
+    );
+    const store = new MemoryTokenStore();
+    const p = new TokenProvider({ clientId: client.clientId, grant: { kind: 'refresh_token', initialRefreshToken: initial } }, { identity: impatient, store, clock });
+    await expect(p.getAccessToken()).resolves.toEqual(expect.any(String));
+    expect(p.status().tokenCalls).toBe(2);
+    expect((await store.load())!.refreshToken).not.toBe(initial);
+  });
+
   it('at start, a stored token newer than the environment one wins', async () => {
     const initial = sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants());
     const store = new FileTokenStore(stateDir);
