@@ -103,6 +103,18 @@ describe('Sync against the sandbox over HTTP', () => {
     expect(after.membersByOrganisation.get(a!.toLowerCase())!.some((m) => m.record.xeroUserId === victim.userId.toLowerCase())).toBe(false);
   });
 
+  it('shows a change made over HTTP through the sandbox admin API (/__sandbox) in the next snapshot', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const [org] = orgIds();
+    const user = w.sandbox.data.users(org!).find((u) => u.role !== 'REMOVED')!;
+    const removed = await fetch(`${w.url}/__sandbox/organisations/${org}/users/${user.userId}`, { method: 'DELETE' });
+    expect(removed.ok).toBe(true);
+    await d.syncOnce();
+    expect(d.current()!.membershipByXeroUserId.has(`${org!.toLowerCase()}/${user.userId.toLowerCase()}`)).toBe(false);
+    expect(served(d.current()!, org!)).toEqual(truth(org!));
+  });
+
   it('removes an organisation that was disconnected', async () => {
     const d = directory();
     await d.syncOnce();
@@ -113,6 +125,10 @@ describe('Sync against the sandbox over HTTP', () => {
     expect(d.current()!.organisationById.has(gone.toLowerCase())).toBe(false);
     expect(d.current()!.organisations).toHaveLength(5);
     expect(d.status().tenants.map((t) => t.organisationId)).not.toContain(gone.toLowerCase());
+
+    w.sandbox.data.connect(gone);
+    await d.syncOnce();
+    expect(served(d.current()!, gone)).toEqual(truth(gone));
   });
 });
 
