@@ -443,3 +443,12 @@ function tenantUser(organisation: Organisation, record: XeroUserRecord, base: st
     meta: meta('User', record.updatedAt, record.updatedAt, `${base}/Users/${record.xeroUserId}`),
   };
 }
+
+/**
+ * Renders a snapshot's global view ahead of the first request (e.g. right after a snapshot swap), so no client
+ * waits for it. Only useful with a known root URL (a configured public URL).
+ */
+export function prerender(snapshot: DirectorySnapshot, rootUrl: string): void {
+  const view = viewOf(snapshot, rootUrl) as View;
+  for (const type of Object.keys(TYPES) as ResourceTypeName[]) view.resources(type);
+}
