@@ -112,7 +112,8 @@ interface TenantState {
   readonly budget: RateBudget;
 }
 
-const WEB_SCOPES_HINT = 'accounting.settings.read';
+/** A custom connection asks only for what reading users and organisations needs (XERO.md, scopes). */
+const CUSTOM_CONNECTION_SCOPES = 'accounting.settings.read';
 
 /** `mapLimit` without a dependency: at most `limit` of `items` in progress at once. */
 async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
@@ -192,7 +193,11 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         configError = new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
         throw configError;
       });
-      grant = stored ? { kind: 'refresh_token' } : { kind: 'client_credentials', scope: options.xeroScopes ?? WEB_SCOPES_HINT };
+      // Tokens stored for another client ID (an app swap) are not ours to use.
+      grant =
+        stored && stored.clientId === options.xeroClientId
+          ? { kind: 'refresh_token' }
+          : { kind: 'client_credentials', scope: options.xeroScopes ?? CUSTOM_CONNECTION_SCOPES };
     }
     provider = new TokenProvider({ clientId: options.xeroClientId ?? '', grant }, { identity, store: tokenStore, clock, random });
     return provider;
