@@ -222,7 +222,7 @@ describe('Failures never drop what Xero last said', () => {
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: b!, count: 1, kind: 'timeout' });
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: c!, count: 2, kind: 'drop' });
     w.sandbox.data.scriptFault({ path: 'connections', count: 1, kind: 500 });
-    const d = directory({ policy: { timeoutMs: 1000 } });
+    const d = directory({ policy: { timeoutMs: 2000 } });
     const report = await d.syncOnce();
     expect(report.outcome).toBe('ok');
     expect(report.calls.connections).toBe(2);

@@ -196,7 +196,7 @@ describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
     sandbox.data.scriptFault({ path: 'token', count: 1, kind: 'timeout' });
     const client = sandbox.clients.web;
     const impatient = new IdentityClient(
-      { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: client.clientId, clientSecret: client.clientSecret, timeoutMs: 200 },
+      { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: client.clientId, clientSecret: client.clientSecret, timeoutMs: 1000 },
       { clock },
     );
     const store = new MemoryTokenStore();
