@@ -3,6 +3,8 @@
  * declarations. Names compare case-insensitively (RFC 7643 §2.1); the result carries the canonical spelling.
  */
 import type { AttributeDefinition, ResourceSchema, SchemaDefinition } from './attributes';
+import { ScimError } from './errors';
+import { parseAttributePath, resolvePath as resolveFilterPath, type AttributePath, type ResolvedPath as FilterResolvedPath } from './filter';
 
 export interface ResolvedPath {
   readonly schema: SchemaDefinition;
@@ -12,11 +14,6 @@ export interface ResolvedPath {
   readonly subAttribute?: AttributeDefinition;
 }
 
-const findAttribute = (list: readonly AttributeDefinition[] | undefined, name: string) => {
-  const lower = name.toLowerCase();
-  return list?.find((a) => a.name.toLowerCase() === lower);
-};
-
 /** The schema a URN names (case-insensitively), if it belongs to the resource type. */
 export function findSchema(resourceSchema: ResourceSchema, urn: string): { schema: SchemaDefinition; core: boolean } | undefined {
   const lower = urn.toLowerCase();
@@ -25,28 +22,17 @@ export function findSchema(resourceSchema: ResourceSchema, urn: string): { schem
   return extension && { schema: extension, core: false };
 }
 
-/** Splits `urn:…:User:name.givenName` into the schema URN and the rest, by the longest declared URN prefix. */
-function splitUrn(resourceSchema: ResourceSchema, path: string): { urn?: string; rest: string } {
-  if (!/^urn:/i.test(path)) return { rest: path };
-  const lower = path.toLowerCase();
-  const candidates = [resourceSchema.core, ...resourceSchema.extensions]
-    .map((s) => s.id)
-    .filter((id) => lower.startsWith(`${id.toLowerCase()}:`) || lower === id.toLowerCase())
-    .sort((a, b) => b.length - a.length);
-  const urn = candidates[0];
-  if (urn === undefined) return { urn: path, rest: '' };
-  return { urn, rest: path.slice(urn.length + 1) };
-}
-
 /**
- * Resolves a textual path. Returns undefined for an unknown schema or attribute, and for a path naming only a
- * schema URN (see `resolveSchemaOnly`).
+ * Resolves a textual path (`sortBy`, an `attributes` entry) with the filter's own path grammar and resolution
+ * rules, so all three agree. Returns undefined for an unknown, ambiguous or malformed path.
  */
 export function resolvePath(resourceSchema: ResourceSchema, path: string): ResolvedPath | undefined {
-  const { urn, rest } = splitUrn(resourceSchema, path.trim());
-  const [attributeName, subName, extra] = rest.split('.');
-  if (!attributeName || extra !== undefined) return undefined;
-  return resolveParts(resourceSchema, urn, attributeName, subName);
+  try {
+    return adapt(resolveFilterPath(parseAttributePath(path), resourceSchema));
+  } catch (error) {
+    if (error instanceof ScimError) return undefined;
+    throw error;
+  }
 }
 
 /** Resolves a path given as parts (as the filter AST carries them). */
@@ -56,29 +42,20 @@ export function resolveParts(
   attributeName: string,
   subName?: string,
 ): ResolvedPath | undefined {
-  let schema: SchemaDefinition = resourceSchema.core;
-  let core = true;
-  if (urn !== undefined) {
-    const found = findSchema(resourceSchema, urn);
-    if (!found) return undefined;
-    ({ schema, core } = found);
+  const path: AttributePath = { attribute: attributeName };
+  if (urn !== undefined) path.schema = urn;
+  if (subName !== undefined) path.subAttribute = subName;
+  try {
+    return adapt(resolveFilterPath(path, resourceSchema));
+  } catch (error) {
+    if (error instanceof ScimError) return undefined;
+    throw error;
   }
-  let attribute = findAttribute(schema.attributes, attributeName);
-  if (!attribute && urn === undefined) {
-    // RFC 7644 §3.10: clients may omit the URN of an extension attribute (the filter resolves the same way).
-    for (const extension of resourceSchema.extensions) {
-      attribute = findAttribute(extension.attributes, attributeName);
-      if (attribute) {
-        schema = extension;
-        core = false;
-        break;
-      }
-    }
-  }
-  if (!attribute) return undefined;
-  if (subName === undefined) return { schema, core, attribute };
-  const subAttribute = findAttribute(attribute.subAttributes, subName);
-  return subAttribute && { schema, core, attribute, subAttribute };
+}
+
+function adapt(resolved: FilterResolvedPath): ResolvedPath {
+  const { schema, inExtension, attribute, subAttribute } = resolved;
+  return subAttribute ? { schema, core: !inExtension, attribute, subAttribute } : { schema, core: !inExtension, attribute };
 }
 
 /** `urn:…:extension:…:User` alone names the whole extension object (RFC 7644 §3.10). */
