@@ -1,6 +1,7 @@
 /**
  * Renders a directory snapshot as SCIM resources, once per snapshot (and base URL), and keeps the result:
- * resource objects, their pre-serialised JSON, weak ETags and the lookup indexes the query planner uses.
+ * resource objects, the lookup indexes the query planner uses, and each resource's serialised JSON and weak
+ * ETag (computed the first time the resource is sent, then reused by every later request).
  *
  * A snapshot is immutable, so everything derived from it is cached in a WeakMap keyed by the snapshot object and
  * disappears with it. Resource sets are built lazily, per resource type and per view (global or one tenant).
