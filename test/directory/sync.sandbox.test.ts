@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import { normaliseEmail } from '../../src/directory/ids';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
@@ -32,13 +31,18 @@ const orgIds = (): string[] => w.sandbox.data.organisations().map((o) => o.organ
 function truth(organisationId: string): string[] {
   return w.sandbox.data
     .users(organisationId)
-    .map((u) => `${u.userId.toLowerCase()} ${normaliseEmail(u.email)} ${u.role}`)
+    .map((u) =>
+      [u.userId.toLowerCase(), u.email, u.firstName, u.lastName, u.role, u.isSubscriber, new Date(u.updatedAt).toISOString()].join(' | '),
+    )
     .sort();
 }
 
+/** What the snapshot serves for one organisation, field for field (dates from Xero's /Date(…)/ as ISO). */
 function served(snapshot: DirectorySnapshot, organisationId: string): string[] {
   const tenant = snapshot.tenants.find((t) => t.organisation.id === organisationId.toLowerCase());
-  return (tenant?.users ?? []).map((u) => `${u.xeroUserId} ${normaliseEmail(u.email)} ${u.role}`).sort();
+  return (tenant?.users ?? [])
+    .map((u) => [u.xeroUserId, u.email, u.firstName, u.lastName, u.role, u.isSubscriber, u.updatedAt].join(' | '))
+    .sort();
 }
 
 describe('Sync against the sandbox over HTTP', () => {
@@ -280,6 +284,19 @@ describe('Persistence in STATE_DIR', () => {
     expect(report.outcome).toBe('failed');
     expect(restarted.current()!.version).toBe(version);
     expect(restarted.status()).toMatchObject({ ready: true });
+  });
+
+  it('writes the state atomically, mode 0600, and nothing else in STATE_DIR but the token file', async () => {
+    const d = directory();
+    await d.syncOnce();
+    await d.syncOnce();
+    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.json', 'xero-tokens.json']);
+    const store = new FileSnapshotStore(w.stateDir);
+    expect((await fs.stat(store.file)).mode & 0o777).toBe(0o600);
+    const saved = (await store.load())!;
+    expect(saved.tenants).toHaveLength(6);
+    expect(saved.health.every((h) => h.state === 'current')).toBe(true);
+    expect(await fs.readFile(store.file, 'utf8')).not.toContain(w.config.xeroClientSecret!);
   });
 
   it('a corrupt state file is ignored, not fatal', async () => {
