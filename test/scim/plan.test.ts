@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { personId } from '../../src/directory/ids';
 import { compileFilter, parseFilter } from '../../src/scim/filter';
-import { planCandidates } from '../../src/scim/query/plan';
+import { plan, planCandidates } from '../../src/scim/query/plan';
 import { viewOf } from '../../src/scim/render';
 import type { ResourceTypeName } from '../../src/scim/schemas';
 import { BASE, generatedTenants, snapshotOf } from '../http/fixtures';
@@ -48,14 +48,40 @@ describe('query planner: indexed lookups', () => {
     for (const p of matches) expect(candidates).toContain(p);
   });
 
-  it.each(['active eq true', 'userName co "user1"', 'not (userName eq "user1@example.com")', 'userName eq "user1@example.com" or active eq false'])(
+  it.each([
+    'meta.lastModified gt "2024-02-27T10:00:00Z"',
+    'meta.lastModified ge "2024-02-27T10:00:00.0000000Z"',
+    'meta.lastModified lt "2024-02-02T10:00:00Z"',
+    'meta.LASTMODIFIED le "2024-02-02T10:00:00.9999999Z"',
+    'meta.created ge "2024-02-20T00:00:00+02:00" and meta.created le "2024-02-21T00:00:00Z"',
+    'meta.lastModified ge "2024-02-27T00:00:00Z" or userName eq "user3@example.com"',
+    'userName eq "user3@example.com"',
+    `members[value eq "${member.id}"]`,
+  ])('answers %s exactly from indexes', (filter) => {
+    const type = filter.startsWith('members') ? 'Group' : 'User';
+    const planned = plan(parseFilter(filter), view.resources(type));
+    expect(planned?.exact).toBe(true);
+    expect(planned!.positions).toEqual(scan(type, filter));
+  });
+
+  it('narrows an Entra delta window and tests only the candidates', () => {
+    const filter = 'active eq true and (meta.lastModified ge "2024-02-27T00:00:00.0000000Z" and meta.lastModified le "2024-02-28T23:59:59.9999999Z")';
+    const planned = plan(parseFilter(filter), view.resources('User'))!;
+    expect(planned.exact).toBe(false);
+    expect(planned.positions.length).toBeLessThan(view.resources('User').items.length / 5);
+    const matches = scan('User', filter);
+    expect(matches.length).toBeGreaterThan(0);
+    for (const p of matches) expect(planned.positions).toContain(p);
+  });
+
+  it.each(['active eq true', 'userName co "user1"', 'not (userName eq "user1@example.com")', 'userName eq "user1@example.com" or active eq false', 'meta.lastModified eq "2024-02-27T10:00:00Z"'])(
     'scans for %s',
     (filter) => {
       expect(planCandidates(parseFilter(filter), view.resources('User'))).toBeUndefined();
     },
   );
 
-  it('never loses a match (random combinations of indexed and unindexed terms)', () => {
+  it('never loses a match, and an exact plan is exactly the matches (random combinations)', () => {
     const email = fc.integer({ min: 0, max: 210 }).map((i) => `user${i}@example.com`);
     const indexed = fc.oneof(
       email.map((e) => `userName eq "${e.toUpperCase()}"`),
@@ -63,7 +89,12 @@ describe('query planner: indexed lookups', () => {
       email.map((e) => `id eq "${personId(e)}"`),
       fc.integer({ min: 0, max: 210 }).map((i) => `displayName eq "Given${i} Family${i}"`),
     );
-    const other = fc.constantFrom('active eq true', 'active eq false', 'userName sw "user1"', 'meta.lastModified gt "2024-02-14T00:00:00Z"');
+    const other = fc.oneof(
+      fc.constantFrom('active eq true', 'active eq false', 'userName sw "user1"'),
+      fc.tuple(fc.constantFrom('gt', 'ge', 'lt', 'le'), fc.integer({ min: 1, max: 28 }), fc.constantFrom('', '.5', '.0000000', '.9999999')).map(
+        ([op, day, fraction]) => `meta.lastModified ${op} "2024-02-${String(day).padStart(2, '0')}T10:00:00${fraction}Z"`,
+      ),
+    );
     const filter: fc.Arbitrary<string> = fc.letrec<{ f: string }>((tie) => ({
       f: fc.oneof(
         { depthSize: 'small' },
@@ -75,10 +106,10 @@ describe('query planner: indexed lookups', () => {
     })).f;
     fc.assert(
       fc.property(filter, (f) => {
-        const set = view.resources('User');
-        const candidates = planCandidates(parseFilter(f), set);
+        const planned = plan(parseFilter(f), view.resources('User'));
         const matches = scan('User', f);
-        if (candidates) for (const p of matches) expect(candidates).toContain(p);
+        if (planned?.exact) expect(planned.positions).toEqual(matches);
+        else if (planned) for (const p of matches) expect(planned.positions).toContain(p);
       }),
       { numRuns: 300 },
     );

@@ -1,58 +1,72 @@
 /**
  * The query planner: answers the lookups pollers send (`id eq`, `userName eq`, `externalId eq`, e-mail value
- * paths, `displayName eq`, `members[value eq]`) from the per-snapshot indexes instead of scanning.
+ * paths, `displayName eq`, `members[value eq]`) from the per-snapshot indexes instead of scanning, and the delta
+ * windows of Entra and SailPoint (`meta.lastModified ge "…"`) from a per-snapshot ordering by instant.
  *
- * A plan only narrows the candidates: every candidate is still tested with the compiled filter, so the planner
- * must return a superset of the matches, never decide a match by itself.
+ * A plan is either exact (its positions are precisely the matches) or a superset that the compiled filter then
+ * tests. Exactness is claimed only where the index compares exactly as the filter does: string keys folded with
+ * `toLowerCase` unless caseExact (as the filter folds them), instants compared with the filter's own
+ * `compareInstants`.
  */
-import type { Filter } from '../filter';
-import type { ResourceSchema } from '../attributes';
-import { indexKey, resolveParts } from '../paths';
+import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
+import { indexKey, resolveParts, valuesAt, type ResolvedPath } from '../paths';
 import type { ResourceSet } from '../render';
 
-/** Candidate positions (ascending), or undefined when no index applies and the set must be scanned. */
-export function planCandidates(filter: Filter, set: ResourceSet): readonly number[] | undefined {
+export interface Plan {
+  /** Candidate positions, ascending. */
+  readonly positions: readonly number[];
+  /** True when the positions are exactly the matches, so no candidate needs testing. */
+  readonly exact: boolean;
+}
+
+/** A plan for the filter, or undefined when no index applies and the set must be scanned. */
+export function plan(filter: Filter, set: ResourceSet): Plan | undefined {
   switch (filter.op) {
-    case 'eq':
-      return lookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
+    case 'eq': {
+      const positions = lookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
+      return positions && { positions, exact: filter.where === undefined };
+    }
+    case 'gt':
+    case 'ge':
+    case 'lt':
+    case 'le': {
+      if (filter.where !== undefined) return undefined;
+      const positions = range(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.op, filter.value);
+      return positions && { positions, exact: true };
+    }
     case 'valuePath':
       return planInside(filter.filter, set, filter.path.schema, filter.path.attribute);
     case 'and': {
-      const left = planCandidates(filter.left, set);
-      const right = planCandidates(filter.right, set);
-      if (!left) return right;
-      if (!right) return left;
-      return left.length <= right.length ? left : right;
+      const left = plan(filter.left, set);
+      const right = plan(filter.right, set);
+      if (!left) return right && { positions: right.positions, exact: false };
+      if (!right) return { positions: left.positions, exact: false };
+      return { positions: intersection(left.positions, right.positions), exact: left.exact && right.exact };
     }
     case 'or': {
-      const left = planCandidates(filter.left, set);
-      const right = left && planCandidates(filter.right, set);
-      return left && right ? union(left, right) : undefined;
+      const left = plan(filter.left, set);
+      const right = left && plan(filter.right, set);
+      return left && right ? { positions: union(left.positions, right.positions), exact: left.exact && right.exact } : undefined;
     }
     default:
       return undefined;
   }
 }
 
-/**
- * Whether the index answers the filter exactly, so candidates need no test: a single `eq` on an indexed attribute
- * with a string and no `[...]` condition, or `attr[value eq "x"]`. Index keys fold case exactly as the filter does
- * (`toLowerCase` unless caseExact), so the two cannot disagree.
- */
-export function isExactLookup(filter: Filter): boolean {
-  if (filter.op === 'eq') return filter.where === undefined && typeof filter.value === 'string';
-  if (filter.op === 'valuePath') {
-    const inner = filter.filter;
-    return inner.op === 'eq' && inner.where === undefined && typeof inner.value === 'string' && inner.path.subAttribute === undefined && inner.path.schema === undefined && inner.path.attribute.toLowerCase() === 'value';
-  }
-  return false;
+/** The candidate positions alone (for callers that test every candidate anyway). */
+export function planCandidates(filter: Filter, set: ResourceSet): readonly number[] | undefined {
+  return plan(filter, set)?.positions;
 }
 
-/** `members[value eq "x"]` (and `members[value eq "x" and type eq "User"]`). */
-function planInside(inner: Filter, set: ResourceSet, schema: string | undefined, attribute: string): readonly number[] | undefined {
-  if (inner.op === 'and') return planInside(inner.left, set, schema, attribute) ?? planInside(inner.right, set, schema, attribute);
-  if (inner.op !== 'eq' || inner.path.schema !== undefined || inner.path.subAttribute !== undefined) return undefined;
-  return lookup(set, schema, attribute, inner.path.attribute, inner.value);
+/** `members[value eq "x"]` (exact), and `members[value eq "x" and type eq "User"]` (a superset). */
+function planInside(inner: Filter, set: ResourceSet, schema: string | undefined, attribute: string): Plan | undefined {
+  if (inner.op === 'and') {
+    const found = planInside(inner.left, set, schema, attribute) ?? planInside(inner.right, set, schema, attribute);
+    return found && { positions: found.positions, exact: false };
+  }
+  if (inner.op !== 'eq' || inner.where !== undefined || inner.path.schema !== undefined || inner.path.subAttribute !== undefined) return undefined;
+  const positions = lookup(set, schema, attribute, inner.path.attribute, inner.value);
+  return positions && { positions, exact: true };
 }
 
 function lookup(
@@ -63,8 +77,7 @@ function lookup(
   value: unknown,
 ): readonly number[] | undefined {
   if (typeof value !== 'string') return undefined;
-  const schema: ResourceSchema = set.type.schema;
-  const path = resolveParts(schema, schemaUrn, attributeName, subName);
+  const path = resolveParts(set.type.schema, schemaUrn, attributeName, subName);
   if (!path || !path.core) return undefined;
   // RFC 7644 §3.4.2.2: a complex attribute compared directly is compared by its `value` sub-attribute.
   const leaf = path.subAttribute ?? (path.attribute.type === 'complex' ? path.attribute.subAttributes?.find((s) => s.name === 'value') : path.attribute);
@@ -73,6 +86,86 @@ function lookup(
   const index = set.indexes.get(key.toLowerCase());
   if (!index) return undefined;
   return index.get(indexKey(value, leaf)) ?? [];
+}
+
+/** Orderings by instant of the singular dateTime attributes worth a range index. */
+const RANGE_INDEXED = new Set(['meta.lastModified', 'meta.created']);
+
+interface InstantOrdering {
+  /** Positions of resources that have the attribute, by ascending instant. */
+  readonly positions: Int32Array;
+  readonly instants: readonly Instant[];
+}
+
+function range(
+  set: ResourceSet,
+  schemaUrn: string | undefined,
+  attributeName: string,
+  subName: string | undefined,
+  op: Extract<CompareOp, 'gt' | 'ge' | 'lt' | 'le'>,
+  value: unknown,
+): readonly number[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  const path = resolveParts(set.type.schema, schemaUrn, attributeName, subName);
+  if (!path?.subAttribute || !path.core || !RANGE_INDEXED.has(`${path.attribute.name}.${path.subAttribute.name}`)) return undefined;
+  const bound = parseInstant(value);
+  if (!bound) return undefined; // the filter refuses it with a clear message
+  const ordering = instantOrdering(set, path);
+  // The first index whose instant is above (gt, le) or at least (ge, lt) the bound.
+  const strict = op === 'gt' || op === 'le';
+  let low = 0;
+  let high = ordering.instants.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const c = compareInstants(ordering.instants[mid]!, bound);
+    if (c < 0 || (strict && c === 0)) low = mid + 1;
+    else high = mid;
+  }
+  const selected = op === 'gt' || op === 'ge' ? ordering.positions.subarray(low) : ordering.positions.subarray(0, low);
+  return ascending(selected, set.items.length);
+}
+
+function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering {
+  const key = `instants:${path.attribute.name}.${path.subAttribute?.name}`;
+  const cached = set.memo.get(key) as InstantOrdering | undefined;
+  if (cached) return cached;
+  const entries: { position: number; instant: Instant }[] = [];
+  set.items.forEach((item, position) => {
+    const [value] = valuesAt(item.data, path);
+    const instant = typeof value === 'string' ? parseInstant(value) : undefined;
+    if (instant) entries.push({ position, instant });
+  });
+  entries.sort((a, b) => compareInstants(a.instant, b.instant) || a.position - b.position);
+  const ordering = { positions: Int32Array.from(entries, (e) => e.position), instants: entries.map((e) => e.instant) };
+  set.memo.set(key, ordering);
+  return ordering;
+}
+
+/** Positions in ascending order: a sort for few, a mask sweep (linear) for many. */
+function ascending(positions: Int32Array, size: number): number[] {
+  if (positions.length * 16 < size) return Array.from(positions).sort((a, b) => a - b);
+  const mask = new Uint8Array(size);
+  for (const p of positions) mask[p] = 1;
+  const out: number[] = [];
+  for (let p = 0; p < size; p++) if (mask[p]) out.push(p);
+  return out;
+}
+
+function intersection(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) i++;
+    else j++;
+  }
+  return out;
 }
 
 function union(a: readonly number[], b: readonly number[]): number[] {

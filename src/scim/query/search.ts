@@ -8,7 +8,7 @@ import type { RenderedResource, ResourceSet } from '../render';
 import { LIST_RESPONSE_SCHEMA } from '../schemas';
 import { compileSelection, excludesOnlyMembers, type AttributeSelection, type Projection } from '../select';
 import type { ListQuery } from './parameters';
-import { isExactLookup, planCandidates } from './plan';
+import { plan } from './plan';
 import { compareSortValues, resolveSortPath, sortPositions, sortValue } from './sort';
 
 /** Serialises one resource as the selection asks, reusing the pre-rendered text when it can. */
@@ -26,9 +26,11 @@ export function resourceWriter(set: ResourceSet, selection: AttributeSelection):
 function matching(set: ResourceSet, filter: Filter | undefined): readonly number[] {
   const all = set.items;
   if (!filter) return allPositions(set);
+  // Compiled first: an invalid filter is refused even when an index could answer it.
   const predicate = compileFilter(filter, set.type.schema);
-  const candidates = planCandidates(filter, set);
-  if (candidates && isExactLookup(filter)) return candidates;
+  const planned = plan(filter, set);
+  if (planned?.exact) return planned.positions;
+  const candidates = planned?.positions;
   // `meta.version` exists only once a resource is serialised; other filters read the unserialised data.
   const read = mentionsVersion(filter) ? (item: RenderedResource) => item.resource : (item: RenderedResource) => item.data;
   const out: number[] = [];
