@@ -20,7 +20,9 @@ export type XeroErrorCode =
   | 'XERO_BAD_RESPONSE'
   | 'XERO_NOT_CONFIGURED'
   /** The caller stopped (shutdown) while the call waited for room or for a retry. */
-  | 'XERO_CANCELLED';
+  | 'XERO_CANCELLED'
+  /** STATE_DIR refused a write of a rotated token: it is held in memory and stored before any use. */
+  | 'XERO_STATE_NOT_WRITABLE';
 
 const RETRYABLE: ReadonlySet<XeroErrorCode> = new Set(['XERO_RATE_LIMITED', 'XERO_SERVER_ERROR', 'XERO_TIMEOUT', 'XERO_NETWORK']);
 

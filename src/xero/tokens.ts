@@ -154,6 +154,8 @@ export class TokenProvider {
   private chain: StoredTokens | undefined;
   private loaded = false;
   private inFlight: Promise<string> | undefined;
+  /** A rotated token set not yet stored (STATE_DIR refused the write); never used before it is stored. */
+  private unsaved: StoredTokens | undefined;
   private terminal: XeroError | undefined;
   private lastError: XeroError | undefined;
   private tokenCalls = 0;
@@ -233,6 +235,12 @@ export class TokenProvider {
   }
 
   private async rotate(): Promise<string> {
+    if (this.unsaved) {
+      // A rotated set we could not store yet: store it before anything else, and rotate no further until then.
+      await this.persist(this.unsaved);
+      this.chain = this.unsaved;
+      this.unsaved = undefined;
+    }
     const chain = await this.loadChain();
     if (chain.accessToken && chain.accessTokenExpiresAt && !this.access) {
       const expiresAt = Date.parse(chain.accessTokenExpiresAt);
@@ -248,16 +256,24 @@ export class TokenProvider {
     // Persist before use: if we crash after this line, the stored token is the newest; if before, the old one is
     // still inside its grace period.
     try {
-      await this.deps.store.save(next);
+      await this.persist(next);
     } catch (err) {
-      this.chain = next; // the only copy of the newest token; keep it so the next renewal can store it
-      throw new XeroError('XERO_NOT_CONFIGURED', `cannot store the rotated refresh token in STATE_DIR (${(err as Error).message})`, {
-        cause: err,
-      });
+      this.unsaved = next; // the only copy of the newest token: the next renewal stores it first
+      throw err;
     }
     this.chain = next;
     this.access = { token: set.accessToken, expiresAt: set.expiresAt };
     return set.accessToken;
+  }
+
+  private async persist(tokens: StoredTokens): Promise<void> {
+    try {
+      await this.deps.store.save(tokens);
+    } catch (err) {
+      throw new XeroError('XERO_STATE_NOT_WRITABLE', `cannot store the rotated refresh token in STATE_DIR (${(err as Error).message})`, {
+        cause: err,
+      });
+    }
   }
 
   private nextChain(chain: StoredTokens, set: TokenSet): StoredTokens {

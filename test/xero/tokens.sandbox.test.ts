@@ -161,6 +161,23 @@ describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
     expect((await disk.load())!.refreshToken).not.toBe(initial);
   });
 
+  it('a failed write is not terminal: the rotated token is stored first at the next renewal, before any use, without rotating again', async () => {
+    const initial = sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants());
+    const disk = new FileTokenStore(stateDir);
+    let refuse = true;
+    const flaky: TokenStore = { load: () => disk.load(), save: (t) => (refuse ? Promise.reject(new Error('EROFS')) : disk.save(t)) };
+    const p = webProvider(flaky, initial);
+    await expect(p.getAccessToken()).rejects.toMatchObject({ code: 'XERO_STATE_NOT_WRITABLE' });
+    await expect(p.getAccessToken()).rejects.toMatchObject({ code: 'XERO_STATE_NOT_WRITABLE' });
+    expect(tokenCalls().refresh_token).toBe(1);
+    expect(p.status().ready).toBe(true);
+    refuse = false;
+    const token = await p.getAccessToken();
+    expect(tokenCalls().refresh_token).toBe(1);
+    expect((await disk.load())!.accessToken).toBe(token);
+    await expect(identity('web').connections(token)).resolves.toMatchObject({ connections: expect.any(Array) });
+  });
+
   it('after the grace period the lost rotation ends in invalid_grant: terminal, actionable, no retry loop', async () => {
     const initial = sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants());
     await identity('web').token({ type: 'refresh_token', refreshToken: initial }); // rotated elsewhere, answer lost
