@@ -115,6 +115,12 @@ interface TenantState {
 /** A custom connection asks only for what reading users and organisations needs (XERO.md, scopes). */
 const CUSTOM_CONNECTION_SCOPES = 'accounting.settings.read';
 
+/** offline_access only means something to a web app: a custom connection gets no refresh token. */
+export function customConnectionScopes(configured: string | undefined): string {
+  const scopes = (configured ?? CUSTOM_CONNECTION_SCOPES).split(/\s+/).filter((s) => s !== '' && s !== 'offline_access');
+  return scopes.length > 0 ? scopes.join(' ') : CUSTOM_CONNECTION_SCOPES;
+}
+
 /** `mapLimit` without a dependency: at most `limit` of `items` in progress at once. */
 async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -197,7 +203,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       grant =
         stored && stored.clientId === options.xeroClientId
           ? { kind: 'refresh_token' }
-          : { kind: 'client_credentials', scope: options.xeroScopes ?? CUSTOM_CONNECTION_SCOPES };
+          : { kind: 'client_credentials', scope: customConnectionScopes(options.xeroScopes) };
     }
     provider = new TokenProvider({ clientId: options.xeroClientId ?? '', grant }, { identity, store: tokenStore, clock, random });
     return provider;
