@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config';
 import { renderSyncJson, runSyncOnce } from '../../src/directory/sync-cli';
-import { createXeroDirectory, customConnectionScopes } from '../../src/directory/sync';
+import { createXeroDirectory } from '../../src/directory/sync';
 import { staticDirectory } from '../../src/directory/static';
 import { FileTokenStore } from '../../src/xero/tokens';
 import { ManualClock, SteppingClock, settle, until } from '../xero/helpers/clocks';
@@ -22,13 +22,6 @@ describe('Grants as the directory chooses them', () => {
     expect(report.outcome).toBe('ok');
     expect(w.sandbox.data.counters().token.client_credentials).toBe(1);
     expect(d.current()!.organisations.map((o) => o.id)).toEqual([custom.tenantIds![0]!.toLowerCase()]);
-  });
-
-  it('asks a custom connection for accounting.settings.read, never offline_access', () => {
-    expect(customConnectionScopes(undefined)).toBe('accounting.settings.read');
-    expect(customConnectionScopes('offline_access accounting.settings.read')).toBe('accounting.settings.read');
-    expect(customConnectionScopes('offline_access')).toBe('accounting.settings.read');
-    expect(customConnectionScopes('accounting.settings')).toBe('accounting.settings');
   });
 
   it('uses a refresh token stored by `xero-scim auth` when the environment has none', async () => {
