@@ -3,9 +3,9 @@
  * paths, `displayName eq`, `members[value eq]`) from the per-snapshot indexes instead of scanning, and the delta
  * windows of Entra and SailPoint (`meta.lastModified ge "…"`) from a per-snapshot ordering by instant.
  *
- * A plan is either exact (its positions are precisely the matches) or a superset that the compiled filter then
- * tests. Exactness is claimed only where the index compares exactly as the filter does: string keys folded with
- * `toLowerCase` unless caseExact (as the filter folds them), instants compared with the filter's own
+ * A plan gives candidate positions and the residual filter the candidates must still pass (none when the index
+ * answers exactly). Exactness is claimed only where the index compares exactly as the filter does: string keys
+ * folded with `toLowerCase` unless caseExact (as the filter folds them), instants compared with the filter's own
  * `compareInstants`.
  */
 import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
@@ -15,8 +15,11 @@ import type { ResourceSet } from '../render';
 export interface Plan {
   /** Candidate positions, ascending. */
   readonly positions: readonly number[];
-  /** True when the positions are exactly the matches, so no candidate needs testing. */
-  readonly exact: boolean;
+  /**
+   * What the candidates must still be tested against; undefined when the positions are exactly the matches.
+   * For `active eq true and meta.lastModified ge "…"` it is `active eq true` alone.
+   */
+  readonly residual?: Filter;
 }
 
 /** A plan for the filter, or undefined when no index applies and the set must be scanned. */
@@ -24,7 +27,7 @@ export function plan(filter: Filter, set: ResourceSet): Plan | undefined {
   switch (filter.op) {
     case 'eq': {
       const positions = lookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
-      return positions && { positions, exact: filter.where === undefined };
+      return positions && { positions, residual: filter.where === undefined ? undefined : filter };
     }
     case 'gt':
     case 'ge':
@@ -32,25 +35,36 @@ export function plan(filter: Filter, set: ResourceSet): Plan | undefined {
     case 'le': {
       if (filter.where !== undefined) return undefined;
       const positions = range(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.op, filter.value);
-      return positions && { positions, exact: true };
+      return positions && { positions };
     }
-    case 'valuePath':
-      return planInside(filter.filter, set, filter.path.schema, filter.path.attribute);
+    case 'valuePath': {
+      const found = planInside(filter.filter, set, filter.path.schema, filter.path.attribute);
+      return found && { positions: found.positions, residual: found.exact ? undefined : filter };
+    }
     case 'and': {
       const left = plan(filter.left, set);
       const right = plan(filter.right, set);
-      if (!left) return right && { positions: right.positions, exact: false };
-      if (!right) return { positions: left.positions, exact: false };
-      return { positions: intersection(left.positions, right.positions), exact: left.exact && right.exact };
+      if (!left && !right) return undefined;
+      if (!left) return { positions: right!.positions, residual: both(filter.left, right!.residual) };
+      if (!right) return { positions: left.positions, residual: both(left.residual, filter.right) };
+      return { positions: intersection(left.positions, right.positions), residual: both(left.residual, right.residual) };
     }
     case 'or': {
       const left = plan(filter.left, set);
       const right = left && plan(filter.right, set);
-      return left && right ? { positions: union(left.positions, right.positions), exact: left.exact && right.exact } : undefined;
+      if (!left || !right) return undefined;
+      const exact = left.residual === undefined && right.residual === undefined;
+      return { positions: union(left.positions, right.positions), residual: exact ? undefined : filter };
     }
     default:
       return undefined;
   }
+}
+
+function both(a: Filter | undefined, b: Filter | undefined): Filter | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { op: 'and', left: a, right: b };
 }
 
 /** The candidate positions alone (for callers that test every candidate anyway). */
@@ -59,7 +73,7 @@ export function planCandidates(filter: Filter, set: ResourceSet): readonly numbe
 }
 
 /** `members[value eq "x"]` (exact), and `members[value eq "x" and type eq "User"]` (a superset). */
-function planInside(inner: Filter, set: ResourceSet, schema: string | undefined, attribute: string): Plan | undefined {
+function planInside(inner: Filter, set: ResourceSet, schema: string | undefined, attribute: string): { positions: readonly number[]; exact: boolean } | undefined {
   if (inner.op === 'and') {
     const found = planInside(inner.left, set, schema, attribute) ?? planInside(inner.right, set, schema, attribute);
     return found && { positions: found.positions, exact: false };

@@ -27,12 +27,14 @@ function matching(set: ResourceSet, filter: Filter | undefined): readonly number
   const all = set.items;
   if (!filter) return allPositions(set);
   // Compiled first: an invalid filter is refused even when an index could answer it.
-  const predicate = compileFilter(filter, set.type.schema);
+  const whole = compileFilter(filter, set.type.schema);
   const planned = plan(filter, set);
-  if (planned?.exact) return planned.positions;
+  if (planned && !planned.residual) return planned.positions;
   const candidates = planned?.positions;
+  const test = planned?.residual ?? filter;
+  const predicate = test === filter ? whole : compileFilter(test, set.type.schema);
   // `meta.version` exists only once a resource is serialised; other filters read the unserialised data.
-  const read = mentionsVersion(filter) ? (item: RenderedResource) => item.resource : (item: RenderedResource) => item.data;
+  const read = mentionsVersion(test) ? (item: RenderedResource) => item.resource : (item: RenderedResource) => item.data;
   const out: number[] = [];
   if (candidates) {
     for (const p of candidates) if (predicate(read(all[p]!))) out.push(p);
