@@ -257,8 +257,13 @@ export class RateBudget {
     });
     // The slot is Xero's concurrency, so it stays taken until the request really ends (bounded, so a call that
     // never settles cannot starve the organisation).
-    pending.then(slot.release, slot.release);
-    setTimeout(slot.release, 2 * this.policy.timeoutMs).unref?.();
+    const backstop = setTimeout(slot.release, 2 * this.policy.timeoutMs);
+    backstop.unref?.();
+    const settle = (): void => {
+      clearTimeout(backstop);
+      slot.release();
+    };
+    pending.then(settle, settle);
     try {
       const answer = await Promise.race([pending, timedOut]);
       this.observe(answer.headers, slot);
