@@ -257,6 +257,34 @@ describe('Failures never drop what Xero last said', () => {
     expect(report.outcome).toBe('ok');
   });
 
+  it('under a storm of random 429s, 5xx, drops and timeouts every organisation is either current or its last good data: none is dropped', async () => {
+    const d = directory({ policy: { timeoutMs: 2000 } });
+    await d.syncOnce();
+    const lastGood = new Map(orgIds().map((id) => [id, served(d.current()!, id)]));
+    for (const id of orgIds()) {
+      const user = w.sandbox.data.users(id)[0]!;
+      w.sandbox.data.setRole(id, user.userId, user.role === 'READONLY' ? 'STANDARD' : 'READONLY');
+    }
+    w.sandbox.data.setFaults({ rateLimitRate: 0.4, serverErrorRate: 0.3, dropRate: 0.1, timeoutRate: 0.02, seed: 42 });
+    const seen = new Set<string>();
+    for (let round = 0; round < 3; round++) {
+      const report = await d.syncOnce();
+      for (const t of report.tenants) seen.add(t.result);
+      const snapshot = d.current()!;
+      expect(snapshot.organisations).toHaveLength(6);
+      for (const t of report.tenants) {
+        const id = orgIds().find((o) => o.toLowerCase() === t.organisationId)!;
+        expect(['current', 'stale']).toContain(t.result);
+        expect(served(snapshot, id)).toEqual(t.result === 'current' ? truth(id) : lastGood.get(id));
+        lastGood.set(id, served(snapshot, id));
+      }
+    }
+    expect([...seen].sort()).toEqual(['current', 'stale']); // the storm really made some organisations fail
+    w.sandbox.data.setFaults({ rateLimitRate: 0, serverErrorRate: 0, dropRate: 0, timeoutRate: 0 });
+    expect((await d.syncOnce()).outcome).toBe('ok');
+    for (const id of orgIds()) expect(served(d.current()!, id)).toEqual(truth(id));
+  });
+
   it('keeps every organisation when /connections itself fails, and says why', async () => {
     const d = directory();
     await d.syncOnce();
