@@ -385,12 +385,15 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       }
       // Both tenant types the model knows are synced (Partner-edition practices connect as PRACTICE); a tenant
       // without the accounting API then shows as missing with its error rather than vanishing.
-      const wanted = connected.filter(
-        (c) =>
-          (c.tenantType === 'ORGANISATION' || c.tenantType === 'PRACTICE') &&
-          (allowList.size === 0 || allowList.has(c.tenantId.toLowerCase())),
-      );
-      const wantedIds = new Set(wanted.map((c) => c.tenantId.toLowerCase()));
+      const byTenant = new Map<string, Connection>();
+      for (const c of connected) {
+        const id = c.tenantId.toLowerCase();
+        const type = c.tenantType === 'ORGANISATION' || c.tenantType === 'PRACTICE';
+        // One organisation may appear under several connections (several consents): sync it once.
+        if (type && (allowList.size === 0 || allowList.has(id)) && !byTenant.has(id)) byTenant.set(id, c);
+      }
+      const wanted = [...byTenant.values()];
+      const wantedIds = new Set(byTenant.keys());
       for (const state of [...tenants.values()]) {
         if (wantedIds.has(state.id)) continue;
         tenants.delete(state.id);
