@@ -47,6 +47,25 @@ describe('Grants as the directory chooses them', () => {
   });
 });
 
+describe('/connections quirks', () => {
+  it('syncs an organisation listed under two connections once', async () => {
+    const clock = new SteppingClock();
+    w = await world({ clock, data: { seed: 9, organisations: 2, usersPerOrganisation: 3 } });
+    // Two consents can list the same organisation twice; the sandbox does not, so double its answer.
+    const doubling: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith('/connections') || !response.ok) return response;
+      const list = (await response.json()) as { id: string }[];
+      const doubled = [...list, ...list.map((c) => ({ ...c, id: `${c.id.slice(0, -1)}0` }))];
+      return new Response(JSON.stringify(doubled), { status: 200, headers: response.headers });
+    };
+    const d = createXeroDirectory(w.config, { clock, fetch: doubling });
+    const report = await d.syncOnce();
+    expect(report.calls.users).toBe(2);
+    expect(d.current()!.organisations).toHaveLength(2);
+  });
+});
+
 describe('XERO_TENANT_IDS allow-list', () => {
   it('syncs only listed organisations, and reports a listed one that is not connected as missing', async () => {
     const clock = new SteppingClock();
