@@ -34,6 +34,28 @@ describe('Grants as the directory chooses them', () => {
     expect(w.sandbox.data.counters().token.client_credentials).toBe(0);
   });
 
+  it('uses a fixed XERO_ACCESS_TOKEN as is, and says so when Xero refuses it after expiry', async () => {
+    const clock = new SteppingClock();
+    w = await world({ clock, data: { seed: 5, organisations: 2, usersPerOrganisation: 2 } });
+    const web = w.sandbox.clients.web;
+    const basic = Buffer.from(`${web.clientId}:${web.clientSecret}`).toString('base64');
+    const answer = await fetch(`${w.url}/connect/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: w.config.xeroRefreshToken! }),
+    });
+    const { access_token: accessToken } = (await answer.json()) as { access_token: string };
+    const before = w.sandbox.data.counters().token.refresh_token;
+    const d = createXeroDirectory({ ...w.config, xeroAccessToken: accessToken, xeroRefreshToken: undefined }, { clock });
+    expect((await d.syncOnce()).outcome).toBe('ok');
+    expect(w.sandbox.data.counters().token.refresh_token).toBe(before);
+    clock.advance(31 * 60_000);
+    const report = await d.syncOnce();
+    expect(report.outcome).toBe('failed');
+    expect(d.status()).toMatchObject({ ready: false, reason: expect.stringContaining('XERO_ACCESS_TOKEN') });
+    expect(d.current()!.organisations).toHaveLength(2); // the last good directory stays
+  });
+
   it('invalid_grant stops syncing with an unready status that says how to re-consent', async () => {
     const clock = new SteppingClock();
     w = await world({ clock, data: { seed: 5, organisations: 2, usersPerOrganisation: 2 } });
