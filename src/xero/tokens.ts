@@ -294,7 +294,13 @@ export class TokenProvider {
     if (this.loaded && this.chain) return this.chain;
     const grant = this.options.grant;
     const initial = grant.kind === 'refresh_token' ? grant.initialRefreshToken : undefined;
-    const stored = await this.deps.store.load();
+    let stored: StoredTokens | undefined;
+    try {
+      stored = await this.deps.store.load();
+    } catch (err) {
+      // A corrupt token file needs an operator; its message says what to do.
+      throw new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
+    }
     const usable = stored && stored.clientId === this.options.clientId ? stored : undefined;
     if (usable && (initial === undefined || usable.lineage.includes(fingerprint(initial)))) {
       this.chain = usable;

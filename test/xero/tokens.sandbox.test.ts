@@ -255,6 +255,15 @@ describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
     expect(tokenCalls().refresh_token).toBe(calls);
   });
 
+  it('a corrupt token file stops renewal with its actionable message, once', async () => {
+    const store = new FileTokenStore(stateDir);
+    await fs.writeFile(store.file, 'not json');
+    const p = webProvider(store, sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants()));
+    await expect(p.getAccessToken()).rejects.toMatchObject({ code: 'XERO_NOT_CONFIGURED', message: expect.stringContaining('re-run `xero-scim auth`') });
+    expect(p.status().ready).toBe(false);
+    expect(tokenCalls().refresh_token).toBe(0);
+  });
+
   it('without any refresh token, says how to get one', async () => {
     await expect(webProvider(new MemoryTokenStore()).getAccessToken()).rejects.toThrow(/xero-scim auth/);
   });
