@@ -75,6 +75,16 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
   }
   people.sort((a, b) => byString(a.id, b.id));
 
+  // Role ids are per (organisation, code): computed once each, not once per record.
+  const roleIds = new Map<string, Map<string, string>>();
+  const roleIdOf = (organisationId: string, code: RoleCode): string => {
+    let codes = roleIds.get(organisationId);
+    if (!codes) roleIds.set(organisationId, (codes = new Map()));
+    let id = codes.get(code);
+    if (id === undefined) codes.set(code, (id = roleId(organisationId, code)));
+    return id;
+  };
+
   const personById = new Map(people.map((p) => [p.id, p]));
   const personByUserName = new Map(people.map((p) => [p.userName, p]));
   const membershipByXeroUserId = new Map<string, Membership>();
@@ -88,7 +98,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
       if (record.role === 'REMOVED') continue;
       membersByOrganisation.get(record.organisationId)?.push(membership);
       if (isRoleCode(record.role)) {
-        const id = roleId(record.organisationId, record.role);
+        const id = roleIdOf(record.organisationId, record.role);
         const list = holders.get(id);
         if (list) list.push(person.id);
         else holders.set(id, [person.id]);
@@ -104,7 +114,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
       if (isRoleCode(m.record.role)) codes.add(m.record.role);
     }
     const orgRoles = ROLE_CODES.filter((c) => codes.has(c)).map((code): Role => {
-      const id = roleId(organisation.id, code);
+      const id = roleIdOf(organisation.id, code);
       return {
         id,
         organisationId: organisation.id,
@@ -119,7 +129,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
   roles.sort((a, b) => byString(a.id, b.id));
 
   return {
-    version: contentVersion(sortedTenants),
+    version: snapshotVersion(sortedTenants),
     builtAt,
     tenants: sortedTenants,
     people,
@@ -135,10 +145,14 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
   };
 }
 
-/** A hash of the content (not of fetch times), so an unchanged directory keeps its version and ETags. */
-function contentVersion(tenants: readonly TenantData[]): string {
+/**
+ * A hash of the content (not of fetch times or input order), so an unchanged directory keeps its version and ETags.
+ * Cheap next to `buildSnapshot`: a sync compares it first and skips the build when nothing changed.
+ */
+export function snapshotVersion(tenants: readonly TenantData[]): string {
   const hash = createHash('sha256');
-  for (const t of tenants) {
+  const sorted = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
+  for (const t of sorted) {
     // Keys sorted: the same organisation read from Xero or from STATE_DIR must hash alike (key order differs).
     hash.update(JSON.stringify(t.organisation, Object.keys(t.organisation).sort()));
     const users = [...t.users].sort((a, b) => byString(a.xeroUserId, b.xeroUserId));
