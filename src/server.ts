@@ -12,7 +12,6 @@ import { createBaseApp, finish, mountScim } from './http/app';
 import { tokenMatcher } from './http/auth';
 import type { Logger } from './log';
 import { Metrics } from './ops/metrics';
-import { requestLog } from './ops/request-log';
 import { createOpsRouter } from './ops/routes';
 
 /** From package.json, one folder up from both src/ and dist/. */
@@ -34,8 +33,7 @@ export interface ServerOptions {
 /** The whole HTTP application: security headers, request log, operator routes, SCIM, errors. */
 export function composeApp(options: ServerOptions): { app: Express; metrics: Metrics } {
   const metrics = options.metrics ?? new Metrics({ directory: options.directory, clock: options.clock, processMetrics: true });
-  const app = createBaseApp({ trustProxy: options.trustProxy, logger: options.logger, clock: options.clock });
-  app.use(requestLog(options.logger, metrics));
+  const app = createBaseApp({ trustProxy: options.trustProxy, logger: options.logger, metrics });
   const matches = tokenMatcher({ tokens: options.tokens, basicAuth: true });
   app.use(
     createOpsRouter({

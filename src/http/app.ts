@@ -4,13 +4,13 @@
  * directory and clock. The pieces (`scimAuth`, `createScimRouter`, `errorHandler`) are exported separately so the
  * server can mount more routes (health, metrics, status page) before `finish`.
  */
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
 import pino, { type Logger } from 'pino';
 import type { Directory } from '../directory/model';
 import { scimAuth } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
+import { type RequestObserver, requestLog } from './request-log';
 import { createScimRouter } from './scim-router';
 
 export const SCIM_BASE_PATH = '/scim/v2';
@@ -31,6 +31,8 @@ export interface AppOptions {
   readonly clock?: { now(): number };
   /** How long a paging crawl keeps the snapshot of its first page; default 600 s, 0 = never (see CrawlPins). */
   readonly crawlPinSeconds?: number;
+  /** Counts each request by route and status (the server passes its Prometheus metrics). */
+  readonly metrics?: RequestObserver;
   /** Largest accepted request body; default 64 KiB (a SearchRequest is small). */
   readonly bodyLimit?: string;
 }
@@ -58,10 +60,9 @@ export function createApp(options: AppOptions): Express {
 }
 
 /** The app with security headers and request ids, no routes yet. */
-export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' | 'clock'>): Express {
+export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' | 'metrics'>): Express {
   const app = express();
   const logger = options.logger ?? silentLogger();
-  const clock = options.clock ?? Date;
   app.set('trust proxy', options.trustProxy === true);
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
@@ -74,16 +75,7 @@ export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' 
       },
     }),
   );
-  app.use((req, res, next) => {
-    const requestId = randomUUID();
-    const started = clock.now();
-    res.locals.requestId = requestId;
-    res.set('X-Request-Id', requestId);
-    res.on('finish', () => {
-      logger.debug({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: clock.now() - started }, 'request');
-    });
-    next();
-  });
+  app.use(requestLog(logger, options.metrics));
   return app;
 }
 

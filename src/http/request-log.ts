@@ -5,7 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../log';
-import type { Metrics } from './metrics';
+
+/** Where each request is counted (the server passes its Prometheus metrics). */
+export interface RequestObserver {
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -22,7 +26,7 @@ function routeOf(req: Request): string {
   return 'unmatched';
 }
 
-export function requestLog(logger: Logger, metrics?: Metrics) {
+export function requestLog(logger: Logger, metrics?: RequestObserver) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     const incoming = req.get('x-request-id');
