@@ -72,7 +72,13 @@ export interface ListeningServer {
 export const TIMEOUTS = { keepAliveMs: 65_000, headersMs: 66_000, requestMs: 30_000, maxHeaderBytes: 16 * 1024 } as const;
 
 export async function listen(app: Express, port: number, host: string): Promise<ListeningServer> {
-  const server = http.createServer({ maxHeaderSize: TIMEOUTS.maxHeaderBytes }, app);
+  let draining = false;
+  const server = http.createServer({ maxHeaderSize: TIMEOUTS.maxHeaderBytes });
+  // While draining, every answer closes its connection, so keep-alive clients reconnect to another replica.
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+  });
+  server.on('request', app);
   server.keepAliveTimeout = TIMEOUTS.keepAliveMs;
   server.headersTimeout = TIMEOUTS.headersMs;
   server.requestTimeout = TIMEOUTS.requestMs;
@@ -90,13 +96,14 @@ export async function listen(app: Express, port: number, host: string): Promise<
     url: `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${address.port}`,
     close: (graceMs = 20_000) =>
       new Promise<void>((resolve) => {
+        draining = true;
+        // In-flight requests finish (and close their connections); idle keep-alive sockets close now; what is still
+        // open at the grace deadline is cut.
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
-        force.unref();
         server.close(() => {
           clearTimeout(force);
           resolve();
         });
-        // Idle keep-alive sockets would hold close() open until their timeout; in-flight ones finish first.
         server.closeIdleConnections();
       }),
   };

@@ -48,8 +48,14 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
     }
   }
 
-  const directory = createXeroDirectory(effective, { logger });
-  const metrics = new Metrics({ directory, processMetrics: true });
+  // Metrics read the directory at scrape time, and the directory reports syncs and Xero calls to them.
+  const observers: { metrics?: Metrics } = {};
+  const directory = createXeroDirectory(effective, {
+    logger,
+    onSync: (report) => observers.metrics?.observeSync(report.outcome, report.durationMs / 1000),
+    onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
+  });
+  const metrics = (observers.metrics = new Metrics({ directory, processMetrics: true }));
   const { app } = composeApp({
     directory,
     tokens,
@@ -73,7 +79,7 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   await waitForStop(options.signal);
   logger.info('shutting down: no new connections, finishing requests in flight');
   await server.close(SHUTDOWN_GRACE_MS);
-  await directory.stop(); // persists the last state
+  await directory.stop(); // ends the sync loop; each sync already persisted its state
   for (const cleanup of cleanups) await cleanup();
   logger.info('stopped');
   logger.flush();

@@ -50,6 +50,8 @@ export interface BudgetDeps {
   readonly random?: () => number;
   /** Aborted on shutdown: waits end at once and no new call starts. */
   readonly signal?: AbortSignal;
+  /** Told of every answer (or failure) from Xero, for metrics: the operation and the HTTP status (0 = none). */
+  readonly onAnswer?: (operation: string, status: number) => void;
 }
 
 /** What a call gives back to the budget: its value and the response headers (for the limit headers). */
@@ -173,6 +175,7 @@ export class RateBudget {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly signal: AbortSignal | undefined;
+  private readonly onAnswer: ((operation: string, status: number) => void) | undefined;
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
   private readonly minuteStarts: number[] = [];
@@ -195,6 +198,7 @@ export class RateBudget {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
     this.signal = deps.signal;
+    this.onAnswer = deps.onAnswer;
   }
 
   status(): BudgetStatus {
@@ -267,10 +271,12 @@ export class RateBudget {
     try {
       const answer = await Promise.race([pending, timedOut]);
       this.observe(answer.headers, slot);
+      this.onAnswer?.(operation, 200);
       return answer.value;
     } catch (err) {
       const error = toXeroError(err, operation, this.clock.now());
       this.observe(error.headers, slot);
+      this.onAnswer?.(operation, error.status ?? 0);
       this.onFailure(error);
       throw error;
     } finally {

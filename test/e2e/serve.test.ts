@@ -1,0 +1,185 @@
+/**
+ * `xero-scim serve` against the sandbox, as an operator runs it: readiness, metrics, logs and shutdown.
+ */
+import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { runServe } from '../../src/commands/serve';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/log';
+import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox';
+
+interface Running {
+  url: string;
+  token: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}): Promise<Running> {
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const organisationIds = sandbox.data.organisations().map((o) => o.organisationId);
+  const config = loadConfig({
+    XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
+    XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
+    XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, organisationIds),
+    XERO_API_URL: xeroUrl,
+    XERO_IDENTITY_URL: xeroUrl,
+    STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xero-scim-serve-')),
+    SCIM_BEARER_TOKEN: 'serve-test-token',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const stopper = new AbortController();
+  let url = '';
+  const done = runServe(config, {
+    logger: createLogger({ level: 'debug', destination }),
+    signal: stopper.signal,
+    onListening: (info) => (url = info.url),
+  });
+  await waitFor(() => url !== '');
+  return {
+    url,
+    token: 'serve-test-token',
+    logs,
+    stop: async () => {
+      stopper.abort();
+      await done;
+    },
+  };
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const get = (running: Running, route: string) => fetch(`${running.url}${route}`, { headers: { authorization: `Bearer ${running.token}` } });
+
+describe('xero-scim serve against the sandbox', () => {
+  jest.setTimeout(60_000);
+
+  it('is not ready until the first snapshot, then ready; metrics count syncs and Xero calls', async () => {
+    const sandbox = createSandbox({ data: 'demo', latency: { fixedMs: 400 } });
+    const xero = await sandbox.listen();
+    const running = await serve(sandbox, xero.url);
+    try {
+      const early = await fetch(`${running.url}/readyz`);
+      expect(early.status).toBe(503);
+      expect((await early.json()).reason).toMatch(/no directory snapshot yet/);
+      const scim = await get(running, '/scim/v2/Users');
+      expect(scim.status).toBe(503);
+      expect(scim.headers.get('retry-after')).toMatch(/^\d+$/);
+
+      await waitFor(async () => (await fetch(`${running.url}/readyz`)).status === 200);
+      const metrics = await (await fetch(`${running.url}/metrics`)).text();
+      expect(metrics).toMatch(/^xero_scim_syncs_total\{outcome="ok"\} 1$/m);
+      expect(metrics).toMatch(/^xero_scim_xero_calls_total\{endpoint="GET Users",status="200"\} 3$/m);
+      expect(metrics).toMatch(/^xero_scim_users 13$/m);
+      expect(metrics).toMatch(/^xero_scim_tenants\{state="current"\} 3$/m);
+      expect(metrics).toMatch(/^xero_scim_http_requests_total\{method="GET",route="\/readyz",status="503"\} \d+$/m);
+      expect(metrics).toMatch(/^process_cpu_user_seconds_total|^xero_scim_process_cpu_user_seconds_total/m);
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+  });
+
+  it('reports invalid_grant as not ready, with what to do, and stops calling the token endpoint', async () => {
+    const sandbox = createSandbox({ data: 'demo' });
+    const xero = await sandbox.listen();
+    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' });
+    try {
+      await waitFor(async () => ((await (await fetch(`${running.url}/readyz`)).json()) as { reason?: string }).reason?.includes('auth') === true);
+      const ready = await fetch(`${running.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect((await ready.json()).reason).toMatch(/invalid_grant|refused/i);
+      const calls = sandbox.data.counters().token.refresh_token;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sandbox.data.counters().token.refresh_token).toBe(calls);
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+    expect(running.logs.join('')).not.toContain('a-refresh-token-xero-never-issued');
+  });
+
+  it('finishes every request in flight when stopped (SIGTERM), then exits', async () => {
+    // Live mode with Xero latency keeps reads in flight long enough to overlap the shutdown.
+    const sandbox = createSandbox({ data: 'demo', latency: { fixedMs: 300 } });
+    const xero = await sandbox.listen();
+    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' });
+    try {
+      await waitFor(async () => (await get(running, '/scim/v2/Groups')).status === 200);
+      await new Promise((r) => setTimeout(r, 1100)); // let the snapshot go stale so reads wait for Xero
+      const inFlight = Array.from({ length: 40 }, () => get(running, '/scim/v2/Users?count=5'));
+      await new Promise((r) => setTimeout(r, 250)); // all 40 received, each waiting on the live fetch from Xero
+      const stopped = running.stop();
+      const answers = await Promise.allSettled(inFlight);
+      expect(answers.map((a) => (a.status === "fulfilled" ? a.value.status : String((a.reason as { cause?: { code?: string } }).cause?.code ?? a.reason)))).toEqual(Array(40).fill(200));
+      await stopped;
+      await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+  });
+
+  it('answers a request sent on a connection opened just before shutdown, and closes that connection', async () => {
+    const sandbox = createSandbox({ data: 'demo' });
+    const xero = await sandbox.listen();
+    const running = await serve(sandbox, xero.url);
+    try {
+      await waitFor(async () => (await fetch(`${running.url}/readyz`)).status === 200);
+      const { port } = new URL(running.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const stopped = running.stop();
+      await new Promise((r) => setTimeout(r, 100)); // the request is still on its way when shutdown starts
+      let reply = '';
+      socket.on('data', (chunk) => (reply += String(chunk)));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await closed;
+      expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(reply).toMatch(/\r\nConnection: close\r\n/i);
+      await stopped;
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+  });
+
+  it('never writes a secret, token or e-mail address to its logs', async () => {
+    const sandbox = createSandbox({ data: 'demo' });
+    const xero = await sandbox.listen();
+    const running = await serve(sandbox, xero.url);
+    const refreshToken = sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, [sandbox.data.organisations()[0]!.organisationId]);
+    try {
+      await waitFor(async () => (await fetch(`${running.url}/readyz`)).status === 200);
+      await get(running, '/scim/v2/Users?filter=userName%20eq%20%22priya.shah@harbourhale.co.uk%22');
+      await fetch(`${running.url}/scim/v2/Users`, { headers: { authorization: 'Bearer wrong-token-value' } });
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+    const logs = running.logs.join('');
+    expect(logs).toContain('"msg":"request"');
+    for (const secret of [DEFAULT_CLIENTS.web.clientSecret, running.token, 'wrong-token-value', refreshToken, 'priya.shah@harbourhale.co.uk']) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});
