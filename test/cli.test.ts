@@ -53,6 +53,11 @@ describe('xero-scim command line', () => {
     }
   });
 
+  it('has every variable documented in the README', () => {
+    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    for (const variable of environmentVariables()) expect(readme).toContain(`\`${variable}\``);
+  });
+
   it('accepts `service` as ConductorOne Deployments pass it', async () => {
     const { io, out } = capture();
     expect(await main(['service', '--help'], io)).toBe(0);
