@@ -6,10 +6,13 @@
  * | BENCH_QUICK | unset | `1`: a quick pass (2,000 users, 10 and 50 organisations, short runs) for development |
  * | BENCH_SIZES | 10000,100000 | SCIM users per serving run (comma-separated) |
  * | BENCH_PARTS | serve,sync | which halves to run |
+ * | BENCH_SERVERS | xero-scim,floor,scimmy | servers in the serving runs (xero-scim and the floor always) |
+ * | BENCH_WORKLOADS | a,b,c,d,e | serving workloads to run (e is the crawl) |
  * | BENCH_DURATION | 5 | seconds per timed run (each workload runs twice per server) |
  * | BENCH_WARMUP | 3 | seconds of warm-up per workload and server |
  * | BENCH_CONNECTIONS | 32 | autocannon connections |
- * | BENCH_CRAWL_LIMIT | 240 | seconds a crawl (e) may take before it is stopped and reported unfinished |
+ * | BENCH_SLOW_CAP | 45 | seconds a slow-mode run may take (a server too slow for 32 connections, see serve.ts) |
+ * | BENCH_CRAWL_LIMIT | 60 | seconds a crawl (e) may take before it is stopped and reported unfinished |
  * | BENCH_SYNC_ORGS | 10,100,1000 | organisations per sync run |
  * | BENCH_LATENCY_MS | 200 | latency the sandbox adds to every Xero call in the sync runs |
  * | BENCH_PROFILE | unset | `1`: run every server with `node --cpu-prof` (profiles in bench/results/profiles/<run>/) |
@@ -18,10 +21,13 @@ export interface BenchOptions {
   readonly quick: boolean;
   readonly sizes: readonly number[];
   readonly parts: ReadonlySet<'serve' | 'sync'>;
+  readonly servers: ReadonlySet<'xero-scim' | 'floor' | 'scimmy'>;
+  readonly workloads: ReadonlySet<'a' | 'b' | 'c' | 'd' | 'e'>;
   readonly durationSeconds: number;
   readonly warmupSeconds: number;
   readonly connections: number;
   readonly crawlLimitSeconds: number;
+  readonly slowCapSeconds: number;
   readonly syncOrganisations: readonly number[];
   readonly latencyMs: number;
   readonly profile: boolean;
@@ -46,14 +52,21 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
   const parts = (env.BENCH_PARTS ?? 'serve,sync').split(',').map((s) => s.trim());
   for (const p of parts) if (p !== 'serve' && p !== 'sync') throw new Error(`BENCH_PARTS may list serve and sync, got "${p}"`);
+  const servers = new Set(['xero-scim', 'floor', ...(env.BENCH_SERVERS ?? 'scimmy').split(',').map((x) => x.trim())]);
+  for (const name of servers) if (name !== 'xero-scim' && name !== 'floor' && name !== 'scimmy') throw new Error(`BENCH_SERVERS may list xero-scim, floor and scimmy, got "${name}"`);
+  const workloads = new Set((env.BENCH_WORKLOADS ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
+  for (const w of workloads) if (!['a', 'b', 'c', 'd', 'e'].includes(w)) throw new Error(`BENCH_WORKLOADS may list a, b, c, d and e, got "${w}"`);
   return {
     quick,
+    workloads: workloads as Set<'a' | 'b' | 'c' | 'd' | 'e'>,
+    servers: servers as Set<'xero-scim' | 'floor' | 'scimmy'>,
     sizes: numbers('BENCH_SIZES', env.BENCH_SIZES ?? (quick ? '2000' : '10000,100000')),
     parts: new Set(parts as ('serve' | 'sync')[]),
     durationSeconds: positive('BENCH_DURATION', env.BENCH_DURATION, quick ? 2 : 5),
     warmupSeconds: positive('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 3),
     connections: positive('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 32),
-    crawlLimitSeconds: positive('BENCH_CRAWL_LIMIT', env.BENCH_CRAWL_LIMIT, quick ? 60 : 240),
+    crawlLimitSeconds: positive('BENCH_CRAWL_LIMIT', env.BENCH_CRAWL_LIMIT, quick ? 30 : 60),
+    slowCapSeconds: positive('BENCH_SLOW_CAP', env.BENCH_SLOW_CAP, quick ? 20 : 45),
     syncOrganisations: numbers('BENCH_SYNC_ORGS', env.BENCH_SYNC_ORGS ?? (quick ? '10,50' : '10,100,1000')),
     latencyMs: positive('BENCH_LATENCY_MS', env.BENCH_LATENCY_MS, 200),
     profile: env.BENCH_PROFILE === '1' || env.BENCH_PROFILE === 'true',

@@ -10,7 +10,7 @@ export interface BenchResults {
   startedAt: string;
   finishedAt?: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; loadAverageAtStart: number; loadAverageAtEnd?: number };
-  options: Omit<BenchOptions, 'parts'> & { parts: string[] };
+  options: Omit<BenchOptions, 'parts' | 'servers' | 'workloads'> & { parts: string[]; servers: string[]; workloads: string[] };
   serving: ServingResult[];
   sync: SyncResults | undefined;
 }
@@ -39,12 +39,12 @@ export interface Ratios {
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
 export function ratios(s: ServingResult): Ratios {
-  const rps = (server: ServerName, w: string) => s.servers[server].workloads[w as 'a']?.requestsPerSecond ?? NaN;
+  const rps = (server: ServerName, w: string) => s.servers[server]?.workloads[w as 'a']?.requestsPerSecond ?? NaN;
   const throughput: Ratios['throughput'] = {};
   for (const w of WORKLOADS) throughput[w] = { floor: r2(rps('xero-scim', w) / rps('floor', w)), scimmy: r2(rps('xero-scim', w) / rps('scimmy', w)) };
-  const crawl = (server: ServerName) => s.servers[server].crawl;
+  const crawl = (server: ServerName) => s.servers[server]?.crawl;
   const wall = (server: ServerName) => crawl(server)?.wallMs ?? NaN;
-  const peak = (server: ServerName) => s.servers[server].memoryAtEnd.peakRssMiB;
+  const peak = (server: ServerName) => s.servers[server]?.memoryAtEnd.peakRssMiB ?? NaN;
   return {
     users: s.users,
     throughput,
@@ -69,21 +69,25 @@ export function renderServing(s: ServingResult, assess: boolean): string {
   out.push('');
   out.push(`xero-scim loaded by ${s.load.method}: ${fmt(s.load.syncMs)} ms. Snapshot: ${s.snapshotMemory.snapshotMiBPer1000Memberships} MiB of heap per 1,000 memberships (${s.snapshotMemory.withViewsMiBPer1000Memberships} MiB with the rendered User and Group views).`);
   out.push('');
-  for (const name of SERVERS) {
-    const v = s.servers[name].validation;
+  const present = SERVERS.filter((name) => s.servers[name] !== undefined);
+  for (const name of present) {
+    const v = s.servers[name]!.validation;
     if (v.errors.length > 0) out.push(`- **${name} answered wrongly; its figures are left out:** ${v.errors.slice(0, 3).join('; ')}`);
     if (v.deviations.length > 0) out.push(`- ${name} (answers correct, protocol deviations): ${v.deviations.join('; ')}`);
   }
   out.push('');
   const rows: (string | number)[][] = [];
+  let anySlow = false;
   for (const w of WORKLOADS) {
-    for (const name of SERVERS) {
-      const f = s.servers[name].workloads[w];
+    for (const name of present) {
+      const f = s.servers[name]!.workloads[w];
       if (!f) continue;
+      const slow = f.runs.some((r) => r.slowMode !== undefined);
+      if (slow) anySlow = true;
       rows.push([
         name === 'xero-scim' ? WORKLOAD_TITLES[w] : '',
         name,
-        fmt(f.requestsPerSecond),
+        `${fmt(f.requestsPerSecond, f.requestsPerSecond < 10 ? 2 : 0)}${slow ? ' †' : ''}`,
         fmt(f.p50Ms, 1),
         fmt(f.p99Ms, 1),
         fmt(f.serverCpuPercent),
@@ -94,9 +98,15 @@ export function renderServing(s: ServingResult, assess: boolean): string {
     }
   }
   out.push(table(['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU %', 'CPU µs/req', 'bytes/resp', 'runs req/s'], rows));
+  if (anySlow) {
+    out.push('');
+    out.push(
+      '† Too slow for 32 connections (fewer answers than connections in the warm-up): measured one request at a time over 1 connection, for the run\'s duration and at least 3 requests, stopped at the slow-mode cap; latency is then one request\'s, not 32 queued ones\'. A run with no answer within the cap shows 0.',
+    );
+  }
   out.push('');
-  const crawlRows = SERVERS.flatMap((name) => {
-    const c = s.servers[name].crawl;
+  const crawlRows = present.flatMap((name) => {
+    const c = s.servers[name]!.crawl;
     if (!c) return [];
     return [[name, fmt(c.wallMs / 1000, 1), fmt(c.listMs / 1000, 1), fmt(c.pages), fmt(c.usersListed), fmt(c.usersFetched), fmt(c.duplicates), c.complete ? 'yes' : c.timedOut ? 'no (time limit)' : 'no', fmt(c.serverCpuMs / 1000, 1)]];
   });
@@ -104,8 +114,11 @@ export function renderServing(s: ServingResult, assess: boolean): string {
   out.push('');
   out.push(
     table(
-      ['memory', 'RSS after load MiB', 'RSS at end MiB', 'peak RSS MiB'],
-      SERVERS.map((name) => [name, fmt(s.servers[name].memoryAfterLoad.rssMiB), fmt(s.servers[name].memoryAtEnd.rssMiB), fmt(s.servers[name].memoryAtEnd.peakRssMiB)]),
+      ['memory', 'RSS after load MiB', 'RSS at end MiB', 'peak RSS MiB', 'restarts'],
+      present.map((name) => {
+        const f = s.servers[name]!;
+        return [name, fmt(f.memoryAfterLoad.rssMiB), fmt(f.memoryAtEnd.rssMiB), fmt(f.memoryAtEnd.peakRssMiB), fmt(f.restarts ?? 0)];
+      }),
     ),
   );
   out.push('');

@@ -35,7 +35,7 @@ async function main(argv: readonly string[]): Promise<number> {
       node: process.version,
       loadAverageAtStart: load,
     },
-    options: { ...options, parts: [...options.parts] },
+    options: { ...options, parts: [...options.parts], servers: [...options.servers], workloads: [...options.workloads] },
     serving: [],
     sync: undefined,
   };
@@ -57,7 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   if (options.parts.has('sync')) {
-    results.sync = await runSync(options);
+    results.sync = await runSync(options, runDir);
     save();
   }
   results.finishedAt = new Date().toISOString();

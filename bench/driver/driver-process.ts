@@ -20,6 +20,11 @@ export interface LoadRequest {
   connections: number;
   durationSeconds: number;
   timeoutSeconds: number;
+  /**
+   * Slow mode: one request at a time over one connection, for at least `durationSeconds` and `minRequests`
+   * requests, stopped at `capSeconds` (a request in flight then is abandoned and not counted).
+   */
+  slow?: { minRequests: number; capSeconds: number };
 }
 
 export interface LoadResult {
@@ -31,6 +36,8 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Slow mode: requests cut off by the cap. */
+  abandoned?: number;
 }
 
 export interface CrawlRequest {
@@ -75,8 +82,51 @@ export function pathFor(workload: WorkloadName, a: LoadArguments): string {
   }
 }
 
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function slowLoad(request: LoadRequest, slow: { minRequests: number; capSeconds: number }): Promise<LoadResult> {
+  const headers = { authorization: `Bearer ${request.token}`, accept: 'application/scim+json' };
+  const started = Date.now();
+  const cap = AbortSignal.timeout(slow.capSeconds * 1000);
+  const latencies: number[] = [];
+  let bytes = 0;
+  let non2xx = 0;
+  let abandoned = 0;
+  while ((Date.now() - started < request.durationSeconds * 1000 || latencies.length < slow.minRequests) && !cap.aborted) {
+    const sent = Date.now();
+    try {
+      const response = await fetch(`${request.url}${pathFor(request.workload, args)}`, { headers, signal: cap });
+      const body = await response.arrayBuffer();
+      latencies.push(Date.now() - sent);
+      bytes += body.byteLength;
+      if (response.status < 200 || response.status > 299) non2xx++;
+    } catch {
+      abandoned++; // cut off by the cap: too slow to count, not an error of the server's
+      break;
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    durationSeconds: seconds,
+    requestsPerSecond: latencies.length / seconds,
+    latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), average: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length), max: sorted[sorted.length - 1] ?? NaN },
+    bytesPerRequest: latencies.length > 0 ? Math.round(bytes / latencies.length) : 0,
+    non2xx,
+    errors: 0,
+    timeouts: 0,
+    abandoned,
+  };
+}
+
 async function load(request: LoadRequest): Promise<LoadResult> {
-  const result = await autocannon({
+  if (request.slow) return slowLoad(request, request.slow);
+  const started = Date.now();
+  const instance = autocannon({
     url: request.url,
     connections: request.connections,
     duration: request.durationSeconds,
@@ -92,11 +142,13 @@ async function load(request: LoadRequest): Promise<LoadResult> {
       },
     ],
   });
+  const result = await instance;
+  const seconds = (Date.now() - started) / 1000;
   const requests = result.requests.total;
   return {
     requests,
-    durationSeconds: result.duration,
-    requestsPerSecond: requests / result.duration,
+    durationSeconds: seconds,
+    requestsPerSecond: requests / seconds,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, average: result.latency.average, max: result.latency.max },
     bytesPerRequest: requests > 0 ? Math.round(result.throughput.total / requests) : 0,
     non2xx: result.non2xx,
@@ -120,8 +172,16 @@ export async function crawl(request: CrawlRequest): Promise<CrawlResult> {
       timedOut = true;
       break;
     }
-    const response = await fetch(`${request.url}/scim/v2/Users?startIndex=${startIndex}&count=${request.pageSize}`, { headers });
-    const body = (await response.json()) as { totalResults?: number; Resources?: { id: string }[] };
+    let response: Response;
+    let body: { totalResults?: number; Resources?: { id: string }[] };
+    try {
+      response = await fetch(`${request.url}/scim/v2/Users?startIndex=${startIndex}&count=${request.pageSize}`, { headers, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+      body = (await response.json()) as typeof body;
+    } catch (error) {
+      if ((error as Error).name !== 'TimeoutError') throw error;
+      timedOut = true;
+      break;
+    }
     pages++;
     if (response.status !== 200 || !Array.isArray(body.Resources) || typeof body.totalResults !== 'number') {
       fetchFailures++;

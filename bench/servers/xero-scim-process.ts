@@ -2,7 +2,8 @@
  * xero-scim in a process of its own, loaded the product's way: `createXeroDirectory` syncs from the sandbox
  * (web-app refresh token, /connections, Organisation + Users per organisation) and `createApp` serves the
  * snapshot. Heap is measured after a full GC before the directory exists, after the sync, and after the User and
- * Group views are rendered, so the snapshot's memory per membership comes from the real thing.
+ * Group views are rendered and every resource serialised, so the snapshot's memory per membership comes from the
+ * real thing.
  *
  * It also writes the corpus (its rendered users and groups) for the floor and the SCIMMY reference.
  */
@@ -46,15 +47,16 @@ async function main(): Promise<void> {
   const view = viewOf(snapshot, `${input.publicUrl}/scim/v2`)!;
   const users = view.resources('User');
   const groups = view.resources('Group');
-  const afterRender = heapAfterGc();
+  // Resources serialise lazily, on first use; the crawl sends every one, so measure them all serialised.
+  const userTexts = users.items.map((i) => i.text);
+  const groupTexts = groups.items.map((i) => i.text);
   if (input.corpusDir) {
     mkdirSync(input.corpusDir, { recursive: true });
-    writeCorpus(
-      input.corpusDir,
-      users.items.map((i) => i.text),
-      groups.items.map((i) => i.text),
-    );
+    writeCorpus(input.corpusDir, userTexts, groupTexts);
   }
+  userTexts.length = 0;
+  groupTexts.length = 0;
+  const afterRender = heapAfterGc();
   const url = await listenLoopback(app);
   serveParent({ heap: () => heapAfterGc() }).ready({
     url,

@@ -75,7 +75,7 @@ function phase(run: SyncRun, counters: SandboxCounters, organisations: number, l
   };
 }
 
-export async function runSync(options: BenchOptions): Promise<SyncResults> {
+export async function runSync(options: BenchOptions, runDir: string): Promise<SyncResults> {
   const sizes: SyncSizeResult[] = [];
   let xeroConcurrency = 0;
   for (const organisations of options.syncOrganisations) {
@@ -91,7 +91,7 @@ export async function runSync(options: BenchOptions): Promise<SyncResults> {
       const client = await Child.start<{ concurrency: number }>('sync', {
         script: 'sync/sync-process.js',
         input: { sandbox: sandbox.info, stateDir: path.join(work, 'state') },
-        execArgv: ['--expose-gc'],
+        execArgv: ['--expose-gc', ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(runDir, 'profiles')}`, `--cpu-prof-name=sync-${organisations}.cpuprofile`] : [])],
       });
       children.push(client);
       xeroConcurrency = client.info.concurrency;
