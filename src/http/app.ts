@@ -12,6 +12,7 @@ import { scimAuth } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { type RequestObserver, requestLog } from './request-log';
 import { createScimRouter } from './scim-router';
+import { throttleFailedAuth } from './throttle';
 
 export const SCIM_BASE_PATH = '/scim/v2';
 
@@ -87,7 +88,7 @@ export function mountScim(app: Express, options: AppOptions): void {
   });
   app.use(
     SCIM_BASE_PATH,
-    scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }),
+    throttleFailedAuth(scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }), { clock: options.clock }),
     jsonBody,
     createScimRouter({
       directory: options.directory,
