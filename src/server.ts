@@ -10,6 +10,7 @@ import type { Express, Request } from 'express';
 import type { Directory } from './directory/model';
 import { createBaseApp, finish, mountScim } from './http/app';
 import { tokenMatcher } from './http/auth';
+import { createOpenApiRouter } from './http/openapi';
 import type { Logger } from './log';
 import { Metrics } from './ops/metrics';
 import { createOpsRouter } from './ops/routes';
@@ -46,6 +47,7 @@ export function composeApp(options: ServerOptions): { app: Express; metrics: Met
       version: VERSION,
     }),
   );
+  app.use(createOpenApiRouter());
   mountScim(app, {
     directory: options.directory,
     tokens: options.tokens,
@@ -71,17 +73,30 @@ export interface ListeningServer {
 /** Ingress-friendly timeouts: keep-alive longer than a load balancer's idle timeout (commonly 60 s). */
 export const TIMEOUTS = { keepAliveMs: 65_000, headersMs: 66_000, requestMs: 30_000, maxHeaderBytes: 16 * 1024 } as const;
 
-export async function listen(app: Express, port: number, host: string): Promise<ListeningServer> {
+/** The listener's limits; tests shorten them to watch a slow client being cut off without waiting a minute. */
+export interface ListenLimits {
+  readonly keepAliveMs: number;
+  readonly headersMs: number;
+  readonly requestMs: number;
+  readonly maxHeaderBytes: number;
+  /** How often Node checks headersMs/requestMs (its default, 30 s, is fine against 66 s). */
+  readonly checkIntervalMs?: number;
+}
+
+export async function listen(app: Express, port: number, host: string, limits: ListenLimits = TIMEOUTS): Promise<ListeningServer> {
   let draining = false;
-  const server = http.createServer({ maxHeaderSize: TIMEOUTS.maxHeaderBytes });
+  const server = http.createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    ...(limits.checkIntervalMs === undefined ? {} : { connectionsCheckingInterval: limits.checkIntervalMs }),
+  });
   // While draining, every answer closes its connection, so keep-alive clients reconnect to another replica.
   server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining) res.shouldKeepAlive = false;
   });
   server.on('request', app);
-  server.keepAliveTimeout = TIMEOUTS.keepAliveMs;
-  server.headersTimeout = TIMEOUTS.headersMs;
-  server.requestTimeout = TIMEOUTS.requestMs;
+  server.keepAliveTimeout = limits.keepAliveMs;
+  server.headersTimeout = limits.headersMs;
+  server.requestTimeout = limits.requestMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
