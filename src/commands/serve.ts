@@ -76,13 +76,15 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   options.onListening?.({ url: server.url, tokens });
   if (options.demo) printDemoBanner(out, server.url, tokens[0]!, demoExampleUser(directory.current()));
 
-  await waitForStop(options.signal);
+  const stop = waitForStop(options.signal);
+  await stop.stopped;
   logger.info('shutting down: no new connections, finishing requests in flight');
   await server.close(SHUTDOWN_GRACE_MS);
   await directory.stop(); // ends the sync loop; each sync already persisted its state
   for (const cleanup of cleanups) await cleanup();
   logger.info('stopped');
   logger.flush();
+  stop.release();
 }
 
 /** Without credentials the server would serve nothing: say what to set, and never fall back to demo data. */
@@ -149,18 +151,34 @@ function printDemoBanner(out: (line: string) => void, url: string, token: string
   out('');
 }
 
-function waitForStop(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    if (signal) {
-      if (signal.aborted) stop();
-      else signal.addEventListener('abort', stop, { once: true });
-    }
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+/**
+ * Resolves on the first SIGTERM/SIGINT (or abort). Later SIGTERMs are ignored while draining (npm, tini or a
+ * supervisor may forward the same signal again, and the default action would kill the drain); a second SIGINT is
+ * a person pressing Ctrl+C again, and exits at once.
+ */
+function waitForStop(signal: AbortSignal | undefined): { stopped: Promise<void>; release: () => void } {
+  let stopping = false;
+  let resolveStop!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStop = resolve));
+  const onTerm = (): void => {
+    stopping = true;
+    resolveStop();
+  };
+  const onInt = (): void => {
+    if (stopping) process.exit(130);
+    onTerm();
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  if (signal) {
+    if (signal.aborted) onTerm();
+    else signal.addEventListener('abort', onTerm, { once: true });
+  }
+  return {
+    stopped,
+    release: () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+    },
+  };
 }

@@ -102,7 +102,8 @@ describe('README quick start', () => {
     expect(filtered.Resources[0].groups.length).toBeGreaterThan(1); // the example is someone in several organisations
 
     // SIGTERM is what Kubernetes sends: the server shuts down cleanly and the command exits.
-    const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
+    // 'close' waits for every process holding the output pipes (npm's node child too), not just bash.
+    const exited = new Promise<void>((resolve) => demo!.once('close', () => resolve()));
     stopDemo('SIGTERM');
     await exited;
     expect(output).toContain('"msg":"stopped"');
