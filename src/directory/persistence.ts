@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { readFileIfExists, writeFileDurably } from '../xero/state-file';
+import { readJsonFileIfExists, writeFileDurably } from '../xero/state-file';
 import { ROLE_CODES, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {
@@ -94,14 +94,8 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async load(): Promise<PersistedDirectory | undefined> {
-    const text = await readFileIfExists(this.file);
-    if (text === undefined) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new SnapshotStoreError(`${this.file}: not valid JSON`);
-    }
+    const json = await readJsonFileIfExists(this.file, () => new SnapshotStoreError(`${this.file}: not valid JSON`));
+    if (json === undefined) return undefined;
     return parsePersisted(json, this.file);
   }
 

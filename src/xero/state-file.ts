@@ -52,3 +52,17 @@ export async function readFileIfExists(file: string): Promise<string | undefined
     throw err;
   }
 }
+
+/**
+ * The parsed JSON of a state file, or undefined when it does not exist. A file that is not JSON (a torn write from
+ * an older version, a hand edit) throws the caller's error, so the message can say what to do about that file.
+ */
+export async function readJsonFileIfExists(file: string, notJson: () => Error): Promise<unknown> {
+  const text = await readFileIfExists(file);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw notJson();
+  }
+}

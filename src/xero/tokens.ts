@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { type Clock, isoTime, systemClock } from './clock';
 import { XeroError } from './errors';
 import type { IdentityClient, TokenSet } from './identity';
-import { readFileIfExists, writeFileDurably } from './state-file';
+import { readJsonFileIfExists, writeFileDurably } from './state-file';
 
 // ---- storage --------------------------------------------------------------------------------------------------
 
@@ -64,14 +64,11 @@ export class FileTokenStore implements TokenStore {
   }
 
   async load(): Promise<StoredTokens | undefined> {
-    const text = await readFileIfExists(this.file);
-    if (text === undefined) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new TokenStoreError(`${this.file} is not valid JSON: delete it and re-run \`xero-scim auth\``);
-    }
+    const json = await readJsonFileIfExists(
+      this.file,
+      () => new TokenStoreError(`${this.file} is not valid JSON: delete it and re-run \`xero-scim auth\``),
+    );
+    if (json === undefined) return undefined;
     const parsed = storedTokensSchema.safeParse(json);
     if (!parsed.success) {
       throw new TokenStoreError(`${this.file} is not a token file of this version: delete it and re-run \`xero-scim auth\``);
