@@ -1,0 +1,211 @@
+/**
+ * Guarantee 3 — consistent reads. Heavy concurrent polling over HTTP while the directory swaps snapshots (the
+ * sandbox's data mutates and syncs run back to back): every list answer is exactly one published snapshot's content
+ * (its ids, totals, group memberships), an ETag or a resource's meta.version never names two different contents,
+ * and a paginated crawl across swaps loses no one who was present both when it started and when it ended.
+ */
+import { createHash } from 'node:crypto';
+import request from 'supertest';
+import type { DirectorySnapshot } from '../../src/directory/model';
+import { createXeroDirectory } from '../../src/directory/sync';
+import { composeApp, listen } from '../../src/server';
+import { fixedDirectory, generatedTenants, snapshotOf } from '../http/fixtures';
+import { SteppingClock } from '../xero/helpers/clocks';
+import { world } from '../directory/helpers';
+import { Dice, campaignSeed, capturedLogger, replayable, reportFigures, size } from './support';
+
+const TOKEN = 'consistent-reads-scim-token';
+const SWAPS = size(25, 600);
+/** On a loaded 2-core machine a swap can take a second: stop early (after at least MIN_SWAPS) when time is up. */
+const MIN_SWAPS = 8;
+const BUDGET_MS = size(15_000, 900_000);
+const POLLERS = size(6, 24);
+const CRAWLERS = size(3, 8);
+const PAGE = 7;
+
+interface ScimList {
+  totalResults: number;
+  itemsPerPage: number;
+  startIndex: number;
+  Resources: { id: string; meta: { version: string }; members?: { value: string }[] }[];
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/** What a published snapshot must look like through SCIM: its people's ids and its groups' members. */
+function signature(snapshot: DirectorySnapshot): { users: string; groups: string; userIds: string[] } {
+  const userIds = snapshot.people.map((p) => p.id).sort();
+  const groups = snapshot.organisations
+    .map((o) => `${o.id}:${(snapshot.membersByOrganisation.get(o.id) ?? []).map((m) => m.person.id).sort().join(',')}`)
+    .sort()
+    .join(' ');
+  return { users: userIds.join(','), groups, userIds };
+}
+
+describe('Guarantee 3: consistent reads while snapshots swap', () => {
+  jest.setTimeout(size(60_000, 1_800_000));
+
+  it('every answer is one snapshot, ETags and versions are coherent, and a crawl across swaps loses no one', async () => {
+    const seed = campaignSeed(0xc0ffee);
+    const dice = new Dice(seed);
+    const clock = new SteppingClock();
+    const w = await world({ clock, data: { seed: 5, organisations: 5, usersPerOrganisation: 20, partnerShare: 0 } });
+    const { logger } = capturedLogger('silent');
+    const directory = createXeroDirectory(w.config, { clock, random: () => 0.5, logger });
+    await directory.syncOnce();
+    // Each crawler is its own client (its own token): a crawl is pinned per credentials and query (see the known gap
+    // below for two crawls sharing both).
+    const crawlerTokens = Array.from({ length: CRAWLERS }, (_, i) => `consistent-reads-crawler-${i}`);
+    const server = await listen(composeApp({ directory, tokens: [TOKEN, ...crawlerTokens], logger, clock }).app, 0, '127.0.0.1');
+    const get = async (route: string, token = TOKEN) => {
+      const res = await fetch(`${server.url}${route}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      return { etag: res.headers.get('etag') ?? '', text: await res.text() };
+    };
+
+    const published = new Map<string, ReturnType<typeof signature>>();
+    const record = () => {
+      const s = directory.current()!;
+      if (!published.has(s.version)) published.set(s.version, signature(s));
+    };
+    record();
+    const userAnswers: string[] = [];
+    const groupAnswers: string[] = [];
+    const bodyByETag = new Map<string, string>();
+    const contentByVersion = new Map<string, string>();
+    const crawls: { first: string; last: string; seen: string[]; totals: number[] }[] = [];
+    const figures = { seed, swaps: 0, answersChecked: 0, crawls: 0, violations: 0 };
+    let done = false;
+
+    const checkList = (kind: 'Users' | 'Groups', etag: string, text: string) => {
+      const list = JSON.parse(text) as ScimList;
+      expect(list.totalResults).toBe(list.Resources.length);
+      expect(new Set(list.Resources.map((r) => r.id)).size).toBe(list.Resources.length);
+      const known = bodyByETag.get(`${kind} ${etag}`);
+      if (known !== undefined) expect({ etag, body: hash(text) }).toEqual({ etag, body: known });
+      else bodyByETag.set(`${kind} ${etag}`, hash(text));
+      for (const r of list.Resources) {
+        const key = `${r.id} ${r.meta.version}`;
+        const content = hash(JSON.stringify(r));
+        const seen = contentByVersion.get(key);
+        if (seen !== undefined) expect({ key, content }).toEqual({ key, content: seen });
+        else contentByVersion.set(key, content);
+      }
+      if (kind === 'Users') userAnswers.push(list.Resources.map((r) => r.id).sort().join(','));
+      else {
+        groupAnswers.push(
+          list.Resources.map((g) => `${g.id}:${(g.members ?? []).map((m) => m.value).sort().join(',')}`)
+            .sort()
+            .join(' '),
+        );
+      }
+      figures.answersChecked++;
+    };
+
+    const poller = async (n: number) => {
+      while (!done) {
+        const kind = n % 3 === 0 ? 'Groups' : 'Users';
+        const { etag, text } = await get(`/scim/v2/${kind}?count=1000`);
+        checkList(kind, etag, text);
+      }
+    };
+
+    const crawler = async (token: string) => {
+      while (!done) {
+        const first = directory.current()!.version;
+        const seen: string[] = [];
+        const totals: number[] = [];
+        for (let start = 1; ; start += PAGE) {
+          const page = JSON.parse((await get(`/scim/v2/Users?startIndex=${start}&count=${PAGE}&attributes=userName`, token)).text) as ScimList;
+          totals.push(page.totalResults);
+          seen.push(...page.Resources.map((r) => r.id));
+          if (start + PAGE > page.totalResults) break;
+          await new Promise((r) => setTimeout(r, dice.int(0, 15))); // a crawler takes its time between pages
+        }
+        crawls.push({ first, last: directory.current()!.version, seen, totals });
+      }
+    };
+
+    const workers = [...Array.from({ length: POLLERS }, (_, n) => poller(n)), ...crawlerTokens.map((token) => crawler(token))];
+    const deadline = Date.now() + BUDGET_MS;
+    try {
+      for (let swap = 1; swap <= SWAPS && (swap <= MIN_SWAPS || Date.now() < deadline); swap++) {
+        await replayable(seed, `swap ${swap}`, async () => {
+          const organisations = w.sandbox.data.organisations().map((o) => o.organisationId);
+          for (let i = dice.int(1, 4); i > 0; i--) {
+            const organisationId = dice.pick(organisations);
+            const users = w.sandbox.data.users(organisationId);
+            if (dice.chance(0.5) && users.length > 5) w.sandbox.data.removeUser(organisationId, dice.pick(users).userId);
+            else if (dice.chance(0.5)) w.sandbox.data.addUser(organisationId, { email: `swap-${swap}-${i}@example.com`, firstName: 'S', lastName: `${swap}`, role: 'STANDARD' });
+            else w.sandbox.data.setRole(organisationId, dice.pick(users).userId, dice.pick(['READONLY', 'STANDARD', 'REMOVED'] as const));
+          }
+          clock.advance(300_000);
+          await directory.syncOnce();
+          record();
+          await new Promise((r) => setTimeout(r, dice.int(5, 40))); // polls land on this snapshot, and on the swap
+        });
+        figures.swaps = swap;
+      }
+    } finally {
+      done = true;
+      for (const r of await Promise.allSettled(workers)) if (r.status === 'rejected') console.log(r.reason);
+    }
+
+    try {
+      await Promise.all(workers); // a poller's failed expectation surfaces here
+      expect(published.size).toBeGreaterThan(figures.swaps / 2); // the swaps really happened
+      const userSets = new Set([...published.values()].map((s) => s.users));
+      const groupSets = new Set([...published.values()].map((s) => s.groups));
+      for (const answer of userAnswers) expect(userSets.has(answer)).toBe(true);
+      for (const answer of groupAnswers) expect(groupSets.has(answer)).toBe(true);
+      expect(userAnswers.length).toBeGreaterThan(figures.swaps);
+      expect(groupAnswers.length).toBeGreaterThan(figures.swaps / 2);
+
+      let acrossSwaps = 0;
+      for (const crawl of crawls) {
+        const first = published.get(crawl.first)!.userIds;
+        const last = new Set(published.get(crawl.last)!.userIds);
+        const seen = new Set(crawl.seen);
+        expect(seen.size).toBe(crawl.seen.length); // no one twice
+        const lost = first.filter((id) => last.has(id) && !seen.has(id));
+        expect({ lost }).toEqual({ lost: [] });
+        // Stronger: the whole crawl is the snapshot it started on, with a constant total.
+        expect(new Set(crawl.totals).size).toBe(1);
+        expect(userSets.has([...seen].sort().join(','))).toBe(true);
+        if (crawl.first !== crawl.last) acrossSwaps++;
+      }
+      expect(acrossSwaps).toBeGreaterThan(0);
+      figures.crawls = crawls.length;
+      Object.assign(figures, { crawlsAcrossSwaps: acrossSwaps, snapshotsPublished: published.size });
+    } catch (err) {
+      figures.violations++;
+      throw err;
+    } finally {
+      reportFigures('consistent-reads', figures);
+      await server.close(0);
+      await directory.stop();
+      await w.close();
+    }
+  });
+});
+
+describe('Guarantee 3: known gap', () => {
+  // Crawl pins are keyed by credentials and query, so two crawls that share both (one IGA token, two overlapping
+  // imports) share one pin: the second crawl's first page re-pins the newer snapshot under the first crawl's feet.
+  // Offset paging (RFC 7644 §3.4.2.4) gives the server nothing else to tell them apart by. Reported to the lead;
+  // this test fails while the gap exists (it.failing passes), and starts "failing" the day it is closed.
+  it.failing('two overlapping crawls with the same token and query each see exactly the snapshot they started on', async () => {
+    const before = snapshotOf(generatedTenants(2, 15, 3));
+    const leavers = new Set(before.people.slice(0, 3).map((p) => p.userName));
+    const after = snapshotOf(before.tenants.map((t) => ({ ...t, users: t.users.filter((u) => !leavers.has(u.email.trim().toLowerCase())) })));
+    const directory = fixedDirectory(before);
+    const app = composeApp({ directory, tokens: [TOKEN], logger: capturedLogger('silent').logger }).app;
+    const page = async (startIndex: number) =>
+      (await request(app).get(`/scim/v2/Users?startIndex=${startIndex}&count=5`).set('Authorization', `Bearer ${TOKEN}`)).body as ScimList;
+    const seenByFirst = (await page(1)).Resources.map((r) => r.id);
+    directory.set(after);
+    await page(1); // the second crawl starts
+    for (let start = 6; start <= before.people.length; start += 5) seenByFirst.push(...(await page(start)).Resources.map((r) => r.id));
+    expect(seenByFirst).toEqual(before.people.map((p) => p.id));
+  });
+});
