@@ -155,6 +155,8 @@ export interface TenantHealth {
   readonly lastAttemptAt?: string;
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
   readonly userCount?: number;
+  /** Xero calls the last sync made for this organisation (retries included). */
+  readonly callsLastSync?: number;
   /** Remaining Xero budget as last reported by Xero's headers. */
   readonly rateBudget?: { readonly minuteRemaining?: number; readonly dayRemaining?: number };
 }

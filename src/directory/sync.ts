@@ -113,6 +113,8 @@ interface TenantState {
   lastSuccessAt?: string;
   lastAttemptAt?: string;
   lastError?: { code: string; message: string; at: string };
+  /** Xero calls made for this organisation by the last sync that reached it (retries included). */
+  callsLastSync?: number;
   readonly budget: RateBudget;
 }
 
@@ -224,6 +226,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       ...(state.lastAttemptAt ? { lastAttemptAt: state.lastAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
       ...(state.data ? { userCount: state.data.users.length } : {}),
+      ...(state.callsLastSync === undefined ? {} : { callsLastSync: state.callsLastSync }),
       ...(budget.minuteRemaining !== undefined || budget.dayRemaining !== undefined
         ? {
             rateBudget: {
@@ -347,7 +350,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       state.lastError = { code: error.code, message: error.message, at: isoTime(clock.now()) };
       logger.warn({ organisationId: state.id, code: error.code, err: error }, state.data ? 'organisation sync failed; keeping its last good data' : 'organisation sync failed; it has no data yet');
     } finally {
-      counts.perTenant.set(state.id, state.budget.status().calls - calls);
+      state.callsLastSync = state.budget.status().calls - calls;
+      counts.perTenant.set(state.id, state.callsLastSync);
     }
   }
 

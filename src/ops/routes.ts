@@ -43,6 +43,9 @@ export function createOpsRouter(options: OpsOptions): Router {
         name: t.name ?? null,
         state: t.state,
         lastSuccessAt: t.lastSuccessAt ?? null,
+        ageSeconds: t.lastSuccessAt ? Math.max(0, Math.round((now() - Date.parse(t.lastSuccessAt)) / 1000)) : null,
+        callsLastSync: t.callsLastSync ?? null,
+        ...(t.rateBudget ? { rateBudget: t.rateBudget } : {}),
         ...(t.lastError ? { lastError: t.lastError } : {}),
       })),
     };

@@ -85,6 +85,10 @@ describe('xero-scim serve against the sandbox', () => {
       expect(scim.headers.get('retry-after')).toMatch(/^\d+$/);
 
       await waitFor(async () => (await fetch(`${running.url}/readyz`)).status === 200);
+      // The first sync reads each organisation's details and its users: two calls each, reported per organisation.
+      const ready = (await (await fetch(`${running.url}/readyz`)).json()) as { tenants: { callsLastSync: number; ageSeconds: number }[] };
+      expect(ready.tenants.map((t) => t.callsLastSync)).toEqual([2, 2, 2]);
+      for (const t of ready.tenants) expect(t.ageSeconds).toBeLessThan(30);
       const metrics = await (await fetch(`${running.url}/metrics`)).text();
       expect(metrics).toMatch(/^xero_scim_syncs_total\{outcome="ok"\} 1$/m);
       expect(metrics).toMatch(/^xero_scim_xero_calls_total\{endpoint="GET Users",status="200"\} 3$/m);

@@ -37,6 +37,7 @@ const readyStatus: DirectoryStatus = {
       lastSuccessAt: '2026-11-27T00:00:00.000Z',
       lastError: { code: 'XERO_RATE_LIMITED', message: 'Xero answered 429 (minute limit)', at: '2026-11-27T00:05:00.000Z' },
       rateBudget: { minuteRemaining: 12, dayRemaining: 4321 },
+      callsLastSync: 3,
     },
   ],
 };
@@ -64,7 +65,16 @@ describe('operator routes', () => {
     const { app } = appFor(directoryWith(readyStatus, snapshot));
     const res = await request(app).get('/readyz').expect(200);
     expect(res.body.tenants).toEqual([
-      { id: ORG, name: 'Acme <Ltd>', state: 'stale', lastSuccessAt: '2026-11-27T00:00:00.000Z', lastError: readyStatus.tenants[0]!.lastError },
+      {
+        id: ORG,
+        name: 'Acme <Ltd>',
+        state: 'stale',
+        lastSuccessAt: '2026-11-27T00:00:00.000Z',
+        ageSeconds: 600,
+        callsLastSync: 3,
+        rateBudget: { minuteRemaining: 12, dayRemaining: 4321 },
+        lastError: readyStatus.tenants[0]!.lastError,
+      },
     ]);
   });
 
