@@ -15,8 +15,8 @@ import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import { composeApp, listen } from '../../src/server';
+import { ROOT, lastOf, readDockerfile, stageEnv } from './dockerfile';
 
-const ROOT = path.join(__dirname, '..', '..');
 const KUBERNETES = path.join(ROOT, 'deploy', 'kubernetes');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are free-form YAML
@@ -256,32 +256,11 @@ describe('probes against the running server', () => {
   });
 });
 
-/** The Dockerfile as stages of instructions (line continuations joined, comments dropped). */
-function readDockerfile(): { name: string; base: string; instructions: { op: string; args: string }[] }[] {
-  const text = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const stages: { name: string; base: string; instructions: { op: string; args: string }[] }[] = [];
-  for (const line of text.split('\n')) {
-    const trimmed = line.trim();
-    if (!trimmed || trimmed.startsWith('#')) continue;
-    const [, op, args] = trimmed.match(/^(\w+)\s+(.*)$/) ?? [];
-    if (!op) throw new Error(`unreadable Dockerfile line: ${trimmed}`);
-    if (op.toUpperCase() === 'FROM') {
-      const [, base, name] = args!.match(/^(\S+)(?:\s+AS\s+(\S+))?$/i) ?? [];
-      stages.push({ name: name ?? String(stages.length), base: base!, instructions: [] });
-    } else {
-      stages[stages.length - 1]!.instructions.push({ op: op.toUpperCase(), args: args!.replace(/\s+/g, ' ').trim() });
-    }
-  }
-  return stages;
-}
-
 describe('Dockerfile', () => {
   const stages = readDockerfile();
   const runtime = stages[stages.length - 1]!;
-  const last = (op: string) => runtime.instructions.filter((i) => i.op === op).at(-1)?.args;
-  const runtimeEnv = Object.fromEntries(
-    runtime.instructions.filter((i) => i.op === 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
-  );
+  const last = (op: string) => lastOf(runtime, op);
+  const runtimeEnv = stageEnv(runtime);
 
   it('is multi-stage: a build stage with the dev toolchain, production dependencies apart, a runtime stage', () => {
     expect(stages.map((s) => s.name)).toEqual(['build', 'deps', 'runtime']);
