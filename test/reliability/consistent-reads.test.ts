@@ -18,7 +18,7 @@ const TOKEN = 'consistent-reads-scim-token';
 const SWAPS = size(25, 600);
 /** On a loaded 2-core machine a swap can take a second: stop early (after at least MIN_SWAPS) when time is up. */
 const MIN_SWAPS = 8;
-const BUDGET_MS = size(15_000, 900_000);
+const BUDGET_MS = size(10_000, 900_000);
 const POLLERS = size(6, 24);
 const CRAWLERS = size(3, 8);
 const PAGE = 7;
