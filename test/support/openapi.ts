@@ -138,7 +138,12 @@ export class OpenApiContract {
       this.validators.set(schema, validator);
     }
     if (validator(value)) return undefined;
-    return this.ajv.errorsText(validator.errors, { dataVar: 'value', separator: '; ' });
+    // Name the offending property: Ajv's own text for additionalProperties does not.
+    const messages = (validator.errors ?? []).map((e) => {
+      const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
+      return `value${e.instancePath} ${e.message ?? e.keyword}${extra}`;
+    });
+    return [...new Set(messages)].join('; ');
   }
 
   /** Follows local `$ref`s outside schemas (responses, headers, parameters). */
