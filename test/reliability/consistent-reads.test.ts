@@ -15,11 +15,11 @@ import { world } from '../directory/helpers';
 import { Dice, campaignSeed, capturedLogger, replayable, reportFigures, size } from './support';
 
 const TOKEN = 'consistent-reads-scim-token';
-const SWAPS = size(25, 600);
+const SWAPS = size(25, 200);
 /** On a loaded 2-core machine a swap can take a second: stop early (after at least MIN_SWAPS) when time is up. */
-const MIN_SWAPS = 8;
-const BUDGET_MS = size(10_000, 900_000);
-const POLLERS = size(6, 24);
+const MIN_SWAPS = 6;
+const BUDGET_MS = size(6_000, 300_000);
+const POLLERS = size(4, 24);
 const CRAWLERS = size(3, 8);
 const PAGE = 7;
 

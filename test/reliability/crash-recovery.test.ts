@@ -7,43 +7,23 @@
  * successful sync, /readyz 200) with its snapshot; the sandbox never answers a token error (invalid_grant), so the
  * rotation chain was never broken.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import { FileTokenStore } from '../../src/xero/tokens';
-import { Dice, campaignSeed, replayable, reportFigures, size, waitFor } from './support';
+import { CLI, Dice, campaignSeed, ensureBuilt, replayable, reportFigures, size, waitFor } from './support';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-const KILLS = size(6, 80);
+const KILLS = size(5, 80);
 const TOKEN = 'crash-recovery-scim-token';
 const ORGANISATIONS = 12;
 type KillPoint = 'after-rotation-before-answer' | 'while-storing-token' | 'while-writing-snapshot' | 'anywhere';
 const KILL_POINTS: readonly KillPoint[] = ['after-rotation-before-answer', 'while-storing-token', 'while-writing-snapshot', 'anywhere'];
 
-/** The newest modification time under a folder (to tell whether dist/ is older than src/). */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(full) : statSync(full).mtimeMs);
-  }
-  return latest;
-}
-
-beforeAll(() => {
-  let built = 0;
-  try {
-    built = statSync(CLI).mtimeMs;
-  } catch {
-    // not built yet
-  }
-  if (built < newest(path.join(ROOT, 'src'))) execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-}, 120_000);
+beforeAll(ensureBuilt, 120_000);
 
 interface Armed {
   point: KillPoint;

@@ -14,7 +14,7 @@ import { type World, world } from '../directory/helpers';
 import { Dice, campaignSeed, capturedLogger, replayable, reportFigures, size } from './support';
 
 const TOKEN = 'no-false-removals-scim-token';
-const ROUNDS = size(24, 400);
+const ROUNDS = size(18, 400);
 const ORGANISATIONS = 6;
 /** Every grantable role a Business organisation accepts, plus REMOVED (a user Xero keeps as removed). */
 const ROLES = ['READONLY', 'INVOICEONLY', 'STANDARD', 'FINANCIALADVISER', 'REMOVED'] as const;

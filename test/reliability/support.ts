@@ -2,7 +2,9 @@
  * What the reliability campaigns share: their size (short in `npm test`, long under `npm run test:soak`), a seeded
  * random source so a failing campaign can be replayed, figures for RELIABILITY.md, and a captured logger.
  */
-import { appendFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/log';
 
@@ -73,7 +75,10 @@ export function reportFigures(campaign: string, figures: Record<string, unknown>
   const line = JSON.stringify({ campaign, soak: SOAK, at: new Date().toISOString(), ...figures });
   process.stdout.write(`reliability figures: ${line}\n`);
   const file = process.env.RELIABILITY_FIGURES;
-  if (file) appendFileSync(file, `${line}\n`);
+  if (file) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    appendFileSync(file, `${line}\n`);
+  }
 }
 
 /** A logger (the production one, with its redaction) whose every line is kept for scanning. */
@@ -95,4 +100,30 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** The built CLI, as an operator runs it. */
+export const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+/** The newest modification time under a folder (to tell whether dist/ is older than src/). */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(full) : statSync(full).mtimeMs);
+  }
+  return latest;
+}
+
+/** Builds dist/ when it is missing or older than src/ (`npm test` builds first; `npx jest test/reliability` may not). */
+export function ensureBuilt(): void {
+  let built = 0;
+  try {
+    built = statSync(CLI).mtimeMs;
+  } catch {
+    // not built yet
+  }
+  if (built >= newest(path.join(ROOT, 'src'))) return;
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
 }
