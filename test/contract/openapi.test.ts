@@ -374,6 +374,15 @@ describe('RFC 7644 §3.4.2 lists on demo data', () => {
   });
 });
 
+describe('HEAD', () => {
+  it('is answered wherever GET is, with its headers and no body', async () => {
+    for (const url of ['/scim/v2/Users?count=1', `/scim/v2/Groups/${fixture.ids.global.Groups}`, '/scim/v2/ServiceProviderConfig', '/healthz']) {
+      const res = expectContract(await request(fixture.app).head(url).set('Authorization', AUTH));
+      expect(`${url} ${res.status} ${exchangeOf(res).text}`).toBe(`${url} 200 `);
+    }
+  });
+});
+
 describe('the validator itself', () => {
   // Proof that the contract can fail: each answer below departs from the document in one way.
   const valid = { method: 'GET', url: '/scim/v2/Users/x', status: 404, headers: { 'content-type': 'application/scim+json; charset=utf-8', 'x-request-id': 'r' } };
