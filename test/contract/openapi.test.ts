@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import type { AttributeDefinition, SchemaDefinition } from '../../src/scim/attributes';
 import { RESOURCE_TYPES, SEARCH_REQUEST_SCHEMA, USER_SCHEMA_ID } from '../../src/scim/schemas';
-import { composeApp } from '../../src/server';
+import { VERSION, composeApp } from '../../src/server';
 import { OPENAPI_PATH, contract, exchangeOf, expectContract } from '../support/openapi';
 
 const TOKEN = 'contract-token-0123456789';
@@ -259,6 +259,11 @@ describe('the document against the server’s own declarations (src/scim/schemas
 });
 
 describe('GET /openapi.yaml', () => {
+  it('describes this version of the server', () => {
+    const info = contract().document.info as { version: string };
+    expect(info.version).toBe(VERSION);
+  });
+
   it('serves openapi/scim.yaml byte for byte, without authentication, as application/yaml', async () => {
     const res = expectContract(await request(fixture.app).get('/openapi.yaml').buffer(true));
     expect(res.status).toBe(200);
