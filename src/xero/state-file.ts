@@ -10,6 +10,7 @@ import path from 'node:path';
 export async function writeFileDurably(file: string, content: string): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await removeAbandonedTemps(dir, path.basename(file));
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', 0o600);
   try {
@@ -28,6 +29,18 @@ export async function writeFileDurably(file: string, content: string): Promise<v
     throw err;
   }
   await syncDirectory(dir);
+}
+
+/**
+ * A process killed mid-write leaves its temporary file behind; each crash would add one (a directory state can be
+ * megabytes), so the next write of the same file removes them. Writes of one file never overlap (the token provider
+ * and the sync are single-flight, and STATE_DIR belongs to one process), so any such file is abandoned.
+ */
+async function removeAbandonedTemps(dir: string, base: string): Promise<void> {
+  const prefix = `.${base}.`;
+  const abandoned = (name: string) => name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length));
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  await Promise.all(entries.filter(abandoned).map((name) => fs.rm(path.join(dir, name), { force: true })));
 }
 
 /** The rename is durable only once the directory entry is (POSIX); some file systems refuse, which is fine. */

@@ -8,7 +8,7 @@
  * rotation chain was never broken.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -181,6 +181,9 @@ describe('Guarantee 2: no lost credentials when the process is killed at any mom
       expect(users.status).toBe(200);
       process.kill(-child!.pid!, 'SIGTERM');
       await exited(child!);
+      // Crashes mid-write leave temporary files behind; the writes after a restart clear them, so STATE_DIR does
+      // not fill up over many crashes.
+      expect(readdirSync(stateDir).sort()).toEqual(['directory.json', 'xero-tokens.json']);
       figures.tokenErrors = sandbox.data.counters().token.errors;
       expect(sandbox.data.counters().token.errors).toBe(0);
       expect(figures.kills).toBe(KILLS);
