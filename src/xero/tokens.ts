@@ -105,6 +105,15 @@ export function fingerprint(refreshToken: string): string {
 /** Kept lineage length: enough to recognise an old environment token, small enough to stay a tiny file. */
 const LINEAGE_LIMIT = 50;
 
+/**
+ * The newest fingerprints, and always the chain's first: that is the consent's token, the one an operator leaves in
+ * XERO_REFRESH_TOKEN. Dropping it (after 50 rotations, about a day of 30-minute tokens) made the next restart take
+ * it for a new consent, use it, and meet invalid_grant.
+ */
+function trimLineage(lineage: readonly string[]): string[] {
+  return lineage.length <= LINEAGE_LIMIT ? [...lineage] : [lineage[0]!, ...lineage.slice(-(LINEAGE_LIMIT - 1))];
+}
+
 // ---- provider -------------------------------------------------------------------------------------------------
 
 export type TokenGrant =
@@ -282,7 +291,7 @@ export class TokenProvider {
       receivedAt: isoTime(this.clock.now()),
       accessToken: set.accessToken,
       accessTokenExpiresAt: isoTime(set.expiresAt),
-      lineage: lineage.slice(-LINEAGE_LIMIT),
+      lineage: trimLineage(lineage),
     };
   }
 
