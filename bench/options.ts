@@ -12,7 +12,7 @@
  * | BENCH_WARMUP | 3 | seconds of warm-up per workload and server |
  * | BENCH_CONNECTIONS | 32 | autocannon connections |
  * | BENCH_SLOW_CAP | 45 | seconds a slow-mode run may take (a server too slow for 32 connections, see serve.ts) |
- * | BENCH_CRAWL_LIMIT | 60 | seconds a crawl (e) may take before it is stopped and reported unfinished |
+ * | BENCH_CRAWL_LIMIT | 60 | seconds SCIMMY's crawl (e) may take before it is stopped and reported unfinished (xero-scim's and the floor's: 10×) |
  * | BENCH_SYNC_ORGS | 10,100,1000 | organisations per sync run |
  * | BENCH_LATENCY_MS | 200 | latency the sandbox adds to every Xero call in the sync runs |
  * | BENCH_PROFILE | unset | `1`: run every server with `node --cpu-prof` (profiles in bench/results/profiles/<run>/) |

@@ -44,6 +44,20 @@ export function summarise(profile: Profile, top = 25): string {
     byFunction.set(key, (byFunction.get(key) ?? 0) + time);
     byModule.set(mod, (byModule.get(mod) ?? 0) + time);
   }
+  // Inclusive time: a function is charged for every sample with it anywhere on the stack (once per sample).
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  for (const [id, time] of self) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      const mod = moduleOf(frame.url);
+      if (!/^(src|bench)\/|^(helmet|body-parser|router|express|pino)$/.test(mod)) continue;
+      seen.add(`${frame.functionName || '(anonymous)'}  ${mod}:${frame.lineNumber + 1}`);
+    }
+    for (const key of seen) inclusive.set(key, (inclusive.get(key) ?? 0) + time);
+  }
   const pct = (t: number) => `${((t / busy) * 100).toFixed(1).padStart(5)} %`;
   const list = (m: Map<string, number>, n: number) =>
     [...m.entries()]
@@ -59,6 +73,9 @@ export function summarise(profile: Profile, top = 25): string {
     '',
     'self time by function:',
     list(byFunction, top),
+    '',
+    'inclusive time of our code and the HTTP middleware packages:',
+    list(inclusive, top),
   ].join('\n');
 }
 

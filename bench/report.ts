@@ -61,7 +61,8 @@ function table(head: string[], rows: (string | number)[][]): string {
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—');
-const verdict = (ok: boolean) => (ok ? 'met' : '**MISSED**');
+/** `ratio` NaN means the figure was not measured in this run (no verdict then). */
+const verdict = (ok: boolean, ratio = 0) => (Number.isNaN(ratio) ? 'not measured' : ok ? 'met' : '**MISSED**');
 
 export function renderServing(s: ServingResult, assess: boolean): string {
   const out: string[] = [];
@@ -74,6 +75,7 @@ export function renderServing(s: ServingResult, assess: boolean): string {
     const v = s.servers[name]!.validation;
     if (v.errors.length > 0) out.push(`- **${name} answered wrongly; its figures are left out:** ${v.errors.slice(0, 3).join('; ')}`);
     if (v.deviations.length > 0) out.push(`- ${name} (answers correct, protocol deviations): ${v.deviations.join('; ')}`);
+    if (s.servers[name]!.failure) out.push(`- **${name} failed** (${s.servers[name]!.failure}); figures after that are missing.`);
   }
   out.push('');
   const rows: (string | number)[][] = [];
@@ -105,6 +107,21 @@ export function renderServing(s: ServingResult, assess: boolean): string {
     );
   }
   out.push('');
+  const median = (values: readonly number[] | undefined) => {
+    if (!values || values.length === 0) return NaN;
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  };
+  out.push(
+    table(
+      ['answer check, one request at a time (median ms)', '(a)', '(b)', '(c)', '(d)'],
+      present.map((name) => {
+        const l = s.servers[name]!.validation.latencyMs;
+        return [name, fmt(median(l?.a), 1), fmt(median(l?.b), 1), fmt(median(l?.c), 1), fmt(median(l?.d), 1)];
+      }),
+    ),
+  );
+  out.push('');
   const crawlRows = present.flatMap((name) => {
     const c = s.servers[name]!.crawl;
     if (!c) return [];
@@ -125,16 +142,16 @@ export function renderServing(s: ServingResult, assess: boolean): string {
   const r = ratios(s);
   const ratioRows: (string | number)[][] = WORKLOADS.map((w) => {
     const target = TARGETS[w].min;
-    return [WORKLOAD_TITLES[w], `${fmt(r.throughput[w]!.floor, 2)}×`, `≥ ${target}×`, assess ? verdict(r.throughput[w]!.floor >= target) : '', `${fmt(r.throughput[w]!.scimmy, 1)}×`];
+    return [WORKLOAD_TITLES[w], `${fmt(r.throughput[w]!.floor, 2)}×`, `≥ ${target}×`, assess ? verdict(r.throughput[w]!.floor >= target, r.throughput[w]!.floor) : '', `${fmt(r.throughput[w]!.scimmy, 1)}×`];
   });
   ratioRows.push([
     '(e) crawl wall time (lower is better)',
     `${fmt(r.crawl.floor, 2)}×`,
     `≤ ${TARGETS.crawl.max}×`,
-    assess ? verdict(r.crawl.floor <= TARGETS.crawl.max) : '',
-    r.crawl.scimmyFinished ? `${fmt(r.crawl.scimmy, 3)}×` : `SCIMMY did not finish within the limit`,
+    assess ? verdict(r.crawl.floor <= TARGETS.crawl.max, r.crawl.floor) : '',
+    r.crawl.scimmyFinished ? `${fmt(r.crawl.scimmy, 3)}×` : s.servers.scimmy?.crawl ? 'SCIMMY did not finish within the limit' : '—',
   ]);
-  ratioRows.push(['peak RSS (lower is better)', `${fmt(r.peakRss.floor, 2)}×`, `≤ ${TARGETS.peakRss.max}×`, assess ? verdict(r.peakRss.floor <= TARGETS.peakRss.max) : '', `${fmt(r.peakRss.scimmy, 2)}×`]);
+  ratioRows.push(['peak RSS (lower is better)', `${fmt(r.peakRss.floor, 2)}×`, `≤ ${TARGETS.peakRss.max}×`, assess ? verdict(r.peakRss.floor <= TARGETS.peakRss.max, r.peakRss.floor) : '', `${fmt(r.peakRss.scimmy, 2)}×`]);
   out.push(table(['ratio (xero-scim ÷ …)', '÷ floor', 'target', assess ? 'verdict' : '', '÷ SCIMMY'], ratioRows));
   return out.join('\n');
 }

@@ -73,6 +73,8 @@ export interface ServerFigures {
   memoryAtEnd: Memory;
   /** Restarts to drop abandoned requests (see `settle`). */
   restarts?: number;
+  /** Why the server stopped being measured (it died, or did not answer), if it did. */
+  failure?: string;
   heap?: unknown;
 }
 
@@ -195,9 +197,24 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
     const figures = {} as Record<ServerName, ServerFigures>;
     const loadMs: Record<ServerName, number> = { 'xero-scim': xero.info.sync.durationMs, floor: floor.info.loadMs, scimmy: scimmy.info.loadMs };
     const afterLoad: Record<ServerName, Memory> = { 'xero-scim': xeroMemory, floor: floorMemory, scimmy: scimmyMemory };
+    /** A server that dies (e.g. out of memory) is reported as failed; the others go on. */
+    const failed = new Map<ServerName, string>();
+    const attempt = async (name: ServerName, step: string, work: () => Promise<void>): Promise<void> => {
+      if (failed.has(name)) return;
+      try {
+        await work();
+      } catch (error) {
+        const reason = `${step}: ${(error as Error).message.split('\n')[0]}`;
+        failed.set(name, reason);
+        if (figures[name]) figures[name].failure = reason;
+        log(`${name}: FAILED — ${reason}`);
+      }
+    };
     for (const name of active) {
       log(`${name}: checking answers`);
-      const validation = await validateServer(`${children[name].info.url}/scim/v2`, TOKEN, expected, samples);
+      const validation = await validateServer(`${children[name].info.url}/scim/v2`, TOKEN, expected, samples).catch(
+        (error: unknown): Validation => ({ errors: [`no answer: ${(error as Error).message}`], deviations: [], requests: 0, latencyMs: { a: [], b: [], c: [], d: [] } }),
+      );
       if (validation.errors.length > 0) log(`${name}: WRONG ANSWERS — ${validation.errors.slice(0, 5).join('; ')}`);
       if (validation.deviations.length > 0) log(`${name}: deviations — ${validation.deviations.join('; ')}`);
       figures[name] = { loadMs: loadMs[name], validation, workloads: {}, memoryAfterLoad: afterLoad[name], memoryAtEnd: afterLoad[name] };
@@ -209,47 +226,56 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
       const order = active.filter((s) => figures[s].validation.errors.length === 0);
       const slow = new Set<ServerName>();
       for (const name of order) {
-        const warm = await timed(children[name], workload, options.warmupSeconds);
-        // A server that cannot answer one request per connection in the warm-up would answer nothing in a timed
-        // run with 32 connections: it is measured with one connection and a few requests instead (see SlowMode).
-        if (warm.requests < options.connections) slow.add(name);
-        await settle(name);
+        await attempt(name, `${workload} warm-up`, async () => {
+          const warm = await timed(children[name], workload, options.warmupSeconds);
+          // A server that cannot answer one request per connection in the warm-up would answer nothing in a timed
+          // run with 32 connections: it is measured with one connection and a few requests instead (see SlowMode).
+          if (warm.requests < options.connections) slow.add(name);
+          await settle(name);
+        });
       }
       for (const round of [0, 1]) {
         for (const name of round === 0 ? order : [...order].reverse()) {
-          const run = await timed(children[name], workload, options.durationSeconds, slow.has(name) ? SLOW_MODE : undefined);
-          await settle(name);
-          const f = (figures[name].workloads[workload] ??= { runs: [] } as unknown as WorkloadFigures);
-          f.runs.push(run);
-          log(`${WORKLOAD_TITLES[workload]} ${name} run ${round + 1}${slow.has(name) ? ' (slow mode)' : ''}: ${run.requestsPerSecond.toFixed(run.requestsPerSecond < 10 ? 2 : 0)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, CPU ${run.serverCpuPercent.toFixed(0)}%`);
+          await attempt(name, `${workload} run ${round + 1}`, async () => {
+            const run = await timed(children[name], workload, options.durationSeconds, slow.has(name) ? SLOW_MODE : undefined);
+            await settle(name);
+            const f = (figures[name].workloads[workload] ??= { runs: [] } as unknown as WorkloadFigures);
+            f.runs.push(run);
+            log(`${WORKLOAD_TITLES[workload]} ${name} run ${round + 1}${slow.has(name) ? ' (slow mode)' : ''}: ${run.requestsPerSecond.toFixed(run.requestsPerSecond < 10 ? 2 : 0)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, CPU ${run.serverCpuPercent.toFixed(0)}%`);
+          });
         }
       }
-      for (const name of order) summarise(figures[name].workloads[workload]!);
+      for (const name of order) if (figures[name].workloads[workload]) summarise(figures[name].workloads[workload]!);
     }
 
     for (const name of options.workloads.has('e') ? active : []) {
       if (figures[name].validation.errors.length > 0) continue;
-      const child = children[name];
-      await waitIdle(child.pid);
-      const cpuBefore = cpuMs(child.pid);
-      const crawl = await driver.call<CrawlResult>('crawl', {
-        url: child.info.url,
-        token: TOKEN,
-        pageSize: 100,
-        workers: 8,
-        timeLimitMs: options.crawlLimitSeconds * 1000,
-        expectedUsers: ids.length,
-      } satisfies CrawlRequest);
-      figures[name].crawl = { ...crawl, serverCpuMs: round(cpuMs(child.pid) - cpuBefore, 0) };
-      await settle(name);
-      log(`${WORKLOAD_TITLES.e} ${name}: ${(crawl.wallMs / 1000).toFixed(1)} s, ${crawl.usersListed} listed, ${crawl.usersFetched} fetched${crawl.complete ? '' : ' — INCOMPLETE'}`);
+      await attempt(name, 'crawl', async () => {
+        const child = children[name];
+        await waitIdle(child.pid, 10_000);
+        const cpuBefore = cpuMs(child.pid);
+        const crawl = await driver.call<CrawlResult>('crawl', {
+          url: child.info.url,
+          token: TOKEN,
+          pageSize: 100,
+          workers: 8,
+          // xero-scim and the floor must finish (the ratio needs both); SCIMMY is stopped at the crawl limit.
+          timeLimitMs: (name === 'scimmy' ? 1 : 10) * options.crawlLimitSeconds * 1000,
+          expectedUsers: ids.length,
+        } satisfies CrawlRequest);
+        figures[name].crawl = { ...crawl, serverCpuMs: round(cpuMs(child.pid) - cpuBefore, 0) };
+        log(`${WORKLOAD_TITLES.e} ${name}: ${(crawl.wallMs / 1000).toFixed(1)} s, ${crawl.usersListed} listed, ${crawl.usersFetched} fetched${crawl.complete ? '' : ' — INCOMPLETE'}`);
+        await settle(name);
+      });
     }
 
     for (const name of active) {
-      const end = memory(children[name].pid);
-      figures[name].memoryAtEnd = { ...end, peakRssMiB: Math.max(end.peakRssMiB, peakRss[name]) };
+      await attempt(name, 'final memory', async () => {
+        const end = memory(children[name].pid);
+        figures[name].memoryAtEnd = { ...end, peakRssMiB: Math.max(end.peakRssMiB, peakRss[name]) };
+        figures[name].heap = await children[name].call('heap');
+      });
       figures[name].restarts = restarts[name];
-      figures[name].heap = await children[name].call('heap');
     }
     const per1000 = (mib: number) => round((mib / xero.info.memberships) * 1000, 3);
     const heap = xero.info.heap;

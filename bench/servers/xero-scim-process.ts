@@ -10,13 +10,42 @@
 import { mkdirSync } from 'node:fs';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
-import { createApp } from '../../src/http/app';
+import express, { type Express } from 'express';
+import pino from 'pino';
+import type { Directory } from '../../src/directory/model';
+import { createApp, finish, mountScim, rootUrlResolver } from '../../src/http/app';
+import { scimAuth } from '../../src/http/auth';
+import { requestLog } from '../../src/http/request-log';
+import { createScimRouter } from '../../src/http/scim-router';
 import { viewOf } from '../../src/scim/render';
 import { writeCorpus } from '../corpus';
 import { childInput, failStartup, serveParent } from '../ipc';
 import { heapAfterGc, listenLoopback } from './listen';
 
+/**
+ * `full` is the product's `createApp`. The others leave layers out, to find what each costs (bench/ablation.ts):
+ * `no-helmet` drops the security headers; `no-helmet-no-log` also the request id/log/metrics middleware;
+ * `router-only` keeps only the bearer check and the SCIM router (no body parser, no failed-auth throttle).
+ */
+export type AppVariant = 'full' | 'no-helmet' | 'no-helmet-no-log' | 'router-only';
+
+function appFor(variant: AppVariant, directory: Directory, token: string, publicUrl: string): Express {
+  const options = { directory, tokens: [token], publicUrl };
+  if (variant === 'full') return createApp(options);
+  const logger = pino({ level: 'silent' });
+  const app = express();
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+  if (variant === 'no-helmet') app.use(requestLog(logger));
+  if (variant === 'router-only') {
+    app.use('/scim/v2', scimAuth({ tokens: [token] }), createScimRouter({ directory, maxResults: 1000, basicAuth: false, rootUrl: rootUrlResolver(options) }));
+  } else mountScim(app, options);
+  finish(app, logger);
+  return app;
+}
+
 interface Input {
+  variant?: AppVariant;
   sandbox: { url: string; clientId: string; clientSecret: string; refreshToken: string };
   token: string;
   publicUrl: string;
@@ -43,7 +72,7 @@ async function main(): Promise<void> {
   if (report.outcome !== 'ok' || !snapshot) throw new Error(`sync did not complete: ${JSON.stringify({ outcome: report.outcome, error: report.error })}`);
   const afterSync = heapAfterGc();
 
-  const app = createApp({ directory, tokens: [input.token], publicUrl: input.publicUrl });
+  const app = appFor(input.variant ?? 'full', directory, input.token, input.publicUrl);
   const view = viewOf(snapshot, `${input.publicUrl}/scim/v2`)!;
   const users = view.resources('User');
   const groups = view.resources('Group');

@@ -1,0 +1,85 @@
+/**
+ * What each layer of xero-scim's HTTP stack costs per request: the same synced directory served by the product's
+ * `createApp` and by variants that leave layers out (see `AppVariant`), against the floor, on workloads (a) and (c).
+ * Not part of `npm run bench`; run it when a serving target is missed:
+ *
+ *   npx tsc -p bench/tsconfig.json && node bench/results/build/bench/ablation.js [users]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readCorpus } from './corpus';
+import { dataFor } from './dataset';
+import type { LoadArguments, LoadRequest, LoadResult, WorkloadName } from './driver/driver-process';
+import { Child } from './ipc';
+import { cpuMs, waitIdle } from './proc';
+import type { SandboxInfo } from './servers/sandbox-process';
+import type { AppVariant } from './servers/xero-scim-process';
+
+const TOKEN = 'bench-token-ablation';
+const PUBLIC_URL = 'https://scim.bench.invalid';
+const VARIANTS: readonly (AppVariant | 'floor')[] = ['full', 'no-helmet', 'no-helmet-no-log', 'router-only', 'floor'];
+const WORKLOADS: readonly WorkloadName[] = ['a', 'c'];
+
+async function main(): Promise<void> {
+  const users = Number(process.argv[2] ?? 10_000);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'xero-scim-ablation-'));
+  const corpusDir = path.join(work, 'corpus');
+  const driver = await Child.start('driver', { script: 'driver/driver-process.js', input: {} });
+  const sandbox = await Child.start<SandboxInfo>('sandbox', { script: 'servers/sandbox-process.js', input: { data: dataFor(users) } });
+  const rows: string[] = [];
+  try {
+    for (const variant of VARIANTS) {
+      const refreshToken = await sandbox.call<string>('refreshToken');
+      const server =
+        variant === 'floor'
+          ? await Child.start<{ url: string }>('floor', { script: 'servers/floor-process.js', input: { corpusDir, token: TOKEN } })
+          : await Child.start<{ url: string }>(variant, {
+              script: 'servers/xero-scim-process.js',
+              input: { variant, sandbox: { ...sandbox.info, refreshToken }, token: TOKEN, publicUrl: PUBLIC_URL, stateDir: path.join(work, variant), corpusDir },
+              execArgv: ['--expose-gc'],
+            });
+      if (variant === 'full') {
+        const corpus = readCorpus(corpusDir);
+        const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
+        const userNames = corpus.users.map((t) => (JSON.parse(t) as { userName: string }).userName);
+        await driver.call('setArguments', { ids, userNames, totalUsers: ids.length } satisfies LoadArguments);
+      }
+      const cells: string[] = [];
+      for (const workload of WORKLOADS) {
+        const run = async (seconds: number) => {
+          await waitIdle(server.pid, 10_000);
+          const before = cpuMs(server.pid);
+          const result = await driver.call<LoadResult>('load', {
+            url: server.info.url,
+            token: TOKEN,
+            workload,
+            connections: 32,
+            durationSeconds: seconds,
+            timeoutSeconds: 60,
+          } satisfies LoadRequest);
+          return { rps: result.requestsPerSecond, micros: ((cpuMs(server.pid) - before) * 1000) / result.requests };
+        };
+        await run(2);
+        const runs = [await run(4), await run(4)];
+        cells.push(`${Math.round((runs[0]!.rps + runs[1]!.rps) / 2)} req/s, ${Math.round((runs[0]!.micros + runs[1]!.micros) / 2)} µs CPU/req`);
+      }
+      rows.push(`| ${variant} | ${cells.join(' | ')} |`);
+      console.log(rows[rows.length - 1]);
+      await server.stop();
+    }
+  } finally {
+    await sandbox.stop();
+    await driver.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.log(`\n${users} users\n| variant | (a) GET /Users/{id} | (c) userName eq |\n|---|---|---|\n${rows.join('\n')}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
