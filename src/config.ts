@@ -353,7 +353,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     out[name] = result.data;
   }
   const config = out as Config;
-  return { ...config, scimBearerToken: [...config.scimBearerToken, ...readTokenFile(config.scimBearerTokenFile)] };
+  requireStrongTokens(config.scimBearerToken, 'SCIM_BEARER_TOKEN');
+  const fromFile = readTokenFile(config.scimBearerTokenFile);
+  requireStrongTokens(fromFile, 'SCIM_BEARER_TOKEN_FILE');
+  return { ...config, scimBearerToken: [...config.scimBearerToken, ...fromFile] };
+}
+
+/** Shorter than this, a bearer token can be guessed; a typo'd placeholder must not become a valid credential. */
+export const MIN_SCIM_TOKEN_LENGTH = 16;
+
+function requireStrongTokens(tokens: readonly string[], variable: string): void {
+  if (tokens.some((t) => t.length < MIN_SCIM_TOKEN_LENGTH)) {
+    throw new ConfigError(variable, `each token must be at least ${MIN_SCIM_TOKEN_LENGTH} characters (e.g. \`openssl rand -base64 32\`)`);
+  }
 }
 
 function readTokenFile(file: string | undefined): string[] {

@@ -80,7 +80,7 @@ describe('xero-scim command line', () => {
   });
 
   it('does not fall back to demo data without Xero credentials: it says what to set, or --demo', async () => {
-    const { io, err } = capture({ SCIM_BEARER_TOKEN: 't' });
+    const { io, err } = capture({ SCIM_BEARER_TOKEN: 'a-scim-token-0123456789' });
     expect(await main(['serve'], io)).toBe(2);
     expect(err[0]).toMatch(/^xero-scim: configuration error: XERO_CLIENT_ID: is required .*xero-scim serve --demo/);
   });

@@ -26,17 +26,21 @@ describe('configuration', () => {
   });
 
   it('splits comma-separated lists and strips trailing slashes from URLs', () => {
-    const config = loadConfig({ XERO_TENANT_IDS: 'a, b,,c', SCIM_BEARER_TOKEN: 't1,t2', XERO_API_URL: 'http://127.0.0.1:4010/' });
+    const config = loadConfig({ XERO_TENANT_IDS: 'a, b,,c', SCIM_BEARER_TOKEN: 'token-one-0123456789,token-two-0123456789', XERO_API_URL: 'http://127.0.0.1:4010/' });
     expect(config.xeroTenantIds).toEqual(['a', 'b', 'c']);
-    expect(config.scimBearerToken).toEqual(['t1', 't2']);
+    expect(config.scimBearerToken).toEqual(['token-one-0123456789', 'token-two-0123456789']);
     expect(config.xeroApiUrl).toBe('http://127.0.0.1:4010');
   });
 
   it('reads bearer tokens from a file as well', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'xero-scim-config-'));
     const file = path.join(dir, 'token');
-    writeFileSync(file, 'from-file\nsecond\n');
-    expect(loadConfig({ SCIM_BEARER_TOKEN: 'env', SCIM_BEARER_TOKEN_FILE: file }).scimBearerToken).toEqual(['env', 'from-file', 'second']);
+    writeFileSync(file, 'from-file-0123456789\nsecond-token-0123456789\n');
+    expect(loadConfig({ SCIM_BEARER_TOKEN: 'from-env-0123456789', SCIM_BEARER_TOKEN_FILE: file }).scimBearerToken).toEqual([
+      'from-env-0123456789',
+      'from-file-0123456789',
+      'second-token-0123456789',
+    ]);
   });
 
   it.each([
@@ -46,6 +50,7 @@ describe('configuration', () => {
     [{ XERO_API_URL: 'ftp://example.com' }, 'XERO_API_URL'],
     [{ SCIM_BASIC_AUTH: 'maybe' }, 'SCIM_BASIC_AUTH'],
     [{ SCIM_BEARER_TOKEN_FILE: '/nonexistent/token' }, 'SCIM_BEARER_TOKEN_FILE'],
+    [{ SCIM_BEARER_TOKEN: 'long-enough-token-123,rand' }, 'SCIM_BEARER_TOKEN'],
   ])('stops with an error naming the variable for %j', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

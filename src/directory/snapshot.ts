@@ -22,8 +22,14 @@ export function grantableRoles(organisation: Organisation): readonly RoleCode[] 
   return organisation.edition === 'PARTNER' ? ROLE_CODES : ROLE_CODES.filter((c) => !PARTNER_ONLY_ROLES.includes(c));
 }
 
-export function roleDisplayName(organisation: Organisation, code: RoleCode): string {
-  return `${organisation.name} — ${ROLE_NAMES[code]}`;
+/**
+ * e.g. "Acme Ltd — Standard". IGA tools derive role identities from this name (baton-scim snake-cases it), so when
+ * two connected organisations share a name, each is told apart by its short code (or id): merging their roles
+ * would merge their grants.
+ */
+export function roleDisplayName(organisation: Organisation, code: RoleCode, nameIsShared = false): string {
+  const label = nameIsShared ? `${organisation.name} (${organisation.shortCode ?? organisation.id})` : organisation.name;
+  return `${label} — ${ROLE_NAMES[code]}`;
 }
 
 /**
@@ -108,7 +114,10 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
 
   const roles: Role[] = [];
   const rolesByOrganisation = new Map<string, Role[]>();
+  const nameCounts = new Map<string, number>();
+  for (const o of organisations) nameCounts.set(o.name.trim().toLowerCase(), (nameCounts.get(o.name.trim().toLowerCase()) ?? 0) + 1);
   for (const organisation of organisations) {
+    const nameIsShared = (nameCounts.get(organisation.name.trim().toLowerCase()) ?? 0) > 1;
     const codes = new Set<RoleCode>(grantableRoles(organisation));
     for (const m of membersByOrganisation.get(organisation.id) ?? []) {
       if (isRoleCode(m.record.role)) codes.add(m.record.role);
@@ -119,7 +128,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
         id,
         organisationId: organisation.id,
         code,
-        displayName: roleDisplayName(organisation, code),
+        displayName: roleDisplayName(organisation, code, nameIsShared),
         memberIds: holders.get(id) ?? [], // people are iterated in id order, so this is sorted
       };
     });

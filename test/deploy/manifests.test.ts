@@ -84,12 +84,12 @@ describe('Secret', () => {
   });
 
   it('uses names the server reads (as aliases of XERO_CLIENT_ID, XERO_CLIENT_SECRET, XERO_REFRESH_TOKEN)', () => {
-    const config = loadConfig({ ...secret.stringData, BATON_REFRESH_TOKEN: 'refresh-1', SCIM_BEARER_TOKEN: 'a,b', STATE_DIR: tmpdir() });
+    const config = loadConfig({ ...secret.stringData, BATON_REFRESH_TOKEN: 'refresh-1', SCIM_BEARER_TOKEN: 'token-a-0123456789,token-b-0123456789', STATE_DIR: tmpdir() });
     expect({ id: config.xeroClientId, secret: config.xeroClientSecret, refresh: config.xeroRefreshToken, tokens: config.scimBearerToken }).toEqual({
       id: secret.stringData.BATON_XERO_CLIENT_ID,
       secret: secret.stringData.BATON_XERO_CLIENT_SECRET,
       refresh: 'refresh-1',
-      tokens: ['a', 'b'],
+      tokens: ['token-a-0123456789', 'token-b-0123456789'],
     });
   });
 

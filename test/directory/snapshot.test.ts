@@ -80,6 +80,18 @@ describe('directory snapshot', () => {
     expect(managed.memberIds).toEqual([personId('ann.lee@example.com')]);
   });
 
+  it('tells roles of two organisations with the same name apart, since IGA tools key roles by display name', () => {
+    const twin = (id: string, shortCode: string): TenantData => ({
+      organisation: { ...org(id, 'Acme Ltd'), shortCode },
+      syncedAt: '2026-01-01T00:00:00.000Z',
+      users: [user(id, `u-${id}`, `${shortCode}@example.com`, 'STANDARD', '2025-01-01T00:00:00.000Z')],
+    });
+    const twins = buildSnapshot([twin(ACME, '!a1'), twin(PRACTICE, '!b2')], '2026-01-01T00:00:00.000Z');
+    const standard = twins.roles.filter((r) => r.code === 'STANDARD').map((r) => r.displayName).sort();
+    expect(standard).toEqual(['Acme Ltd (!a1) — Standard', 'Acme Ltd (!b2) — Standard']);
+    expect(snapshot.roleById.get(roleId(ACME, 'STANDARD'))!.displayName).toBe('Acme Ltd — Standard');
+  });
+
   it('indexes memberships by organisation and Xero UserID', () => {
     expect(snapshot.membershipByXeroUserId.get(`${PRACTICE}/p1`)!.person.userName).toBe('ann.lee@example.com');
     expect(snapshot.membershipByXeroUserId.get(`${ACME}/u2`)!.record.role).toBe('REMOVED');

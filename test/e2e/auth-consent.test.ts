@@ -85,7 +85,7 @@ describeWithBrowser('xero-scim auth: the consent flow in a browser', () => {
     // serve with only the client credentials: the stored refresh token is the one it uses.
     const stop = new AbortController();
     let url = '';
-    const serving = runServe(loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1', SCIM_BEARER_TOKEN: 'scim-token-1' }), {
+    const serving = runServe(loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1', SCIM_BEARER_TOKEN: 'scim-token-0123456789' }), {
       logger: silentLogger,
       signal: stop.signal,
       onListening: (info) => (url = info.url),
