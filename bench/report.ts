@@ -95,7 +95,7 @@ export function renderServing(s: ServingResult, assess: boolean): string {
         fmt(f.serverCpuPercent),
         fmt(f.serverCpuMicrosPerRequest),
         fmt(f.bytesPerRequest),
-        `${f.runs.map((r) => fmt(r.requestsPerSecond)).join(' / ')}${f.clean ? '' : ' (errors!)'}`,
+        `${f.runs.map((r) => fmt(r.requestsPerSecond, r.requestsPerSecond < 10 ? 2 : 0)).join(' / ')}${f.clean ? '' : ' (errors!)'}`,
       ]);
     }
   }
@@ -189,7 +189,13 @@ export function renderSync(sync: SyncResults): string {
   }
   out.push(table(["baton-xero pattern: sandbox orgs", 'orgs read', 'wall s', 's per org', 'calls/org', 'xero-scim steady sync of all orgs, s', 'statuses'], baton));
   out.push('');
-  out.push(table(['organisations', 'snapshot heap MiB per 1,000 memberships'], sync.sizes.map((s) => [fmt(s.organisations), fmt(s.snapshotMiBPer1000Memberships, 3)])));
+  // Below ~10,000 memberships the fixed heap of a first sync (modules loaded on first use, budgets) dominates.
+  out.push(
+    table(
+      ['organisations', 'memberships', 'snapshot heap MiB per 1,000 memberships'],
+      sync.sizes.map((s) => [fmt(s.organisations), fmt(s.memberships), s.memberships >= 10_000 ? fmt(s.snapshotMiBPer1000Memberships, 3) : 'too few to measure']),
+    ),
+  );
   return out.join('\n');
 }
 

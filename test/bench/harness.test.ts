@@ -18,7 +18,7 @@ import { buildSnapshot } from '../../src/directory/snapshot';
 import { generateData, type SandboxData } from '../../src/sandbox';
 import { viewOf } from '../../src/scim/render';
 
-const TOKEN = 'harness-token';
+const TOKEN = 'harness-token-0123456789';
 const PUBLIC_URL = 'https://scim.bench.invalid';
 
 /** The sandbox's data as the sync would see it (a test-sized stand-in for the real sync the benchmark runs). */
