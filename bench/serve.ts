@@ -134,7 +134,7 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
       organisations: number;
       memberships: number;
       sync: { durationMs: number; calls: unknown };
-      heap: { before: { heapUsedMiB: number }; afterSync: { heapUsedMiB: number }; afterRender: { heapUsedMiB: number } };
+      heap: { before: { heapUsedMiB: number }; afterSync: { heapUsedMiB: number }; afterRender: { heapUsedMiB: number }; textMillionChars: number };
     }>('xero-scim', {
       script: 'servers/xero-scim-process.js',
       input: { sandbox: sandbox.info, token: TOKEN, publicUrl: PUBLIC_URL, stateDir: path.join(work, 'state'), corpusDir },

@@ -83,6 +83,9 @@ async function main(): Promise<void> {
     mkdirSync(input.corpusDir, { recursive: true });
     writeCorpus(input.corpusDir, userTexts, groupTexts);
   }
+  // How much of the rendered views is the serialised text itself (V8 keeps a string with any non-Latin-1
+  // character, e.g. a Greek or Chinese name, at two bytes a character).
+  const textChars = [...userTexts, ...groupTexts].reduce((n, t) => n + t.length, 0);
   userTexts.length = 0;
   groupTexts.length = 0;
   const afterRender = heapAfterGc();
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
     organisations: snapshot.organisations.length,
     memberships: snapshot.tenants.reduce((n, t) => n + t.users.length, 0),
     sync: { durationMs: report.durationMs, calls: report.calls, rateLimited: report.rateLimited, outcome: report.outcome },
-    heap: { before, afterSync, afterRender },
+    heap: { before, afterSync, afterRender, textMillionChars: Math.round(textChars / 1e5) / 10 },
   });
 }
 
