@@ -7,7 +7,24 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-export async function writeFileDurably(file: string, content: string): Promise<void> {
+/** Writes in progress per file: writes of one file run one after another, last one wins. */
+const writing = new Map<string, Promise<void>>();
+
+/**
+ * Replaces `file` with `content` durably. Concurrent writes of the same file are queued, so the clean-up of
+ * abandoned temporary files can never remove a write that is still in progress in this process.
+ */
+export function writeFileDurably(file: string, content: string): Promise<void> {
+  const next = (writing.get(file) ?? Promise.resolve()).catch(() => undefined).then(() => writeNow(file, content));
+  writing.set(file, next);
+  const forget = (): void => {
+    if (writing.get(file) === next) writing.delete(file);
+  };
+  next.then(forget, forget);
+  return next;
+}
+
+async function writeNow(file: string, content: string): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await removeAbandonedTemps(dir, path.basename(file));
@@ -33,8 +50,8 @@ export async function writeFileDurably(file: string, content: string): Promise<v
 
 /**
  * A process killed mid-write leaves its temporary file behind; each crash would add one (a directory state can be
- * megabytes), so the next write of the same file removes them. Writes of one file never overlap (the token provider
- * and the sync are single-flight, and STATE_DIR belongs to one process), so any such file is abandoned.
+ * megabytes), so the next write of the same file removes them. Writes of one file are queued in this process and STATE_DIR
+ * belongs to one process, so any such file is abandoned.
  */
 async function removeAbandonedTemps(dir: string, base: string): Promise<void> {
   const prefix = `.${base}.`;

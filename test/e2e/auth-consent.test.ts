@@ -92,7 +92,7 @@ describeWithBrowser('xero-scim auth: the consent flow in a browser', () => {
     });
     try {
       await waitFor(async () => url !== '' && (await request(url).get('/readyz')).status === 200);
-      const groups = await request(url).get('/scim/v2/Groups').set('Authorization', 'Bearer scim-token-1').expect(200);
+      const groups = await request(url).get('/scim/v2/Groups').set('Authorization', 'Bearer scim-token-0123456789').expect(200);
       expect(groups.body.Resources.map((g: { displayName: string }) => g.displayName).sort()).toEqual(chosen.map((o) => o.name).sort());
     } finally {
       stop.abort();
