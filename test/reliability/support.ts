@@ -23,8 +23,11 @@ export function size(short: number, soak: number): number {
 export function campaignSeed(fixed: number): number {
   const given = process.env.RELIABILITY_SEED;
   if (given !== undefined && given !== '') return Number(given) >>> 0;
-  return SOAK ? (Date.now() ^ (process.pid << 8)) >>> 0 : fixed;
+  return SOAK ? (SOAK_BASE + fixed) >>> 0 : fixed;
 }
+
+/** One fresh base per soak process, so every seed a campaign derives from it is printed and replayable. */
+const SOAK_BASE = (Date.now() ^ (process.pid << 8)) >>> 0;
 
 /** mulberry32: small, fast, and good enough to pick faults and mutations reproducibly. */
 export class Dice {
