@@ -308,12 +308,12 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     const now = clock.now();
     state.lastAttemptAt = isoTime(now);
     const calls = state.budget.status().calls;
-    const call = async <T>(operation: string, kind: 'organisation' | 'users', send: (accessToken: string) => Promise<{ value: T; headers: Readonly<Record<string, string>> }>): Promise<T> => {
+    const call = async <T>(operation: string, kind: 'organisation' | 'users', send: (accessToken: string, signal: AbortSignal) => Promise<{ value: T; headers: Readonly<Record<string, string>> }>): Promise<T> => {
       for (let renewed = false; ; renewed = true) {
         try {
-          return await state.budget.call(operation, () => {
+          return await state.budget.call(operation, (signal) => {
             counts[kind]++;
-            return send(token.value);
+            return send(token.value, signal);
           });
         } catch (err) {
           const error = toXeroError(err, operation, clock.now());
@@ -332,7 +332,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       const due = !state.organisation || state.organisationFetchedAt === undefined || now - state.organisationFetchedAt >= organisationRefreshMs;
       if (due || renamed) {
         try {
-          state.organisation = await call('GET Organisation', 'organisation', (t) => accounting.getOrganisation(connection, t));
+          state.organisation = await call('GET Organisation', 'organisation', (t, signal) => accounting.getOrganisation(connection, t, signal));
           state.organisationFetchedAt = clock.now();
         } catch (err) {
           // Details are slow-changing: keep the ones we have and still fetch users; without any, the tenant fails.
@@ -341,7 +341,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         }
       }
       const organisation = state.organisation!;
-      const users = await call('GET Users', 'users', (t) => accounting.getUsers(connection.tenantId, t));
+      const users = await call('GET Users', 'users', (t, signal) => accounting.getUsers(connection.tenantId, t, signal));
       state.data = { organisation, users, syncedAt: isoTime(clock.now()) };
       state.lastSuccessAt = isoTime(clock.now());
       delete state.lastError;

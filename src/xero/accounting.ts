@@ -88,8 +88,9 @@ export function mapOrganisation(organisation: XeroOrganisation, connection: Conn
 
 /** The two accounting reads the directory needs, each answering the value and the limit headers. */
 export interface AccountingReader {
-  getUsers(tenantId: string, accessToken: string): Promise<Answer<XeroUserRecord[]>>;
-  getOrganisation(connection: Connection, accessToken: string): Promise<Answer<Organisation>>;
+  /** `signal` aborts the HTTP request itself when the call times out (see `XeroAccounting.api`). */
+  getUsers(tenantId: string, accessToken: string, signal?: AbortSignal): Promise<Answer<XeroUserRecord[]>>;
+  getOrganisation(connection: Connection, accessToken: string, signal?: AbortSignal): Promise<Answer<Organisation>>;
 }
 
 export class XeroAccounting implements AccountingReader {
@@ -100,23 +101,35 @@ export class XeroAccounting implements AccountingReader {
     this.basePath = `${apiUrl}/api.xro/2.0`;
   }
 
-  /** A fresh SDK instance per call: its access token is instance state, and calls overlap. */
-  private api(accessToken: string): AccountingApi {
+  /**
+   * A fresh SDK instance per call: its access token is instance state, and calls overlap. xero-node takes no abort
+   * signal, but its default-authentication hook sees the axios request config, so the signal goes in there. Without
+   * it a timed-out call stays open, and Xero counts it against the organisation's 5 concurrent calls: after five,
+   * every call is refused until they end.
+   */
+  private api(accessToken: string, signal: AbortSignal | undefined): AccountingApi {
     const api = new AccountingApi();
     api.basePath = this.basePath;
     api.accessToken = accessToken;
+    if (signal) {
+      api.setDefaultAuthentication({
+        applyToRequest: (request) => {
+          request.signal = signal;
+        },
+      });
+    }
     return api;
   }
 
-  async getUsers(tenantId: string, accessToken: string): Promise<Answer<XeroUserRecord[]>> {
-    const { response, body } = await this.api(accessToken).getUsers(tenantId);
+  async getUsers(tenantId: string, accessToken: string, signal?: AbortSignal): Promise<Answer<XeroUserRecord[]>> {
+    const { response, body } = await this.api(accessToken, signal).getUsers(tenantId);
     if (!Array.isArray(body?.users)) throw badResponse('GET Users', 'no Users array');
     const organisationId = tenantId.toLowerCase();
     return { value: body.users.map((u) => mapUser(u, organisationId)), headers: normaliseHeaders(response.headers) };
   }
 
-  async getOrganisation(connection: Connection, accessToken: string): Promise<Answer<Organisation>> {
-    const { response, body } = await this.api(accessToken).getOrganisations(connection.tenantId);
+  async getOrganisation(connection: Connection, accessToken: string, signal?: AbortSignal): Promise<Answer<Organisation>> {
+    const { response, body } = await this.api(accessToken, signal).getOrganisations(connection.tenantId);
     const organisation = body?.organisations?.[0];
     if (!organisation) throw badResponse('GET Organisation', 'no Organisations element');
     return { value: mapOrganisation(organisation, connection), headers: normaliseHeaders(response.headers) };

@@ -14,7 +14,8 @@ import { CLI, ensureBuilt, reportFigures, size, waitFor } from './support';
 
 const TOKEN = 'load-scim-token-7c6b5a49';
 const ORGANISATIONS = 1000;
-const CONNECTIONS = size(200, 400);
+/** `LOAD_CONNECTIONS` overrides, to find where a machine stops keeping up. */
+const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? size(200, 400));
 const SECONDS = size(2, 20);
 const ROUNDS = size(2, 4);
 
