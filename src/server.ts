@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Express, Request } from 'express';
 import type { Directory } from './directory/model';
 import { createBaseApp, finish, mountScim } from './http/app';
@@ -14,6 +15,7 @@ import { createOpenApiRouter } from './http/openapi';
 import type { Logger } from './log';
 import { Metrics } from './ops/metrics';
 import { createOpsRouter } from './ops/routes';
+import { ScimError } from './scim/errors';
 
 /** From package.json, one folder up from both src/ and dist/. */
 export const VERSION: string = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -83,6 +85,35 @@ export interface ListenLimits {
   readonly checkIntervalMs?: number;
 }
 
+/** Security headers for answers Node sends itself, before Express and helmet run (the same policy as helmet's). */
+const BARE_ERROR_HEADERS = [
+  'Content-Type: application/scim+json; charset=utf-8',
+  "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'Cross-Origin-Resource-Policy: same-origin',
+  'Referrer-Policy: no-referrer',
+  'Strict-Transport-Security: max-age=31536000; includeSubDomains',
+  'X-Content-Type-Options: nosniff',
+  'X-Frame-Options: SAMEORIGIN',
+  'Cache-Control: no-store',
+  'Connection: close',
+].join('\r\n');
+
+/**
+ * A request Node cannot parse (bad syntax, headers over the limit, too slow) never reaches the app; Node's default
+ * answer has no body and no security headers. This one is an RFC 7644 §3.12 error with the same headers as the rest.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const detail =
+    status === 431 ? 'The request headers are too large.' : status === 408 ? 'The request took too long to arrive.' : 'The request is not valid HTTP.';
+  const body = JSON.stringify(new ScimError(status, detail).toJSON());
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${BARE_ERROR_HEADERS}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
 export async function listen(app: Express, port: number, host: string, limits: ListenLimits = TIMEOUTS): Promise<ListeningServer> {
   let draining = false;
   const server = http.createServer({
@@ -94,6 +125,7 @@ export async function listen(app: Express, port: number, host: string, limits: L
     if (draining) res.shouldKeepAlive = false;
   });
   server.on('request', app);
+  server.on('clientError', answerClientError);
   server.keepAliveTimeout = limits.keepAliveMs;
   server.headersTimeout = limits.headersMs;
   server.requestTimeout = limits.requestMs;

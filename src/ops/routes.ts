@@ -4,8 +4,10 @@
  * the status page needs a SCIM token (Bearer, or Basic with the token as password so a browser can open it).
  */
 import { randomBytes } from 'node:crypto';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Directory } from '../directory/model';
+import { throttleFailedAuth } from '../http/throttle';
+import { ScimError } from '../scim/errors';
 import type { Metrics } from './metrics';
 import { renderStatusPage } from './status-page';
 
@@ -60,15 +62,18 @@ export function createOpsRouter(options: OpsOptions): Router {
     }
   });
 
-  router.get('/', (req: Request, res: Response) => {
-    if (!options.statusPagePublic && !options.isAuthorized(req)) {
-      res
-        .status(401)
-        .set('WWW-Authenticate', 'Basic realm="xero-scim status (any user name, a SCIM token as password)", charset="UTF-8"')
-        .type('text/plain')
-        .send('Authentication required: open with a SCIM bearer token as the password (any user name).\n');
-      return;
-    }
+  // The page's login is throttled like SCIM's: a browser prompt must not become a way to guess tokens.
+  const requireLogin: RequestHandler = (req, _res, next) =>
+    options.isAuthorized(req)
+      ? next()
+      : next(
+          new ScimError(401, 'Authentication required: open with a SCIM bearer token as the password (any user name).', undefined, {
+            'WWW-Authenticate': 'Basic realm="xero-scim status (any user name, a SCIM token as password)", charset="UTF-8"',
+          }),
+        );
+  const login: RequestHandler[] = options.statusPagePublic ? [] : [throttleFailedAuth(requireLogin, { clock: options.clock })];
+
+  router.get('/', ...login, (req: Request, res: Response) => {
     const nonce = randomBytes(16).toString('base64');
     const html = renderStatusPage({
       status: directory.status(),

@@ -3,6 +3,8 @@ import request from 'supertest';
 import type { Directory, DirectorySnapshot, DirectoryStatus } from '../../src/directory/model';
 import { buildSnapshot } from '../../src/directory/snapshot';
 import { Metrics } from '../../src/ops/metrics';
+import { errorHandler } from '../../src/http/errors';
+import { silentLogger } from '../../src/log';
 import { createOpsRouter } from '../../src/ops/routes';
 
 const ORG = '11111111-1111-4111-8111-111111111111';
@@ -46,6 +48,7 @@ function appFor(directory: Directory, statusPagePublic = false) {
   const metrics = new Metrics({ directory, clock });
   const app = express();
   app.use(createOpsRouter({ directory, metrics, clock, statusPagePublic, isAuthorized: (req) => req.get('authorization') === 'Bearer good' }));
+  app.use(errorHandler(silentLogger));
   return { app, metrics };
 }
 
@@ -99,6 +102,13 @@ describe('operator routes', () => {
       const { app } = appFor(directoryWith(readyStatus, snapshot));
       const res = await request(app).get('/').expect(401);
       expect(res.headers['www-authenticate']).toMatch(/^Basic realm=/);
+    });
+
+    it('throttles failed logins like SCIM does, then refuses even the right token until the bucket refills', async () => {
+      const { app } = appFor(directoryWith(readyStatus, snapshot));
+      for (let i = 0; i < 20; i++) await request(app).get('/').set('Authorization', 'Basic Zm9vOmJhcg==').expect(401);
+      const refused = await request(app).get('/').set('Authorization', 'Bearer good').expect(429);
+      expect(refused.headers['retry-after']).toMatch(/^\d+$/);
     });
 
     it('shows organisations, counts, staleness and errors, escaped, under a strict CSP', async () => {
