@@ -1,8 +1,21 @@
-import { Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import { bearerGrant } from './bearer';
 import { delay, type SandboxContext } from './context';
 import { sendFault, sendNotFound, sendTooManyRequests } from './errors';
 import { connectionDate } from './wire';
+
+/** The caller's grant when its bearer token is valid and the app is under its minute limit; else answered here. */
+function admitted(ctx: SandboxContext, req: Request, res: Response): ReturnType<typeof bearerGrant> {
+  const grant = bearerGrant(ctx, req, res);
+  if (!grant) return undefined;
+  const admission = ctx.limiter.admitApp(grant.clientId, ctx.clock.now());
+  res.set(admission.headers);
+  if (!admission.admitted) {
+    sendTooManyRequests(res, admission.problem, admission.retryAfterSeconds);
+    return undefined;
+  }
+  return grant;
+}
 
 /** `GET /connections` (bare array) and `DELETE /connections/{id}` (204). No tenant, so only the app limit applies. */
 export function connectionsRouter(ctx: SandboxContext): Router {
@@ -10,14 +23,8 @@ export function connectionsRouter(ctx: SandboxContext): Router {
 
   router.get('/connections', async (req, res) => {
     ctx.counters.call('GET /connections');
-    const grant = bearerGrant(ctx, req, res);
+    const grant = admitted(ctx, req, res);
     if (!grant) return;
-    const admission = ctx.limiter.admitApp(grant.clientId, ctx.clock.now());
-    res.set(admission.headers);
-    if (!admission.admitted) {
-      sendTooManyRequests(res, admission.problem, admission.retryAfterSeconds);
-      return;
-    }
     const fault = ctx.faults.take('connections', undefined);
     if (fault) {
       sendFault(res, fault, ctx.counters, ctx.held);
@@ -45,14 +52,8 @@ export function connectionsRouter(ctx: SandboxContext): Router {
 
   router.delete('/connections/:id', async (req, res) => {
     ctx.counters.call('DELETE /connections/{id}');
-    const grant = bearerGrant(ctx, req, res);
+    const grant = admitted(ctx, req, res);
     if (!grant) return;
-    const admission = ctx.limiter.admitApp(grant.clientId, ctx.clock.now());
-    res.set(admission.headers);
-    if (!admission.admitted) {
-      sendTooManyRequests(res, admission.problem, admission.retryAfterSeconds);
-      return;
-    }
     await delay(ctx.faults.delayMs());
     if (!ctx.grants.deleteConnection(grant.clientId, String(req.params.id))) {
       sendNotFound(res);
