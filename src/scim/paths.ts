@@ -89,7 +89,3 @@ export function valuesAt(resource: Readonly<Record<string, unknown>>, path: Reso
   return out;
 }
 
-/** The key an index stores a string under: lower-cased unless the attribute is case-exact (RFC 7643 §2.2). */
-export function indexKey(value: string, attribute: AttributeDefinition): string {
-  return attribute.caseExact ? value : value.toLowerCase();
-}

@@ -19,7 +19,8 @@ import {
   ROLE_NAMES,
   isRoleCode,
 } from '../directory/model';
-import { indexKey, resolvePath, valuesAt, type ResolvedPath } from './paths';
+import { equalityKey } from './filter';
+import { resolvePath, valuesAt, type ResolvedPath } from './paths';
 import {
   GROUP_SCHEMA_ID,
   GROUP_TYPE,
@@ -113,7 +114,7 @@ export interface ResourceSet {
   readonly positionById: ReadonlyMap<string, number>;
   /**
    * Exact-match indexes: canonical lower-case path (`username`, `emails.value`, `members.value`) → index key
-   * (see `indexKey`) → positions in `items`, ascending.
+   * (see the filter's `equalityKey`, so an index folds case exactly as the filter compares) → positions in `items`, ascending.
    */
   readonly indexes: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
   /**
@@ -224,7 +225,7 @@ function buildIndexes(type: ResourceTypeDefinition, items: readonly RenderedReso
     items.forEach((item, position) => {
       for (const value of valuesAt(item.data, path)) {
         if (typeof value !== 'string') continue;
-        const key = indexKey(value, leaf);
+        const key = equalityKey(leaf, value);
         const list = index.get(key);
         if (!list) index.set(key, [position]);
         else if (list[list.length - 1] !== position) list.push(position);

@@ -8,8 +8,8 @@
  * folded with `toLowerCase` unless caseExact (as the filter folds them), instants compared with the filter's own
  * `compareInstants`.
  */
-import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
-import { indexKey, resolveParts, valuesAt, type ResolvedPath } from '../paths';
+import { compareInstants, equalityKey, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
+import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
 import type { ResourceSet } from '../render';
 
 export interface Plan {
@@ -99,7 +99,7 @@ function lookup(
   const key = path.attribute.type === 'complex' ? `${path.attribute.name}.${leaf.name}` : path.attribute.name;
   const index = set.indexes.get(key.toLowerCase());
   if (!index) return undefined;
-  return index.get(indexKey(value, leaf)) ?? [];
+  return index.get(equalityKey(leaf, value)) ?? [];
 }
 
 /** Orderings by instant of the singular dateTime attributes worth a range index. */
