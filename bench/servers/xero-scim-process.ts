@@ -8,10 +8,9 @@
  * It also writes the corpus (its rendered users and groups) for the floor and the SCIMMY reference.
  */
 import { mkdirSync } from 'node:fs';
-import { loadConfig } from '../../src/config';
-import { createXeroDirectory } from '../../src/directory/sync';
+import { sandboxDirectory } from '../sandbox-directory';
 import express, { type Express } from 'express';
-import pino from 'pino';
+import { silentLogger } from '../../src/log';
 import type { Directory } from '../../src/directory/model';
 import { createApp, finish, mountScim, rootUrlResolver } from '../../src/http/app';
 import { scimAuth } from '../../src/http/auth';
@@ -32,7 +31,7 @@ export type AppVariant = 'full' | 'no-helmet' | 'no-helmet-no-log' | 'router-onl
 function appFor(variant: AppVariant, directory: Directory, token: string, publicUrl: string): Express {
   const options = { directory, tokens: [token], publicUrl };
   if (variant === 'full') return createApp(options);
-  const logger = pino({ level: 'silent' });
+  const logger = silentLogger;
   const app = express();
   app.set('etag', false);
   app.set('x-powered-by', false);
@@ -55,18 +54,8 @@ interface Input {
 
 async function main(): Promise<void> {
   const input = childInput<Input>();
-  mkdirSync(input.stateDir, { recursive: true });
   const before = heapAfterGc();
-  const config = loadConfig({
-    XERO_CLIENT_ID: input.sandbox.clientId,
-    XERO_CLIENT_SECRET: input.sandbox.clientSecret,
-    XERO_REFRESH_TOKEN: input.sandbox.refreshToken,
-    XERO_API_URL: input.sandbox.url,
-    XERO_IDENTITY_URL: input.sandbox.url,
-    STATE_DIR: input.stateDir,
-    SYNC_MODE: 'cached',
-  });
-  const directory = createXeroDirectory(config);
+  const { directory } = sandboxDirectory(input.sandbox, input.stateDir);
   const report = await directory.syncOnce();
   const snapshot = directory.current();
   if (report.outcome !== 'ok' || !snapshot) throw new Error(`sync did not complete: ${JSON.stringify({ outcome: report.outcome, error: report.error })}`);

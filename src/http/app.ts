@@ -6,7 +6,7 @@
  */
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
-import pino, { type Logger } from 'pino';
+import { type Logger, silentLogger } from '../log';
 import type { Directory } from '../directory/model';
 import { scimAuth } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
@@ -56,14 +56,14 @@ export function rootUrlResolver(options: Pick<AppOptions, 'publicUrl'>): (req: R
 export function createApp(options: AppOptions): Express {
   const app = createBaseApp(options);
   mountScim(app, options);
-  finish(app, options.logger ?? silentLogger());
+  finish(app, options.logger ?? silentLogger);
   return app;
 }
 
 /** The app with security headers and request ids, no routes yet. */
 export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' | 'metrics'>): Express {
   const app = express();
-  const logger = options.logger ?? silentLogger();
+  const logger = options.logger ?? silentLogger;
   app.set('trust proxy', options.trustProxy === true);
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
@@ -105,8 +105,4 @@ export function mountScim(app: Express, options: AppOptions): void {
 export function finish(app: Express, logger: Logger): void {
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
-}
-
-function silentLogger(): Logger {
-  return pino({ level: 'silent' });
 }
