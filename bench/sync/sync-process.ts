@@ -3,9 +3,7 @@
  * default configuration (XERO_CONCURRENCY organisations at a time, Organisation details on their own longer
  * period), so the first sync reads Organisation + Users and a steady-state sync reads Users only.
  */
-import { mkdirSync } from 'node:fs';
-import { loadConfig } from '../../src/config';
-import { createXeroDirectory } from '../../src/directory/sync';
+import { sandboxDirectory } from '../sandbox-directory';
 import { childInput, failStartup, serveParent } from '../ipc';
 import { heapAfterGc } from '../servers/listen';
 
@@ -25,18 +23,8 @@ export interface SyncRun {
 
 async function main(): Promise<void> {
   const input = childInput<Input>();
-  mkdirSync(input.stateDir, { recursive: true });
   const before = heapAfterGc();
-  const config = loadConfig({
-    XERO_CLIENT_ID: input.sandbox.clientId,
-    XERO_CLIENT_SECRET: input.sandbox.clientSecret,
-    XERO_REFRESH_TOKEN: input.sandbox.refreshToken,
-    XERO_API_URL: input.sandbox.url,
-    XERO_IDENTITY_URL: input.sandbox.url,
-    STATE_DIR: input.stateDir,
-    SYNC_MODE: 'cached',
-  });
-  const directory = createXeroDirectory(config);
+  const { directory, config } = sandboxDirectory(input.sandbox, input.stateDir);
   serveParent({
     sync: async (): Promise<SyncRun> => {
       const started = Date.now();
