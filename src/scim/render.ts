@@ -1,7 +1,10 @@
 /**
- * Renders a directory snapshot as SCIM resources, once per snapshot (and base URL), and keeps the result:
- * resource objects, the lookup indexes the query planner uses, and each resource's serialised JSON and weak
- * ETag (computed the first time the resource is sent, then reused by every later request).
+ * Renders a directory snapshot as SCIM resources, per snapshot (and base URL), and keeps what is worth keeping:
+ * the lookup indexes the query planner uses, and each resource's serialised JSON and weak ETag (computed the first
+ * time the resource is sent, then reused by every later request). Resource objects themselves are rendered from
+ * the snapshot whenever a filter, a sort or an attribute selection reads them, and dropped: at 100,000 people,
+ * keeping them cost more memory than the snapshot and the serialised text together, and the garbage collector's
+ * time with them.
  *
  * A snapshot is immutable, so everything derived from it is cached in a WeakMap keyed by the snapshot object and
  * disappears with it. Resource sets are built lazily, per resource type and per view (global or one tenant).
@@ -43,8 +46,9 @@ export type ScimResource = Readonly<Record<string, unknown>>;
 export interface RenderedResource {
   readonly id: string;
   /**
-   * The resource without `meta.version` (every attribute `returned` by default), built eagerly: filters, sorting
-   * and indexes read it without serialising anything.
+   * The resource without `meta.version` (every attribute `returned` by default), rendered afresh from the snapshot
+   * on every read and not kept: filters, sorting and indexes read it once per resource, and a directory of 100,000
+   * people would otherwise hold millions of small objects that every garbage collection has to walk.
    */
   readonly data: ScimResource;
   /** The full resource, `meta.version` included (serialises it on first use). */
@@ -57,34 +61,51 @@ export interface RenderedResource {
   readonly textWithoutMembers?: string;
 }
 
+/** Renders one source record (a person, an organisation, a role, a Xero user record) as a SCIM resource. */
+type Renderer<S> = (source: S) => Record<string, unknown>;
+
+/** What a view renders for one resource type: its sources in the default order, and how to render each. */
+interface Rendering<S = unknown> {
+  readonly sources: readonly S[];
+  readonly render: Renderer<S>;
+}
+
+const rendering = <S>(sources: readonly S[], render: Renderer<S>): Rendering => ({ sources, render: render as Renderer<unknown> });
+
 /**
- * Serialisation and hashing are the expensive part of rendering, and most resources of a large directory are
- * only ever filtered or counted, so each resource is serialised the first time it is sent, then reused.
+ * A resource kept as its source record and, once it has been sent, its serialised text: serialisation and hashing
+ * are the expensive part of rendering, and most resources of a large directory are only ever filtered or counted,
+ * so each resource is serialised the first time it is sent, then reused.
  */
-class LazyResource implements RenderedResource {
+class CompactResource implements RenderedResource {
   #text: string | undefined;
   #etag: string | undefined;
   #withoutMembers: string | undefined;
 
   constructor(
     readonly id: string,
-    readonly data: Record<string, unknown>,
+    private readonly source: unknown,
+    private readonly render: Renderer<unknown>,
     private readonly group: boolean,
   ) {}
+
+  get data(): ScimResource {
+    return this.render(this.source);
+  }
 
   private serialise(): void {
     if (this.#text !== undefined) return;
     // `meta` is the last key, so the version can be appended without serialising twice.
-    const unversioned = JSON.stringify(this.data);
+    const unversioned = JSON.stringify(this.render(this.source));
     const etag = `W/"${createHash('sha1').update(RENDER_VERSION).update(unversioned).digest('base64url')}"`;
-    (this.data.meta as Record<string, unknown>).version = etag;
     this.#etag = etag;
     this.#text = `${unversioned.slice(0, -2)},"version":${JSON.stringify(etag)}}}`;
   }
 
   get resource(): ScimResource {
-    this.serialise();
-    return this.data;
+    const data = this.render(this.source);
+    (data.meta as Record<string, unknown>).version = this.etag;
+    return data;
   }
 
   get text(): string {
@@ -188,7 +209,7 @@ function createView(
   snapshot: DirectorySnapshot,
   baseUrl: string,
   tenant: Organisation | undefined,
-  render: (type: ResourceTypeName, baseUrl: string) => Record<string, unknown>[],
+  render: (type: ResourceTypeName, baseUrl: string) => Rendering,
 ): View {
   const sets = new Map<ResourceTypeName, ResourceSet>();
   return {
@@ -205,35 +226,32 @@ function createView(
   };
 }
 
-function buildSet(type: ResourceTypeDefinition, resources: Record<string, unknown>[], version: string): ResourceSet {
+function buildSet(type: ResourceTypeDefinition, { sources, render }: Rendering, version: string): ResourceSet {
   const items: RenderedResource[] = [];
   const positionById = new Map<string, number>();
-  for (const resource of resources) {
-    const id = resource.id as string;
-    positionById.set(id, items.length);
-    items.push(new LazyResource(id, resource, type.id === 'Group'));
-  }
-  return { type, items, positionById, indexes: buildIndexes(type, items), version, memo: new Map() };
-}
-
-function buildIndexes(type: ResourceTypeDefinition, items: readonly RenderedResource[]) {
-  const indexes = new Map<string, Map<string, number[]>>();
-  for (const text of INDEXED_PATHS[type.id]) {
+  const indexed = INDEXED_PATHS[type.id].map((text) => {
     const path = resolvePath(type.schema, text) as ResolvedPath;
-    const leaf = path.subAttribute ?? path.attribute;
-    const index = new Map<string, number[]>();
-    items.forEach((item, position) => {
-      for (const value of valuesAt(item.data, path)) {
+    return { name: text.toLowerCase(), path, leaf: path.subAttribute ?? path.attribute, index: new Map<string, number[]>() };
+  });
+  // One rendering per resource, read once for its id and index keys, then dropped.
+  for (const source of sources) {
+    const data = render(source);
+    const id = data.id as string;
+    const position = items.length;
+    positionById.set(id, position);
+    items.push(new CompactResource(id, source, render, type.id === 'Group'));
+    for (const { path, leaf, index } of indexed) {
+      for (const value of valuesAt(data, path)) {
         if (typeof value !== 'string') continue;
         const key = equalityKey(leaf, value);
         const list = index.get(key);
         if (!list) index.set(key, [position]);
         else if (list[list.length - 1] !== position) list.push(position);
       }
-    });
-    indexes.set(text.toLowerCase(), index);
+    }
   }
-  return indexes;
+  const indexes = new Map(indexed.map(({ name, index }) => [name, index as ReadonlyMap<string, readonly number[]>]));
+  return { type, items, positionById, indexes, version, memo: new Map() };
 }
 
 const personDisplayName = (givenName: string, familyName: string, email: string) =>
@@ -278,38 +296,40 @@ function recordEntry(record: XeroUserRecord, organisation: Organisation | undefi
 
 // ---- the global view: people merged across organisations ----
 
-function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName, base: string): Record<string, unknown>[] {
+function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName, base: string): Rendering {
   switch (type) {
     case 'User': {
       const roleByCode = new Map(snapshot.roles.map((r) => [`${r.organisationId}/${r.code}`, r]));
-      return snapshot.people.map((p) => globalUser(snapshot, roleByCode, p, base));
+      return rendering(snapshot.people, (p) => globalUser(snapshot, roleByCode, p, base));
     }
     case 'Group':
-      return snapshot.organisations.map((o) => globalGroup(snapshot, o, base));
+      return rendering(snapshot.organisations, (o) => globalGroup(snapshot, o, base));
     case 'Role':
-      return snapshot.roles.map((role) => {
-        const organisation = snapshot.organisationById.get(role.organisationId);
-        let lastModified = organisation?.createdAt ?? snapshot.builtAt;
-        const members = role.memberIds.flatMap((id) => {
-          const person = snapshot.personById.get(id);
-          if (!person) return [];
-          for (const r of person.records) if (r.organisationId === role.organisationId) lastModified = latest(lastModified, r.updatedAt);
-          return [{ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(person.givenName, person.familyName, person.email), type: 'User' }];
-        });
-        return {
-          schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
-          id: role.id,
-          displayName: role.displayName,
-          description: `The ${ROLE_NAMES[role.code]} role in ${organisation?.name ?? role.organisationId}.`,
-          [XERO_ROLE_SCHEMA_ID]: {
-            code: role.code,
-            organisation: { value: role.organisationId, $ref: `${base}/Groups/${role.organisationId}`, display: organisation?.name },
-            members,
-          },
-          meta: meta('Role', organisation?.createdAt ?? lastModified, lastModified, `${base}/Roles/${role.id}`),
-        };
-      });
+      return rendering(snapshot.roles, (role) => globalRole(snapshot, role, base));
   }
+}
+
+function globalRole(snapshot: DirectorySnapshot, role: Role, base: string): Record<string, unknown> {
+  const organisation = snapshot.organisationById.get(role.organisationId);
+  let lastModified = organisation?.createdAt ?? snapshot.builtAt;
+  const members = role.memberIds.flatMap((id) => {
+    const person = snapshot.personById.get(id);
+    if (!person) return [];
+    for (const r of person.records) if (r.organisationId === role.organisationId) lastModified = latest(lastModified, r.updatedAt);
+    return [{ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(person.givenName, person.familyName, person.email), type: 'User' }];
+  });
+  return {
+    schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
+    id: role.id,
+    displayName: role.displayName,
+    description: `The ${ROLE_NAMES[role.code]} role in ${organisation?.name ?? role.organisationId}.`,
+    [XERO_ROLE_SCHEMA_ID]: {
+      code: role.code,
+      organisation: { value: role.organisationId, $ref: `${base}/Groups/${role.organisationId}`, display: organisation?.name },
+      members,
+    },
+    meta: meta('Role', organisation?.createdAt ?? lastModified, lastModified, `${base}/Roles/${role.id}`),
+  };
 }
 
 function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string, Role>, person: Person, base: string): Record<string, unknown> {
@@ -391,40 +411,42 @@ function tenantRecords(snapshot: DirectorySnapshot, organisation: Organisation):
   return out.sort((a, b) => (a.record.xeroUserId < b.record.xeroUserId ? -1 : a.record.xeroUserId > b.record.xeroUserId ? 1 : 0));
 }
 
-function renderTenant(snapshot: DirectorySnapshot, organisation: Organisation, type: ResourceTypeName, base: string): Record<string, unknown>[] {
+function renderTenant(snapshot: DirectorySnapshot, organisation: Organisation, type: ResourceTypeName, base: string): Rendering {
   switch (type) {
     case 'User':
-      return tenantRecords(snapshot, organisation).map(({ record }) => tenantUser(organisation, record, base));
+      return rendering(tenantRecords(snapshot, organisation), ({ record }) => tenantUser(organisation, record, base));
     case 'Group':
-      return [groupResource(organisation, snapshot.membersByOrganisation.get(organisation.id) ?? [], (m) => m.record.xeroUserId, base)];
+      return rendering([organisation], (o) => groupResource(o, snapshot.membersByOrganisation.get(o.id) ?? [], (m) => m.record.xeroUserId, base));
     case 'Role': {
       const records = tenantRecords(snapshot, organisation);
-      return (snapshot.rolesByOrganisation.get(organisation.id) ?? [])
-        .map((role) => {
-          const slug = slugOf(role.code);
-          let lastModified = organisation.createdAt;
-          const members = records
-            .filter((m) => m.record.role === role.code)
-            .map(({ record }) => {
-              lastModified = latest(lastModified, record.updatedAt);
-              return { value: record.xeroUserId, $ref: `${base}/Users/${record.xeroUserId}`, display: personDisplayName(record.firstName, record.lastName, record.email.trim()), type: 'User' };
-            });
-          return {
-            schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
-            id: slug,
-            displayName: ROLE_NAMES[role.code],
-            description: `The ${ROLE_NAMES[role.code]} role in ${organisation.name}.`,
-            [XERO_ROLE_SCHEMA_ID]: {
-              code: role.code,
-              organisation: { value: organisation.id, $ref: `${base}/Groups/${organisation.id}`, display: organisation.name },
-              members,
-            },
-            meta: meta('Role', organisation.createdAt, lastModified, `${base}/Roles/${slug}`),
-          };
-        })
-        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      // The default order is by id, and a tenant role's id is its slug.
+      const roles = [...(snapshot.rolesByOrganisation.get(organisation.id) ?? [])].sort((a, b) => (slugOf(a.code) < slugOf(b.code) ? -1 : 1));
+      return rendering(roles, (role) => tenantRole(organisation, records, role, base));
     }
   }
+}
+
+function tenantRole(organisation: Organisation, records: readonly Membership[], role: Role, base: string): Record<string, unknown> {
+  const slug = slugOf(role.code);
+  let lastModified = organisation.createdAt;
+  const members = records
+    .filter((m) => m.record.role === role.code)
+    .map(({ record }) => {
+      lastModified = latest(lastModified, record.updatedAt);
+      return { value: record.xeroUserId, $ref: `${base}/Users/${record.xeroUserId}`, display: personDisplayName(record.firstName, record.lastName, record.email.trim()), type: 'User' };
+    });
+  return {
+    schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
+    id: slug,
+    displayName: ROLE_NAMES[role.code],
+    description: `The ${ROLE_NAMES[role.code]} role in ${organisation.name}.`,
+    [XERO_ROLE_SCHEMA_ID]: {
+      code: role.code,
+      organisation: { value: organisation.id, $ref: `${base}/Groups/${organisation.id}`, display: organisation.name },
+      members,
+    },
+    meta: meta('Role', organisation.createdAt, lastModified, `${base}/Roles/${slug}`),
+  };
 }
 
 function tenantUser(organisation: Organisation, record: XeroUserRecord, base: string): Record<string, unknown> {
