@@ -91,7 +91,11 @@ describe('query planner: indexed lookups', () => {
       fc.integer({ min: 0, max: 210 }).map((i) => `displayName eq "Given${i} Family${i}"`),
     );
     const other = fc.oneof(
-      fc.constantFrom('active eq true', 'active eq false', 'userName sw "user1"'),
+      fc.constantFrom('active eq true', 'active eq false', 'userName sw "user1"', 'userName sw "USER2"', 'userName sw ""', 'userName sw "nobody"'),
+      // Prefix searches answered from the indexes' sorted keys: case folded as the filter folds (id is caseExact).
+      fc.tuple(fc.constantFrom('userName', 'emails.value', 'emails', 'displayName', 'id', 'externalId'), fc.constantFrom('u', 'User1', 'given2', 'Given2', '0', 'a', 'e')).map(
+        ([path, prefix]) => `${path} sw "${prefix}"`,
+      ),
       fc.tuple(fc.constantFrom('gt', 'ge', 'lt', 'le'), fc.integer({ min: 1, max: 28 }), fc.constantFrom('', '.5', '.0000000', '.9999999')).map(
         ([op, day, fraction]) => `meta.lastModified ${op} "2024-02-${String(day).padStart(2, '0')}T10:00:00${fraction}Z"`,
       ),

@@ -1,7 +1,8 @@
 /**
  * The query planner: answers the lookups pollers send (`id eq`, `userName eq`, `externalId eq`, e-mail value
  * paths, `displayName eq`, `members[value eq]`) from the per-snapshot indexes instead of scanning, and the delta
- * windows of Entra and SailPoint (`meta.lastModified ge "…"`) from a per-snapshot ordering by instant.
+ * windows of Entra and SailPoint (`meta.lastModified ge "…"`) from a per-snapshot ordering by instant, and prefix
+ * searches (`userName sw "ann"`, what a search box sends) from the same indexes' keys in sorted order.
  *
  * A plan gives candidate positions and the residual filter the candidates must still pass (none when the index
  * answers exactly). Exactness is claimed only where the index compares exactly as the filter does: string keys
@@ -10,6 +11,7 @@
  */
 import { compareInstants, equalityKey, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
 import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
+import type { AttributeDefinition } from '../attributes';
 import type { ResourceSet } from '../render';
 
 export interface Plan {
@@ -28,6 +30,11 @@ export function plan(filter: Filter, set: ResourceSet): Plan | undefined {
     case 'eq': {
       const positions = lookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
       return positions && { positions, residual: filter.where === undefined ? undefined : filter };
+    }
+    case 'sw': {
+      if (filter.where !== undefined) return undefined;
+      const positions = prefixLookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
+      return positions && { positions };
     }
     case 'gt':
     case 'ge':
@@ -83,6 +90,24 @@ function planInside(inner: Filter, set: ResourceSet, schema: string | undefined,
   return positions && { positions, exact: true };
 }
 
+interface IndexedPath {
+  /** The index's name, e.g. `username` or `emails.value`. */
+  readonly name: string;
+  readonly leaf: AttributeDefinition;
+  readonly index: ReadonlyMap<string, readonly number[]>;
+}
+
+function indexFor(set: ResourceSet, schemaUrn: string | undefined, attributeName: string, subName: string | undefined): IndexedPath | undefined {
+  const path = resolveParts(set.type.schema, schemaUrn, attributeName, subName);
+  if (!path || !path.core) return undefined;
+  // RFC 7644 §3.4.2.2: a complex attribute compared directly is compared by its `value` sub-attribute.
+  const leaf = path.subAttribute ?? (path.attribute.type === 'complex' ? path.attribute.subAttributes?.find((s) => s.name === 'value') : path.attribute);
+  if (!leaf) return undefined;
+  const name = (path.attribute.type === 'complex' ? `${path.attribute.name}.${leaf.name}` : path.attribute.name).toLowerCase();
+  const index = set.indexes.get(name);
+  return index && { name, leaf, index };
+}
+
 function lookup(
   set: ResourceSet,
   schemaUrn: string | undefined,
@@ -91,15 +116,45 @@ function lookup(
   value: unknown,
 ): readonly number[] | undefined {
   if (typeof value !== 'string') return undefined;
-  const path = resolveParts(set.type.schema, schemaUrn, attributeName, subName);
-  if (!path || !path.core) return undefined;
-  // RFC 7644 §3.4.2.2: a complex attribute compared directly is compared by its `value` sub-attribute.
-  const leaf = path.subAttribute ?? (path.attribute.type === 'complex' ? path.attribute.subAttributes?.find((s) => s.name === 'value') : path.attribute);
-  if (!leaf) return undefined;
-  const key = path.attribute.type === 'complex' ? `${path.attribute.name}.${leaf.name}` : path.attribute.name;
-  const index = set.indexes.get(key.toLowerCase());
-  if (!index) return undefined;
-  return index.get(equalityKey(leaf, value)) ?? [];
+  const indexed = indexFor(set, schemaUrn, attributeName, subName);
+  return indexed && (indexed.index.get(equalityKey(indexed.leaf, value)) ?? []);
+}
+
+/**
+ * `sw`: an index's keys are the values folded exactly as the filter folds them (`equalityKey`), and in code-unit
+ * order every key with a given prefix sits in one run, found by binary search.
+ */
+function prefixLookup(
+  set: ResourceSet,
+  schemaUrn: string | undefined,
+  attributeName: string,
+  subName: string | undefined,
+  value: unknown,
+): readonly number[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  const indexed = indexFor(set, schemaUrn, attributeName, subName);
+  if (!indexed) return undefined;
+  const prefix = equalityKey(indexed.leaf, value);
+  const keys = sortedKeys(set, indexed);
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (keys[mid]! < prefix) low = mid + 1;
+    else high = mid;
+  }
+  const found: number[] = [];
+  for (let k = low; k < keys.length && keys[k]!.startsWith(prefix); k++) for (const p of indexed.index.get(keys[k]!)!) found.push(p);
+  return ascending(Int32Array.from(found), set.items.length);
+}
+
+function sortedKeys(set: ResourceSet, indexed: IndexedPath): readonly string[] {
+  const memoKey = `keys:${indexed.name}`;
+  const cached = set.memo.get(memoKey) as string[] | undefined;
+  if (cached) return cached;
+  const keys = [...indexed.index.keys()].sort();
+  set.memo.set(memoKey, keys);
+  return keys;
 }
 
 /** Orderings by instant of the singular dateTime attributes worth a range index. */
@@ -155,9 +210,9 @@ function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering 
   return ordering;
 }
 
-/** Positions in ascending order: a sort for few, a mask sweep (linear) for many. */
+/** Distinct positions in ascending order: a sort for few, a mask sweep (linear) for many. */
 function ascending(positions: Int32Array, size: number): number[] {
-  if (positions.length * 16 < size) return Array.from(positions).sort((a, b) => a - b);
+  if (positions.length * 16 < size) return Array.from(positions).sort((a, b) => a - b).filter((p, i, all) => i === 0 || all[i - 1] !== p);
   const mask = new Uint8Array(size);
   for (const p of positions) mask[p] = 1;
   const out: number[] = [];
