@@ -13,6 +13,7 @@ import { createBaseApp, finish, mountScim } from './http/app';
 import { tokenMatcher } from './http/auth';
 import { createOpenApiRouter } from './http/openapi';
 import type { Logger } from './log';
+import { fairAdmission, type FairAdmissionOptions } from './ops/fair-admission';
 import { Metrics } from './ops/metrics';
 import { createOpsRouter } from './ops/routes';
 import { ScimError } from './scim/errors';
@@ -114,17 +115,28 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${BARE_ERROR_HEADERS}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-export async function listen(app: Express, port: number, host: string, limits: ListenLimits = TIMEOUTS): Promise<ListeningServer> {
+export async function listen(
+  app: Express,
+  port: number,
+  host: string,
+  limits: ListenLimits = TIMEOUTS,
+  admission: FairAdmissionOptions = {},
+): Promise<ListeningServer> {
   let draining = false;
   const server = http.createServer({
     maxHeaderSize: limits.maxHeaderBytes,
     ...(limits.checkIntervalMs === undefined ? {} : { connectionsCheckingInterval: limits.checkIntervalMs }),
   });
-  // While draining, every answer closes its connection, so keep-alive clients reconnect to another replica.
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Requests take turns with accepting connections (src/ops/fair-admission.ts): without it, a burst of new
+  // connections against a busy server waits seconds to be accepted, one per event-loop turn.
+  const { admit, connectionAccepted } = fairAdmission((req: http.IncomingMessage, res: http.ServerResponse) => {
+    // While draining, every answer closes its connection, so keep-alive clients reconnect to another replica. Checked
+    // when the request runs, so a request that waited in the queue while close() began is answered the same way.
     if (draining) res.shouldKeepAlive = false;
-  });
-  server.on('request', app);
+    app(req, res);
+  }, admission);
+  server.on('request', admit);
+  server.on('connection', connectionAccepted);
   server.on('clientError', answerClientError);
   server.keepAliveTimeout = limits.keepAliveMs;
   server.headersTimeout = limits.headersMs;

@@ -1,0 +1,139 @@
+/**
+ * Fair admission: requests run in arrival order, but only for a bounded slice of each event-loop turn, so the loop
+ * gets back to its poll phase often enough to accept the connections that are waiting.
+ *
+ * Why: libuv ≥ 1.45 (Node 20) accepts ONE connection per event-loop turn (libuv PR #3696, "unix: don't accept()
+ * connections in a loop"), while the same turn's poll phase reads every ready socket of the connections already
+ * established and Node runs their request handlers synchronously. When hundreds of connections open at once against a
+ * busy server, the kernel completes every handshake at once, but the server takes them in one per turn, and each turn
+ * first runs one request from every connection already in. The last connection in waits (connections ahead of it) ×
+ * (turn length) for its first answer: seconds, although every request takes milliseconds (RELIABILITY.md, guarantee 6).
+ *
+ * How: a request runs at once when nothing is queued and the current turn has spent less than `turnBudgetMs` on
+ * requests; otherwise it joins a FIFO queue. The queue is drained from `setImmediate` (the check phase, right after
+ * the poll phase) with a fresh budget, and the drain reschedules itself while requests remain; each reschedule lets
+ * the loop poll again, accept one more connection and read the requests that arrived, which join the same FIFO. A
+ * turn's time is measured from its first request, so it also counts the parsing and socket writes in between. While
+ * connections keep arriving (one was accepted since the last drain), a drain runs a single request: the turns are then
+ * as short as they can be, and a burst of connections is taken in at the fastest rate libuv allows.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Long enough that a turn runs a few SCIM lists, short enough that waiting connections are taken in promptly. */
+export const DEFAULT_TURN_BUDGET_MS = 3;
+
+/**
+ * Above this many queued requests, requests run at once again (the behaviour without this scheduler): a safety valve
+ * against pipelining clients, see `fairAdmission`.
+ */
+export const DEFAULT_MAX_QUEUED = 4096;
+
+export interface FairAdmissionOptions {
+  /** Time a turn may spend running requests before the rest wait for the next turn. */
+  readonly turnBudgetMs?: number;
+  readonly maxQueued?: number;
+}
+
+export interface FairAdmission {
+  /** The `'request'` listener. */
+  readonly admit: RequestHandler;
+  /** The `'connection'` listener: while connections keep arriving, turns run one request each. */
+  readonly connectionAccepted: () => void;
+  /** Requests waiting for a turn. */
+  queued(): number;
+}
+
+/**
+ * Wraps `handler` (an Express app, or anything called as a `'request'` listener) in fair admission.
+ *
+ * The queue needs no limit of its own in practice: it only holds requests Node has already parsed and for which it
+ * already holds a request and a response object. A client that waits for each answer before its next request (every
+ * SCIM client, and every HTTP/1.1 client that does not pipeline) has at most one request queued, so the queue is at
+ * most the number of open connections. A pipelining client can have more: Node pauses a socket only once its unsent
+ * answers pass the high-water mark, and a queued request has sent nothing yet, so one read of a socket (64 KiB) could
+ * queue a few thousand tiny requests. `maxQueued` caps that: beyond it, requests run at once, as they would without
+ * this scheduler; their answers fill the socket and Node stops reading it.
+ */
+export function fairAdmission(handler: RequestHandler, options: FairAdmissionOptions = {}): FairAdmission {
+  const budget = options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS;
+  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+  // A FIFO as an array and a head index (shift() copies a large array).
+  let queue: ([IncomingMessage, ServerResponse] | undefined)[] = [];
+  let head = 0;
+  /** performance.now() at the start of the current turn's budget; -1 when no turn is open. */
+  let turnStart = -1;
+  let drainScheduled = false;
+  /** A connection was accepted since the last drain: more may be waiting in the listen backlog. */
+  let accepting = false;
+
+  const queued = () => queue.length - head;
+
+  function scheduleDrain(): void {
+    if (drainScheduled) return;
+    drainScheduled = true;
+    setImmediate(drain);
+  }
+
+  function drain(): void {
+    drainScheduled = false;
+    turnStart = performance.now();
+    const limit = accepting ? 0 : budget;
+    accepting = false;
+    try {
+      // At least one request per turn, whatever it costs: the queue always moves.
+      do {
+        if (head === queue.length) break;
+        const [req, res] = queue[head]!;
+        queue[head++] = undefined; // not kept alive by the queue once answered
+        // The client went away while it waited: nobody is left to answer.
+        if (req.socket.destroyed) continue;
+        handler(req, res);
+      } while (performance.now() - turnStart < limit);
+    } finally {
+      // Closes the turn: the next request to arrive opens a new one (when nothing waits before it).
+      turnStart = -1;
+      if (head === queue.length) {
+        queue = [];
+        head = 0;
+      } else {
+        if (head >= 1024 && head * 2 >= queue.length) {
+          queue = queue.slice(head);
+          head = 0;
+        }
+        scheduleDrain();
+      }
+    }
+  }
+
+  function admit(req: IncomingMessage, res: ServerResponse): void {
+    const waiting = queued();
+    if (waiting === 0) {
+      const now = performance.now();
+      if (turnStart < 0) {
+        // The first request of this turn; the drain, which runs once the poll phase is over, closes the turn.
+        turnStart = now;
+        scheduleDrain();
+      }
+      if (now - turnStart < budget) {
+        handler(req, res);
+        return;
+      }
+    } else if (waiting >= maxQueued) {
+      handler(req, res);
+      return;
+    }
+    queue.push([req, res]);
+    scheduleDrain();
+  }
+
+  return {
+    admit,
+    connectionAccepted: () => {
+      accepting = true;
+    },
+    queued,
+  };
+}
