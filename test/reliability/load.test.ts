@@ -100,14 +100,16 @@ describe('Guarantee 6: load held', () => {
       ];
       const rss: number[] = [await rssBytes(url)];
       const rounds: Record<string, number>[] = [];
+      // Reported even when a round fails: a failing round's latencies are what tell its cause.
+      figures.rounds = rounds;
       for (let round = 0; round < ROUNDS; round++) {
         const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers, requests, timeout: 10 });
+        const { p50, p99, max } = result.latency;
+        rounds.push({ requests: result.requests.total, rps: Math.round(result.requests.average), p50, p99, max, timeouts: result.timeouts, errors: result.errors });
         expect({ round, errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx }).toEqual({ round, errors: 0, timeouts: 0, non2xx: 0 });
         expect(result.requests.total).toBeGreaterThan(CONNECTIONS);
-        rounds.push({ requests: result.requests.total, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max });
         rss.push(await rssBytes(url));
       }
-      figures.rounds = rounds;
       figures.rssMiB = rss.map((b) => Math.round(b / 2 ** 20));
       // Bounded: after the first round has warmed caches and pools, later rounds add no more than a little.
       const warmed = rss[1]!;
