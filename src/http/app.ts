@@ -5,13 +5,13 @@
  * server can mount more routes (health, metrics, status page) before `finish`.
  */
 import express, { type Express, type Request } from 'express';
-import helmet from 'helmet';
 import { type Logger, silentLogger } from '../log';
 import type { Directory } from '../directory/model';
 import { scimAuth } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { type RequestObserver, requestLog } from './request-log';
 import { createScimRouter } from './scim-router';
+import { securityHeaders } from './security-headers';
 import { throttleFailedAuth } from './throttle';
 
 export const SCIM_BASE_PATH = '/scim/v2';
@@ -67,15 +67,7 @@ export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' 
   app.set('trust proxy', options.trustProxy === true);
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
-  app.use(
-    helmet({
-      // Only JSON is served here: nothing may load, frame or submit anything.
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
-      },
-    }),
-  );
+  app.use(securityHeaders());
   app.use(requestLog(logger, options.metrics));
   return app;
 }
@@ -89,7 +81,8 @@ export function mountScim(app: Express, options: AppOptions): void {
   app.use(
     SCIM_BASE_PATH,
     throttleFailedAuth(scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }), { clock: options.clock }),
-    jsonBody,
+    // Only POST (a .search) carries a body here; other methods skip the parser's content checks.
+    (req, res, next) => (req.method === 'POST' ? jsonBody(req, res, next) : next()),
     createScimRouter({
       directory: options.directory,
       maxResults: options.maxResults ?? 1000,

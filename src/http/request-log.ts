@@ -29,20 +29,24 @@ function routeOf(req: Request): string {
 export function requestLog(logger: Logger, metrics?: RequestObserver) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
-    const incoming = req.get('x-request-id');
-    const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.id = id;
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
+    // Nothing to observe when the level is off and no metrics are kept (a benchmark, or LOG_LEVEL=warn without /metrics).
+    if (!metrics && !logger.isLevelEnabled('info')) return next();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req);
       metrics?.observeRequest(req.method, route, res.statusCode, seconds);
       // The path without its query string: filters carry e-mail addresses.
-      logger.info(
-        { reqId: id, method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
-        'request',
-      );
+      if (logger.isLevelEnabled('info')) {
+        logger.info(
+          { reqId: id, method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+          'request',
+        );
+      }
     });
     next();
   };

@@ -74,5 +74,7 @@ export function throttleFailedAuth(auth: RequestHandler, options: AuthThrottleOp
 
 /** The client's address: the socket peer, or X-Forwarded-For's client when `trust proxy` is set (Express' `req.ip`). */
 function clientOf(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  // Without X-Forwarded-For, `req.ip` is the socket's address whatever `trust proxy` says, and skips proxy-addr.
+  const address = req.headers['x-forwarded-for'] === undefined ? req.socket.remoteAddress : req.ip;
+  return address ?? 'unknown';
 }
