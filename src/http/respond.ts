@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
 /** A weak ETag over some text (used for lists and discovery documents). */
-export function weakETag(...parts: readonly string[]): string {
+export function weakETag(...parts: readonly (string | Buffer)[]): string {
   const hash = createHash('sha1');
   for (const part of parts) hash.update(part).update('\0');
   return `W/"${hash.digest('base64url')}"`;
@@ -27,11 +27,16 @@ export function matchesIfNoneMatch(req: Request, etag: string): boolean {
  * Sends a serialised SCIM body. With an ETag, a matching If-None-Match on a GET/HEAD gets 304 and no body.
  * SCIM answers hold personal data: caches may keep them only privately, and must revalidate.
  */
-export function sendScim(req: Request, res: Response, status: number, body: string, etag?: string): void {
+export function sendScim(req: Request, res: Response, status: number, body: string | Buffer, etag?: string): void {
   if (etag !== undefined && notModified(req, res, etag)) return;
-  res.set('Cache-Control', 'private, no-cache');
-  if (etag !== undefined) res.set('ETag', etag);
-  res.status(status).type(SCIM_CONTENT_TYPE).send(body);
+  // Written directly: Express's `send` would re-parse the content type and re-check freshness, both decided here.
+  // Node leaves the body out of an answer to HEAD by itself.
+  res.statusCode = status;
+  res.setHeader('Cache-Control', 'private, no-cache');
+  if (etag !== undefined) res.setHeader('ETag', etag);
+  res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  res.end(body);
 }
 
 /** Answers 304 (with the ETag) when a GET/HEAD's If-None-Match matches; returns whether it did. */

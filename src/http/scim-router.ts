@@ -46,8 +46,9 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   const pinSeconds = options.crawlPinSeconds ?? 600;
   const pins = pinSeconds > 0 ? new CrawlPins(pinSeconds * 1000, options.clock ?? Date) : undefined;
   addRoutes(tenantRouter, options, pins);
-  router.use('/tenants/:tenantId', tenantRouter);
+  // Express tries routes in order: the global resources, what pollers read most, come first.
   addRoutes(router, options, pins);
+  router.use('/tenants/:tenantId', tenantRouter);
   return router;
 }
 
@@ -101,6 +102,9 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
       throw forbidden('Discovery endpoints do not support filtering (RFC 7644 §4).');
     }
   };
+
+  // Resources first: they are what pollers read most, and no other route's path overlaps theirs.
+  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, maxResults);
 
   router
     .route('/ServiceProviderConfig')
@@ -171,8 +175,6 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
       throw methodNotAllowed('POST');
     });
 
-  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, maxResults);
-
   // RFC 7644 §3.7 (bulk) and §3.11 (/Me): unsupported operations are 501.
   router.all('/Bulk', () => {
     throw unsupported('Bulk operations are not supported: this SCIM server is read-only (RFC 7644 §3.7).');
@@ -182,7 +184,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
   });
 }
 
-function withETag(body: string): [string, string] {
+function withETag(body: Buffer): [Buffer, string] {
   return [body, weakETag(body)];
 }
 

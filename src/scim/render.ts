@@ -53,12 +53,18 @@ export interface RenderedResource {
   readonly data: ScimResource;
   /** The full resource, `meta.version` included (serialises it on first use). */
   readonly resource: ScimResource;
-  /** `JSON.stringify(resource)`, computed on first use and kept. */
+  /**
+   * The serialised resource as UTF-8, computed on first use and kept. Kept as bytes, not a string: it is what a
+   * socket is written, with no encoding per request, and it lives outside the JavaScript heap (a string with one
+   * non-Latin-1 character, a Greek or Chinese name, would take two bytes a character there).
+   */
+  readonly bytes: Buffer;
+  /** `bytes` as text (for callers that want a string). */
   readonly text: string;
   /** Weak ETag derived from the content, equal to `meta.version` (RFC 7644 §3.14). */
   readonly etag: string;
   /** Group only: the serialised resource without `members`, so `excludedAttributes=members` costs nothing. */
-  readonly textWithoutMembers?: string;
+  readonly bytesWithoutMembers?: Buffer;
 }
 
 /** Renders one source record (a person, an organisation, a role, a Xero user record) as a SCIM resource. */
@@ -78,9 +84,9 @@ const rendering = <S>(sources: readonly S[], render: Renderer<S>): Rendering => 
  * so each resource is serialised the first time it is sent, then reused.
  */
 class CompactResource implements RenderedResource {
-  #text: string | undefined;
+  #bytes: Buffer | undefined;
   #etag: string | undefined;
-  #withoutMembers: string | undefined;
+  #withoutMembers: Buffer | undefined;
 
   constructor(
     readonly id: string,
@@ -94,12 +100,12 @@ class CompactResource implements RenderedResource {
   }
 
   private serialise(): void {
-    if (this.#text !== undefined) return;
-    // `meta` is the last key, so the version can be appended without serialising twice.
-    const unversioned = JSON.stringify(this.render(this.source));
-    const etag = `W/"${createHash('sha1').update(RENDER_VERSION).update(unversioned).digest('base64url')}"`;
+    if (this.#bytes !== undefined) return;
+    const data = this.render(this.source);
+    const etag = `W/"${createHash('sha1').update(RENDER_VERSION).update(JSON.stringify(data)).digest('base64url')}"`;
+    (data.meta as Record<string, unknown>).version = etag;
     this.#etag = etag;
-    this.#text = `${unversioned.slice(0, -2)},"version":${JSON.stringify(etag)}}}`;
+    this.#bytes = Buffer.from(JSON.stringify(data), 'utf8');
   }
 
   get resource(): ScimResource {
@@ -108,9 +114,13 @@ class CompactResource implements RenderedResource {
     return data;
   }
 
-  get text(): string {
+  get bytes(): Buffer {
     this.serialise();
-    return this.#text as string;
+    return this.#bytes as Buffer;
+  }
+
+  get text(): string {
+    return this.bytes.toString('utf8');
   }
 
   get etag(): string {
@@ -118,11 +128,11 @@ class CompactResource implements RenderedResource {
     return this.#etag as string;
   }
 
-  get textWithoutMembers(): string | undefined {
+  get bytesWithoutMembers(): Buffer | undefined {
     if (!this.group) return undefined;
     if (this.#withoutMembers === undefined) {
       const { members: _members, ...rest } = this.resource;
-      this.#withoutMembers = JSON.stringify(rest);
+      this.#withoutMembers = Buffer.from(JSON.stringify(rest), 'utf8');
     }
     return this.#withoutMembers;
   }

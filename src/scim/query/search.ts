@@ -11,15 +11,15 @@ import type { ListQuery } from './parameters';
 import { plan } from './plan';
 import { compareSortValues, resolveSortPath, sortPositions, sortValue } from './sort';
 
-/** Serialises one resource as the selection asks, reusing the pre-rendered text when it can. */
-export type ResourceWriter = (item: RenderedResource) => string;
+/** Serialises one resource as the selection asks (UTF-8), reusing the pre-rendered bytes when it can. */
+export type ResourceWriter = (item: RenderedResource) => Buffer;
 
 export function resourceWriter(set: ResourceSet, selection: AttributeSelection): ResourceWriter {
   if (excludesOnlyMembers(selection) && set.type.id === 'Group') {
-    return (item) => item.textWithoutMembers ?? item.text;
+    return (item) => item.bytesWithoutMembers ?? item.bytes;
   }
   const projection: Projection | undefined = compileSelection(set.type.schema, selection);
-  return projection ? (item) => JSON.stringify(projection(item.resource)) : (item) => item.text;
+  return projection ? (item) => Buffer.from(JSON.stringify(projection(item.resource)), 'utf8') : (item) => item.bytes;
 }
 
 /** Positions of the set that match the filter, in default (id) order. */
@@ -69,8 +69,8 @@ function allPositions(set: ResourceSet): readonly number[] {
 export interface ListResult {
   readonly totalResults: number;
   readonly itemsPerPage: number;
-  /** The serialised ListResponse (RFC 7644 §3.4.2). */
-  readonly body: string;
+  /** The serialised ListResponse (RFC 7644 §3.4.2), UTF-8. */
+  readonly body: Buffer;
 }
 
 /** Lists one resource type. */
@@ -132,11 +132,20 @@ function tryResolveSort(set: ResourceSet, sortBy: string) {
   }
 }
 
-/** RFC 7644 §3.4.2: `itemsPerPage` is the number actually returned; `Resources` is present even when empty. */
-export function listResponse(totalResults: number, startIndex: number, resources: readonly string[]): ListResult {
-  return {
-    totalResults,
-    itemsPerPage: resources.length,
-    body: `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},"startIndex":${startIndex},"Resources":[${resources.join(',')}]}`,
-  };
+const COMMA = Buffer.from(',');
+const LIST_END = Buffer.from(']}');
+
+/**
+ * RFC 7644 §3.4.2: `itemsPerPage` is the number actually returned; `Resources` is present even when empty.
+ * Resources are serialised UTF-8 (strings are encoded); the body is joined once, with no intermediate string.
+ */
+export function listResponse(totalResults: number, startIndex: number, resources: readonly (Buffer | string)[]): ListResult {
+  const head = `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},"startIndex":${startIndex},"Resources":[`;
+  const parts: Buffer[] = [Buffer.from(head)];
+  resources.forEach((resource, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(typeof resource === 'string' ? Buffer.from(resource, 'utf8') : resource);
+  });
+  parts.push(LIST_END);
+  return { totalResults, itemsPerPage: resources.length, body: Buffer.concat(parts) };
 }
