@@ -13,7 +13,7 @@ export interface Corpus {
   readonly groups: readonly string[];
 }
 
-export function writeCorpus(dir: string, users: Iterable<string>, groups: Iterable<string>): void {
+export function writeCorpus(dir: string, users: Iterable<string | Uint8Array>, groups: Iterable<string | Uint8Array>): void {
   for (const [name, lines] of [
     ['users.ndjson', users],
     ['groups.ndjson', groups],
@@ -21,7 +21,13 @@ export function writeCorpus(dir: string, users: Iterable<string>, groups: Iterab
     // One write per line: no 100 MB string is ever built in the server that dumps it.
     const fd = openSync(path.join(dir, name), 'w');
     try {
-      for (const line of lines) writeSync(fd, `${line}\n`);
+      for (const line of lines) {
+        if (typeof line === 'string') writeSync(fd, `${line}\n`);
+        else {
+          writeSync(fd, line);
+          writeSync(fd, '\n');
+        }
+      }
     } finally {
       closeSync(fd);
     }

@@ -78,7 +78,7 @@ export class Child<Info = unknown> {
 
   static start<Info>(name: string, options: StartOptions): Promise<Child<Info>> {
     const child = fork(path.join(__dirname, options.script), [JSON.stringify(options.input)], {
-      execArgv: options.execArgv ?? [],
+      execArgv: [...(options.execArgv ?? []), ...(process.env.BENCH_TRACE_GC === '1' ? ['--trace-gc'] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       ...(options.cwd ? { cwd: options.cwd } : {}),
     });

@@ -83,7 +83,7 @@ export function renderServing(s: ServingResult, assess: boolean): string {
   const out: string[] = [];
   out.push(`### ${fmt(s.users)} users (${fmt(s.organisations)} organisations, ${fmt(s.memberships)} memberships)`);
   out.push('');
-  out.push(`xero-scim loaded by ${s.load.method}: ${fmt(s.load.syncMs)} ms. Snapshot: ${s.snapshotMemory.snapshotMiBPer1000Memberships} MiB of heap per 1,000 memberships (${s.snapshotMemory.withViewsMiBPer1000Memberships} MiB with the rendered User and Group views; their serialised text alone is ${fmt((s.snapshotMemory.heap as { textMillionChars?: number }).textMillionChars ?? NaN, 1)} million characters)`);
+  out.push(`xero-scim loaded by ${s.load.method}: ${fmt(s.load.syncMs)} ms. Snapshot: ${s.snapshotMemory.snapshotMiBPer1000Memberships} MiB of heap per 1,000 memberships (${s.snapshotMemory.withViewsMiBPer1000Memberships} MiB with the rendered User and Group views, heap and Buffers; their serialised resources alone are ${fmt((s.snapshotMemory.heap as { serialisedMiB?: number }).serialisedMiB ?? NaN, 1)} MiB)`);
   out.push('');
   const present = SERVERS.filter((name) => s.servers[name] !== undefined);
   for (const name of present) {
