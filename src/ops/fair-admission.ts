@@ -12,8 +12,9 @@
  * How: a request runs at once when nothing is queued and the current turn has spent less than `turnBudgetMs` on
  * requests; otherwise it joins a FIFO queue. The queue is drained from `setImmediate` (the check phase, right after
  * the poll phase) with a fresh budget, and the drain reschedules itself while requests remain; each reschedule lets
- * the loop poll again, accept one more connection and read the requests that arrived, which join the same FIFO. A
- * turn's time is measured from its first request, so it also counts the parsing and socket writes in between. While
+ * the loop poll again, accept one more connection and read the requests that arrived, which join the same FIFO. The
+ * budget counts the time spent in requests only: other work in the same turn (a sync's Xero answers arriving) does not
+ * use it up, or requests would wait in the queue behind that work instead of running before it. While
  * connections keep arriving (one was accepted since the last drain), a drain runs a single request: the turns are then
  * as short as they can be, and a burst of connections is taken in at the fastest rate libuv allows.
  */
@@ -63,9 +64,11 @@ export function fairAdmission(handler: RequestHandler, options: FairAdmissionOpt
   // A FIFO as an array and a head index (shift() copies a large array).
   let queue: ([IncomingMessage, ServerResponse] | undefined)[] = [];
   let head = 0;
-  /** performance.now() at the start of the current turn's budget; -1 when no turn is open. */
-  let turnStart = -1;
+  /** Time requests have taken in the current turn (their microtasks included); -1 when no turn is open. */
+  let spent = -1;
   let drainScheduled = false;
+  /** When the last drain ended: the time since is what the rest of the loop (other work included) took. */
+  let lastDrainEnd = performance.now();
   /** A connection was accepted since the last drain: more may be waiting in the listen backlog. */
   let accepting = false;
 
@@ -77,52 +80,79 @@ export function fairAdmission(handler: RequestHandler, options: FairAdmissionOpt
     setImmediate(drain);
   }
 
+  /**
+   * Runs one request and counts its time against the turn's budget, then calls `then`. An Express handler does most
+   * of its work after an `await` of something already resolved (a SCIM list renders after `await viewFor()`), in
+   * microtasks that run once the handler has returned. So the time is read from a `nextTick` queued by a microtask:
+   * Node runs it only when the microtask queue is empty again, after that work, and before any other I/O callback.
+   */
+  function run(req: IncomingMessage, res: ServerResponse, then?: () => void): void {
+    const started = performance.now();
+    try {
+      handler(req, res);
+    } finally {
+      queueMicrotask(() =>
+        process.nextTick(() => {
+          if (spent >= 0) spent += performance.now() - started;
+          then?.();
+        }),
+      );
+    }
+  }
+
   function drain(): void {
     drainScheduled = false;
-    turnStart = performance.now();
-    const limit = accepting ? 0 : budget;
+    spent = 0;
+    // Requests get at least as much of the loop as everything else: when other work (a sync processing Xero's
+    // answers) made the rest of this turn long, the drain may run as long, or requests would starve behind it.
+    const limit = accepting ? 0 : Math.max(budget, performance.now() - lastDrainEnd);
     accepting = false;
-    try {
-      // At least one request per turn, whatever it costs: the queue always moves.
-      do {
-        if (head === queue.length) break;
+    // One request at a time, each after the previous one's work is done; at least one per turn, whatever it costs,
+    // so the queue always moves.
+    const next = (): void => {
+      while (head < queue.length) {
         const [req, res] = queue[head]!;
         queue[head++] = undefined; // not kept alive by the queue once answered
         // The client went away while it waited: nobody is left to answer.
         if (req.socket.destroyed) continue;
-        handler(req, res);
-      } while (performance.now() - turnStart < limit);
-    } finally {
-      // Closes the turn: the next request to arrive opens a new one (when nothing waits before it).
-      turnStart = -1;
-      if (head === queue.length) {
-        queue = [];
-        head = 0;
-      } else {
-        if (head >= 1024 && head * 2 >= queue.length) {
-          queue = queue.slice(head);
-          head = 0;
-        }
-        scheduleDrain();
+        run(req, res, () => (spent < limit ? next() : close()));
+        return;
       }
+      close();
+    };
+    next();
+  }
+
+  /** Closes the turn: the next request to arrive opens a new one (when nothing waits before it). */
+  function close(): void {
+    spent = -1;
+    lastDrainEnd = performance.now();
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+      return;
     }
+    if (head >= 1024 && head * 2 >= queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+    scheduleDrain();
   }
 
   function admit(req: IncomingMessage, res: ServerResponse): void {
     const waiting = queued();
     if (waiting === 0) {
-      const now = performance.now();
-      if (turnStart < 0) {
+      if (spent < 0) {
         // The first request of this turn; the drain, which runs once the poll phase is over, closes the turn.
-        turnStart = now;
+        spent = 0;
         scheduleDrain();
       }
-      if (now - turnStart < budget) {
-        handler(req, res);
+      if (spent < budget) {
+        run(req, res);
         return;
       }
     } else if (waiting >= maxQueued) {
-      handler(req, res);
+      run(req, res);
       return;
     }
     queue.push([req, res]);

@@ -79,6 +79,8 @@ async function burst(port: number, count: number): Promise<Burst> {
 
 describe('fair admission (src/ops/fair-admission.ts)', () => {
   const nextTurn = () => new Promise((r) => setImmediate(r));
+  /** What Node does between two sockets' callbacks: ticks and microtasks run (the scheduler counts time there). */
+  const nextCallback = () => new Promise<void>((r) => queueMicrotask(() => process.nextTick(r)));
   /** A request whose handler costs `ms`; only what the scheduler reads of it is real. */
   const request = (id: number, destroyed = false) => [{ id, socket: { destroyed } }, {}] as unknown as [IncomingMessage, ServerResponse];
   const busyFor = (ms: number) => {
@@ -91,18 +93,44 @@ describe('fair admission (src/ops/fair-admission.ts)', () => {
     const { admit, queued } = fairAdmission(
       (req) => {
         ran.push((req as unknown as { id: number }).id);
-        busyFor(2);
+        busyFor(3);
       },
-      { turnBudgetMs: 3 },
+      { turnBudgetMs: 5 },
     );
-    for (let id = 0; id < 10; id++) admit(...request(id));
-    expect(ran).toEqual([0, 1]); // 0 ms and 2 ms into the turn; at 4 ms the budget is spent
-    expect(queued()).toBe(8);
+    for (let id = 0; id < 12; id++) {
+      admit(...request(id));
+      await nextCallback();
+    }
+    expect(ran).toEqual([0, 1]); // 0 ms and 3 ms into the turn; at 6 ms the budget is spent
+    expect(queued()).toBe(10);
     await nextTurn();
-    expect(ran.length).toBeLessThan(10); // a turn runs about its budget, not the whole queue
-    admit(...request(10)); // arrives while others wait: joins the end of the queue
+    expect(ran.length).toBeLessThan(12); // a turn runs about its budget, not the whole queue
+    admit(...request(12)); // arrives while others wait: joins the end of the queue
     while (queued() > 0) await nextTurn();
-    expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  it('counts the work a handler does after an await (an Express route renders there) against the budget', async () => {
+    const ran: number[] = [];
+    const { admit, queued } = fairAdmission(
+      (req) => {
+        void (async () => {
+          await Promise.resolve();
+          ran.push((req as unknown as { id: number }).id);
+          busyFor(3);
+        })();
+      },
+      { turnBudgetMs: 5 },
+    );
+    for (let id = 0; id < 12; id++) {
+      admit(...request(id));
+      await nextCallback();
+    }
+    expect(ran).toEqual([0, 1]);
+    await nextTurn();
+    expect(ran.length).toBeLessThan(12);
+    while (queued() > 0) await nextTurn();
+    expect(ran).toHaveLength(12);
   });
 
   it('runs one request per turn while connections arrive, and skips a request whose client went away while it waited', async () => {
@@ -116,6 +144,7 @@ describe('fair admission (src/ops/fair-admission.ts)', () => {
       { turnBudgetMs: 3 },
     );
     admit(...request(0));
+    await nextCallback();
     admit(...request(1));
     admit(...request(2, true));
     for (let id = 3; id < 6; id++) admit(...request(id));
