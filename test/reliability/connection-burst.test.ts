@@ -97,17 +97,19 @@ describe('fair admission (src/ops/fair-admission.ts)', () => {
       },
       { turnBudgetMs: 5 },
     );
-    for (let id = 0; id < 12; id++) {
+    for (let id = 0; id < 40; id++) {
       admit(...request(id));
       await nextCallback();
     }
-    expect(ran).toEqual([0, 1]); // 0 ms and 3 ms into the turn; at 6 ms the budget is spent
-    expect(queued()).toBe(10);
+    // 0 and 3 ms into the turn; at 6 ms the budget is spent (on a loaded machine a request may take longer: then 1 waits)
+    expect(ran.slice(0, 1)).toEqual([0]);
+    expect(ran.length).toBeLessThanOrEqual(2);
+    expect(queued()).toBe(40 - ran.length);
     await nextTurn();
-    expect(ran.length).toBeLessThan(12); // a turn runs about its budget, not the whole queue
-    admit(...request(12)); // arrives while others wait: joins the end of the queue
+    expect(ran.length).toBeLessThan(40); // a turn runs about its budget (or as long as the rest of the loop), not 120 ms
+    admit(...request(40)); // arrives while others wait: joins the end of the queue
     while (queued() > 0) await nextTurn();
-    expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(ran).toEqual(Array.from({ length: 41 }, (_, id) => id));
   });
 
   it('counts the work a handler does after an await (an Express route renders there) against the budget', async () => {
@@ -122,15 +124,16 @@ describe('fair admission (src/ops/fair-admission.ts)', () => {
       },
       { turnBudgetMs: 5 },
     );
-    for (let id = 0; id < 12; id++) {
+    for (let id = 0; id < 40; id++) {
       admit(...request(id));
       await nextCallback();
     }
-    expect(ran).toEqual([0, 1]);
+    expect(ran.slice(0, 1)).toEqual([0]);
+    expect(ran.length).toBeLessThanOrEqual(2);
     await nextTurn();
-    expect(ran.length).toBeLessThan(12);
+    expect(ran.length).toBeLessThan(40);
     while (queued() > 0) await nextTurn();
-    expect(ran).toHaveLength(12);
+    expect(ran).toEqual(Array.from({ length: 40 }, (_, id) => id));
   });
 
   it('runs one request per turn while connections arrive, and skips a request whose client went away while it waited', async () => {
