@@ -52,8 +52,8 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   return router;
 }
 
-/** Reads the snapshot and view a request is answered from. */
-type ViewResolver = (req: Request, crawl?: ListQuery) => Promise<View>;
+/** Reads the view a list page is answered from; `answered` is told how many results the list has. */
+type ListViewResolver = (req: Request, query: ListQuery) => Promise<{ view: View; answered(totalResults: number): void }>;
 
 function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins | undefined): void {
   const { directory, maxResults } = options;
@@ -66,28 +66,41 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
     return tenantId === undefined ? options.rootUrl(req) : `${options.rootUrl(req)}/tenants/${encodeURIComponent(tenantId)}`;
   };
 
-  const snapshotFor = async (req: Request, crawl?: ListQuery): Promise<DirectorySnapshot> => {
-    // Later pages of a list come from the snapshot that answered its first page (see CrawlPins).
-    const { startIndex: _startIndex, count: _count, ...rest } = crawl ?? { startIndex: 0, count: 0 };
-    const key = crawl && pins ? CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, rest) : undefined;
-    if (key && crawl && crawl.startIndex > 1) {
-      const pinned = pins?.get(key);
-      if (pinned) return pinned;
-    }
+  const currentSnapshot = async (): Promise<DirectorySnapshot> => {
     const snapshot = await directory.forRead();
     if (!snapshot) {
       throw unavailable('The directory has not been loaded from Xero yet; retry shortly.', options.retryAfterSeconds ?? 10);
     }
-    if (key && crawl && crawl.count > 0) pins?.set(key, snapshot);
     return snapshot;
   };
 
-  const viewFor: ViewResolver = async (req, crawl) => {
-    const snapshot = await snapshotFor(req, crawl);
+  const viewIn = (req: Request, snapshot: DirectorySnapshot): View => {
     const tenantId = tenantIdOf(req);
     const view = viewOf(snapshot, options.rootUrl(req), tenantId);
     if (!view) throw notFound(`No connected organisation has the id "${String(tenantId).slice(0, 100)}".`);
     return view;
+  };
+
+  const viewFor = async (req: Request): Promise<View> => viewIn(req, await currentSnapshot());
+
+  /**
+   * The view a list page is answered from. Later pages of a list come from the snapshot that answered its first
+   * page (see CrawlPins); `answered` pins it once a page is known to have a next one, so a lookup that fits in one
+   * page (most filters) costs no pin.
+   */
+  const listViewFor: ListViewResolver = async (req, query) => {
+    const { startIndex: _startIndex, count: _count, ...rest } = query;
+    let key: string | undefined;
+    const keyOf = () => (key ??= CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, rest));
+    const pinned = pins && query.startIndex > 1 ? pins.get(keyOf()) : undefined;
+    const snapshot = pinned ?? (await currentSnapshot());
+    return {
+      view: viewIn(req, snapshot),
+      answered(totalResults) {
+        const more = query.count > 0 && totalResults > query.startIndex - 1 + query.count;
+        if (pins && more && !pinned) pins.set(keyOf(), snapshot);
+      },
+    };
   };
 
   /** Discovery is the same everywhere, but a tenant-scoped URL must name a tenant that exists. */
@@ -104,7 +117,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
   };
 
   // Resources first: they are what pollers read most, and no other route's path overlaps theirs.
-  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, maxResults);
+  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, listViewFor, maxResults);
 
   router
     .route('/ServiceProviderConfig')
@@ -164,11 +177,12 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
     .route('/.search')
     .post(async (req, res) => {
       const query = queryFromSearchRequest(req.body, maxResults);
-      const view = await viewFor(req, query);
+      const { view, answered } = await listViewFor(req, query);
       const result = searchAll(
         RESOURCE_TYPES.map((t) => view.resources(t.id)),
         query,
       );
+      answered(result.totalResults);
       sendScim(req, res, 200, result.body);
     })
     .all(() => {
@@ -188,14 +202,16 @@ function withETag(body: Buffer): [Buffer, string] {
   return [body, weakETag(body)];
 }
 
-function addResourceRoutes(router: Router, type: ResourceTypeDefinition, viewFor: ViewResolver, maxResults: number) {
+function addResourceRoutes(router: Router, type: ResourceTypeDefinition, viewFor: (req: Request) => Promise<View>, listViewFor: ListViewResolver, maxResults: number) {
   const list = async (req: Request, res: Response, query: ListQuery, conditional: boolean) => {
-    const view = await viewFor(req, query);
+    const { view, answered } = await listViewFor(req, query);
     const set = view.resources(type.id);
     // A list's ETag depends only on the data and the query, so a 304 is decided before any work is done.
     const etag = conditional ? weakETag(set.version, view.baseUrl, JSON.stringify(query)) : undefined;
     if (etag !== undefined && notModified(req, res, etag)) return;
-    sendScim(req, res, 200, listResources(set, query).body, etag);
+    const result = listResources(set, query);
+    answered(result.totalResults);
+    sendScim(req, res, 200, result.body, etag);
   };
 
   router
