@@ -21,5 +21,6 @@ export function heapAfterGc(): { heapUsedMiB: number; externalMiB: number; rssMi
   }
   const m = process.memoryUsage();
   const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
-  return { heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external + m.arrayBuffers), rssMiB: mib(m.rss) };
+  // `external` already includes `arrayBuffers` (Buffers).
+  return { heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external), rssMiB: mib(m.rss) };
 }
