@@ -81,4 +81,19 @@ describe('RFC 7644 §3.4.2.4 paging across a snapshot swap', () => {
     const same = await request(app).get('/scim/v2/Users?count=25&startIndex=26&attributes=id').set(AUTH);
     expect(same.body.totalResults).toBe(snapshotBefore.people.length);
   });
+
+  it('lookups polled during a crawl do not push its pin out (only lists with a next page are pinned)', async () => {
+    const { app, directory } = setup();
+    await page(app, 1);
+    directory.set(snapshotAfter);
+    // More distinct lookups than pins are kept (256): each fits in one page, so none needs a pin.
+    const people = snapshotAfter.people;
+    for (let i = 0; i < 300; i++) {
+      const userName = i < people.length ? people[i]!.userName : `absent-${i}@example.com`;
+      const res = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}&count=25`).set(AUTH);
+      expect(res.body.totalResults).toBe(i < people.length ? 1 : 0);
+    }
+    const body = await page(app, 26);
+    expect(body.totalResults).toBe(snapshotBefore.people.length);
+  });
 });
