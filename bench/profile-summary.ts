@@ -2,7 +2,10 @@
  * Where a server's CPU went, from a `node --cpu-prof` profile (BENCH_PROFILE=1): self time by function and by
  * module (our `src/` files one by one, each package as a whole, Node's internals together).
  *
- *   node bench/results/build/bench/profile-summary.js bench/results/<run>/profiles/xero-scim-100000.cpuprofile [top]
+ *   node bench/results/build/bench/profile-summary.js bench/results/<run>/profiles/xero-scim-100000.cpuprofile [top] [from-seconds]
+ *
+ * `from-seconds` leaves out the samples of the profile's first seconds (a server's load and render), so what
+ * remains is the serving.
  */
 import { readFileSync } from 'node:fs';
 
@@ -27,10 +30,14 @@ function moduleOf(url: string): string {
   return own ? `${own[1]}/${own[2]!.replace(/\.js$/, '')}` : url;
 }
 
-export function summarise(profile: Profile, top = 25): string {
+export function summarise(profile: Profile, top = 25, fromSeconds = 0): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let elapsed = 0;
+  profile.samples.forEach((id, i) => {
+    elapsed += profile.timeDeltas[i] ?? 0;
+    if (elapsed >= fromSeconds * 1e6) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const idle = [...self.entries()].filter(([id]) => ['(idle)', '(program)'].includes(byId.get(id)!.callFrame.functionName)).reduce((a, [, t]) => a + t, 0);
   const busy = total - idle;
@@ -80,10 +87,10 @@ export function summarise(profile: Profile, top = 25): string {
 }
 
 if (require.main === module) {
-  const [file, top] = process.argv.slice(2);
+  const [file, top, from] = process.argv.slice(2);
   if (!file) {
-    console.error('usage: profile-summary <file.cpuprofile> [top]');
+    console.error('usage: profile-summary <file.cpuprofile> [top] [from-seconds]');
     process.exit(2);
   }
-  console.log(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, top ? Number(top) : 25));
+  console.log(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, top ? Number(top) : 25, from ? Number(from) : 0));
 }
