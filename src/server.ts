@@ -11,6 +11,7 @@ import type { Express, Request } from 'express';
 import type { Directory } from './directory/model';
 import { createBaseApp, finish, mountScim } from './http/app';
 import { tokenMatcher } from './http/auth';
+import { securityHeaderLines } from './http/security-headers';
 import { createOpenApiRouter } from './http/openapi';
 import type { Logger } from './log';
 import { fairAdmission, type FairAdmissionOptions } from './ops/fair-admission';
@@ -86,15 +87,10 @@ export interface ListenLimits {
   readonly checkIntervalMs?: number;
 }
 
-/** Security headers for answers Node sends itself, before Express and helmet run (the same policy as helmet's). */
+/** Headers of answers Node sends itself, before Express runs: the same security headers as every other answer. */
 const BARE_ERROR_HEADERS = [
   'Content-Type: application/scim+json; charset=utf-8',
-  "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-  'Cross-Origin-Resource-Policy: same-origin',
-  'Referrer-Policy: no-referrer',
-  'Strict-Transport-Security: max-age=31536000; includeSubDomains',
-  'X-Content-Type-Options: nosniff',
-  'X-Frame-Options: SAMEORIGIN',
+  securityHeaderLines(),
   'Cache-Control: no-store',
   'Connection: close',
 ].join('\r\n');

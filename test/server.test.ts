@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import express from 'express';
 import { type ListeningServer, listen } from '../src/server';
+import { SECURITY_HEADERS } from '../src/http/security-headers';
 
 async function raw(server: ListeningServer, request: string): Promise<string> {
   const { port } = new URL(server.url);
@@ -30,6 +31,8 @@ describe('answers Node gives before the app runs', () => {
     expect(head).toContain("Content-Security-Policy: default-src 'none'");
     expect(head).toContain('X-Content-Type-Options: nosniff');
     expect(head).toContain('Strict-Transport-Security: max-age=31536000');
+    // Exactly the headers helmet gives every answer the app sends.
+    for (const [name, value] of SECURITY_HEADERS) expect(head).toContain(`\r\n${name}: ${value}\r\n`);
     expect(JSON.parse(body!)).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(status), detail });
   });
 });
