@@ -12,7 +12,7 @@
 import { compareInstants, equalityKey, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
 import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
 import type { AttributeDefinition } from '../attributes';
-import type { ResourceSet } from '../render';
+import { positionsOf, type IndexEntry, type ResourceSet } from '../render';
 
 export interface Plan {
   /** Candidate positions, ascending. */
@@ -94,7 +94,7 @@ interface IndexedPath {
   /** The index's name, e.g. `username` or `emails.value`. */
   readonly name: string;
   readonly leaf: AttributeDefinition;
-  readonly index: ReadonlyMap<string, readonly number[]>;
+  readonly index: ReadonlyMap<string, IndexEntry>;
 }
 
 function indexFor(set: ResourceSet, schemaUrn: string | undefined, attributeName: string, subName: string | undefined): IndexedPath | undefined {
@@ -117,7 +117,7 @@ function lookup(
 ): readonly number[] | undefined {
   if (typeof value !== 'string') return undefined;
   const indexed = indexFor(set, schemaUrn, attributeName, subName);
-  return indexed && (indexed.index.get(equalityKey(indexed.leaf, value)) ?? []);
+  return indexed && positionsOf(indexed.index.get(equalityKey(indexed.leaf, value)));
 }
 
 /**
@@ -144,7 +144,7 @@ function prefixLookup(
     else high = mid;
   }
   const found: number[] = [];
-  for (let k = low; k < keys.length && keys[k]!.startsWith(prefix); k++) for (const p of indexed.index.get(keys[k]!)!) found.push(p);
+  for (let k = low; k < keys.length && keys[k]!.startsWith(prefix); k++) for (const p of positionsOf(indexed.index.get(keys[k]!))) found.push(p);
   return ascending(Int32Array.from(found), set.items.length);
 }
 
