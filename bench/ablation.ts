@@ -18,7 +18,7 @@ import type { AppVariant } from './servers/xero-scim-process';
 
 const TOKEN = 'bench-token-ablation';
 const PUBLIC_URL = 'https://scim.bench.invalid';
-const VARIANTS: readonly (AppVariant | 'floor')[] = ['full', 'no-helmet', 'no-helmet-no-log', 'router-only', 'floor'];
+const VARIANTS: readonly (AppVariant | 'floor')[] = ['full', 'no-headers', 'no-headers-no-log', 'router-only', 'floor'];
 const WORKLOADS: readonly WorkloadName[] = ['a', 'c'];
 
 async function main(): Promise<void> {

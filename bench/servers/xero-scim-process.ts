@@ -23,10 +23,10 @@ import { heapAfterGc, listenLoopback } from './listen';
 
 /**
  * `full` is the product's `createApp`. The others leave layers out, to find what each costs (bench/ablation.ts):
- * `no-helmet` drops the security headers; `no-helmet-no-log` also the request id/log/metrics middleware;
+ * `no-headers` drops the security headers; `no-headers-no-log` also the request id/log/metrics middleware;
  * `router-only` keeps only the bearer check and the SCIM router (no body parser, no failed-auth throttle).
  */
-export type AppVariant = 'full' | 'no-helmet' | 'no-helmet-no-log' | 'router-only';
+export type AppVariant = 'full' | 'no-headers' | 'no-headers-no-log' | 'router-only';
 
 function appFor(variant: AppVariant, directory: Directory, token: string, publicUrl: string): Express {
   const options = { directory, tokens: [token], publicUrl };
@@ -35,7 +35,7 @@ function appFor(variant: AppVariant, directory: Directory, token: string, public
   const app = express();
   app.set('etag', false);
   app.set('x-powered-by', false);
-  if (variant === 'no-helmet') app.use(requestLog(logger));
+  if (variant === 'no-headers') app.use(requestLog(logger));
   if (variant === 'router-only') {
     app.use('/scim/v2', scimAuth({ tokens: [token] }), createScimRouter({ directory, maxResults: 1000, basicAuth: false, rootUrl: rootUrlResolver(options) }));
   } else mountScim(app, options);
