@@ -108,33 +108,35 @@ function indexFor(set: ResourceSet, schemaUrn: string | undefined, attributeName
   return index && { name, leaf, index };
 }
 
-function lookup(
+type IndexedComparison = { readonly indexed: IndexedPath; readonly key: string };
+
+/** The index a comparison with `value` can use, and the value folded as that index folds its keys. */
+function comparison(
   set: ResourceSet,
   schemaUrn: string | undefined,
   attributeName: string,
   subName: string | undefined,
   value: unknown,
-): readonly number[] | undefined {
+): IndexedComparison | undefined {
   if (typeof value !== 'string') return undefined;
   const indexed = indexFor(set, schemaUrn, attributeName, subName);
-  return indexed && positionsOf(indexed.index.get(equalityKey(indexed.leaf, value)));
+  return indexed && { indexed, key: equalityKey(indexed.leaf, value) };
+}
+
+function lookup(...args: Parameters<typeof comparison>): readonly number[] | undefined {
+  const found = comparison(...args);
+  return found && positionsOf(found.indexed.index.get(found.key));
 }
 
 /**
  * `sw`: an index's keys are the values folded exactly as the filter folds them (`equalityKey`), and in code-unit
  * order every key with a given prefix sits in one run, found by binary search.
  */
-function prefixLookup(
-  set: ResourceSet,
-  schemaUrn: string | undefined,
-  attributeName: string,
-  subName: string | undefined,
-  value: unknown,
-): readonly number[] | undefined {
-  if (typeof value !== 'string') return undefined;
-  const indexed = indexFor(set, schemaUrn, attributeName, subName);
-  if (!indexed) return undefined;
-  const prefix = equalityKey(indexed.leaf, value);
+function prefixLookup(...args: Parameters<typeof comparison>): readonly number[] | undefined {
+  const [set] = args;
+  const compared = comparison(...args);
+  if (!compared) return undefined;
+  const { indexed, key: prefix } = compared;
   const keys = sortedKeys(set, indexed);
   let low = 0;
   let high = keys.length;
