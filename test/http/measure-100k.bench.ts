@@ -79,6 +79,8 @@ it('measures GET /Users/{id} and filtered lists at 100,000 users', async () => {
     await time('GET /Groups/{id} (about 24,000 members)', scimPort, `/scim/v2/Groups/${group}`, 50, auth);
     await time('GET /Users?filter=meta.lastModified gt (range index)', scimPort, `/scim/v2/Users?filter=${q('meta.lastModified gt "2024-02-28T09:00:00Z"')}&count=100`, 200, auth);
     await time('Entra delta: active eq true and (lastModified ge and le)', scimPort, `/scim/v2/Users?filter=${q('active eq true and (meta.lastModified ge "2024-02-28T09:00:00.0000000Z" and meta.lastModified le "2024-02-28T23:00:00.0000000Z")')}&count=100`, 200, auth);
+    await time('GET /Users?filter=userName sw (sorted index keys, 11 matches)', scimPort, `/scim/v2/Users?filter=${q('userName sw "user4242"')}`, 200, auth);
+    await time('GET /Users?filter=userName sw (sorted index keys, 11,111 matches)', scimPort, `/scim/v2/Users?filter=${q('userName sw "user1"')}&count=100`, 50, auth);
     await time('GET /Users?filter=name.givenName ew (scan 100k)', scimPort, `/scim/v2/Users?filter=${q('name.givenName ew "4242"')}`, 20, auth);
     await time('GET /Users?filter=userName co (scan 100k)', scimPort, `/scim/v2/Users?filter=${q('userName co "user4242"')}`, 20, auth);
   } finally {
