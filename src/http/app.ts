@@ -76,7 +76,7 @@ export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' 
  * router loop for each; the few layers every request passes through are cheaper as one (a tenth of a
  * single-resource GET went to routing, BENCHMARKS.md).
  */
-export function inSequence(...handlers: readonly RequestHandler[]): RequestHandler {
+function inSequence(...handlers: readonly RequestHandler[]): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     let i = 0;
     const step = (err?: unknown): void => {

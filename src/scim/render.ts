@@ -59,8 +59,6 @@ export interface RenderedResource {
    * non-Latin-1 character, a Greek or Chinese name, would take two bytes a character there).
    */
   readonly bytes: Buffer;
-  /** `bytes` as text (for callers that want a string). */
-  readonly text: string;
   /** Weak ETag derived from the content, equal to `meta.version` (RFC 7644 §3.14). */
   readonly etag: string;
   /** Group only: the serialised resource without `members`, so `excludedAttributes=members` costs nothing. */
@@ -118,10 +116,6 @@ class CompactResource implements RenderedResource {
   get bytes(): Buffer {
     this.serialise();
     return this.#bytes as Buffer;
-  }
-
-  get text(): string {
-    return this.bytes.toString('utf8');
   }
 
   get etag(): string {

@@ -54,8 +54,8 @@ const data = generateData({ seed: 3, organisations: 4, usersPerOrganisation: 9 }
 const expected = expectedFrom(data);
 const view = viewOf(buildSnapshot(tenantsOf(data), '2026-11-27T00:00:00.000Z'), `${PUBLIC_URL}/scim/v2`)!;
 const corpus: Corpus = {
-  users: view.resources('User').items.map((i) => i.text),
-  groups: view.resources('Group').items.map((i) => i.text),
+  users: view.resources('User').items.map((i) => i.bytes.toString('utf8')),
+  groups: view.resources('Group').items.map((i) => i.bytes.toString('utf8')),
 };
 const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
 const samples = { ids, userNames: [...expected.users.keys()], startIndexes: [1, 2, ids.length - 3, ids.length] };

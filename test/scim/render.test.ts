@@ -25,7 +25,7 @@ describe('rendering once per snapshot', () => {
 
   it('serialises each resource with meta last and meta.version equal to its ETag', () => {
     for (const item of viewOf(snapshotOf(), BASE)!.resources('User').items) {
-      const parsed = JSON.parse(item.text);
+      const parsed = JSON.parse(item.bytes.toString('utf8'));
       expect(Object.keys(parsed).at(-1)).toBe('meta');
       expect(parsed.meta.version).toBe(item.etag);
       expect(parsed).toEqual(item.resource);
