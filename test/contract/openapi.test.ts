@@ -17,11 +17,12 @@ import { loadConfig } from '../../src/config';
 import type { Directory } from '../../src/directory/model';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
-import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
+import { createSandbox } from '../../src/sandbox';
 import type { AttributeDefinition, SchemaDefinition } from '../../src/scim/attributes';
 import { RESOURCE_TYPES, SEARCH_REQUEST_SCHEMA, USER_SCHEMA_ID } from '../../src/scim/schemas';
 import { VERSION, composeApp } from '../../src/server';
 import { OPENAPI_PATH, contract, exchangeOf, expectContract } from '../support/openapi';
+import { webAppEnvironment } from '../support/sandbox';
 
 const TOKEN = 'contract-token-0123456789';
 const AUTH = `Bearer ${TOKEN}`;
@@ -53,11 +54,7 @@ async function startFixture(): Promise<Fixture> {
     const stateDir = mkdtempSync(path.join(tmpdir(), 'xero-scim-contract-'));
     stateDirs.push(stateDir);
     const config = loadConfig({
-      XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
-      XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
-      XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, organisations.map((o) => o.organisationId)),
-      XERO_API_URL: xero.url,
-      XERO_IDENTITY_URL: xero.url,
+      ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: stateDir,
     });
     return createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });

@@ -13,9 +13,10 @@ import YAML from 'yaml';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
-import { DEFAULT_CLIENTS, createSandbox, type SandboxUser } from '../../src/sandbox';
+import { createSandbox, type SandboxUser } from '../../src/sandbox';
 import { composeApp, listen } from '../../src/server';
 import { contract, exchangeOfFetch } from '../support/openapi';
+import { webAppEnvironment } from '../support/sandbox';
 
 const CONFIG_DIR = path.join(__dirname, '..', '..', 'deploy', 'conductorone');
 const TOKEN = 'conductorone-replay-token-0123456789';
@@ -294,11 +295,7 @@ describe('deploy/conductorone', () => {
     xero = await sandbox.listen(0, '127.0.0.1');
     const stateDir = mkdtempSync(path.join(tmpdir(), 'xero-scim-c1-'));
     const config = loadConfig({
-      XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
-      XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
-      XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, sandbox.data.organisations().map((o) => o.organisationId)),
-      XERO_API_URL: xero.url,
-      XERO_IDENTITY_URL: xero.url,
+      ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: stateDir,
     });
     const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });

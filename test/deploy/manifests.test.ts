@@ -13,9 +13,10 @@ import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
-import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
+import { createSandbox } from '../../src/sandbox';
 import { composeApp, listen } from '../../src/server';
 import { ROOT, lastOf, readDockerfile, stageEnv } from './dockerfile';
+import { webAppEnvironment } from '../support/sandbox';
 
 const KUBERNETES = path.join(ROOT, 'deploy', 'kubernetes');
 
@@ -194,14 +195,7 @@ describe('probes against the running server', () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), 'xero-scim-probes-'));
     const config = loadConfig({
       ...env,
-      XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
-      XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
-      XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(
-        DEFAULT_CLIENTS.web.clientId,
-        sandbox.data.organisations().map((o) => o.organisationId),
-      ),
-      XERO_API_URL: xero.url,
-      XERO_IDENTITY_URL: xero.url,
+      ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: stateDir,
     });
     const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });

@@ -10,6 +10,7 @@ import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox';
+import { webAppEnvironment } from '../support/sandbox';
 
 interface Running {
   url: string;
@@ -26,13 +27,8 @@ async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, stri
       done();
     },
   });
-  const organisationIds = sandbox.data.organisations().map((o) => o.organisationId);
   const config = loadConfig({
-    XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
-    XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
-    XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, organisationIds),
-    XERO_API_URL: xeroUrl,
-    XERO_IDENTITY_URL: xeroUrl,
+    ...webAppEnvironment(sandbox, xeroUrl),
     STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xero-scim-serve-')),
     SCIM_BEARER_TOKEN: 'serve-test-token',
     PORT: '0',

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
-import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
+import { createSandbox } from '../../src/sandbox';
 import { composeApp, listen } from '../../src/server';
 import { artifactPath, chromiumAvailable, launchChromium } from '../support/browser';
+import { webAppEnvironment } from '../support/sandbox';
 
 const describeWithBrowser = chromiumAvailable() ? describe : describe.skip;
 
@@ -22,11 +23,7 @@ describeWithBrowser('status page in a browser', () => {
     const xero = await sandbox.listen(0, '127.0.0.1');
     const organisations = sandbox.data.organisations();
     const config = loadConfig({
-      XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
-      XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
-      XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, organisations.map((o) => o.organisationId)),
-      XERO_API_URL: xero.url,
-      XERO_IDENTITY_URL: xero.url,
+      ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xero-scim-status-')),
     });
     const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });

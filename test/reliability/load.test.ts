@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
+import { createSandbox } from '../../src/sandbox';
 import { CLI, ensureBuilt, reportFigures, size, waitFor } from './support';
+import { webAppEnvironment } from '../support/sandbox';
 
 const TOKEN = 'load-scim-token-7c6b5a49';
 const ORGANISATIONS = 1000;
@@ -45,11 +46,7 @@ describe('Guarantee 6: load held', () => {
       child = spawn(process.execPath, [CLI, 'serve'], {
         env: {
           PATH: process.env.PATH,
-          XERO_CLIENT_ID: DEFAULT_CLIENTS.web.clientId,
-          XERO_CLIENT_SECRET: DEFAULT_CLIENTS.web.clientSecret,
-          XERO_REFRESH_TOKEN: sandbox.data.issueRefreshToken(DEFAULT_CLIENTS.web.clientId, sandbox.data.organisations().map((o) => o.organisationId)),
-          XERO_API_URL: xero.url,
-          XERO_IDENTITY_URL: xero.url,
+          ...webAppEnvironment(sandbox, xero.url),
           STATE_DIR: stateDir,
           SCIM_BEARER_TOKEN: TOKEN,
           XERO_CONCURRENCY: '50',
