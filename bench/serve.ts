@@ -148,6 +148,7 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
     started.push(xero);
     await sandbox.stop();
     const xeroMemory = memory(xero.pid);
+    log(`xero-scim after load: RSS ${xeroMemory.rssMiB} MiB, peak so far ${xeroMemory.peakRssMiB} MiB`);
     log(`xero-scim: ${xero.info.people} users, ${xero.info.memberships} memberships, ${xero.info.organisations} organisations; sync ${xero.info.sync.durationMs} ms`);
 
     // The floor and SCIMMY load from the corpus in seconds, so they can be restarted (see `settle`).
@@ -251,6 +252,10 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
         }
       }
       for (const name of order) if (figures[name].workloads[workload]) summarise(figures[name].workloads[workload]!);
+      for (const name of order) {
+        const m = memory(children[name].pid);
+        log(`${WORKLOAD_TITLES[workload]} ${name}: RSS ${m.rssMiB} MiB, peak so far ${m.peakRssMiB} MiB`);
+      }
     }
 
     for (const name of options.workloads.has('e') ? active : []) {

@@ -19,7 +19,8 @@ import { createScimRouter } from '../../src/http/scim-router';
 import { viewOf } from '../../src/scim/render';
 import { writeCorpus } from '../corpus';
 import { childInput, failStartup, serveParent } from '../ipc';
-import { heapAfterGc, listenLoopback } from './listen';
+import { listen, TIMEOUTS } from '../../src/http/listen';
+import { heapAfterGc } from './listen';
 
 /**
  * `full` is the product's `createApp`. The others leave layers out, to find what each costs (bench/ablation.ts):
@@ -79,7 +80,9 @@ async function main(): Promise<void> {
   userBytes.length = 0;
   groupBytes.length = 0;
   const afterRender = heapAfterGc();
-  const url = await listenLoopback(app);
+  // The product's own listener (`xero-scim serve` runs on it): fair admission, requests built with Express's
+  // prototypes (src/http/express-server.ts). Keep-alive as long as the reference servers' (bench/servers/listen.ts).
+  const { url } = await listen(app, 0, '127.0.0.1', { ...TIMEOUTS, keepAliveMs: 120_000, headersMs: 121_000 });
   serveParent({ heap: () => heapAfterGc() }).ready({
     url,
     people: snapshot.people.length,
