@@ -18,7 +18,20 @@ import type { AppVariant } from './servers/xero-scim-process';
 
 const TOKEN = 'bench-token-ablation';
 const PUBLIC_URL = 'https://scim.bench.invalid';
-const VARIANTS: readonly (AppVariant | 'floor')[] = ['full', 'no-headers', 'no-headers-no-log', 'router-only', 'floor'];
+/**
+ * xero-scim's app variants on the product's listener (`full` is the product), `full` on a plain `http.createServer`,
+ * and the floor both as in `npm run bench` (plain) and on a server that builds requests with Express's prototypes.
+ */
+type Variant = { name: string; app: AppVariant; listener: 'product' | 'plain' } | { name: string; floor: 'plain' | 'prototypes' };
+const VARIANTS: readonly Variant[] = [
+  { name: 'full', app: 'full', listener: 'product' },
+  { name: 'full, plain listener', app: 'full', listener: 'plain' },
+  { name: 'no-headers', app: 'no-headers', listener: 'product' },
+  { name: 'no-headers-no-log', app: 'no-headers-no-log', listener: 'product' },
+  { name: 'router-only', app: 'router-only', listener: 'product' },
+  { name: 'floor', floor: 'plain' },
+  { name: 'floor, requests built with prototypes', floor: 'prototypes' },
+];
 const WORKLOADS: readonly WorkloadName[] = ['a', 'c'];
 
 async function main(): Promise<void> {
@@ -32,14 +45,22 @@ async function main(): Promise<void> {
     for (const variant of VARIANTS) {
       const refreshToken = await sandbox.call<string>('refreshToken');
       const server =
-        variant === 'floor'
-          ? await Child.start<{ url: string }>('floor', { script: 'servers/floor-process.js', input: { corpusDir, token: TOKEN } })
-          : await Child.start<{ url: string }>(variant, {
+        'floor' in variant
+          ? await Child.start<{ url: string }>('floor', { script: 'servers/floor-process.js', input: { corpusDir, token: TOKEN, listener: variant.floor } })
+          : await Child.start<{ url: string }>(variant.app, {
               script: 'servers/xero-scim-process.js',
-              input: { variant, sandbox: { ...sandbox.info, refreshToken }, token: TOKEN, publicUrl: PUBLIC_URL, stateDir: path.join(work, variant), corpusDir },
+              input: {
+                variant: variant.app,
+                listener: variant.listener,
+                sandbox: { ...sandbox.info, refreshToken },
+                token: TOKEN,
+                publicUrl: PUBLIC_URL,
+                stateDir: path.join(work, variant.name.replace(/\W+/g, '-')),
+                corpusDir,
+              },
               execArgv: ['--expose-gc'],
             });
-      if (variant === 'full') {
+      if (variant === VARIANTS[0]) {
         const corpus = readCorpus(corpusDir);
         const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
         const userNames = corpus.users.map((t) => (JSON.parse(t) as { userName: string }).userName);
@@ -64,7 +85,7 @@ async function main(): Promise<void> {
         const runs = [await run(4), await run(4)];
         cells.push(`${Math.round((runs[0]!.rps + runs[1]!.rps) / 2)} req/s, ${Math.round((runs[0]!.micros + runs[1]!.micros) / 2)} µs CPU/req`);
       }
-      rows.push(`| ${variant} | ${cells.join(' | ')} |`);
+      rows.push(`| ${variant.name} | ${cells.join(' | ')} |`);
       console.log(rows[rows.length - 1]);
       await server.stop();
     }

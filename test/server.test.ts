@@ -1,6 +1,8 @@
-import { connect } from 'node:net';
+import http from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
 import { type ListeningServer, listen } from '../src/server';
+import { expressServerClasses } from '../src/http/express-server';
 import { SECURITY_HEADERS } from '../src/http/security-headers';
 
 async function raw(server: ListeningServer, request: string): Promise<string> {
@@ -34,5 +36,69 @@ describe('answers Node gives before the app runs', () => {
     // Exactly the headers helmet gives every answer the app sends.
     for (const [name, value] of SECURITY_HEADERS) expect(head).toContain(`\r\n${name}: ${value}\r\n`);
     expect(JSON.parse(body!)).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(status), detail });
+  });
+});
+
+describe('requests and responses built with the app’s prototypes', () => {
+  /** Counts Object.setPrototypeOf calls that really change an HTTP request's or response's prototype. */
+  function watchPrototypeChanges(): { changes: () => number; restore: () => void } {
+    const original = Object.setPrototypeOf;
+    let changes = 0;
+    const spy = jest.spyOn(Object, 'setPrototypeOf').mockImplementation((object: unknown, proto: object | null) => {
+      if ((object instanceof http.IncomingMessage || object instanceof http.ServerResponse) && Object.getPrototypeOf(object) !== proto) changes++;
+      return original(object, proto) as unknown;
+    });
+    return { changes: () => changes, restore: () => spy.mockRestore() };
+  }
+
+  function appAnsweringQuery() {
+    const app = express();
+    app.get('/echo', (req, res) => {
+      res.status(200).json({ q: req.query.q, sameApp: req.app === app, path: req.path });
+    });
+    return app;
+  }
+
+  it('answers through Express without Express changing any prototype (no slow objects, no promoted garbage)', async () => {
+    const app = appAnsweringQuery();
+    const server = await listen(app, 0, '127.0.0.1');
+    const watch = watchPrototypeChanges();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${server.url}/echo?q=${i}`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ q: String(i), sameApp: true, path: '/echo' });
+      }
+      expect(watch.changes()).toBe(0);
+    } finally {
+      watch.restore();
+      await server.close();
+    }
+  });
+
+  it('on a plain http.createServer, Express changes both prototypes of every request (what the listener avoids)', async () => {
+    const app = appAnsweringQuery();
+    const plain = http.createServer(app);
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const watch = watchPrototypeChanges();
+    try {
+      const res = await fetch(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/echo?q=x`);
+      expect(await res.json()).toEqual({ q: 'x', sameApp: true, path: '/echo' });
+      expect(watch.changes()).toBe(2);
+    } finally {
+      watch.restore();
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
+  });
+
+  it('gives each app its own classes', () => {
+    const one = express();
+    const two = express();
+    const a = expressServerClasses(one);
+    const b = expressServerClasses(two);
+    expect(a.IncomingMessage.prototype).toBe(one.request);
+    expect(b.ServerResponse.prototype).toBe(two.response);
+    expect(one.request).toBeInstanceOf(http.IncomingMessage);
   });
 });

@@ -1,4 +1,5 @@
 /** The Express floor in a process of its own: loads the corpus, listens, says ready. */
+import { expressServerClasses } from '../../src/http/express-server';
 import { childInput, failStartup, serveParent } from '../ipc';
 import { readCorpus } from '../corpus';
 import { createFloorApp } from './floor';
@@ -7,6 +8,8 @@ import { heapAfterGc, listenLoopback } from './listen';
 interface Input {
   corpusDir: string;
   token: string;
+  /** `prototypes`: requests built with Express's prototypes, as xero-scim's listener does (bench/ablation.ts only). */
+  listener?: 'plain' | 'prototypes';
 }
 
 async function main(): Promise<void> {
@@ -14,7 +17,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const app = createFloorApp({ corpus: readCorpus(input.corpusDir), tokens: [input.token] });
   const loadMs = Date.now() - started;
-  const url = await listenLoopback(app);
+  const url = await listenLoopback(app, input.listener === 'prototypes' ? expressServerClasses(app) : {});
   serveParent({ heap: () => heapAfterGc() }).ready({ url, loadMs, heap: heapAfterGc() });
 }
 

@@ -1,9 +1,12 @@
-import { createServer, type RequestListener } from 'node:http';
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Listens on loopback only, on an ephemeral port; answers the base URL (no trailing slash). */
-export function listenLoopback(app: RequestListener): Promise<string> {
-  const server = createServer(app);
+/**
+ * Listens on loopback only, on an ephemeral port; answers the base URL (no trailing slash). A plain
+ * `http.createServer(app)`, as Express's documentation shows, unless `options` say otherwise (bench/ablation.ts).
+ */
+export function listenLoopback(app: RequestListener, options: ServerOptions = {}): Promise<string> {
+  const server = createServer(options, app);
   // autocannon keeps 32 connections open; Node's default keep-alive timeout (5 s) would drop idle ones between runs.
   server.keepAliveTimeout = 120_000;
   return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ import { viewOf } from '../../src/scim/render';
 import { writeCorpus } from '../corpus';
 import { childInput, failStartup, serveParent } from '../ipc';
 import { listen, TIMEOUTS } from '../../src/http/listen';
-import { heapAfterGc } from './listen';
+import { heapAfterGc, listenLoopback } from './listen';
 
 /**
  * `full` is the product's `createApp`. The others leave layers out, to find what each costs (bench/ablation.ts):
@@ -51,6 +51,8 @@ interface Input {
   publicUrl: string;
   stateDir: string;
   corpusDir?: string;
+  /** `plain`: a bare `http.createServer(app)` like the reference servers', instead of the product's (ablation only). */
+  listener?: 'product' | 'plain';
 }
 
 async function main(): Promise<void> {
@@ -82,7 +84,10 @@ async function main(): Promise<void> {
   const afterRender = heapAfterGc();
   // The product's own listener (`xero-scim serve` runs on it): fair admission, requests built with Express's
   // prototypes (src/http/express-server.ts). Keep-alive as long as the reference servers' (bench/servers/listen.ts).
-  const { url } = await listen(app, 0, '127.0.0.1', { ...TIMEOUTS, keepAliveMs: 120_000, headersMs: 121_000 });
+  const url =
+    input.listener === 'plain'
+      ? await listenLoopback(app)
+      : (await listen(app, 0, '127.0.0.1', { ...TIMEOUTS, keepAliveMs: 120_000, headersMs: 121_000 })).url;
   serveParent({ heap: () => heapAfterGc() }).ready({
     url,
     people: snapshot.people.length,

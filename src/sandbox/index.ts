@@ -18,6 +18,7 @@ import { tokenRouter } from './identity/token';
 import { DEFAULT_LIMITS, RateLimiter } from './limits';
 import { DEFAULT_CLIENTS, systemClock, type SandboxClient, type SandboxOptions } from './options';
 import { SandboxStore } from './store';
+import { expressServerClasses } from '../http/express-server';
 
 export type { Clock, FaultRates, LatencyOptions, RateLimitOptions, SandboxClient, SandboxOptions } from './options';
 export { DEFAULT_CLIENTS } from './options';
@@ -127,7 +128,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
 }
 
 function listen(app: Express, ctx: SandboxContext, port: number, host: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(app);
+  // Requests built with Express's prototypes, as the product's listener does (src/http/express-server.ts).
+  const server: Server = createServer(expressServerClasses(app), app);
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
