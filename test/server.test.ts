@@ -97,8 +97,18 @@ describe('requests and responses built with the app’s prototypes', () => {
     const two = express();
     const a = expressServerClasses(one);
     const b = expressServerClasses(two);
-    expect(a.IncomingMessage.prototype).toBe(one.request);
-    expect(b.ServerResponse.prototype).toBe(two.response);
+    expect(a.IncomingMessage?.prototype).toBe(one.request);
+    expect(b.ServerResponse?.prototype).toBe(two.response);
     expect(one.request).toBeInstanceOf(http.IncomingMessage);
+  });
+
+  it('leaves a listener that is not an Express app on Node’s own classes', async () => {
+    expect(expressServerClasses((_req: http.IncomingMessage, res: http.ServerResponse) => res.end())).toEqual({});
+    const server = await listen((_req: http.IncomingMessage, res: http.ServerResponse) => res.end('plain'), 0, '127.0.0.1');
+    try {
+      expect(await (await fetch(server.url)).text()).toBe('plain');
+    } finally {
+      await server.close();
+    }
   });
 });

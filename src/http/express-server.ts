@@ -18,18 +18,23 @@ export interface ExpressServerClasses {
   readonly ServerResponse: typeof http.ServerResponse;
 }
 
-/** `http.createServer({ ...expressServerClasses(app) }, …)`: requests and responses are born as `app`'s. */
-export function expressServerClasses(app: Pick<Express, 'request' | 'response'>): ExpressServerClasses {
+/**
+ * `http.createServer({ ...expressServerClasses(app) }, …)`: requests and responses are born as `app`'s. For a
+ * listener that is not an Express app (no `request`/`response` prototypes), Node's own classes: nothing to change.
+ */
+export function expressServerClasses(app: Partial<Pick<Express, 'request' | 'response'>> | object): Partial<ExpressServerClasses> {
+  const { request, response } = app as Partial<Pick<Express, 'request' | 'response'>>;
+  if (typeof request !== 'object' || request === null || typeof response !== 'object' || response === null) return {};
   // Node's IncomingMessage and ServerResponse are plain constructor functions (callable with `call`); an ES class
   // could not give its instances a prototype object that is not its own `prototype`.
   function Request(this: http.IncomingMessage, socket: import('node:net').Socket): void {
     http.IncomingMessage.call(this, socket);
   }
-  Request.prototype = app.request;
+  Request.prototype = request;
   function Response(this: http.ServerResponse, req: http.IncomingMessage, options?: unknown): void {
     (http.ServerResponse as unknown as (this: http.ServerResponse, req: http.IncomingMessage, options?: unknown) => void).call(this, req, options);
   }
-  Response.prototype = app.response;
+  Response.prototype = response;
   return {
     IncomingMessage: Request as unknown as typeof http.IncomingMessage,
     ServerResponse: Response as unknown as typeof http.ServerResponse,

@@ -56,8 +56,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${BARE_ERROR_HEADERS}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/** Listens with `app`: an Express app, or any request listener (tests run the listener with a bare handler). */
 export async function listen(
-  app: Express,
+  app: Express | http.RequestListener,
   port: number,
   host: string,
   limits: ListenLimits = TIMEOUTS,
