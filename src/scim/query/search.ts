@@ -75,12 +75,73 @@ export interface ListResult {
 
 /** Lists one resource type. */
 export function listResources(set: ResourceSet, query: ListQuery): ListResult {
+  const key = `${setId(set)} ${JSON.stringify(query)}`;
+  const cached = completeLists.get(key);
+  if (cached) return cached;
   const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
   let positions = matching(set, filter);
   if (query.sortBy !== undefined) positions = sortPositions(set, positions, resolveSortPath(set.type.schema, query.sortBy), query.sortOrder);
   const page = positions.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
   const write = resourceWriter(set, query);
-  return listResponse(positions.length, query.startIndex, page.map((p) => write(set.items[p]!)));
+  const result = listResponse(positions.length, query.startIndex, page.map((p) => write(set.items[p]!)));
+  if (query.startIndex === 1 && result.itemsPerPage === result.totalResults) completeLists.offer(key, result);
+  return result;
+}
+
+/**
+ * Large complete answers (a whole list in one page: every group, say) are kept, up to `maxBytes` in all, most
+ * recently used first. Pollers ask for the same list again and again; building it joins every resource into a new
+ * Buffer, nearly a megabyte for 1,000 groups without members, and that garbage outside the heap is what drives the
+ * collector. Pages of a longer list are not kept (a crawl reads each page once), nor are small answers (they cost
+ * less to build than to hold). A set is a snapshot's view of one resource type, so an answer never outlives the data
+ * it was built from in meaning; after a new snapshot, the old answers are simply no longer asked for and age out.
+ */
+export const COMPLETE_LIST_CACHE = { minBytes: 64 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
+
+class CompleteLists {
+  readonly #entries = new Map<string, ListResult>();
+  #bytes = 0;
+
+  get(key: string): ListResult | undefined {
+    const entry = this.#entries.get(key);
+    if (entry) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Keeps `result` if it is large enough to be worth it, evicting the least recently used to stay in budget. */
+  offer(key: string, result: ListResult): void {
+    const size = result.body.length;
+    if (size < COMPLETE_LIST_CACHE.minBytes || size > COMPLETE_LIST_CACHE.maxBytes / 4) return;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#bytes + size <= COMPLETE_LIST_CACHE.maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.body.length;
+    }
+    this.#entries.set(key, result);
+    this.#bytes += size;
+  }
+
+  /** Bytes held (tests). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+}
+
+const completeLists = new CompleteLists();
+
+/** Bytes of answers the complete-list cache holds now (for tests). */
+export const completeListBytes = (): number => completeLists.bytes;
+
+/** A number per resource set, so cache keys of different snapshots and views never meet. */
+const setIds = new WeakMap<ResourceSet, number>();
+let lastSetId = 0;
+function setId(set: ResourceSet): number {
+  let id = setIds.get(set);
+  if (id === undefined) setIds.set(set, (id = ++lastSetId));
+  return id;
 }
 
 /**
