@@ -24,6 +24,7 @@ import {
 } from '../directory/model';
 import { equalityKey } from './filter';
 import { resolvePath, valuesAt, type ResolvedPath } from './paths';
+import type { AttributeDefinition } from './attributes';
 import {
   GROUP_SCHEMA_ID,
   GROUP_TYPE,
@@ -133,6 +134,16 @@ class CompactResource implements RenderedResource {
   }
 }
 
+/**
+ * The key a value is indexed under: a string folded as the filter folds it (`equalityKey`), a boolean as `true` or
+ * `false` (so `active eq true`, in every Entra delta filter, is answered from an index too); undefined when the value
+ * is not of the attribute's type.
+ */
+export function indexKey(leaf: AttributeDefinition, value: unknown): string | undefined {
+  if (leaf.type === 'boolean') return typeof value === 'boolean' ? String(value) : undefined;
+  return typeof value === 'string' ? equalityKey(leaf, value) : undefined;
+}
+
 /** The same ASCII text as one flat string. */
 const flatAscii = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
 
@@ -174,7 +185,7 @@ export interface View {
 
 /** Which attributes each type indexes for `eq` lookups (RFC 7644 §3.4.2.2), by canonical path. */
 const INDEXED_PATHS: Readonly<Record<ResourceTypeName, readonly string[]>> = {
-  User: ['id', 'externalId', 'userName', 'emails.value', 'displayName'],
+  User: ['id', 'externalId', 'userName', 'emails.value', 'displayName', 'active'],
   Group: ['id', 'externalId', 'displayName', 'members.value'],
   Role: ['id', 'externalId', 'displayName'],
 };
@@ -259,8 +270,8 @@ function buildSet(type: ResourceTypeDefinition, { sources, render }: Rendering, 
     items.push(new CompactResource(id, source, render, type.id === 'Group'));
     for (const { path, leaf, index } of indexed) {
       for (const value of valuesAt(data, path)) {
-        if (typeof value !== 'string') continue;
-        const key = equalityKey(leaf, value);
+        const key = indexKey(leaf, value);
+        if (key === undefined) continue;
         const entry = index.get(key);
         if (entry === undefined) index.set(key, position);
         else if (typeof entry === 'number') {

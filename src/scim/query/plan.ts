@@ -9,10 +9,10 @@
  * folded with `toLowerCase` unless caseExact (as the filter folds them), instants compared with the filter's own
  * `compareInstants`.
  */
-import { compareInstants, equalityKey, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
+import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
 import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
 import type { AttributeDefinition } from '../attributes';
-import { positionsOf, type IndexEntry, type ResourceSet } from '../render';
+import { indexKey, positionsOf, type IndexEntry, type ResourceSet } from '../render';
 
 export interface Plan {
   /** Candidate positions, ascending. */
@@ -118,9 +118,9 @@ function comparison(
   subName: string | undefined,
   value: unknown,
 ): IndexedComparison | undefined {
-  if (typeof value !== 'string') return undefined;
   const indexed = indexFor(set, schemaUrn, attributeName, subName);
-  return indexed && { indexed, key: equalityKey(indexed.leaf, value) };
+  const key = indexed && indexKey(indexed.leaf, value);
+  return key === undefined ? undefined : { indexed: indexed!, key };
 }
 
 function lookup(...args: Parameters<typeof comparison>): readonly number[] | undefined {
@@ -135,7 +135,8 @@ function lookup(...args: Parameters<typeof comparison>): readonly number[] | und
 function prefixLookup(...args: Parameters<typeof comparison>): readonly number[] | undefined {
   const [set] = args;
   const compared = comparison(...args);
-  if (!compared) return undefined;
+  // A prefix of a boolean means nothing (and such a filter is refused before it is planned).
+  if (!compared || compared.indexed.leaf.type === 'boolean') return undefined;
   const { indexed, key: prefix } = compared;
   const keys = sortedKeys(set, indexed);
   let low = 0;
