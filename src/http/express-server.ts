@@ -25,8 +25,10 @@ export interface ExpressServerClasses {
 export function expressServerClasses(app: Partial<Pick<Express, 'request' | 'response'>> | object): Partial<ExpressServerClasses> {
   const { request, response } = app as Partial<Pick<Express, 'request' | 'response'>>;
   if (typeof request !== 'object' || request === null || typeof response !== 'object' || response === null) return {};
-  // Node's IncomingMessage and ServerResponse are plain constructor functions (callable with `call`); an ES class
-  // could not give its instances a prototype object that is not its own `prototype`.
+  // Node's IncomingMessage and ServerResponse are plain constructor functions, so they can initialise an object made
+  // with another prototype (`call`). Were a later Node to make them classes, that would throw on every request:
+  // Node's own classes then, and the prototype swap back.
+  if (isClass(http.IncomingMessage) || isClass(http.ServerResponse)) return {};
   function Request(this: http.IncomingMessage, socket: import('node:net').Socket): void {
     http.IncomingMessage.call(this, socket);
   }
@@ -40,3 +42,5 @@ export function expressServerClasses(app: Partial<Pick<Express, 'request' | 'res
     ServerResponse: Response as unknown as typeof http.ServerResponse,
   };
 }
+
+const isClass = (constructor: unknown): boolean => Function.prototype.toString.call(constructor).startsWith('class');
