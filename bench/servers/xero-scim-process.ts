@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { sandboxDirectory } from '../sandbox-directory';
 import express, { type Express } from 'express';
 import { silentLogger } from '../../src/log';
+import { tuneRuntime } from '../../src/runtime';
 import type { Directory } from '../../src/directory/model';
 import { createApp, finish, mountScim, rootUrlResolver } from '../../src/http/app';
 import { scimAuth } from '../../src/http/auth';
@@ -56,6 +57,8 @@ interface Input {
 }
 
 async function main(): Promise<void> {
+  // As `xero-scim serve` does before its first sync (src/runtime.ts).
+  tuneRuntime();
   const input = childInput<Input>();
   const before = heapAfterGc();
   const { directory } = sandboxDirectory(input.sandbox, input.stateDir);
