@@ -18,7 +18,6 @@ import { tokenRouter } from './identity/token';
 import { DEFAULT_LIMITS, RateLimiter } from './limits';
 import { DEFAULT_CLIENTS, systemClock, type SandboxClient, type SandboxOptions } from './options';
 import { SandboxStore } from './store';
-import { expressServerClasses } from '../http/express-server';
 
 export type { Clock, FaultRates, LatencyOptions, RateLimitOptions, SandboxClient, SandboxOptions } from './options';
 export { DEFAULT_CLIENTS } from './options';
@@ -128,8 +127,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
 }
 
 function listen(app: Express, ctx: SandboxContext, port: number, host: string): Promise<{ url: string; close(): Promise<void> }> {
-  // Requests built with Express's prototypes, as the product's listener does (src/http/express-server.ts).
-  const server: Server = createServer(expressServerClasses(app), app);
+  const server: Server = createServer(app);
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -89,8 +89,8 @@ export function listResources(set: ResourceSet, query: ListQuery): ListResult {
 }
 
 /**
- * Large complete answers (a whole list in one page: every group, say) are kept, up to `maxBytes` in all, most
- * recently used first. Pollers ask for the same list again and again; building it joins every resource into a new
+ * Large complete answers (a whole list in one page: every group, say) are kept, up to `maxBytes` in all; the least
+ * recently used go first. Pollers ask for the same list again and again; building it joins every resource into a new
  * Buffer, nearly a megabyte for 1,000 groups without members, and that garbage outside the heap is what drives the
  * collector. Pages of a longer list are not kept (a crawl reads each page once), nor are small answers (they cost
  * less to build than to hold). A set is a snapshot's view of one resource type, so an answer never outlives the data
