@@ -160,8 +160,8 @@ export interface ResourceSet {
   readonly items: readonly RenderedResource[];
   readonly positionById: ReadonlyMap<string, number>;
   /**
-   * Exact-match indexes: canonical lower-case path (`username`, `emails.value`, `members.value`) → index key
-   * (see the filter's `equalityKey`, so an index folds case exactly as the filter compares) → the position in
+   * Exact-match indexes: canonical lower-case path (`username`, `emails.value`, `members.value`, `active`) → index
+   * key (`indexKey`: a string folded exactly as the filter compares it, a boolean as `true`/`false`) → the position in
    * `items`, or positions ascending when several resources share the key. (A one-element array per key was a
    * million small objects at 100,000 people for the garbage collector to walk.)
    */

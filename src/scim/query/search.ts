@@ -75,7 +75,7 @@ export interface ListResult {
 
 /** Lists one resource type. */
 export function listResources(set: ResourceSet, query: ListQuery): ListResult {
-  const key = `${setId(set)} ${JSON.stringify(query)}`;
+  const key = `${set.version} ${JSON.stringify(query)}`;
   const cached = completeLists.get(key);
   if (cached) return cached;
   const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
@@ -93,8 +93,8 @@ export function listResources(set: ResourceSet, query: ListQuery): ListResult {
  * recently used go first. Pollers ask for the same list again and again; building it joins every resource into a new
  * Buffer, nearly a megabyte for 1,000 groups without members, and that garbage outside the heap is what drives the
  * collector. Pages of a longer list are not kept (a crawl reads each page once), nor are small answers (they cost
- * less to build than to hold). A set is a snapshot's view of one resource type, so an answer never outlives the data
- * it was built from in meaning; after a new snapshot, the old answers are simply no longer asked for and age out.
+ * less to build than to hold). An answer is keyed by its set's `version` (which changes with the data, the view and
+ * the base URL) and the query: after a new snapshot, the old answers are no longer asked for and age out.
  */
 export const COMPLETE_LIST_CACHE = { minBytes: 64 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
 
@@ -134,15 +134,6 @@ const completeLists = new CompleteLists();
 
 /** Bytes of answers the complete-list cache holds now (for tests). */
 export const completeListBytes = (): number => completeLists.bytes;
-
-/** A number per resource set, so cache keys of different snapshots and views never meet. */
-const setIds = new WeakMap<ResourceSet, number>();
-let lastSetId = 0;
-function setId(set: ResourceSet): number {
-  let id = setIds.get(set);
-  if (id === undefined) setIds.set(set, (id = ++lastSetId));
-  return id;
-}
 
 /**
  * Root search across resource types (RFC 7644 §3.4.3): a type whose schema lacks an attribute the filter or
