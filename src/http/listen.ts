@@ -5,7 +5,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Express } from 'express';
 import { fairAdmission, type FairAdmissionOptions } from '../ops/fair-admission';
 import { ScimError } from '../scim/errors';
 import { expressServerClasses } from './express-server';
@@ -58,7 +57,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 /** Listens with `app`: an Express app, or any request listener (tests run the listener with a bare handler). */
 export async function listen(
-  app: Express | http.RequestListener,
+  app: http.RequestListener,
   port: number,
   host: string,
   limits: ListenLimits = TIMEOUTS,
