@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `xero-scim` command: serve (alias service, as ConductorOne's Deployment passes `args: ["service"]`),
- * sync, sandbox, auth. Every option is read through `src/config.ts`, so `--help` lists all of them.
+ * sync, sandbox, auth, confirm-disconnect. Every option is read through `src/config.ts`, so `--help` lists all of them.
  */
 import { parseArgs } from 'node:util';
 import { type Command, ConfigError, type Flags, OPTIONS, formatOptionsHelp, loadConfig } from './config';
 
-const COMMANDS: Record<Command, { summary: string; usage: string; switches: Record<string, string> }> = {
+const COMMANDS: Record<Command, { summary: string; usage: string; switches: Record<string, string>; operands?: boolean }> = {
   serve: {
     summary: 'Serve SCIM 2.0 Users, Groups and Roles from Xero (alias: service).',
     usage: 'xero-scim serve [--demo] [options]',
@@ -27,13 +27,20 @@ const COMMANDS: Record<Command, { summary: string; usage: string; switches: Reco
     usage: 'xero-scim auth [--print-refresh-token] [options]',
     switches: { 'print-refresh-token': 'Also print the refresh token, for a Kubernetes Secret.' },
   },
+  'confirm-disconnect': {
+    summary: "Confirm removals held back as suspect (see the status page); the server's next sync applies them.",
+    usage: 'xero-scim confirm-disconnect <tenantId>... | --all [options]',
+    switches: { all: 'Confirm every removal held back as of the last sync.' },
+    operands: true,
+  },
 };
 
 const ALIASES: Record<string, Command> = { service: 'serve' };
 
 export function usage(): string {
   const lines = ['Usage: xero-scim <command> [options]', '', 'Commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(width)} ${c.summary}`);
   lines.push('', 'Run `xero-scim <command> --help` for its options. Every option can also be set by its environment variable.');
   return lines.join('\n');
 }
@@ -61,7 +68,13 @@ const defaultIo: Io = {
 };
 
 /** Parses `argv` (without node and script) into the command, its switches and option flags. */
-export function parseCommandLine(argv: readonly string[]): { command: Command | undefined; switches: Set<string>; flags: Flags; help: boolean } {
+export function parseCommandLine(argv: readonly string[]): {
+  command: Command | undefined;
+  switches: Set<string>;
+  flags: Flags;
+  help: boolean;
+  operands: string[];
+} {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? undefined : (ALIASES[first] ?? (first as Command));
   if (command !== undefined && !(command in COMMANDS)) throw new UsageError(`unknown command "${first}"`);
@@ -74,7 +87,7 @@ export function parseCommandLine(argv: readonly string[]): { command: Command | 
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: command ? rest : argv.slice(), options: optionSpecs, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: command ? rest : argv.slice(), options: optionSpecs, strict: true, allowPositionals: command !== undefined && COMMANDS[command].operands === true });
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
@@ -85,7 +98,7 @@ export function parseCommandLine(argv: readonly string[]): { command: Command | 
       if (value) switches.add(name);
     } else if (typeof value === 'string') flags[name] = value;
   }
-  return { command, switches, flags, help: switches.has('help') };
+  return { command, switches, flags, help: switches.has('help'), operands: parsed.positionals };
 }
 
 export class UsageError extends Error {}
@@ -101,7 +114,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     io.err(usage());
     return 2;
   }
-  const { command, switches, flags, help } = parsed;
+  const { command, switches, flags, help, operands } = parsed;
   if (!command) {
     io.out(usage());
     return help ? 0 : 2;
@@ -128,6 +141,15 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         const { runAuth } = await import('./commands/auth');
         await runAuth(config, { printRefreshToken: switches.has('print-refresh-token'), out: io.out });
         return 0;
+      }
+      case 'confirm-disconnect': {
+        if (switches.has('all') === operands.length > 0) {
+          io.err('xero-scim confirm-disconnect: name the organisations (tenant ids) to confirm, or --all');
+          io.err(commandHelp(command));
+          return 2;
+        }
+        const { runConfirmDisconnect } = await import('./commands/confirm-disconnect');
+        return await runConfirmDisconnect(config, { tenantIds: operands, all: switches.has('all'), out: io.out, err: io.err });
       }
     }
   } catch (err) {

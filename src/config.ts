@@ -34,7 +34,7 @@ interface OptionSpec<T> {
   readonly parse: z.ZodType<T>;
 }
 
-export type Command = 'serve' | 'sync' | 'sandbox' | 'auth';
+export type Command = 'serve' | 'sync' | 'sandbox' | 'auth' | 'confirm-disconnect';
 
 const integer = (min: number, max: number) =>
   z
@@ -67,6 +67,13 @@ const list = z
   );
 
 const optionalText = z.string().transform((v) => v.trim() || undefined);
+
+const share = z
+  .string()
+  .trim()
+  .regex(/^(\d+(\.\d*)?|\.\d+)$/, 'must be a number from 0 to 1, e.g. 0.5')
+  .transform(Number)
+  .pipe(z.number().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1'));
 
 const ALL: readonly Command[] = ['serve', 'sync', 'auth'];
 const XERO: readonly Command[] = ['serve', 'sync', 'auth'];
@@ -120,6 +127,24 @@ export const OPTIONS = {
     default: '',
     commands: SYNC,
     parse: list,
+  }),
+  xeroDisconnectConfirmations: option({
+    env: 'XERO_DISCONNECT_CONFIRMATIONS',
+    flag: '--xero-disconnect-confirmations',
+    description:
+      'Syncs in a row an organisation must stay out of /connections (or answer no Users) before it is removed; 1 = at once.',
+    default: '3',
+    commands: SYNC,
+    parse: integer(1, 1000),
+  }),
+  xeroMaxDisconnectShare: option({
+    env: 'XERO_MAX_DISCONNECT_SHARE',
+    flag: '--xero-max-disconnect-share',
+    description:
+      'When at least two organisations and more than this share (or all) go at once, none goes until `xero-scim confirm-disconnect`.',
+    default: '0.5',
+    commands: SYNC,
+    parse: share,
   }),
   xeroApiUrl: option({
     env: 'XERO_API_URL',
@@ -191,7 +216,7 @@ export const OPTIONS = {
     flag: '--state-dir',
     description: 'Where tokens and the last snapshot are kept (mount a volume here in a container).',
     default: '.state',
-    commands: ['serve', 'sync', 'auth'],
+    commands: ['serve', 'sync', 'auth', 'confirm-disconnect'],
     parse: z.string().trim().min(1, 'must be a directory path').transform((v) => path.resolve(v)),
   }),
   syncMode: option({

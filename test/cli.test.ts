@@ -20,7 +20,25 @@ describe('xero-scim command line', () => {
   it('lists the commands, including sandbox and auth', async () => {
     const { io, out } = capture();
     expect(await main(['--help'], io)).toBe(0);
-    for (const command of ['serve', 'sync', 'sandbox', 'auth']) expect(out.join('\n')).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['serve', 'sync', 'sandbox', 'auth', 'confirm-disconnect']) expect(out.join('\n')).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('confirm-disconnect takes tenant ids or --all (never both, never neither) and reads only STATE_DIR', async () => {
+    const help = capture();
+    expect(await main(['confirm-disconnect', '--help'], help.io)).toBe(0);
+    expect(help.out.join('\n')).toContain('Usage: xero-scim confirm-disconnect <tenantId>... | --all');
+    expect(help.out.join('\n')).toContain('STATE_DIR');
+    expect(help.out.join('\n')).not.toContain('XERO_CLIENT_ID');
+    for (const args of [[], ['--all', 'a1b2']]) {
+      const bad = capture();
+      expect(await main(['confirm-disconnect', ...args], bad.io)).toBe(2);
+      expect(bad.err[0]).toBe('xero-scim confirm-disconnect: name the organisations (tenant ids) to confirm, or --all');
+    }
+    const noState = capture({ STATE_DIR: path.join(__dirname, 'no-such-state-dir') });
+    expect(await main(['confirm-disconnect', '--all'], noState.io)).toBe(1);
+    expect(noState.err[0]).toMatch(/no directory state in .*no-such-state-dir: run it with the server's STATE_DIR/);
+    const positional = capture();
+    expect(await main(['serve', 'extra'], positional.io)).toBe(2); // other commands still take no operands
   });
 
   it('reads environment variables in exactly one module, so --help can list them all', () => {

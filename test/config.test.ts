@@ -13,6 +13,15 @@ describe('configuration', () => {
     expect(config.port).toBe(8080);
     expect(config.xeroTenantIds).toEqual([]);
     expect(config.scimBearerToken).toEqual([]);
+    expect(config.xeroDisconnectConfirmations).toBe(3);
+    expect(config.xeroMaxDisconnectShare).toBe(0.5);
+  });
+
+  it('reads the removal guard policy (XERO_DISCONNECT_CONFIRMATIONS, XERO_MAX_DISCONNECT_SHARE)', () => {
+    const config = loadConfig({ XERO_DISCONNECT_CONFIRMATIONS: '1', XERO_MAX_DISCONNECT_SHARE: ' .25 ' });
+    expect([config.xeroDisconnectConfirmations, config.xeroMaxDisconnectShare]).toEqual([1, 0.25]);
+    expect(loadConfig({ XERO_MAX_DISCONNECT_SHARE: '1' }).xeroMaxDisconnectShare).toBe(1);
+    expect(loadConfig({ XERO_MAX_DISCONNECT_SHARE: '0' }).xeroMaxDisconnectShare).toBe(0);
   });
 
   it("accepts ConductorOne's variable names, so its Kubernetes Secret works unchanged", () => {
@@ -51,6 +60,10 @@ describe('configuration', () => {
     [{ SCIM_BASIC_AUTH: 'maybe' }, 'SCIM_BASIC_AUTH'],
     [{ SCIM_BEARER_TOKEN_FILE: '/nonexistent/token' }, 'SCIM_BEARER_TOKEN_FILE'],
     [{ SCIM_BEARER_TOKEN: 'long-enough-token-123,rand' }, 'SCIM_BEARER_TOKEN'],
+    [{ XERO_DISCONNECT_CONFIRMATIONS: '0' }, 'XERO_DISCONNECT_CONFIRMATIONS'],
+    [{ XERO_MAX_DISCONNECT_SHARE: '1.5' }, 'XERO_MAX_DISCONNECT_SHARE'],
+    [{ XERO_MAX_DISCONNECT_SHARE: 'half' }, 'XERO_MAX_DISCONNECT_SHARE'],
+    [{ XERO_MAX_DISCONNECT_SHARE: '50%' }, 'XERO_MAX_DISCONNECT_SHARE'],
   ])('stops with an error naming the variable for %j', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

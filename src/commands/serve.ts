@@ -55,7 +55,10 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   const observers: { metrics?: Metrics } = {};
   const directory = createXeroDirectory(effective, {
     logger,
-    onSync: (report) => observers.metrics?.observeSync(report.outcome, report.durationMs / 1000),
+    onSync: (report) => {
+      observers.metrics?.observeSync(report.outcome, report.durationMs / 1000);
+      observers.metrics?.observeSuspicions(report.suspicionsRaised);
+    },
     onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
   });
   const metrics = (observers.metrics = new Metrics({ directory, processMetrics: true }));

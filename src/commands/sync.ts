@@ -23,7 +23,7 @@ export async function runSync(config: Config, options: SyncCommandOptions): Prom
     if (report.error) options.out(`Error: ${report.error.code}: ${report.error.message}`);
     if (snapshot) options.out(`Directory: ${snapshot.people.length} people, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles.`);
     for (const t of report.tenants) {
-      options.out(`  ${t.result.padEnd(8)} ${t.name ?? t.organisationId}${t.userCount !== undefined ? `  ${t.userCount} users` : ''}${t.error ? `  (${t.error.code}: ${t.error.message})` : ''}`);
+      options.out(`  ${t.result.padEnd(8)} ${t.name ?? t.organisationId}${t.userCount !== undefined ? `  ${t.userCount} users` : ''}${t.error ? `  (${t.error.code}: ${t.error.message})` : ''}${t.suspicion ? `  (held back: ${t.suspicion.reason} since ${t.suspicion.since})` : ''}`);
     }
   }
   return report.outcome === 'ok' ? 0 : report.outcome === 'partial' ? 3 : 1;

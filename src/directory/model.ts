@@ -145,12 +145,43 @@ export interface DirectorySnapshot {
   readonly rolesByOrganisation: ReadonlyMap<string, readonly Role[]>;
 }
 
+/**
+ * Why an organisation serves its last good data although Xero answered (the removal guard, `guard.ts`):
+ * - `disconnected`: it left `/connections`; removed once it has stayed out for XERO_DISCONNECT_CONFIRMATIONS answers.
+ * - `suspect-disconnect`: it left `/connections` with most (or all) of the others at once: held until it comes back
+ *   or an operator confirms (`xero-scim confirm-disconnect`).
+ * - `suspect-empty`: its Users answer has no member where it had some: taken after XERO_DISCONNECT_CONFIRMATIONS
+ *   such answers, or, when most organisations answered so at once, only once an operator confirms.
+ */
+export type SuspicionReason = 'disconnected' | 'suspect-disconnect' | 'suspect-empty';
+export const SUSPICION_REASONS: readonly SuspicionReason[] = ['disconnected', 'suspect-disconnect', 'suspect-empty'];
+
+export interface Suspicion {
+  readonly reason: SuspicionReason;
+  /** ISO 8601 instant of the first answer that asked for this removal. */
+  readonly since: string;
+  /** Consecutive answers from Xero that asked for it (a sync without an answer neither counts nor resets). */
+  readonly answers: number;
+  /** Only an operator's confirmation (or Xero taking the answer back) ends it: it came with a mass drop. */
+  readonly awaitsOperator: boolean;
+  /** An operator confirmed it: the next answer that still asks for the removal applies it. */
+  readonly confirmed?: boolean;
+}
+
 /** Per-organisation sync health, as the status page, `/readyz` and metrics report it. */
 export interface TenantHealth {
   readonly organisationId: string;
   readonly name?: string;
-  /** current: last fetch succeeded; stale: serving older data after a failure; missing: never fetched successfully. */
+  /**
+   * current: last fetch succeeded; stale: serving older data after a failure, or because Xero's answer is held
+   * back as suspect (see `suspicion`); missing: never fetched successfully.
+   */
   readonly state: 'current' | 'stale' | 'missing';
+  /** Set while Xero's answer for it is held back by the removal guard. */
+  readonly suspicion?: Suspicion & {
+    /** Answers still needed before the removal applies on its own; absent when it awaits an operator. */
+    readonly answersLeft?: number;
+  };
   readonly lastSuccessAt?: string;
   readonly lastAttemptAt?: string;
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
@@ -175,7 +206,7 @@ export interface Directory {
 }
 
 export interface DirectoryStatus {
-  /** Ready = a snapshot is loaded and the credentials work. */
+  /** Ready = a snapshot with at least one organisation is loaded and the credentials work. */
   readonly ready: boolean;
   /** Why not ready (for `/readyz`), or undefined when ready. */
   readonly reason?: string;

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readJsonFileIfExists, writeFileDurably } from '../xero/state-file';
-import { ROLE_CODES, type TenantData, type TenantHealth } from './model';
+import { ROLE_CODES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {
   readonly format: 1;
@@ -16,6 +16,11 @@ export interface PersistedDirectory {
   readonly health: readonly TenantHealth[];
   /** ISO instant organisation details were last fetched, per organisation id (they refresh on their own period). */
   readonly organisationsFetchedAt: Readonly<Record<string, string>>;
+  /**
+   * Removals Xero asked for and the guard holds back, per organisation id (`guard.ts`); the tenants above keep their
+   * last good data, so a restart during a suspicion serves that data and keeps counting. Absent in older files.
+   */
+  readonly suspicions?: Readonly<Record<string, Suspicion>>;
 }
 
 export interface SnapshotStore {
@@ -64,12 +69,21 @@ const health = z.object({
   rateBudget: z.object({ minuteRemaining: z.number().optional(), dayRemaining: z.number().optional() }).optional(),
 });
 
+const suspicion = z.object({
+  reason: z.enum(SUSPICION_REASONS),
+  since: z.string(),
+  answers: z.number().int().min(1),
+  awaitsOperator: z.boolean(),
+  confirmed: z.boolean().optional(),
+});
+
 const persisted = z.object({
   format: z.literal(1),
   savedAt: z.string(),
   tenants: z.array(z.object({ organisation, users: z.array(user), syncedAt: z.string() })),
   health: z.array(health),
   organisationsFetchedAt: z.record(z.string(), z.string()),
+  suspicions: z.record(z.string(), suspicion).optional(),
 });
 
 export class SnapshotStoreError extends Error {

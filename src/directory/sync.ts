@@ -2,9 +2,10 @@
  * The directory over Xero (issue 3): one sync reads `/connections` once, then each connected organisation's Users
  * (and, on their own longer period, its Organisation details), and builds an immutable snapshot.
  *
- * It never lies by omission: an organisation whose fetch fails keeps its last good data (marked stale), one that
- * disappears from `/connections` is removed, and one never fetched successfully is reported missing rather than
- * served as empty. The state is persisted to STATE_DIR after each sync and loaded at start.
+ * It never lies by omission: an organisation whose fetch fails keeps its last good data (marked stale), an answer
+ * that would take a whole organisation away is held back until the removal guard (`guard.ts`) lets it through, and
+ * one never fetched successfully is reported missing rather than served as empty. The state is persisted to
+ * STATE_DIR after each sync and loaded at start.
  */
 import type { Config } from '../config';
 import { type Logger, silentLogger } from '../log';
@@ -14,7 +15,9 @@ import { type Clock, isoTime, systemClock } from '../xero/clock';
 import { XeroError, toXeroError } from '../xero/errors';
 import { type Connection, IdentityClient } from '../xero/identity';
 import { FileTokenStore, type TokenGrant, TokenProvider, type TokenStore } from '../xero/tokens';
-import type { Directory, DirectorySnapshot, DirectoryStatus, Organisation, TenantData, TenantHealth } from './model';
+import { type ConfirmationStore, FileConfirmationStore, readConfirmations } from './confirmations';
+import { type GuardPolicy, type GuardVerdict, type KnownOrganisation, answersLeft, judge } from './guard';
+import type { Directory, DirectorySnapshot, DirectoryStatus, Organisation, Suspicion, SuspicionReason, TenantData, TenantHealth } from './model';
 import { FileSnapshotStore, type PersistedDirectory, type SnapshotStore } from './persistence';
 import { buildSnapshot, snapshotVersion } from './snapshot';
 
@@ -37,6 +40,8 @@ export type XeroDirectoryOptions = Pick<
   | 'syncIntervalSeconds'
   | 'organisationRefreshSeconds'
   | 'liveMinFreshnessSeconds'
+  | 'xeroDisconnectConfirmations'
+  | 'xeroMaxDisconnectShare'
 >;
 
 export interface XeroDirectoryDeps {
@@ -46,6 +51,8 @@ export interface XeroDirectoryDeps {
   readonly logger?: Logger;
   readonly tokenStore?: TokenStore;
   readonly snapshotStore?: SnapshotStore;
+  /** Where `xero-scim confirm-disconnect` leaves its confirmations (default: STATE_DIR). */
+  readonly confirmationStore?: ConfirmationStore;
   readonly accounting?: AccountingReader;
   /** Overrides of Xero's per-organisation limits (the daily one comes from config). */
   readonly limits?: Partial<RateLimits>;
@@ -64,8 +71,12 @@ export interface ErrorSummary {
 export interface TenantSyncReport {
   readonly organisationId: string;
   readonly name?: string;
-  /** current: fetched now; stale: kept last good data after a failure; missing: no data yet; removed: disconnected. */
+  /**
+   * current: fetched now; stale: kept last good data after a failure or a suspect answer (see `suspicion`); missing:
+   * no data yet; removed: gone from the directory (disconnected and confirmed, or left out by XERO_TENANT_IDS).
+   */
   readonly result: 'current' | 'stale' | 'missing' | 'removed';
+  readonly suspicion?: TenantHealth['suspicion'];
   readonly error?: ErrorSummary;
   /** Xero calls attempted for it in this sync (retries included). */
   readonly calls: number;
@@ -90,6 +101,8 @@ export interface SyncReport {
   /** 429 answers received in this sync. */
   readonly rateLimited: number;
   readonly tenants: readonly TenantSyncReport[];
+  /** Suspicions this sync raised (a new one, or a new reason), by reason. */
+  readonly suspicionsRaised: readonly SuspicionReason[];
 }
 
 export interface XeroDirectory extends Directory {
@@ -113,6 +126,10 @@ interface TenantState {
   lastSuccessAt?: string;
   lastAttemptAt?: string;
   lastError?: { code: string; message: string; at: string };
+  /** This sync's answer, until the removal guard decides whether it becomes `data`. */
+  answer?: TenantData;
+  /** Set while the guard holds Xero's answer for it back. */
+  suspicion?: Suspicion;
   /** Xero calls made for this organisation by the last sync that reached it (retries included). */
   callsLastSync?: number;
   readonly budget: RateBudget;
@@ -140,6 +157,11 @@ function summary(error: XeroError): ErrorSummary {
   return { code: error.code, message: error.message };
 }
 
+/** Memberships an organisation's data grants: a REMOVED record is a person Xero keeps, without access. */
+function memberCount(data: TenantData): number {
+  return data.users.reduce((n, u) => (u.role === 'REMOVED' ? n : n + 1), 0);
+}
+
 export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDirectoryDeps = {}): XeroDirectory {
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
@@ -162,6 +184,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   );
   const tokenStore = deps.tokenStore ?? new FileTokenStore(options.stateDir);
   const snapshotStore = deps.snapshotStore ?? new FileSnapshotStore(options.stateDir);
+  const confirmationStore = deps.confirmationStore ?? new FileConfirmationStore(options.stateDir);
+  const guardPolicy: GuardPolicy = { confirmations: options.xeroDisconnectConfirmations, maxShare: options.xeroMaxDisconnectShare };
   const accounting = deps.accounting ?? new XeroAccounting(options.xeroApiUrl);
   const connectionsBudget = new RateBudget('connections', { ...limits, perDay: Number.MAX_SAFE_INTEGER }, policy, app, budgetDeps);
   const allowList = new Set(options.xeroTenantIds.map((id) => id.toLowerCase()));
@@ -217,11 +241,13 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
 
   function health(state: TenantState): TenantHealth {
     const budget = state.budget.status();
-    const failed = state.lastError !== undefined; // cleared by every success
+    const failed = state.lastError !== undefined || state.suspicion !== undefined; // both cleared by a success
+    const left = state.suspicion ? answersLeft(state.suspicion, guardPolicy) : undefined;
     return {
       organisationId: state.id,
       ...(state.data || state.connection ? { name: state.data?.organisation.name ?? state.connection?.tenantName } : {}),
       state: state.data === undefined ? 'missing' : failed ? 'stale' : 'current',
+      ...(state.suspicion ? { suspicion: { ...state.suspicion, ...(left === undefined ? {} : { answersLeft: left }) } } : {}),
       ...(state.lastSuccessAt ? { lastSuccessAt: state.lastSuccessAt } : {}),
       ...(state.lastAttemptAt ? { lastAttemptAt: state.lastAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
@@ -236,6 +262,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           }
         : {}),
     };
+  }
+
+  function allStates(): TenantState[] {
+    return [...tenants.values()];
   }
 
   function sortedStates(): TenantState[] {
@@ -263,6 +293,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       organisationsFetchedAt: Object.fromEntries(
         states.flatMap((s) => (s.organisationFetchedAt === undefined ? [] : [[s.id, isoTime(s.organisationFetchedAt)]])),
       ),
+      suspicions: Object.fromEntries(states.flatMap((s) => (s.suspicion ? [[s.id, s.suspicion]] : []))),
     };
     try {
       await snapshotStore.save(state);
@@ -281,8 +312,12 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         return false;
       }
       if (!state) return false;
-      for (const data of state.tenants) {
+      // Leaving XERO_TENANT_IDS is the operator's intent: it applies at once, even to what STATE_DIR kept.
+      const kept = state.tenants.filter((t) => allowList.size === 0 || allowList.has(t.organisation.id));
+      for (const data of kept) {
         const s = tenant(data.organisation.id);
+        const suspicion = state.suspicions?.[s.id];
+        if (suspicion) s.suspicion = suspicion;
         s.data = data;
         s.organisation = data.organisation;
         const fetchedAt = state.organisationsFetchedAt[s.id];
@@ -295,9 +330,9 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         if (h.lastAttemptAt) s.lastAttemptAt = h.lastAttemptAt;
         if (h.lastError) s.lastError = h.lastError;
       }
-      snapshot = buildSnapshot(state.tenants, state.savedAt);
+      snapshot = buildSnapshot(kept, state.savedAt);
       lastSyncAt = state.savedAt;
-      logger.info({ organisations: state.tenants.length, version: snapshot.version }, 'loaded the persisted directory');
+      logger.info({ organisations: kept.length, version: snapshot.version }, 'loaded the persisted directory');
       return true;
     })();
     return loading;
@@ -342,8 +377,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       }
       const organisation = state.organisation!;
       const users = await call('GET Users', 'users', (t, signal) => accounting.getUsers(connection.tenantId, t, signal));
-      state.data = { organisation, users, syncedAt: isoTime(clock.now()) };
-      state.lastSuccessAt = isoTime(clock.now());
+      // Becomes the organisation's data only if the removal guard accepts it (`applyVerdict`).
+      state.answer = { organisation, users, syncedAt: isoTime(clock.now()) };
       delete state.lastError;
     } catch (err) {
       const error = toXeroError(err, 'sync', clock.now());
@@ -352,6 +387,40 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     } finally {
       state.callsLastSync = state.budget.status().calls - calls;
       counts.perTenant.set(state.id, state.callsLastSync);
+    }
+  }
+
+  /** What the guard knows of each organisation before this sync's answers. */
+  function knownOrganisations(): KnownOrganisation[] {
+    return allStates().map((s) => ({ id: s.id, members: s.data ? memberCount(s.data) : undefined, ...(s.suspicion ? { suspicion: s.suspicion } : {}) }));
+  }
+
+  /** Takes, holds back or removes each organisation as the guard decided. */
+  function applyVerdict(verdict: GuardVerdict, removed: TenantSyncReport[], raised: SuspicionReason[]): void {
+    if (verdict.massDrop) logger.warn({ organisations: verdict.vanishing }, 'Xero answered a mass removal: held back until Xero takes it back or an operator confirms');
+    for (const [id, decision] of verdict.decisions) {
+      const state = tenants.get(id);
+      if (!state) continue;
+      if (decision.action === 'remove') {
+        tenants.delete(id);
+        if (state.data || state.connection) {
+          removed.push({ organisationId: id, ...(state.data ? { name: state.data.organisation.name } : {}), result: 'removed', calls: 0 });
+          logger.info({ organisationId: id, because: decision.because }, 'organisation removed from the directory');
+        }
+      } else if (decision.action === 'hold') {
+        if (state.suspicion?.reason !== decision.suspicion.reason) {
+          raised.push(decision.suspicion.reason);
+          logger.warn({ organisationId: id, reason: decision.suspicion.reason }, "Xero's answer would remove this organisation; keeping its last good data");
+        }
+        state.suspicion = decision.suspicion;
+      } else {
+        if (state.suspicion) logger.info({ organisationId: id, reason: state.suspicion.reason }, 'suspicion ended');
+        delete state.suspicion;
+        if (state.answer) {
+          state.data = state.answer;
+          state.lastSuccessAt = state.answer.syncedAt;
+        }
+      }
     }
   }
 
@@ -369,6 +438,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     let connectionCalls = 0;
     const tokenCallsBefore = provider?.status().tokenCalls ?? 0;
     const removed: TenantSyncReport[] = [];
+    const raised: SuspicionReason[] = [];
+    let consumed: string[] = [];
     let failure: XeroError | undefined;
     let connected: Connection[] = [];
 
@@ -394,31 +465,30 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       // Both tenant types the model knows are synced (Partner-edition practices connect as PRACTICE); a tenant
       // without the accounting API then shows as missing with its error rather than vanishing.
       const byTenant = new Map<string, Connection>();
+      const connectedIds = new Set<string>();
       for (const c of connected) {
         const id = c.tenantId.toLowerCase();
         const type = c.tenantType === 'ORGANISATION' || c.tenantType === 'PRACTICE';
+        if (type) connectedIds.add(id);
         // One organisation may appear under several connections (several consents): sync it once.
         if (type && (allowList.size === 0 || allowList.has(id)) && !byTenant.has(id)) byTenant.set(id, c);
       }
-      const wanted = [...byTenant.values()];
-      const wantedIds = new Set(byTenant.keys());
-      for (const state of [...tenants.values()]) {
-        if (wantedIds.has(state.id)) continue;
-        tenants.delete(state.id);
-        if (state.data || state.connection) {
-          removed.push({ organisationId: state.id, ...(state.data ? { name: state.data.organisation.name } : {}), result: 'removed', calls: 0 });
-          logger.info({ organisationId: state.id }, 'organisation disconnected; removed from the directory');
-        }
-      }
-      // An allow-listed organisation that is not connected is missing (and says why), never silently absent.
+      const known = knownOrganisations();
+      const confirmations = await readConfirmations(confirmationStore, logger);
+      await forEachLimited([...byTenant.values()], options.xeroConcurrency, (c) => syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts));
       const at = isoTime(clock.now());
+      const members = new Map(allStates().flatMap((s) => (s.answer ? [[s.id, memberCount(s.answer)] as const] : [])));
+      const confirmed = new Set(confirmations.flatMap((c) => c.confirmation.tenantIds));
+      const verdict = judge(known, { at, connected: connectedIds, allowList, members, confirmed }, guardPolicy);
+      applyVerdict(verdict, removed, raised);
+      consumed = confirmations.map((c) => c.key);
+      // An allow-listed organisation that is not connected is missing (and says why), never silently absent.
       for (const id of allowList) {
-        if (wantedIds.has(id)) continue;
+        if (byTenant.has(id) || tenants.get(id)?.data) continue;
         const state = tenant(id);
         state.lastAttemptAt = at;
         state.lastError = { code: 'XERO_NOT_CONNECTED', message: `organisation ${id} is in XERO_TENANT_IDS but not connected to this app`, at };
       }
-      await forEachLimited(wanted, options.xeroConcurrency, (c) => syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts));
     } catch (err) {
       failure = toXeroError(err, 'sync', clock.now());
       const at = isoTime(clock.now());
@@ -428,6 +498,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       }
       logger.error({ code: failure.code, err: failure }, 'sync failed; serving the last snapshot');
     }
+    for (const state of tenants.values()) delete state.answer;
 
     const states = sortedStates();
     // Connected organisations none of which could ever be read are not an empty directory: until one is, publish
@@ -440,6 +511,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         organisationId: s.id,
         ...(h.name ? { name: h.name } : {}),
         result: h.state,
+        ...(h.suspicion ? { suspicion: h.suspicion } : {}),
         ...(h.state !== 'current' && s.lastError ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
         calls: counts.perTenant.get(s.id) ?? 0,
         ...(s.data ? { userCount: s.data.users.length } : {}),
@@ -466,6 +538,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       },
       rateLimited: Math.max(0, rateLimitedAfter - rateLimitedBefore),
       tenants: [...tenantReports, ...removed].sort((a, b) => (a.organisationId < b.organisationId ? -1 : 1)),
+      suspicionsRaised: raised,
     };
     lastSyncAt = result.finishedAt;
     lastSyncFinishedAt = finished;
@@ -474,6 +547,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     report = result;
     deps.onSync?.(result);
     await persist();
+    // Only once the state that applied them is on disk: a crash before this re-reads them, which is harmless.
+    if (consumed.length > 0) {
+      await confirmationStore.consume(consumed).catch((err: unknown) => logger.error({ err }, 'cannot delete consumed confirmations from STATE_DIR'));
+    }
     logger.info(
       {
         outcome,
@@ -505,6 +582,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     let reason: string | undefined;
     if (terminal) reason = terminal.message;
     else if (!snapshot) reason = lastError ? `no directory snapshot yet: ${lastError.message}` : 'no directory snapshot yet (first sync pending)';
+    // An empty directory reads as "everyone's access revoked" to an IGA tool: never ready.
+    else if (snapshot.organisations.length === 0) reason = 'the directory has no organisation (none connected to the Xero app, or none in XERO_TENANT_IDS)';
     return {
       ready: reason === undefined,
       ...(reason ? { reason } : {}),

@@ -4,7 +4,7 @@
  * `Directory.status()` and the current snapshot, so they can never drift from what the SCIM side serves.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Directory } from '../directory/model';
+import { type Directory, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -20,6 +20,7 @@ export class Metrics {
   private readonly syncs: Counter<'outcome'>;
   private readonly syncDuration: Histogram<'outcome'>;
   private readonly xeroCalls: Counter<'endpoint' | 'status'>;
+  private readonly suspicions: Counter<'reason'>;
 
   constructor(options: MetricsOptions) {
     const { directory } = options;
@@ -60,6 +61,14 @@ export class Metrics {
       registers,
     });
 
+    this.suspicions = new Counter({
+      name: 'xero_scim_suspicions_total',
+      help: "Removals Xero's answers asked for that the guard held back, by reason (disconnected, suspect-disconnect, suspect-empty), counted when raised.",
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of SUSPICION_REASONS) this.suspicions.inc({ reason }, 0);
+
     const snapshotGauge = (name: string, help: string, read: () => number | undefined) =>
       new Gauge({
         name,
@@ -92,6 +101,30 @@ export class Metrics {
         for (const t of directory.status().tenants) counts[t.state] += 1;
         this.reset();
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'xero_scim_suspect_organisations',
+      help: "Organisations serving their last good data because Xero's answer would remove them, by reason.",
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>(SUSPICION_REASONS.map((r) => [r, 0]));
+        for (const t of directory.status().tenants) if (t.suspicion) counts.set(t.suspicion.reason, counts.get(t.suspicion.reason)! + 1);
+        this.reset();
+        for (const [reason, n] of counts) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'xero_scim_suspicion_age_seconds',
+      help: 'Seconds since Xero first answered the removal each suspect organisation is held back from.',
+      labelNames: ['tenant', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of directory.status().tenants) {
+          if (t.suspicion) this.set({ tenant: t.organisationId, reason: t.suspicion.reason }, Math.max(0, (now() - Date.parse(t.suspicion.since)) / 1000));
+        }
       },
     });
     new Gauge({
@@ -130,6 +163,11 @@ export class Metrics {
   observeSync(outcome: 'ok' | 'partial' | 'failed', seconds: number): void {
     this.syncs.inc({ outcome });
     this.syncDuration.observe({ outcome }, seconds);
+  }
+
+  /** Suspicions a sync raised (`SyncReport.suspicionsRaised`). */
+  observeSuspicions(raised: readonly SuspicionReason[]): void {
+    for (const reason of raised) this.suspicions.inc({ reason });
   }
 
   observeXeroCall(endpoint: string, status: number): void {

@@ -49,6 +49,8 @@ export function createOpsRouter(options: OpsOptions): Router {
         callsLastSync: t.callsLastSync ?? null,
         ...(t.rateBudget ? { rateBudget: t.rateBudget } : {}),
         ...(t.lastError ? { lastError: t.lastError } : {}),
+        // Held back by the removal guard: what Xero asked for, since when, and what would let it through.
+        ...(t.suspicion ? { suspicion: { ...t.suspicion, ageSeconds: Math.max(0, Math.round((now() - Date.parse(t.suspicion.since)) / 1000)) } } : {}),
       })),
     };
     res.status(status.ready ? 200 : 503).set('Cache-Control', 'no-store').json(body);

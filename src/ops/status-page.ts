@@ -39,7 +39,11 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
         .filter(Boolean)
         .join(', ')
     : '';
-  const error = t.lastError ? `${escapeHtml(t.lastError.code)}: ${escapeHtml(t.lastError.message)} (${formatAge(t.lastError.at, now)})` : '';
+  const error = t.lastError
+    ? `${escapeHtml(t.lastError.code)}: ${escapeHtml(t.lastError.message)} (${formatAge(t.lastError.at, now)})`
+    : t.suspicion
+      ? `held back: <span class="reason">${t.suspicion.reason}</span> (${formatAge(t.suspicion.since, now)})`
+      : '';
   return `<tr class="${t.state}">
 <td>${escapeHtml(name)}<br><small>${escapeHtml(t.organisationId)}</small></td>
 <td><span class="state">${t.state}</span></td>
@@ -48,6 +52,28 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
 <td>${escapeHtml(budget) || '–'}</td>
 <td>${error || '–'}</td>
 </tr>`;
+}
+
+/** Removals the guard holds back, and how an operator confirms one (`xero-scim confirm-disconnect`). */
+function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySnapshot | undefined, now: number): string {
+  const held = tenants.filter((t) => t.suspicion);
+  if (held.length === 0) return '';
+  const items = held.map((t) => {
+    const s = t.suspicion!;
+    const name = t.name ?? snapshot?.organisationById.get(t.organisationId)?.name ?? t.organisationId;
+    const until = s.confirmed
+      ? 'confirmed: applies at the next sync'
+      : s.answersLeft === undefined
+        ? 'awaits an operator'
+        : `applies after ${s.answersLeft} more answer${s.answersLeft === 1 ? '' : 's'}`;
+    return `<li><b>${escapeHtml(name)}</b> <small>${escapeHtml(t.organisationId)}</small>: <span class="reason">${s.reason}</span> since ${time(s.since, now)}, ${s.answers} answer${s.answers === 1 ? '' : 's'}; ${until}</li>`;
+  });
+  return `<section class="held" aria-label="Removals held back">
+<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>xero-scim confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) with this server's STATE_DIR; its next sync applies it.</p>
+<ul>
+${items.join('\n')}
+</ul>
+</section>`;
 }
 
 export function renderStatusPage(input: StatusPageInput): string {
@@ -77,6 +103,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#57606a}td.num{text-align:right}
 small{color:#6e7781}.state{font-weight:600}tr.stale .state{color:#9a5b00}tr.missing .state{color:#b42318}tr.current .state{color:#1a7f37}
 footer{margin-top:1.5rem;color:#6e7781;font-size:.85rem}
+.held{border-left:4px solid #9a5b00;padding:.25rem 1rem;margin:0 0 1rem;background:#fffaf0}.held ul{margin:.25rem 0 .5rem;padding-left:1.2rem}.reason{font-weight:600;color:#9a5b00}
 </style>
 </head>
 <body>
@@ -86,6 +113,7 @@ footer{margin-top:1.5rem;color:#6e7781;font-size:.85rem}
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
 <dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
+${heldBackSection(status.tenants, snapshot, now)}
 <table>
 <thead><tr><th>Organisation</th><th>State</th><th>Users</th><th>Last success</th><th>Rate budget left</th><th>Last error</th></tr></thead>
 <tbody>

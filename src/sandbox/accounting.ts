@@ -50,12 +50,16 @@ export function accountingRouter(ctx: SandboxContext): Router {
     }
     res.on('close', admission.release);
     const fault = ctx.faults.take(endpoint === 'Organisation' ? 'Organisation' : 'Users', organisation.organisationId);
-    if (fault) {
+    if (fault && fault.kind !== 'empty') {
       sendFault(res, fault, ctx.counters, ctx.held, organisation.organisationId);
       return;
     }
     await delay(ctx.faults.delayMs());
-    const locals: TenantLocals = { organisation, providerName: client?.appName ?? client?.clientId ?? 'xero-scim sandbox' };
+    // An `empty` fault: the organisation answers as if it had no users.
+    const locals: TenantLocals = {
+      organisation: fault ? { ...organisation, users: [] } : organisation,
+      providerName: client?.appName ?? client?.clientId ?? 'xero-scim sandbox',
+    };
     res.locals.tenant = locals;
     next();
   };

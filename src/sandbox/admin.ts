@@ -95,7 +95,9 @@ const scriptedFault = z.strictObject({
   count: z.number().int().min(1),
   kind: z.union(FAULT_KINDS.map((k) => z.literal(k)) as unknown as [z.ZodLiteral<503>, z.ZodLiteral<500>, ...z.ZodLiteral<ScriptedFault['kind']>[]]),
   retryAfterSeconds: z.number().int().min(0).optional(),
-}).refine((fault) => fault.kind !== 'lose-token-response' || fault.path === 'token', { message: "kind 'lose-token-response' needs path 'token'", path: ['kind'] });
+})
+  .refine((fault) => fault.kind !== 'lose-token-response' || fault.path === 'token', { message: "kind 'lose-token-response' needs path 'token'", path: ['kind'] })
+  .refine((fault) => fault.kind !== 'empty' || fault.path === 'connections' || fault.path === 'Users', { message: "kind 'empty' needs path 'connections' or 'Users'", path: ['kind'] });
 const role = z.enum(ORGANISATION_ROLES);
 const newUser = z.strictObject({ email: z.string().min(3), firstName: z.string(), lastName: z.string(), role, isSubscriber: z.boolean().optional() });
 const newOrganisation = z.object({

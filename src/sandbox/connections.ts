@@ -26,11 +26,15 @@ export function connectionsRouter(ctx: SandboxContext): Router {
     const grant = admitted(ctx, req, res);
     if (!grant) return;
     const fault = ctx.faults.take('connections', undefined);
-    if (fault) {
+    if (fault && fault.kind !== 'empty') {
       sendFault(res, fault, ctx.counters, ctx.held);
       return;
     }
     await delay(ctx.faults.delayMs());
+    if (fault) {
+      res.json([]);
+      return;
+    }
     const authEventId = typeof req.query.authEventId === 'string' ? req.query.authEventId.toLowerCase() : undefined;
     const body = ctx.grants
       .connections(grant.clientId)

@@ -71,5 +71,8 @@ export function sendFault(res: Response, fault: Fault, counters: CallCounters, h
       counters.answered('dropped', tenantId);
       res.socket?.destroy();
       return;
+    case 'empty':
+      // Answered by the route itself, which knows the shape of its empty answer.
+      throw new Error("an 'empty' fault is answered by its route");
   }
 }

@@ -12,9 +12,11 @@ export const FAULT_PATHS: readonly FaultPath[] = ['Users', 'Organisation', 'conn
  * - `drop`: the connection is destroyed without an answer.
  * - `lose-token-response` (token only): the refresh token rotates, then the connection is destroyed, so the
  *   client never learns the new one and must retry with the old one within the grace period.
+ * - `empty` (`connections` and `Users` only): a well-formed 200 with nothing in it, `[]` or `{"Users":[]}`, the
+ *   glitch that looks like every organisation or person gone.
  */
-export type FaultKind = 503 | 500 | '429-minute' | '429-day' | 'timeout' | 'drop' | 'lose-token-response';
-export const FAULT_KINDS: readonly FaultKind[] = [503, 500, '429-minute', '429-day', 'timeout', 'drop', 'lose-token-response'];
+export type FaultKind = 503 | 500 | '429-minute' | '429-day' | 'timeout' | 'drop' | 'lose-token-response' | 'empty';
+export const FAULT_KINDS: readonly FaultKind[] = [503, 500, '429-minute', '429-day', 'timeout', 'drop', 'lose-token-response', 'empty'];
 
 export interface ScriptedFault {
   path: FaultPath;

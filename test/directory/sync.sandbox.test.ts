@@ -119,8 +119,9 @@ describe('Sync against the sandbox over HTTP', () => {
     expect(served(d.current()!, org!)).toEqual(truth(org!));
   });
 
-  it('removes an organisation that was disconnected', async () => {
-    const d = directory();
+  it('removes an organisation that was disconnected (at once with XERO_DISCONNECT_CONFIRMATIONS=1; the guard is in guard.sandbox.test.ts)', async () => {
+    const d = createXeroDirectory({ ...w.config, xeroDisconnectConfirmations: 1 }, { clock, random: () => 0.5, policy: { timeoutMs: 5000 } });
+    directories.push(d);
     await d.syncOnce();
     const gone = orgIds()[2]!;
     w.sandbox.data.disconnect(gone);

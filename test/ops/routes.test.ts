@@ -97,6 +97,16 @@ describe('operator routes', () => {
     expect(res.text).toMatch(/^xero_scim_xero_calls_total\{endpoint="Users",status="429"\} 1$/m);
   });
 
+  it('GET /metrics counts the suspicions syncs raise, by reason, from zero', async () => {
+    const { app, metrics } = appFor(directoryWith(readyStatus, snapshot));
+    metrics.observeSuspicions(['disconnected', 'disconnected', 'suspect-empty']);
+    const res = await request(app).get('/metrics').expect(200);
+    expect(res.text).toMatch(/^xero_scim_suspicions_total\{reason="disconnected"\} 2$/m);
+    expect(res.text).toMatch(/^xero_scim_suspicions_total\{reason="suspect-disconnect"\} 0$/m);
+    expect(res.text).toMatch(/^xero_scim_suspicions_total\{reason="suspect-empty"\} 1$/m);
+    expect(res.text).toMatch(/^xero_scim_suspect_organisations\{reason="disconnected"\} 0$/m);
+  });
+
   describe('status page', () => {
     it('asks a browser for credentials without a token', async () => {
       const { app } = appFor(directoryWith(readyStatus, snapshot));
@@ -124,6 +134,38 @@ describe('operator routes', () => {
       expect(res.text).toContain('12/min, 4321/day');
       expect(res.text).not.toContain('ann@example.com');
       expect(res.text).not.toMatch(/<script/i);
+    });
+
+    it('lists the removals held back with their age and what ends them, and says how to confirm one', async () => {
+      const suspect: DirectoryStatus = {
+        ...readyStatus,
+        tenants: [
+          {
+            organisationId: ORG,
+            name: 'Acme <Ltd>',
+            state: 'stale',
+            lastSuccessAt: '2026-11-27T00:00:00.000Z',
+            suspicion: { reason: 'suspect-disconnect', since: '2026-11-27T00:05:00.000Z', answers: 2, awaitsOperator: true },
+          },
+        ],
+      };
+      const { app } = appFor(directoryWith(suspect, snapshot));
+      const page = await request(app).get('/').set('Authorization', 'Bearer good').expect(200);
+      expect(page.text).toContain('Removals held back (1)');
+      expect(page.text).toContain(`<b>Acme &lt;Ltd&gt;</b> <small>${ORG}</small>: <span class="reason">suspect-disconnect</span> since`);
+      expect(page.text).toContain('5 min ago</time>, 2 answers; awaits an operator');
+      expect(page.text).toContain('<code>xero-scim confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>)');
+      expect(page.text).toContain('held back: <span class="reason">suspect-disconnect</span> (5 min ago)');
+      const ready = await request(app).get('/readyz').expect(200);
+      expect(ready.body.tenants[0].suspicion).toEqual({ reason: 'suspect-disconnect', since: '2026-11-27T00:05:00.000Z', ageSeconds: 300, answers: 2, awaitsOperator: true });
+      const metrics = await request(app).get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/^xero_scim_suspect_organisations\{reason="suspect-disconnect"\} 1$/m);
+      expect(metrics.text).toMatch(new RegExp(`^xero_scim_suspicion_age_seconds\\{tenant="${ORG}",reason="suspect-disconnect"\\} 300$`, 'm'));
+    });
+
+    it('shows no held-back section when nothing is held back', async () => {
+      const { app } = appFor(directoryWith(readyStatus, snapshot));
+      expect((await request(app).get('/').set('Authorization', 'Bearer good').expect(200)).text).not.toContain('Removals held back');
     });
 
     it('can be made public', async () => {

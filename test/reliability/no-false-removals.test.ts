@@ -1,9 +1,10 @@
 /**
  * Guarantee 1 — no false removals. An IGA platform reads a membership missing from SCIM as "access revoked", so a
  * Xero hiccup must never shrink what an organisation shows. A seeded campaign of sync rounds against the sandbox,
- * with faults of every kind injected and the data mutating between rounds; after every round each organisation's
- * SCIM view, read over HTTP from the composed server, is exactly its current truth or its last good truth, and an
- * organisation serving its last good truth says so in /readyz, in /metrics and on the status page.
+ * with faults of every kind injected (`/connections` answering `200 []` among them) and the data mutating between
+ * rounds; after every round each organisation's SCIM view, read over HTTP from the composed server, is exactly its
+ * current truth or its last good truth, and an organisation serving its last good truth says so in /readyz, in
+ * /metrics and on the status page.
  */
 import type { ListeningServer } from '../../src/server';
 import { composeApp, listen } from '../../src/server';
@@ -127,7 +128,7 @@ describe('Guarantee 1: no false removals under Xero faults', () => {
     const chronic = organisationIds[0]!;
     const chronicRounds = new Set(Array.from({ length: Math.max(3, Math.floor(ROUNDS / 4)) }, (_, i) => 2 + i));
     const lastGood = new Map<string, View>();
-    const figures = { seed, rounds: 0, faultsInjected: 0, syncsFailed: 0, staleObservations: 0, restarts: 0, edits: 0, violations: 0 };
+    const figures = { seed, rounds: 0, faultsInjected: 0, emptyConnections: 0, syncsFailed: 0, staleObservations: 0, restarts: 0, edits: 0, violations: 0 };
     const seenStates = new Set<string>();
 
     try {
@@ -170,6 +171,13 @@ describe('Guarantee 1: no false removals under Xero faults', () => {
             const count = dice.int(1, 6);
             w.sandbox.data.scriptFault({ path: dice.pick(['connections', 'token'] as const), count, kind: dice.pick([503, 500, 'drop'] as const) });
             figures.faultsInjected += count;
+          }
+          // `/connections` answering `200 []`: a mass drop, held back (every organisation stale) until it passes.
+          if (dice.chance(0.1)) {
+            const count = dice.int(1, 4);
+            w.sandbox.data.scriptFault({ path: 'connections', count, kind: 'empty' });
+            figures.faultsInjected += count;
+            figures.emptyConnections += count;
           }
           // One organisation fails every attempt for a quarter of the campaign ("failing for hours").
           if (chronicRounds.has(round)) {

@@ -40,6 +40,33 @@ describe('scripted faults', () => {
     expect((await users()).status).toBe(200);
   });
 
+  it("answers an 'empty' fault with a well-formed 200 that has nothing in it: /connections [] and Users {\"Users\":[]} (JSON and XML)", async () => {
+    const { sandbox, users, a, b, token } = await setup();
+    const connections = () => request(sandbox.app).get('/connections').set('Authorization', `Bearer ${token}`);
+    expect((await request(sandbox.app).post('/__sandbox/faults').send({ path: 'connections', count: 1, kind: 'empty' })).status).toBe(204);
+    const empty = await connections();
+    expect([empty.status, empty.body]).toEqual([200, []]);
+    expect((await connections()).body).toHaveLength(2);
+
+    sandbox.data.scriptFault({ path: 'Users', tenantId: a.organisationId, count: 2, kind: 'empty' });
+    const json = await users();
+    expect(json.status).toBe(200);
+    expect(json.body).toEqual({ Id: expect.stringMatching(UUID), Status: 'OK', ProviderName: expect.any(String), DateTimeUTC: expect.any(String), Users: [] });
+    expect((await users(b.organisationId)).body.Users.length).toBeGreaterThan(0);
+    const xml = await request(sandbox.app).get('/api.xro/2.0/Users').set('Authorization', `Bearer ${token}`).set('xero-tenant-id', a.organisationId);
+    expect(xml.status).toBe(200);
+    expect(xml.text).toContain('<Status>OK</Status>');
+    expect(xml.text).not.toContain('<User>');
+    expect((await users()).body.Users.length).toBe(sandbox.data.users(a.organisationId).length);
+  });
+
+  it("refuses an 'empty' fault on a path that has no empty answer", async () => {
+    const { sandbox } = await setup();
+    const res = await request(sandbox.app).post('/__sandbox/faults').send({ path: 'Organisation', count: 1, kind: 'empty' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toContain("kind 'empty' needs path 'connections' or 'Users'");
+  });
+
   it('injects 429s for the minute and the day with the given Retry-After', async () => {
     const { sandbox, users } = await setup();
     sandbox.data.scriptFault({ path: 'Users', count: 1, kind: '429-day', retryAfterSeconds: 40_000 });
