@@ -10,7 +10,7 @@ const COMMANDS: Record<Command, { summary: string; usage: string; switches: Reco
   serve: {
     summary: 'Serve SCIM 2.0 Users, Groups and Roles from Xero (alias: service).',
     usage: 'xero-scim serve [--demo] [options]',
-    switches: { demo: 'Run on the built-in Xero sandbox with demo data and a generated bearer token.' },
+    switches: { demo: 'Run on the built-in Xero sandbox with demo data and a generated bearer token; listens on 127.0.0.1 unless HOST says otherwise.' },
   },
   sync: {
     summary: 'Sync from Xero once and print the directory (people, organisations, roles) and the sync report.',
@@ -111,11 +111,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     return 0;
   }
   try {
-    const config = loadConfig(io.env, flags);
+    // The demo serves a printed token on a laptop: loopback only, unless HOST (or --host) asks for more.
+    const demo = command === 'serve' && switches.has('demo');
+    const config = loadConfig(demo && !io.env.HOST ? { ...io.env, HOST: '127.0.0.1' } : io.env, flags);
     switch (command) {
       case 'serve': {
         const { runServe } = await import('./commands/serve');
-        await runServe(config, { demo: switches.has('demo'), out: io.out });
+        await runServe(config, { demo, out: io.out });
         return 0;
       }
       case 'sync': {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Config, ConfigError } from '../config';
@@ -31,7 +32,18 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   // Before the first snapshot is built: its objects must not teach V8 to put per-request garbage in the old generation.
   tuneRuntime();
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const logger = options.logger ?? createLogger({ level: config.logLevel, logEmails: config.logEmails });
+  // The demo's banner is what a newcomer reads first: its own log lines wait for it (and then follow, in order).
+  const held = options.demo && !options.logger ? holdLines() : undefined;
+  const logger =
+    options.logger ?? createLogger({ level: config.logLevel, logEmails: config.logEmails, ...(held ? { destination: held.destination } : {}) });
+  try {
+    await serve(config, options, out, logger, held);
+  } finally {
+    held?.release();
+  }
+}
+
+async function serve(config: Config, options: ServeOptions, out: (line: string) => void, logger: Logger, held: HeldLines | undefined): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
   let effective = config;
   let tokens = config.scimBearerToken;
@@ -77,7 +89,10 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   if (options.demo) await directory.syncOnce();
   logger.info({ url: server.url, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
   options.onListening?.({ url: server.url, tokens });
-  if (options.demo) printDemoBanner(out, server.url, tokens[0]!, demoExampleUser(directory.current()));
+  if (options.demo) {
+    printDemoBanner(out, server.url, server.server.address() as AddressInfo, tokens[0]!, demoExampleUser(directory.current()));
+    held?.release();
+  }
 
   const stop = waitForStop(options.signal);
   await stop.stopped;
@@ -140,9 +155,20 @@ function demoExampleUser(snapshot: DirectorySnapshot | undefined): string {
   return person?.userName ?? 'nobody@example.com';
 }
 
-function printDemoBanner(out: (line: string) => void, url: string, token: string, userName: string): void {
+/** Where the server really listens, and who can reach it: the URLs name 127.0.0.1 also when it listens on every interface. */
+export function describeBinding(address: AddressInfo): string {
+  const everywhere = address.address === '0.0.0.0' || address.address === '::';
+  const loopback = address.address === '127.0.0.1' || address.address === '::1';
+  const shown = address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  if (everywhere) return `Listening on ${shown}: every network interface, so other machines can reach it too.`;
+  if (loopback) return `Listening on ${shown}: this machine only (HOST=0.0.0.0 opens it to the network).`;
+  return `Listening on ${shown}.`;
+}
+
+function printDemoBanner(out: (line: string) => void, url: string, address: AddressInfo, token: string, userName: string): void {
   out('');
   out(`xero-scim demo: SCIM 2.0 on ${url}/scim/v2, serving the built-in Xero sandbox's demo organisations.`);
+  out(describeBinding(address));
   out(`Bearer token: ${token}`);
   out('');
   out('Try:');
@@ -152,6 +178,32 @@ function printDemoBanner(out: (line: string) => void, url: string, token: string
   out('');
   out(`Status page: ${url}/ (any user name, the token as password). Stop with Ctrl+C.`);
   out('');
+  out('Logs follow, as JSON lines (LOG_LEVEL=warn for fewer):');
+}
+
+interface HeldLines {
+  readonly destination: { write(line: string): void };
+  /** Writes what was held, in order, and from then on passes every line straight to stdout. */
+  release(): void;
+}
+
+/** A log destination that keeps lines until released; pipes and terminals then get them synchronously, in order. */
+function holdLines(): HeldLines {
+  let held: string[] | undefined = [];
+  return {
+    destination: {
+      write: (line) => {
+        if (held) held.push(line);
+        else process.stdout.write(line);
+      },
+    },
+    release: () => {
+      if (!held) return;
+      const lines = held;
+      held = undefined;
+      if (lines.length > 0) process.stdout.write(lines.join(''));
+    },
+  };
 }
 
 /**
