@@ -12,6 +12,7 @@ import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { type Logger, createLogger } from '../log';
 import { Metrics } from '../ops/metrics';
+import { SyncHistory } from '../ops/sync-history';
 import { tuneRuntime } from '../runtime';
 import { composeApp, listen } from '../server';
 
@@ -65,9 +66,13 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
 
   // Metrics read the directory at scrape time, and the directory reports syncs and Xero calls to them.
   const observers: { metrics?: Metrics } = {};
+  const history = new SyncHistory();
   const directory = createXeroDirectory(effective, {
     logger,
-    onSync: (report) => observers.metrics?.observeSync(report.outcome, report.durationMs / 1000),
+    onSync: (report) => {
+      observers.metrics?.observeSync(report.outcome, report.durationMs / 1000);
+      history.record(report);
+    },
     onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
   });
   const metrics = (observers.metrics = new Metrics({ directory, processMetrics: true }));
@@ -76,6 +81,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     tokens,
     logger,
     metrics,
+    history,
     basicAuth: effective.scimBasicAuth,
     maxResults: effective.scimMaxResults,
     publicUrl: effective.publicUrl,
@@ -83,26 +89,31 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     statusPagePublic: effective.statusPagePublic,
   });
 
-  const server = await listen(app, effective.port, effective.host);
-  await directory.start();
-  // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
-  if (options.demo) await directory.syncOnce();
-  logger.info({ url: server.url, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
-  options.onListening?.({ url: server.url, tokens });
-  if (options.demo) {
-    printDemoBanner(out, server.url, server.server.address() as AddressInfo, tokens[0]!, demoExampleUser(directory.current()));
-    held?.release();
-  }
-
+  // Signals count from here: a SIGTERM or Ctrl+C while starting (the demo's first sync) stops the server cleanly once
+  // it is up, rather than killing it half-started with the default action.
   const stop = waitForStop(options.signal);
-  await stop.stopped;
-  logger.info('shutting down: no new connections, finishing requests in flight');
-  await server.close(SHUTDOWN_GRACE_MS);
-  await directory.stop(); // ends the sync loop; each sync already persisted its state
-  for (const cleanup of cleanups) await cleanup();
-  logger.info('stopped');
-  logger.flush();
-  stop.release();
+  try {
+    const server = await listen(app, effective.port, effective.host);
+    await directory.start();
+    // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
+    if (options.demo) await directory.syncOnce();
+    logger.info({ url: server.url, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
+    options.onListening?.({ url: server.url, tokens });
+    if (options.demo) {
+      printDemoBanner(out, server.url, server.server.address() as AddressInfo, tokens[0]!, demoExampleUser(directory.current()));
+      held?.release();
+    }
+
+    await stop.stopped;
+    logger.info('shutting down: no new connections, finishing requests in flight');
+    await server.close(SHUTDOWN_GRACE_MS);
+    await directory.stop(); // ends the sync loop; each sync already persisted its state
+    for (const cleanup of cleanups) await cleanup();
+    logger.info('stopped');
+    logger.flush();
+  } finally {
+    stop.release();
+  }
 }
 
 /** Without credentials the server would serve nothing: say what to set, and never fall back to demo data. */

@@ -69,6 +69,8 @@ export interface TenantSyncReport {
   readonly error?: ErrorSummary;
   /** Xero calls attempted for it in this sync (retries included). */
   readonly calls: number;
+  /** How long its part of this sync took (waits for the rate budget included); absent when it was not synced. */
+  readonly durationMs?: number;
   readonly userCount?: number;
   /** Seconds since its data was last fetched successfully (how stale a stale one is). */
   readonly ageSeconds?: number;
@@ -352,6 +354,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     } finally {
       state.callsLastSync = state.budget.status().calls - calls;
       counts.perTenant.set(state.id, state.callsLastSync);
+      counts.durations.set(state.id, clock.now() - now);
     }
   }
 
@@ -359,12 +362,13 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     organisation: number;
     users: number;
     perTenant: Map<string, number>;
+    durations: Map<string, number>;
   }
 
   async function runSync(): Promise<SyncReport> {
     await load();
     const started = clock.now();
-    const counts: Counts = { organisation: 0, users: 0, perTenant: new Map() };
+    const counts: Counts = { organisation: 0, users: 0, perTenant: new Map(), durations: new Map() };
     const rateLimitedBefore = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
     let connectionCalls = 0;
     const tokenCallsBefore = provider?.status().tokenCalls ?? 0;
@@ -442,6 +446,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         result: h.state,
         ...(h.state !== 'current' && s.lastError ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
         calls: counts.perTenant.get(s.id) ?? 0,
+        ...(counts.durations.has(s.id) ? { durationMs: counts.durations.get(s.id)! } : {}),
         ...(s.data ? { userCount: s.data.users.length } : {}),
         ...(s.lastSuccessAt ? { ageSeconds: Math.max(0, Math.round((clock.now() - Date.parse(s.lastSuccessAt)) / 1000)) } : {}),
         ...(h.rateBudget ? { rateBudget: h.rateBudget } : {}),

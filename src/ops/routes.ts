@@ -10,6 +10,7 @@ import { throttleFailedAuth } from '../http/throttle';
 import { ScimError } from '../scim/errors';
 import type { Metrics } from './metrics';
 import { renderStatusPage } from './status-page';
+import type { SyncHistory } from './sync-history';
 
 export interface OpsOptions {
   directory: Directory;
@@ -19,6 +20,8 @@ export interface OpsOptions {
   statusPagePublic?: boolean;
   clock?: { now(): number };
   version?: string;
+  /** The last day of syncs, drawn as charts on the status page. */
+  history?: Pick<SyncHistory, 'recent' | 'windowMs'>;
 }
 
 const STATUS_CSP = (nonce: string) =>
@@ -82,6 +85,7 @@ export function createOpsRouter(options: OpsOptions): Router {
       nonce,
       refreshSeconds: 30,
       version: options.version ?? 'dev',
+      ...(options.history ? { history: { points: options.history.recent(now()), windowMs: options.history.windowMs } } : {}),
     });
     res.set('Content-Security-Policy', STATUS_CSP(nonce)).set('Cache-Control', 'no-store').type('html').send(html);
   });

@@ -3,6 +3,9 @@
  * names, counts, times and errors, never people, so it can be opened by an operator's browser.
  */
 import type { DirectorySnapshot, DirectoryStatus, TenantHealth } from '../directory/model';
+import { escapeHtml } from './html';
+import { CHART_STYLE, renderSyncCharts } from './sync-chart';
+import type { SyncPoint } from './sync-history';
 
 export interface StatusPageInput {
   status: DirectoryStatus;
@@ -12,10 +15,11 @@ export interface StatusPageInput {
   nonce: string;
   refreshSeconds: number;
   version: string;
+  /** The syncs the charts draw (from SyncHistory), and the span they cover; no charts without them. */
+  history?: { points: readonly SyncPoint[]; windowMs: number };
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+export { escapeHtml };
 
 /** "3 min ago", "2 h ago": an operator reads ages, not timestamps; the exact time is in the title attribute. */
 export function formatAge(iso: string | undefined, now: number): string {
@@ -41,12 +45,12 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
     : '';
   const error = t.lastError ? `${escapeHtml(t.lastError.code)}: ${escapeHtml(t.lastError.message)} (${formatAge(t.lastError.at, now)})` : '';
   return `<tr class="${t.state}">
-<td>${escapeHtml(name)}<br><small>${escapeHtml(t.organisationId)}</small></td>
-<td><span class="state">${t.state}</span></td>
-<td class="num">${members ?? '–'}</td>
-<td>${time(t.lastSuccessAt, now)}</td>
-<td>${escapeHtml(budget) || '–'}</td>
-<td>${error || '–'}</td>
+<td data-label="Organisation">${escapeHtml(name)}<br><small>${escapeHtml(t.organisationId)}</small></td>
+<td data-label="State"><span class="state">${t.state}</span></td>
+<td data-label="Users" class="num">${members ?? '–'}</td>
+<td data-label="Last success">${time(t.lastSuccessAt, now)}</td>
+<td data-label="Rate budget left">${escapeHtml(budget) || '–'}</td>
+<td data-label="Last error">${error || '–'}</td>
 </tr>`;
 }
 
@@ -77,10 +81,18 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#57606a}td.num{text-align:right}
 small{color:#6e7781}.state{font-weight:600}tr.stale .state{color:#9a5b00}tr.missing .state{color:#b42318}tr.current .state{color:#1a7f37}
 footer{margin-top:1.5rem;color:#6e7781;font-size:.85rem}
+nav{margin:.25rem 0 0;display:flex;flex-wrap:wrap;gap:.25rem 1rem}a{color:#0969da}h2{font-size:1.1rem;margin:1.5rem 0 .25rem}
+td{overflow-wrap:anywhere}
+@media (max-width:40rem){body{margin:1rem auto}thead{display:none}table,tbody,tr,td{display:block;width:auto}
+tr{border:1px solid #d8dee4;border-radius:6px;margin:0 0 .75rem;padding:.25rem 0}td,td.num{border:0;padding:.2rem .75rem;text-align:left}
+td[data-label]{position:relative;padding-left:calc(35% + 1.25rem)}
+td[data-label]::before{content:attr(data-label);position:absolute;left:.75rem;width:35%;padding-top:.1rem;font-size:.8rem;color:#57606a}}
+${CHART_STYLE}
 </style>
 </head>
 <body>
 <h1>xero-scim</h1>
+<nav><a href="/readyz">Readiness (/readyz)</a><a href="/metrics">Metrics (/metrics)</a><a href="/openapi.yaml">API description (/openapi.yaml)</a></nav>
 <div class="banner ${overall}" role="status">${headline}</div>
 <dl>
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
@@ -92,6 +104,7 @@ footer{margin-top:1.5rem;color:#6e7781;font-size:.85rem}
 ${rows || '<tr><td colspan="6">No organisations connected yet.</td></tr>'}
 </tbody>
 </table>
+${input.history ? renderSyncCharts(input.history.points, { now, windowMs: input.history.windowMs }) : ''}
 <footer>xero-scim ${escapeHtml(input.version)} · refreshes every ${input.refreshSeconds} s · SCIM at <code>/scim/v2</code></footer>
 </body>
 </html>

@@ -99,6 +99,13 @@ describe('npm run demo (xero-scim serve --demo)', () => {
       expect(demo.stdout()).toContain(`Listening on 127.0.0.1:${port}: this machine only (HOST=0.0.0.0 opens it to the network).`);
       expect(await reachable('127.0.0.1', port)).toBe(true);
       expect(await reachable(otherAddress(), port)).toBe(false);
+
+      // The status page charts the syncs the server ran: here the first one, for each demo organisation.
+      const [, token] = await demo.waitFor(/Bearer token: (\S+)/);
+      const status = await fetch(`${url}/`, { headers: { Authorization: `Basic ${Buffer.from(`demo:${token}`).toString('base64')}` } });
+      const html = await status.text();
+      expect(html.match(/<figure data-organisation=/g)).toHaveLength(3);
+      expect(html.match(/<figcaption><strong>[^<]+<\/strong><br>1 sync · \d+ users now/g)).toHaveLength(3);
     } finally {
       expect(await demo.stop()).toBe(0);
     }
@@ -109,6 +116,7 @@ describe('npm run demo (xero-scim serve --demo)', () => {
     try {
       const [, url] = await demo.waitFor(/SCIM 2\.0 on (http:\/\/\S+)\/scim\/v2/);
       const port = Number(new URL(url!).port);
+      await demo.waitFor(/^Logs follow/m); // the whole banner
       // The printed commands still use 127.0.0.1: they are run on this machine.
       expect(url).toBe(`http://127.0.0.1:${port}`);
       expect(demo.stdout()).toContain(`Listening on 0.0.0.0:${port}: every network interface, so other machines can reach it too.`);
