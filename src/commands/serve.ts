@@ -97,10 +97,12 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     await directory.start();
     // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
     if (options.demo) await directory.syncOnce();
-    logger.info({ url: server.url, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
+    // `url` is what to type on this machine; `address` is where the socket listens (0.0.0.0: every interface).
+    const bound = server.server.address() as AddressInfo;
+    logger.info({ url: server.url, address: `${bound.address}:${bound.port}`, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
     options.onListening?.({ url: server.url, tokens });
     if (options.demo) {
-      printDemoBanner(out, server.url, server.server.address() as AddressInfo, tokens[0]!, demoExampleUser(directory.current()));
+      printDemoBanner(out, server.url, bound, tokens[0]!, demoExampleUser(directory.current()));
       held?.release();
     }
 

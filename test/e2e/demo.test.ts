@@ -121,6 +121,9 @@ describe('npm run demo (xero-scim serve --demo)', () => {
       expect(url).toBe(`http://127.0.0.1:${port}`);
       expect(demo.stdout()).toContain(`Listening on 0.0.0.0:${port}: every network interface, so other machines can reach it too.`);
       expect(await reachable(otherAddress(), port)).toBe(true);
+      // The log line says where it listens, too.
+      const [listening] = await demo.waitFor(/\{[^\n]*"msg":"xero-scim listening"\}/);
+      expect(JSON.parse(listening!)).toMatchObject({ url: `http://127.0.0.1:${port}`, address: `0.0.0.0:${port}` });
     } finally {
       expect(await demo.stop()).toBe(0);
     }
