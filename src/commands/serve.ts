@@ -105,7 +105,8 @@ function requireXeroCredentials(config: Config): void {
 }
 
 async function startDemoSandbox(config: Config): Promise<{ config: Config; close: () => Promise<void> }> {
-  // The demo is the one place the server wires in the sandbox (STYLE.md: imports flow one way otherwise).
+  // The demo is the one place the server wires in the sandbox; imports flow one way otherwise
+  // (docs/architecture.md, "Layout and imports").
   const { createSandbox } = await import('../sandbox');
   const sandbox = createSandbox({ data: 'demo' });
   const listening = await sandbox.listen(0, '127.0.0.1');

@@ -37,7 +37,7 @@ function burst(b: RateBudget, n: number): Promise<unknown[]> {
   return Promise.all(Array.from({ length: n }, () => b.call('GET Users', () => accounting.getUsers(tenantId, token)).catch((e: unknown) => e)));
 }
 
-describe('RateBudget against the sandbox with Xero\'s limits enforced (XERO.md "Rate limits")', () => {
+describe('RateBudget against the sandbox with Xero\'s limits enforced (docs/xero.md, "Rate limits")', () => {
   it('keeps 130 calls of one organisation within 5 in flight and 60 a minute: zero 429s', async () => {
     await setUp({ enforce: true });
     const b = budget();
