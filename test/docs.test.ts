@@ -36,7 +36,7 @@ function headings(file: string): Set<string> {
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (line.startsWith('```')) fenced = !fenced;
     const match = !fenced && /^#{1,6}\s+(.*?)\s*$/.exec(line);
-    if (match) found.add(match[1].replace(/`/g, ''));
+    if (match) found.add((match[1] ?? '').replace(/`/g, ''));
   }
   return found;
 }
@@ -58,7 +58,7 @@ describe('documents cited in the repository', () => {
     for (const file of all) {
       const text = readFileSync(file, 'utf8');
       for (const [cited, page, anchor, sections] of text.matchAll(citation)) {
-        const target = path.join(ROOT, 'docs', page);
+        const target = path.join(ROOT, 'docs', page ?? '');
         if (!existsSync(target)) {
           broken.push(`${rel(file)}: ${cited} (no such page)`);
           continue;
@@ -68,7 +68,7 @@ describe('documents cited in the repository', () => {
           broken.push(`${rel(file)}: ${cited} (no such section)`);
         }
         for (const [, section] of (sections ?? '').matchAll(/"([^"]+)"/g)) {
-          if (!names.has(section)) broken.push(`${rel(file)}: ${cited} (no section "${section}")`);
+          if (!names.has(section ?? '')) broken.push(`${rel(file)}: ${cited} (no section "${section}")`);
         }
       }
     }
@@ -79,7 +79,7 @@ describe('documents cited in the repository', () => {
     const broken: string[] = [];
     for (const file of all.filter((f) => f.endsWith('.md'))) {
       const text = readFileSync(file, 'utf8');
-      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/i.test(target)) continue;
         const [where, anchor] = target.split('#');
         const resolved = where ? path.resolve(path.dirname(file), where) : file;

@@ -10,6 +10,7 @@ import { type Config, ConfigError } from '../config';
 import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { type Logger, createLogger } from '../log';
+import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
 import { tuneRuntime } from '../runtime';
 import { composeApp, listen } from '../server';
@@ -22,6 +23,8 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Called once the server listens (tests read the URL and token from here). */
   onListening?: (info: { url: string; tokens: readonly string[] }) => void;
+  /** The sync's clock (tests move it instead of waiting); default the system's. */
+  clock?: Clock;
 }
 
 /** Kubernetes' default grace period is 30 s: finish in-flight requests well within it. */
@@ -55,6 +58,7 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   const observers: { metrics?: Metrics } = {};
   const directory = createXeroDirectory(effective, {
     logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     onSync: (report) => observers.metrics?.observeSync(report.outcome, report.durationMs / 1000),
     onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
   });

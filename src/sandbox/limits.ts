@@ -135,6 +135,14 @@ export class RateLimiter {
     };
   }
 
+  /** Calls admitted for this tenant whose connection has not closed yet, over all clients. */
+  inFlight(tenantId: string): number {
+    const suffix = `\n${tenantId.toLowerCase()}`;
+    let total = 0;
+    for (const [key, budget] of this.tenants) if (key.endsWith(suffix)) total += budget.inFlight;
+    return total;
+  }
+
   private app(clientId: string): RollingWindow {
     let window = this.apps.get(clientId);
     if (!window) {

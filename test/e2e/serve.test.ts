@@ -10,6 +10,7 @@ import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox';
+import { type Clock, systemClock } from '../../src/xero/clock';
 import { webAppEnvironment } from '../support/sandbox';
 
 interface Running {
@@ -19,7 +20,7 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}): Promise<Running> {
+async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}, clock?: Clock): Promise<Running> {
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -42,6 +43,7 @@ async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, stri
     logger: createLogger({ level: 'debug', destination }),
     signal: stopper.signal,
     onListening: (info) => (url = info.url),
+    ...(clock ? { clock } : {}),
   });
   await waitFor(() => url !== '');
   return {
@@ -121,10 +123,12 @@ describe('xero-scim serve against the sandbox', () => {
     // Live mode with Xero latency keeps reads in flight long enough to overlap the shutdown.
     const sandbox = createSandbox({ data: 'demo', latency: { fixedMs: 300 } });
     const xero = await sandbox.listen();
-    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' });
+    let ahead = 0;
+    const clock: Clock = { now: () => Date.now() + ahead, sleep: systemClock.sleep };
+    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' }, clock);
     try {
       await waitFor(async () => (await get(running, '/scim/v2/Groups')).status === 200);
-      await new Promise((r) => setTimeout(r, 1100)); // let the snapshot go stale so reads wait for Xero
+      ahead += 1100; // the snapshot is stale now, so reads wait for Xero
       const inFlight = Array.from({ length: 40 }, () => get(running, '/scim/v2/Users?count=5'));
       await new Promise((r) => setTimeout(r, 250)); // all 40 received, each waiting on the live fetch from Xero
       const stopped = running.stop();
