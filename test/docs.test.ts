@@ -51,14 +51,15 @@ describe('documents cited in the repository', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('cites only docs/ pages that exist, and sections those pages have', () => {
+  it('cites only docs/ pages that exist, and sections those pages and the top-level documents have', () => {
     const broken: string[] = [];
-    // `docs/xero.md`, `docs/xero.md, "Rate limits"`, `docs/xero.md, "Errors" and "Rate limits"`, `docs/xero.md#dates`
-    const citation = /docs\/([\w-]+\.md)(?:#([\w-]+)|,\s*((?:"[^"\n]+"(?:\s+and\s+)?)+))?/g;
+    // `docs/xero.md`, `docs/xero.md, "Rate limits"`, `docs/xero.md, "Errors" and "Rate limits"`, `docs/xero.md#dates`,
+    // and the same for BENCHMARKS.md, RELIABILITY.md and README.md at the root.
+    const citation = /(?:docs\/([\w-]+\.md)|\b(BENCHMARKS\.md|RELIABILITY\.md|README\.md))(?:#([\w-]+)|,\s*((?:"[^"\n]+"(?:\s+and\s+)?)+))?/g;
     for (const file of all) {
       const text = readFileSync(file, 'utf8');
-      for (const [cited, page, anchor, sections] of text.matchAll(citation)) {
-        const target = path.join(ROOT, 'docs', page ?? '');
+      for (const [cited, page, topLevel, anchor, sections] of text.matchAll(citation)) {
+        const target = page ? path.join(ROOT, 'docs', page) : path.join(ROOT, topLevel ?? '');
         if (!existsSync(target)) {
           broken.push(`${rel(file)}: ${cited} (no such page)`);
           continue;
