@@ -12,6 +12,10 @@ import { createLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox';
 import { type Clock, systemClock } from '../../src/xero/clock';
 import { webAppEnvironment } from '../support/sandbox';
+import { ManualClock } from '../xero/helpers/clocks';
+
+/** The default SYNC_INTERVAL_SECONDS, in milliseconds. */
+const SYNC_INTERVAL_MS = 300_000;
 
 interface Running {
   url: string;
@@ -103,14 +107,24 @@ describe('xero-scim serve against the sandbox', () => {
   it('reports invalid_grant as not ready, with what to do, and stops calling the token endpoint', async () => {
     const sandbox = createSandbox({ data: 'demo' });
     const xero = await sandbox.listen();
-    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' });
+    const clock = new ManualClock();
+    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' }, clock);
     try {
       await waitFor(async () => ((await (await fetch(`${running.url}/readyz`)).json()) as { reason?: string }).reason?.includes('auth') === true);
       const ready = await fetch(`${running.url}/readyz`);
       expect(ready.status).toBe(503);
       expect((await ready.json()).reason).toMatch(/invalid_grant|refused/i);
       const calls = sandbox.data.counters().token.refresh_token;
-      await new Promise((r) => setTimeout(r, 300));
+      const syncs = async (): Promise<number> =>
+        [...(await (await fetch(`${running.url}/metrics`)).text()).matchAll(/^xero_scim_syncs_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      const syncsBefore = await syncs();
+      // Three more sync intervals pass, and the loop runs each sync without calling Xero's token endpoint.
+      for (let round = 0; round < 3; round++) {
+        await waitFor(() => clock.pending > 0);
+        clock.advance(SYNC_INTERVAL_MS * 1.1);
+      }
+      await waitFor(() => clock.pending > 0);
+      expect(await syncs()).toBe(syncsBefore + 3);
       expect(sandbox.data.counters().token.refresh_token).toBe(calls);
     } finally {
       await running.stop();
