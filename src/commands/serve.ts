@@ -11,6 +11,7 @@ import { type Config, ConfigError } from '../config';
 import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { type Logger, createLogger } from '../log';
+import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
 import { SyncHistory } from '../ops/sync-history';
 import { tuneRuntime } from '../runtime';
@@ -24,6 +25,8 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Called once the server listens (tests read the URL and token from here). */
   onListening?: (info: { url: string; tokens: readonly string[] }) => void;
+  /** The sync's clock (tests move it instead of waiting); default the system's. */
+  clock?: Clock;
 }
 
 /** Kubernetes' default grace period is 30 s: finish in-flight requests well within it. */
@@ -69,6 +72,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
   const history = new SyncHistory();
   const directory = createXeroDirectory(effective, {
     logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     onSync: (report) => {
       observers.metrics?.observeSync(report.outcome, report.durationMs / 1000);
       history.record(report);
@@ -133,7 +137,8 @@ function requireXeroCredentials(config: Config): void {
 }
 
 async function startDemoSandbox(config: Config): Promise<{ config: Config; close: () => Promise<void> }> {
-  // The demo is the one place the server wires in the sandbox (STYLE.md: imports flow one way otherwise).
+  // The demo is the one place the server wires in the sandbox; imports flow one way otherwise
+  // (docs/architecture.md, "Layout and imports").
   const { createSandbox } = await import('../sandbox');
   const sandbox = createSandbox({ data: 'demo' });
   const listening = await sandbox.listen(0, '127.0.0.1');

@@ -5,7 +5,7 @@
  * SCIM response is computed from exactly one snapshot.
  */
 
-/** Roles a Xero user can hold in an organisation (XERO.md, `OrganisationRole`). Note FINANCIAL**ADVISER**. */
+/** Roles a Xero user can hold in an organisation (docs/xero.md, "OrganisationRole"). Note FINANCIAL**ADVISER**. */
 export const ROLE_CODES = [
   'READONLY',
   'INVOICEONLY',

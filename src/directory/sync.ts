@@ -120,7 +120,7 @@ interface TenantState {
   readonly budget: RateBudget;
 }
 
-/** A custom connection asks only for what reading users and organisations needs (XERO.md, scopes). */
+/** A custom connection asks only for what reading users and organisations needs (docs/xero.md, "Scopes"). */
 const CUSTOM_CONNECTION_SCOPES = 'accounting.settings.read';
 
 /** offline_access only means something to a web app: a custom connection gets no refresh token. */

@@ -2,7 +2,7 @@
  * Xero access tokens: where they come from, where the refresh token is kept, and when to ask for new ones.
  *
  * Refresh tokens rotate on every use, and two holders of one token set is the classic cause of `invalid_grant`
- * (XERO.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
+ * (docs/xero.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
  * refresh token written durably before the new access token is used, a lost answer retried with the same token
  * (Xero keeps it valid for a 30-minute grace period), and `invalid_grant` ends in a terminal state with an
  * actionable message instead of a retry loop.
@@ -256,7 +256,7 @@ export class TokenProvider {
       }
     }
     // A failure without an answer may have rotated the token at Xero anyway: the same token stays valid for the
-    // grace period, so retrying with it is safe (XERO.md).
+    // grace period, so retrying with it is safe (docs/xero.md, "Grants and tokens").
     const set = await this.withRetries(() => this.deps.identity.token({ type: 'refresh_token', refreshToken: chain.refreshToken }));
     const next = this.nextChain(chain, set);
     // Persist before use: if we crash after this line, the stored token is the newest; if before, the old one is

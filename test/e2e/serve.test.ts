@@ -10,7 +10,12 @@ import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox';
+import { type Clock, systemClock } from '../../src/xero/clock';
 import { webAppEnvironment } from '../support/sandbox';
+import { ManualClock } from '../xero/helpers/clocks';
+
+/** The default SYNC_INTERVAL_SECONDS, in milliseconds. */
+const SYNC_INTERVAL_MS = 300_000;
 
 interface Running {
   url: string;
@@ -19,7 +24,7 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}): Promise<Running> {
+async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}, clock?: Clock): Promise<Running> {
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -42,6 +47,7 @@ async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, stri
     logger: createLogger({ level: 'debug', destination }),
     signal: stopper.signal,
     onListening: (info) => (url = info.url),
+    ...(clock ? { clock } : {}),
   });
   await waitFor(() => url !== '');
   return {
@@ -101,14 +107,24 @@ describe('xero-scim serve against the sandbox', () => {
   it('reports invalid_grant as not ready, with what to do, and stops calling the token endpoint', async () => {
     const sandbox = createSandbox({ data: 'demo' });
     const xero = await sandbox.listen();
-    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' });
+    const clock = new ManualClock();
+    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' }, clock);
     try {
       await waitFor(async () => ((await (await fetch(`${running.url}/readyz`)).json()) as { reason?: string }).reason?.includes('auth') === true);
       const ready = await fetch(`${running.url}/readyz`);
       expect(ready.status).toBe(503);
       expect((await ready.json()).reason).toMatch(/invalid_grant|refused/i);
       const calls = sandbox.data.counters().token.refresh_token;
-      await new Promise((r) => setTimeout(r, 300));
+      const syncs = async (): Promise<number> =>
+        [...(await (await fetch(`${running.url}/metrics`)).text()).matchAll(/^xero_scim_syncs_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      const syncsBefore = await syncs();
+      // Three more sync intervals pass, and the loop runs each sync without calling Xero's token endpoint.
+      for (let round = 0; round < 3; round++) {
+        await waitFor(() => clock.pending > 0);
+        clock.advance(SYNC_INTERVAL_MS * 1.1);
+      }
+      await waitFor(() => clock.pending > 0);
+      expect(await syncs()).toBe(syncsBefore + 3);
       expect(sandbox.data.counters().token.refresh_token).toBe(calls);
     } finally {
       await running.stop();
@@ -121,10 +137,12 @@ describe('xero-scim serve against the sandbox', () => {
     // Live mode with Xero latency keeps reads in flight long enough to overlap the shutdown.
     const sandbox = createSandbox({ data: 'demo', latency: { fixedMs: 300 } });
     const xero = await sandbox.listen();
-    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' });
+    let ahead = 0;
+    const clock: Clock = { now: () => Date.now() + ahead, sleep: systemClock.sleep };
+    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' }, clock);
     try {
       await waitFor(async () => (await get(running, '/scim/v2/Groups')).status === 200);
-      await new Promise((r) => setTimeout(r, 1100)); // let the snapshot go stale so reads wait for Xero
+      ahead += 1100; // the snapshot is stale now, so reads wait for Xero
       const inFlight = Array.from({ length: 40 }, () => get(running, '/scim/v2/Users?count=5'));
       await new Promise((r) => setTimeout(r, 250)); // all 40 received, each waiting on the live fetch from Xero
       const stopped = running.stop();

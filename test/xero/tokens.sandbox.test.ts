@@ -130,7 +130,7 @@ describe('Web app: authorization_code with PKCE (RFC 7636), then refresh', () =>
   });
 });
 
-describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
+describe('Refresh-token rotation (docs/xero.md, "Grants and tokens")', () => {
   it('rotates once for concurrent callers and stores the new refresh token (0600) before using it', async () => {
     const initial = sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants());
     const store = new FileTokenStore(stateDir);
