@@ -207,6 +207,11 @@ export class TokenProvider {
       return;
     }
     if (this.access?.token === accessToken) this.access = undefined;
+    // The stored copy too: otherwise the next renewal hands back the very token Xero just refused.
+    if (this.chain?.accessToken === accessToken) {
+      const { accessToken: _refused, accessTokenExpiresAt: _expiry, ...rest } = this.chain;
+      this.chain = rest;
+    }
   }
 
   private async renew(): Promise<string> {
@@ -224,9 +229,14 @@ export class TokenProvider {
           });
           throw this.terminal;
         }
-        if (err.code === 'XERO_INVALID_CLIENT' || err.code === 'XERO_NOT_CONFIGURED') {
-          this.terminal = err;
+        if (err.code === 'XERO_INVALID_CLIENT') {
+          this.terminal = new XeroError('XERO_INVALID_CLIENT', `${err.message}: check XERO_CLIENT_ID and XERO_CLIENT_SECRET (a secret regenerated in Xero's developer portal replaces the old one), then restart`, {
+            cause: err,
+            ...(err.status === undefined ? {} : { status: err.status }),
+          });
+          throw this.terminal;
         }
+        if (err.code === 'XERO_NOT_CONFIGURED') this.terminal = err;
       }
       throw err;
     }
