@@ -54,6 +54,17 @@ export interface XeroDirectoryDeps {
   readonly onSync?: (report: SyncReport) => void;
   /** Told of every answer from Xero's API: operation (e.g. `GET Users`) and HTTP status, 0 when none came. */
   readonly onXeroCall?: (operation: string, status: number) => void;
+  /** Told as a sync goes: once the organisations are known, then after each one (a terminal's progress line). */
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncProgress {
+  readonly organisationsDone: number;
+  readonly organisationsTotal: number;
+  /** Xero calls so far in this sync (token, /connections, Organisation, Users; retries included). */
+  readonly calls: number;
+  /** 429 answers so far in this sync. */
+  readonly rateLimited: number;
 }
 
 export interface ErrorSummary {
@@ -227,7 +238,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           ? { kind: 'refresh_token' }
           : { kind: 'client_credentials', scope: customConnectionScopes(options.xeroScopes) };
     }
-    provider = new TokenProvider({ clientId: options.xeroClientId ?? '', grant }, { identity, store: tokenStore, clock, random });
+    provider = new TokenProvider(
+      { clientId: options.xeroClientId ?? '', grant },
+      { identity, store: tokenStore, clock, random, onWarning: (message) => logger.warn(message) },
+    );
     return provider;
   }
 
@@ -391,7 +405,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     await load();
     const started = clock.now();
     const counts: Counts = { organisation: 0, users: 0, perTenant: new Map() };
-    const rateLimitedBefore = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimited = (): number => [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimitedBefore = rateLimited();
     let connectionCalls = 0;
     const tokenCallsBefore = provider?.status().tokenCalls ?? 0;
     const removed: TenantSyncReport[] = [];
@@ -446,7 +461,20 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         state.lastAttemptAt = at;
         state.lastError = { code: 'XERO_NOT_CONNECTED', message: `organisation ${id} is in XERO_TENANT_IDS but not connected to this app`, at };
       }
-      await forEachLimited(wanted, options.xeroConcurrency, (c) => syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts));
+      let done = 0;
+      const progress = (): void =>
+        deps.onProgress?.({
+          organisationsDone: done,
+          organisationsTotal: wanted.length,
+          calls: (provider?.status().tokenCalls ?? 0) - tokenCallsBefore + connectionCalls + counts.organisation + counts.users,
+          rateLimited: Math.max(0, rateLimited() - rateLimitedBefore),
+        });
+      progress();
+      await forEachLimited(wanted, options.xeroConcurrency, async (c) => {
+        await syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts);
+        done++;
+        progress();
+      });
     } catch (err) {
       failure = toXeroError(err, 'sync', clock.now());
       const at = isoTime(clock.now());
@@ -478,7 +506,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     });
     const finished = clock.now();
     const outcome: SyncReport['outcome'] = failure ? 'failed' : tenantReports.every((t) => t.result === 'current') ? 'ok' : 'partial';
-    const rateLimitedAfter = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimitedAfter = rateLimited();
     const result: SyncReport = {
       startedAt: isoTime(started),
       finishedAt: isoTime(finished),

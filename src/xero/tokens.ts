@@ -138,6 +138,8 @@ export interface TokenProviderDeps {
   readonly store: TokenStore;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** Told of a problem the provider worked around (a token file it could not use); the directory logs it. */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface TokenStatus {
@@ -314,8 +316,10 @@ export class TokenProvider {
     try {
       stored = await this.deps.store.load();
     } catch (err) {
-      // A corrupt token file needs an operator; its message says what to do.
-      throw new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
+      // A corrupt token file needs an operator unless XERO_REFRESH_TOKEN gives a token to try: then try it (its next
+      // rotation replaces the file), and only if Xero refuses it is `auth` needed.
+      if (initial === undefined) throw new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
+      this.deps.onWarning?.(`${(err as Error).message.replace(/: delete it and re-run .*$/, '')}; trying XERO_REFRESH_TOKEN instead`);
     }
     const usable = stored && stored.clientId === this.options.clientId ? stored : undefined;
     if (usable && (initial === undefined || usable.lineage.includes(fingerprint(initial)))) {
