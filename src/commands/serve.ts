@@ -15,7 +15,8 @@ import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
 import { SyncHistory } from '../ops/sync-history';
 import { tuneRuntime } from '../runtime';
-import { composeApp, listen } from '../server';
+import { type ListeningServer, composeApp, listen } from '../server';
+import { requireXeroCredentials } from './credentials';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -97,7 +98,13 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
   // it is up, rather than killing it half-started with the default action.
   const stop = waitForStop(options.signal);
   try {
-    const server = await listen(app, effective.port, effective.host);
+    let server: ListeningServer;
+    try {
+      server = await listen(app, effective.port, effective.host);
+    } catch (err) {
+      for (const cleanup of cleanups) await cleanup();
+      throw listenError(err as NodeJS.ErrnoException, effective.port, effective.host);
+    }
     await directory.start();
     // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
     if (options.demo) await directory.syncOnce();
@@ -122,17 +129,19 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
   }
 }
 
-/** Without credentials the server would serve nothing: say what to set, and never fall back to demo data. */
-function requireXeroCredentials(config: Config): void {
-  if (config.xeroAccessToken) return;
-  if (!config.xeroClientId) {
-    throw new ConfigError(
-      'XERO_CLIENT_ID',
-      'is required (or BATON_XERO_CLIENT_ID): the client ID of your Xero app; to try xero-scim without Xero, run `xero-scim serve --demo`',
-    );
-  }
-  if (!config.xeroClientSecret) {
-    throw new ConfigError('XERO_CLIENT_SECRET', 'is required (or BATON_XERO_CLIENT_SECRET): the client secret of your Xero app');
+/** A port or address the server cannot have, as a configuration error naming PORT or HOST. */
+function listenError(err: NodeJS.ErrnoException, port: number, host: string): Error {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ConfigError('PORT', `${port} is already in use on ${host}: stop what listens there, or choose another port (PORT=0 picks a free one)`);
+    case 'EACCES':
+      return new ConfigError('PORT', `${port} needs privileges this process does not have: use a port above 1023 (PORT=0 picks a free one)`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+      return new ConfigError('HOST', `"${host}" is not an address of this machine (${err.code}): use 0.0.0.0 for every interface or 127.0.0.1 for this machine only`);
+    default:
+      return err;
   }
 }
 

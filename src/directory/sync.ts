@@ -14,7 +14,7 @@ import { type Clock, isoTime, systemClock } from '../xero/clock';
 import { XeroError, toXeroError } from '../xero/errors';
 import { type Connection, IdentityClient } from '../xero/identity';
 import { FileTokenStore, type TokenGrant, TokenProvider, type TokenStore } from '../xero/tokens';
-import type { Directory, DirectorySnapshot, DirectoryStatus, Organisation, TenantData, TenantHealth } from './model';
+import type { CredentialHealth, Directory, DirectorySnapshot, DirectoryStatus, Organisation, PersistenceHealth, ProblemReport, TenantData, TenantHealth } from './model';
 import { FileSnapshotStore, type PersistedDirectory, type SnapshotStore } from './persistence';
 import { buildSnapshot, snapshotVersion } from './snapshot';
 
@@ -54,6 +54,17 @@ export interface XeroDirectoryDeps {
   readonly onSync?: (report: SyncReport) => void;
   /** Told of every answer from Xero's API: operation (e.g. `GET Users`) and HTTP status, 0 when none came. */
   readonly onXeroCall?: (operation: string, status: number) => void;
+  /** Told as a sync goes: once the organisations are known, then after each one (a terminal's progress line). */
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncProgress {
+  readonly organisationsDone: number;
+  readonly organisationsTotal: number;
+  /** Xero calls so far in this sync (token, /connections, Organisation, Users; retries included). */
+  readonly calls: number;
+  /** 429 answers so far in this sync. */
+  readonly rateLimited: number;
 }
 
 export interface ErrorSummary {
@@ -129,6 +140,14 @@ export function customConnectionScopes(configured: string | undefined): string {
   return scopes.length > 0 ? scopes.join(' ') : CUSTOM_CONNECTION_SCOPES;
 }
 
+/** Token errors that end renewal, as credential states. */
+const CREDENTIAL_STATE_OF: Partial<Record<XeroError['code'], CredentialHealth['state']>> = {
+  XERO_INVALID_GRANT: 'invalid_grant',
+  XERO_INVALID_CLIENT: 'invalid_client',
+  XERO_UNAUTHORIZED: 'unauthorized',
+  XERO_NOT_CONFIGURED: 'not_configured',
+};
+
 /** `mapLimit` without a dependency: at most `limit` of `items` in progress at once. */
 async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -176,7 +195,15 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   let lastSyncAt: string | undefined;
   let lastSyncFinishedAt = 0;
   let lastOutcome: SyncReport['outcome'] | undefined;
-  let lastError: ErrorSummary | undefined;
+  let lastError: ProblemReport | undefined;
+  let lastSuccessfulSyncAt: string | undefined;
+  /** When Xero last accepted the credentials (a /connections answer). */
+  let credentialsValidAt: string | undefined;
+  let lastSavedAt: string | undefined;
+  /** The last failed write of the directory state, cleared by the next good one. */
+  let stateWriteError: ProblemReport | undefined;
+  /** A rotated refresh token STATE_DIR refused, cleared once a token is had again (the provider stored it first). */
+  let tokenWriteError: ProblemReport | undefined;
   let report: SyncReport | undefined;
   let inFlight: Promise<SyncReport> | undefined;
   let loading: Promise<boolean> | undefined;
@@ -213,7 +240,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           ? { kind: 'refresh_token' }
           : { kind: 'client_credentials', scope: customConnectionScopes(options.xeroScopes) };
     }
-    provider = new TokenProvider({ clientId: options.xeroClientId ?? '', grant }, { identity, store: tokenStore, clock, random });
+    provider = new TokenProvider(
+      { clientId: options.xeroClientId ?? '', grant },
+      { identity, store: tokenStore, clock, random, onWarning: (message) => logger.warn(message) },
+    );
     return provider;
   }
 
@@ -268,7 +298,15 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     };
     try {
       await snapshotStore.save(state);
+      lastSavedAt = state.savedAt;
+      stateWriteError = undefined;
     } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code;
+      stateWriteError = {
+        code: 'STATE_NOT_WRITABLE',
+        message: `cannot save the directory state in STATE_DIR (${errno ?? (err as Error).message}): a restart would lose it`,
+        at: isoTime(clock.now()),
+      };
       logger.error({ err }, 'cannot persist the directory state to STATE_DIR; serving from memory');
     }
   }
@@ -299,6 +337,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       }
       snapshot = buildSnapshot(state.tenants, state.savedAt);
       lastSyncAt = state.savedAt;
+      lastSavedAt = state.savedAt;
+      lastSuccessfulSyncAt = state.health.reduce<string | undefined>((latest, h) => (h.lastSuccessAt && (!latest || h.lastSuccessAt > latest) ? h.lastSuccessAt : latest), undefined);
       logger.info({ organisations: state.tenants.length, version: snapshot.version }, 'loaded the persisted directory');
       return true;
     })();
@@ -369,7 +409,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     await load();
     const started = clock.now();
     const counts: Counts = { organisation: 0, users: 0, perTenant: new Map(), durations: new Map() };
-    const rateLimitedBefore = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimited = (): number => [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimitedBefore = rateLimited();
     let connectionCalls = 0;
     const tokenCallsBefore = provider?.status().tokenCalls ?? 0;
     const removed: TenantSyncReport[] = [];
@@ -379,6 +420,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     try {
       const p = await tokenProvider();
       const token = { value: await p.getAccessToken() };
+      tokenWriteError = undefined;
       for (let renewed = false; ; renewed = true) {
         try {
           const answer = await connectionsBudget.call('GET connections', async (signal) => {
@@ -387,6 +429,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
             return { value: connections, headers };
           });
           connected = answer;
+          credentialsValidAt = isoTime(clock.now());
           break;
         } catch (err) {
           const error = toXeroError(err, 'GET connections', clock.now());
@@ -422,7 +465,20 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         state.lastAttemptAt = at;
         state.lastError = { code: 'XERO_NOT_CONNECTED', message: `organisation ${id} is in XERO_TENANT_IDS but not connected to this app`, at };
       }
-      await forEachLimited(wanted, options.xeroConcurrency, (c) => syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts));
+      let done = 0;
+      const progress = (): void =>
+        deps.onProgress?.({
+          organisationsDone: done,
+          organisationsTotal: wanted.length,
+          calls: (provider?.status().tokenCalls ?? 0) - tokenCallsBefore + connectionCalls + counts.organisation + counts.users,
+          rateLimited: Math.max(0, rateLimited() - rateLimitedBefore),
+        });
+      progress();
+      await forEachLimited(wanted, options.xeroConcurrency, async (c) => {
+        await syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts);
+        done++;
+        progress();
+      });
     } catch (err) {
       failure = toXeroError(err, 'sync', clock.now());
       const at = isoTime(clock.now());
@@ -430,7 +486,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         state.lastAttemptAt = at;
         state.lastError = { code: failure.code, message: failure.message, at };
       }
-      logger.error({ code: failure.code, err: failure }, 'sync failed; serving the last snapshot');
+      if (failure.code === 'XERO_STATE_NOT_WRITABLE') tokenWriteError = { code: failure.code, message: failure.message, at };
+      logger.error({ code: failure.code, err: failure }, snapshot ? 'sync failed; keeping the last snapshot' : 'sync failed; no snapshot yet');
     }
 
     const states = sortedStates();
@@ -454,7 +511,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     });
     const finished = clock.now();
     const outcome: SyncReport['outcome'] = failure ? 'failed' : tenantReports.every((t) => t.result === 'current') ? 'ok' : 'partial';
-    const rateLimitedAfter = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimitedAfter = rateLimited();
     const result: SyncReport = {
       startedAt: isoTime(started),
       finishedAt: isoTime(finished),
@@ -475,7 +532,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     lastSyncAt = result.finishedAt;
     lastSyncFinishedAt = finished;
     lastOutcome = outcome;
-    lastError = failure ? summary(failure) : undefined;
+    lastError = failure ? { ...summary(failure), at: result.finishedAt } : undefined;
+    if (!failure) lastSuccessfulSyncAt = result.finishedAt;
     report = result;
     deps.onSync?.(result);
     await persist();
@@ -505,16 +563,42 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     return inFlight;
   }
 
+  /** What Xero said of the credentials: a terminal error (an operator must act), accepted, or not known yet. */
+  function credentials(): CredentialHealth {
+    const terminal = provider?.status().terminal ?? configError;
+    const validAt = credentialsValidAt ? { validAt: credentialsValidAt } : {};
+    if (terminal) {
+      const state = CREDENTIAL_STATE_OF[terminal.code] ?? 'not_configured';
+      return { state, ...validAt, error: { code: terminal.code, message: terminal.message, at: lastError?.at ?? isoTime(clock.now()) } };
+    }
+    return { state: credentialsValidAt ? 'valid' : 'unknown', ...validAt };
+  }
+
+  function persistence(): PersistenceHealth {
+    const error = stateWriteError ?? tokenWriteError;
+    return { ok: error === undefined, ...(lastSavedAt ? { lastSavedAt } : {}), ...(error ? { error } : {}) };
+  }
+
+  /**
+   * Ready means a snapshot is held: SCIM reads are answered from it whatever Xero says now. Without one, the reason
+   * names the real cause (refused credentials, Xero unreachable), as the SCIM 503 repeats it.
+   */
   function status(): DirectoryStatus {
     const terminal = provider?.status().terminal ?? configError;
     let reason: string | undefined;
-    if (terminal) reason = terminal.message;
-    else if (!snapshot) reason = lastError ? `no directory snapshot yet: ${lastError.message}` : 'no directory snapshot yet (first sync pending)';
+    if (!snapshot) {
+      const cause = terminal ?? lastError;
+      reason = cause ? `no directory snapshot yet: ${cause.code}: ${cause.message}` : 'no directory snapshot yet (first sync pending)';
+    }
     return {
       ready: reason === undefined,
       ...(reason ? { reason } : {}),
       ...(lastSyncAt ? { lastSyncAt } : {}),
       ...(lastOutcome ? { lastSyncOutcome: lastOutcome } : {}),
+      ...(lastError ? { lastSyncError: lastError } : {}),
+      ...(lastSuccessfulSyncAt ? { lastSuccessfulSyncAt } : {}),
+      credentials: credentials(),
+      persistence: persistence(),
       tenants: sortedStates().map(health),
     };
   }

@@ -43,6 +43,11 @@ export function createOpsRouter(options: OpsOptions): Router {
       ...(status.reason ? { reason: status.reason } : {}),
       lastSyncAt: status.lastSyncAt ?? null,
       lastSyncOutcome: status.lastSyncOutcome ?? null,
+      ...(status.lastSyncError ? { lastSyncError: status.lastSyncError } : {}),
+      ...(status.lastSuccessfulSyncAt ? { lastSuccessfulSyncAt: status.lastSuccessfulSyncAt } : {}),
+      // Health beside readiness: a pod holding a snapshot stays in the Service whatever Xero says of its credentials.
+      ...(status.credentials ? { credentials: status.credentials } : {}),
+      ...(status.persistence ? { persistence: status.persistence } : {}),
       tenants: status.tenants.map((t) => ({
         id: t.organisationId,
         name: t.name ?? null,

@@ -54,15 +54,38 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
 </tr>`;
 }
 
+/** Xero credentials and STATE_DIR: the two things that need an operator while the snapshot keeps serving. */
+function healthRows(status: DirectoryStatus, now: number): string {
+  const problem = (p: { code: string; message: string; at: string }) => `${escapeHtml(p.code)}: ${escapeHtml(p.message)} (${time(p.at, now)})`;
+  const rows: string[] = [];
+  const c = status.credentials;
+  if (c) {
+    const text = c.error ? `<strong>${escapeHtml(c.state)}</strong>: ${problem(c.error)}` : c.state === 'valid' ? `valid, accepted ${time(c.validAt, now)}` : 'not checked yet';
+    rows.push(`<dt>Xero credentials</dt><dd class="credentials">${text}</dd>`);
+  }
+  const p = status.persistence;
+  if (p) {
+    const text = p.error ? `<strong>failing</strong>: ${problem(p.error)}` : p.lastSavedAt ? `saved ${time(p.lastSavedAt, now)}` : 'nothing saved yet';
+    rows.push(`<dt>STATE_DIR</dt><dd class="persistence">${text}</dd>`);
+  }
+  return rows.map((r) => `${r}\n`).join('');
+}
+
 export function renderStatusPage(input: StatusPageInput): string {
   const { status, snapshot, now } = input;
   const stale = status.tenants.filter((t) => t.state !== 'current').length;
-  const overall = !status.ready ? 'not-ready' : stale > 0 ? 'degraded' : 'ok';
+  const refused = status.credentials?.error;
+  const unsaved = status.persistence?.ok === false;
+  const overall = !status.ready ? 'not-ready' : stale > 0 || refused || unsaved ? 'degraded' : 'ok';
   const headline = !status.ready
     ? `Not ready: ${escapeHtml(status.reason ?? 'starting')}`
-    : stale > 0
-      ? `Serving, ${stale} of ${status.tenants.length} organisations not current`
-      : 'Serving, all organisations current';
+    : refused
+      ? `Serving the last snapshot; Xero refuses the credentials (${escapeHtml(status.credentials!.state)})`
+      : stale > 0
+        ? `Serving, ${stale} of ${status.tenants.length} organisations not current`
+        : unsaved
+          ? 'Serving, but STATE_DIR cannot be written'
+          : 'Serving, all organisations current';
   const rows = status.tenants.map((t) => tenantRow(t, snapshot, now)).join('\n');
   return `<!doctype html>
 <html lang="en">
@@ -96,7 +119,7 @@ ${CHART_STYLE}
 <div class="banner ${overall}" role="status">${headline}</div>
 <dl>
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
-<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
+${healthRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
 <table>
 <thead><tr><th>Organisation</th><th>State</th><th>Users</th><th>Last success</th><th>Rate budget left</th><th>Last error</th></tr></thead>

@@ -52,7 +52,11 @@ describe('Grants as the directory chooses them', () => {
     clock.advance(31 * 60_000);
     const report = await d.syncOnce();
     expect(report.outcome).toBe('failed');
-    expect(d.status()).toMatchObject({ ready: false, reason: expect.stringContaining('XERO_ACCESS_TOKEN') });
+    // Still ready (the last good snapshot is served); the credential state says what to do.
+    expect(d.status()).toMatchObject({
+      ready: true,
+      credentials: { state: 'unauthorized', error: { code: 'XERO_UNAUTHORIZED', message: expect.stringContaining('XERO_ACCESS_TOKEN') } },
+    });
     expect(d.current()!.organisations).toHaveLength(2); // the last good directory stays
   });
 
