@@ -57,6 +57,13 @@ const url = z
   .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))
   .transform((v) => v.replace(/\/+$/, ''));
 
+/** An http(s) URL when set, checked like every other URL; empty means unset. */
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => v || undefined)
+  .pipe(url.optional());
+
 const list = z
   .string()
   .transform((v) =>
@@ -303,7 +310,7 @@ export const OPTIONS = {
     flag: '--public-url',
     description: 'External base URL for meta.location (e.g. https://scim.example.com); default: from the request.',
     commands: SERVE,
-    parse: z.string().trim().transform((v) => v.replace(/\/+$/, '') || undefined),
+    parse: optionalUrl,
   }),
   trustProxy: option({
     env: 'TRUST_PROXY',
@@ -410,6 +417,11 @@ export function environmentVariables(): string[] {
   return Object.values(OPTIONS).flatMap((o) => [o.env, ...(o.aliases ?? [])]);
 }
 
+/** A true/false option: its flag may stand alone (`--trust-proxy` means `--trust-proxy true`). */
+export function isSwitchOption(spec: { readonly parse: unknown }): boolean {
+  return spec.parse === boolean;
+}
+
 /** The options section of `--help` for one command: every flag, its variable(s) and default. */
 export function formatOptionsHelp(command: Command): string {
   const lines: string[] = [];
@@ -417,7 +429,7 @@ export function formatOptionsHelp(command: Command): string {
     if (!spec.commands.includes(command)) continue;
     const vars = [spec.env, ...(spec.aliases ?? [])].join(', ');
     const def = spec.default !== undefined && spec.default !== '' ? ` (default: ${spec.default})` : '';
-    lines.push(`  ${spec.flag} <value>`, `      env ${vars}${def}`, `      ${spec.description}`);
+    lines.push(`  ${spec.flag} ${isSwitchOption(spec) ? '[true|false]' : '<value>'}`, `      env ${vars}${def}`, `      ${spec.description}`);
   }
   return lines.join('\n');
 }

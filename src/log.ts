@@ -6,6 +6,10 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
+/**
+ * Keys that hold a credential wherever they appear: none of them is a word an error or a count uses.
+ * (`code` is not among them: errors carry `code: 'XERO_INVALID_CLIENT'` or `'EACCES'`, which an operator needs.)
+ */
 const SECRET_KEYS = [
   'authorization',
   'Authorization',
@@ -21,18 +25,28 @@ const SECRET_KEYS = [
   'refreshToken',
   'refresh_token',
   'id_token',
-  'code',
   'code_verifier',
 ];
 
-/** Key paths pino removes: the key itself and one or two levels down (`err.config.headers.authorization` etc.). */
-const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+/** Where an OAuth authorization code travels (a callback's query, a token request's form): redacted by path. */
+const AUTHORIZATION_CODE_PATHS = ['query.code', 'form.code', 'body.code', 'params.code'];
 
-const EMAIL = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+\.[A-Za-z]{2,}/g;
+/** Key paths pino removes: the key itself and up to three levels down (`err.config.headers.authorization` etc.). */
+const REDACT_PATHS = [...SECRET_KEYS, ...AUTHORIZATION_CODE_PATHS].flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+/**
+ * An address, written plainly (`ann@example.com`) or percent-encoded in a path (`ann%40example.com`). The local
+ * part is what an address may hold and a path or a filter does not use around it, so `/Users/ann@example.com`
+ * masks `ann` only; a local part starts after a separator or after a percent escape (`%22ann%40…` in a filter).
+ */
+const EMAIL = /(?<=^|[^A-Za-z0-9._+%-]|%[0-9A-Fa-f]{2})(?:[A-Za-z0-9._+-]|%2[Bb])+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])/g;
 
 /** `ann.lee@example.com` → `a***@example.com`: enough to tell two people apart in an incident, not to mail them. */
 export function maskEmails(text: string): string {
-  return text.replace(EMAIL, (email) => `${email[0]}***${email.slice(email.indexOf('@'))}`);
+  return text.replace(EMAIL, (email) => {
+    const at = email.includes('@') ? email.indexOf('@') : email.search(/%40/i);
+    return `${email[0]}***${email.slice(at)}`;
+  });
 }
 
 export interface LoggerOptions {

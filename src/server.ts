@@ -11,6 +11,7 @@ import { createOpenApiRouter } from './http/openapi';
 import type { Logger } from './log';
 import { Metrics } from './ops/metrics';
 import { createOpsRouter } from './ops/routes';
+import type { SyncHistory } from './ops/sync-history';
 
 /** From package.json, one folder up from both src/ and dist/. */
 export const VERSION: string = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -26,6 +27,8 @@ export interface ServerOptions {
   statusPagePublic?: boolean;
   clock?: { now(): number };
   metrics?: Metrics;
+  /** Syncs the status page charts (fed by the directory's onSync). */
+  history?: SyncHistory;
 }
 
 /** The whole HTTP application: security headers, request log, operator routes, SCIM, errors. */
@@ -42,6 +45,7 @@ export function composeApp(options: ServerOptions): { app: Express; metrics: Met
       statusPagePublic: options.statusPagePublic,
       clock: options.clock,
       version: VERSION,
+      history: options.history,
     }),
   );
   app.use(createOpenApiRouter());

@@ -34,6 +34,15 @@ describe('configuration', () => {
     expect(loadConfig({ PORT: '9000' }, { port: '9001' }).port).toBe(9001);
   });
 
+  it('checks PUBLIC_URL like every other URL: an http(s) URL without its trailing slash, or unset', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'scim.example.com' })).toThrow(new ConfigError('PUBLIC_URL', 'must be an http(s) URL'));
+    expect(() => loadConfig({ PUBLIC_URL: 'ftp://scim.example.com' })).toThrow(new ConfigError('PUBLIC_URL', 'must be an http(s) URL'));
+    expect(() => loadConfig({}, { 'public-url': 'https//scim.example.com' })).toThrow(new ConfigError('--public-url', 'must be an http(s) URL'));
+    expect(loadConfig({ PUBLIC_URL: 'https://scim.example.com/' }).publicUrl).toBe('https://scim.example.com');
+    expect(loadConfig({ PUBLIC_URL: '  ' }).publicUrl).toBeUndefined();
+    expect(loadConfig({}).publicUrl).toBeUndefined();
+  });
+
   it('splits comma-separated lists and strips trailing slashes from URLs', () => {
     const config = loadConfig({ XERO_TENANT_IDS: 'a, b,,c', SCIM_BEARER_TOKEN: 'token-one-0123456789,token-two-0123456789', XERO_API_URL: 'http://127.0.0.1:4010/' });
     expect(config.xeroTenantIds).toEqual(['a', 'b', 'c']);

@@ -4,15 +4,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Config, ConfigError } from '../config';
 import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { type Logger, createLogger } from '../log';
+import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
+import { SyncHistory } from '../ops/sync-history';
 import { tuneRuntime } from '../runtime';
-import { composeApp, listen } from '../server';
+import { type ListeningServer, composeApp, listen } from '../server';
+import { requireXeroCredentials } from './credentials';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -22,6 +26,8 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Called once the server listens (tests read the URL and token from here). */
   onListening?: (info: { url: string; tokens: readonly string[] }) => void;
+  /** The sync's clock (tests move it instead of waiting); default the system's. */
+  clock?: Clock;
 }
 
 /** Kubernetes' default grace period is 30 s: finish in-flight requests well within it. */
@@ -31,7 +37,18 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
   // Before the first snapshot is built: its objects must not teach V8 to put per-request garbage in the old generation.
   tuneRuntime();
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const logger = options.logger ?? createLogger({ level: config.logLevel, logEmails: config.logEmails });
+  // The demo's banner is what a newcomer reads first: its own log lines wait for it (and then follow, in order).
+  const held = options.demo && !options.logger ? holdLines() : undefined;
+  const logger =
+    options.logger ?? createLogger({ level: config.logLevel, logEmails: config.logEmails, ...(held ? { destination: held.destination } : {}) });
+  try {
+    await serve(config, options, out, logger, held);
+  } finally {
+    held?.release();
+  }
+}
+
+async function serve(config: Config, options: ServeOptions, out: (line: string) => void, logger: Logger, held: HeldLines | undefined): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
   let effective = config;
   let tokens = config.scimBearerToken;
@@ -53,11 +70,14 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
 
   // Metrics read the directory at scrape time, and the directory reports syncs and Xero calls to them.
   const observers: { metrics?: Metrics } = {};
+  const history = new SyncHistory();
   const directory = createXeroDirectory(effective, {
     logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     onSync: (report) => {
       observers.metrics?.observeSync(report.outcome, report.durationMs / 1000);
       observers.metrics?.observeSuspicions(report.suspicionsRaised);
+      history.record(report);
     },
     onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
   });
@@ -67,6 +87,7 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
     tokens,
     logger,
     metrics,
+    history,
     basicAuth: effective.scimBasicAuth,
     maxResults: effective.scimMaxResults,
     publicUrl: effective.publicUrl,
@@ -74,41 +95,60 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
     statusPagePublic: effective.statusPagePublic,
   });
 
-  const server = await listen(app, effective.port, effective.host);
-  await directory.start();
-  // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
-  if (options.demo) await directory.syncOnce();
-  logger.info({ url: server.url, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
-  options.onListening?.({ url: server.url, tokens });
-  if (options.demo) printDemoBanner(out, server.url, tokens[0]!, demoExampleUser(directory.current()));
-
+  // Signals count from here: a SIGTERM or Ctrl+C while starting (the demo's first sync) stops the server cleanly once
+  // it is up, rather than killing it half-started with the default action.
   const stop = waitForStop(options.signal);
-  await stop.stopped;
-  logger.info('shutting down: no new connections, finishing requests in flight');
-  await server.close(SHUTDOWN_GRACE_MS);
-  await directory.stop(); // ends the sync loop; each sync already persisted its state
-  for (const cleanup of cleanups) await cleanup();
-  logger.info('stopped');
-  logger.flush();
-  stop.release();
+  try {
+    let server: ListeningServer;
+    try {
+      server = await listen(app, effective.port, effective.host);
+    } catch (err) {
+      for (const cleanup of cleanups) await cleanup();
+      throw listenError(err as NodeJS.ErrnoException, effective.port, effective.host);
+    }
+    await directory.start();
+    // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
+    if (options.demo) await directory.syncOnce();
+    // `url` is what to type on this machine; `address` is where the socket listens (0.0.0.0: every interface).
+    const bound = server.server.address() as AddressInfo;
+    logger.info({ url: server.url, address: `${bound.address}:${bound.port}`, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
+    options.onListening?.({ url: server.url, tokens });
+    if (options.demo) {
+      printDemoBanner(out, server.url, bound, tokens[0]!, demoExampleUser(directory.current()));
+      held?.release();
+    }
+
+    await stop.stopped;
+    logger.info('shutting down: no new connections, finishing requests in flight');
+    await server.close(SHUTDOWN_GRACE_MS);
+    await directory.stop(); // ends the sync loop; each sync already persisted its state
+    for (const cleanup of cleanups) await cleanup();
+    logger.info('stopped');
+    logger.flush();
+  } finally {
+    stop.release();
+  }
 }
 
-/** Without credentials the server would serve nothing: say what to set, and never fall back to demo data. */
-function requireXeroCredentials(config: Config): void {
-  if (config.xeroAccessToken) return;
-  if (!config.xeroClientId) {
-    throw new ConfigError(
-      'XERO_CLIENT_ID',
-      'is required (or BATON_XERO_CLIENT_ID): the client ID of your Xero app; to try xero-scim without Xero, run `xero-scim serve --demo`',
-    );
-  }
-  if (!config.xeroClientSecret) {
-    throw new ConfigError('XERO_CLIENT_SECRET', 'is required (or BATON_XERO_CLIENT_SECRET): the client secret of your Xero app');
+/** A port or address the server cannot have, as a configuration error naming PORT or HOST. */
+function listenError(err: NodeJS.ErrnoException, port: number, host: string): Error {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ConfigError('PORT', `${port} is already in use on ${host}: stop what listens there, or choose another port (PORT=0 picks a free one)`);
+    case 'EACCES':
+      return new ConfigError('PORT', `${port} needs privileges this process does not have: use a port above 1023 (PORT=0 picks a free one)`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+      return new ConfigError('HOST', `"${host}" is not an address of this machine (${err.code}): use 0.0.0.0 for every interface or 127.0.0.1 for this machine only`);
+    default:
+      return err;
   }
 }
 
 async function startDemoSandbox(config: Config): Promise<{ config: Config; close: () => Promise<void> }> {
-  // The demo is the one place the server wires in the sandbox (STYLE.md: imports flow one way otherwise).
+  // The demo is the one place the server wires in the sandbox; imports flow one way otherwise
+  // (docs/architecture.md, "Layout and imports").
   const { createSandbox } = await import('../sandbox');
   const sandbox = createSandbox({ data: 'demo' });
   const listening = await sandbox.listen(0, '127.0.0.1');
@@ -143,9 +183,20 @@ function demoExampleUser(snapshot: DirectorySnapshot | undefined): string {
   return person?.userName ?? 'nobody@example.com';
 }
 
-function printDemoBanner(out: (line: string) => void, url: string, token: string, userName: string): void {
+/** Where the server really listens, and who can reach it: the URLs name 127.0.0.1 also when it listens on every interface. */
+export function describeBinding(address: AddressInfo): string {
+  const everywhere = address.address === '0.0.0.0' || address.address === '::';
+  const loopback = address.address === '127.0.0.1' || address.address === '::1';
+  const shown = address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  if (everywhere) return `Listening on ${shown}: every network interface, so other machines can reach it too.`;
+  if (loopback) return `Listening on ${shown}: this machine only (HOST=0.0.0.0 opens it to the network).`;
+  return `Listening on ${shown}.`;
+}
+
+function printDemoBanner(out: (line: string) => void, url: string, address: AddressInfo, token: string, userName: string): void {
   out('');
   out(`xero-scim demo: SCIM 2.0 on ${url}/scim/v2, serving the built-in Xero sandbox's demo organisations.`);
+  out(describeBinding(address));
   out(`Bearer token: ${token}`);
   out('');
   out('Try:');
@@ -155,6 +206,32 @@ function printDemoBanner(out: (line: string) => void, url: string, token: string
   out('');
   out(`Status page: ${url}/ (any user name, the token as password). Stop with Ctrl+C.`);
   out('');
+  out('Logs follow, as JSON lines (LOG_LEVEL=warn for fewer):');
+}
+
+interface HeldLines {
+  readonly destination: { write(line: string): void };
+  /** Writes what was held, in order, and from then on passes every line straight to stdout. */
+  release(): void;
+}
+
+/** A log destination that keeps lines until released; pipes and terminals then get them synchronously, in order. */
+function holdLines(): HeldLines {
+  let held: string[] | undefined = [];
+  return {
+    destination: {
+      write: (line) => {
+        if (held) held.push(line);
+        else process.stdout.write(line);
+      },
+    },
+    release: () => {
+      if (!held) return;
+      const lines = held;
+      held = undefined;
+      if (lines.length > 0) process.stdout.write(lines.join(''));
+    },
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * SCIM response is computed from exactly one snapshot.
  */
 
-/** Roles a Xero user can hold in an organisation (XERO.md, `OrganisationRole`). Note FINANCIAL**ADVISER**. */
+/** Roles a Xero user can hold in an organisation (docs/xero.md, "OrganisationRole"). Note FINANCIAL**ADVISER**. */
 export const ROLE_CODES = [
   'READONLY',
   'INVOICEONLY',
@@ -205,12 +205,51 @@ export interface Directory {
   status(): DirectoryStatus;
 }
 
+/** A problem with a time, as `/readyz`, metrics and the status page show it. */
+export interface ProblemReport {
+  readonly code: string;
+  readonly message: string;
+  readonly at: string;
+}
+
+/** What Xero said of the configured credentials the last time they were used. */
+export const CREDENTIAL_STATES = ['valid', 'unknown', 'invalid_grant', 'invalid_client', 'unauthorized', 'not_configured'] as const;
+
+export interface CredentialHealth {
+  /**
+   * valid: Xero accepted them; unknown: not used successfully yet (first sync running, or Xero unreachable);
+   * the others need an operator: invalid_grant (consent again), invalid_client (client ID or secret),
+   * unauthorized (a fixed access token expired), not_configured (none set, or the token file unusable).
+   */
+  readonly state: (typeof CREDENTIAL_STATES)[number];
+  /** When Xero last accepted them. */
+  readonly validAt?: string;
+  readonly error?: ProblemReport;
+}
+
+/** Whether STATE_DIR keeps what the syncs produce (the directory state and rotated refresh tokens). */
+export interface PersistenceHealth {
+  /** False while the last write to STATE_DIR failed: a restart would lose what is in memory. */
+  readonly ok: boolean;
+  readonly lastSavedAt?: string;
+  readonly error?: ProblemReport;
+}
+
 export interface DirectoryStatus {
-  /** Ready = a snapshot with at least one organisation is loaded and the credentials work. */
+  /**
+   * Ready = a snapshot with at least one organisation is held, so SCIM reads are answered (an empty directory would
+   * read as everyone's access revoked); credential and sync health are reported beside it.
+   */
   readonly ready: boolean;
-  /** Why not ready (for `/readyz`), or undefined when ready. */
+  /** Why not ready (for `/readyz` and the SCIM 503), or undefined when ready. */
   readonly reason?: string;
   readonly lastSyncAt?: string;
   readonly lastSyncOutcome?: 'ok' | 'partial' | 'failed';
+  /** Why the last sync failed as a whole (token, /connections), when it did. */
+  readonly lastSyncError?: ProblemReport;
+  /** The end of the last sync that was not a failure (ok or partial). */
+  readonly lastSuccessfulSyncAt?: string;
+  readonly credentials?: CredentialHealth;
+  readonly persistence?: PersistenceHealth;
   readonly tenants: readonly TenantHealth[];
 }

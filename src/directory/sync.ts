@@ -17,7 +17,19 @@ import { type Connection, IdentityClient } from '../xero/identity';
 import { FileTokenStore, type TokenGrant, TokenProvider, type TokenStore } from '../xero/tokens';
 import { type ConfirmationStore, FileConfirmationStore, readConfirmations } from './confirmations';
 import { type GuardPolicy, type GuardVerdict, type KnownOrganisation, answersLeft, judge } from './guard';
-import type { Directory, DirectorySnapshot, DirectoryStatus, Organisation, Suspicion, SuspicionReason, TenantData, TenantHealth } from './model';
+import type {
+  CredentialHealth,
+  Directory,
+  DirectorySnapshot,
+  DirectoryStatus,
+  Organisation,
+  PersistenceHealth,
+  ProblemReport,
+  Suspicion,
+  SuspicionReason,
+  TenantData,
+  TenantHealth,
+} from './model';
 import { FileSnapshotStore, type PersistedDirectory, type SnapshotStore } from './persistence';
 import { buildSnapshot, snapshotVersion } from './snapshot';
 
@@ -61,6 +73,17 @@ export interface XeroDirectoryDeps {
   readonly onSync?: (report: SyncReport) => void;
   /** Told of every answer from Xero's API: operation (e.g. `GET Users`) and HTTP status, 0 when none came. */
   readonly onXeroCall?: (operation: string, status: number) => void;
+  /** Told as a sync goes: once the organisations are known, then after each one (a terminal's progress line). */
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncProgress {
+  readonly organisationsDone: number;
+  readonly organisationsTotal: number;
+  /** Xero calls so far in this sync (token, /connections, Organisation, Users; retries included). */
+  readonly calls: number;
+  /** 429 answers so far in this sync. */
+  readonly rateLimited: number;
 }
 
 export interface ErrorSummary {
@@ -80,6 +103,8 @@ export interface TenantSyncReport {
   readonly error?: ErrorSummary;
   /** Xero calls attempted for it in this sync (retries included). */
   readonly calls: number;
+  /** How long its part of this sync took (waits for the rate budget included); absent when it was not synced. */
+  readonly durationMs?: number;
   readonly userCount?: number;
   /** Seconds since its data was last fetched successfully (how stale a stale one is). */
   readonly ageSeconds?: number;
@@ -135,7 +160,7 @@ interface TenantState {
   readonly budget: RateBudget;
 }
 
-/** A custom connection asks only for what reading users and organisations needs (XERO.md, scopes). */
+/** A custom connection asks only for what reading users and organisations needs (docs/xero.md, "Scopes"). */
 const CUSTOM_CONNECTION_SCOPES = 'accounting.settings.read';
 
 /** offline_access only means something to a web app: a custom connection gets no refresh token. */
@@ -143,6 +168,14 @@ export function customConnectionScopes(configured: string | undefined): string {
   const scopes = (configured ?? CUSTOM_CONNECTION_SCOPES).split(/\s+/).filter((s) => s !== '' && s !== 'offline_access');
   return scopes.length > 0 ? scopes.join(' ') : CUSTOM_CONNECTION_SCOPES;
 }
+
+/** Token errors that end renewal, as credential states. */
+const CREDENTIAL_STATE_OF: Partial<Record<XeroError['code'], CredentialHealth['state']>> = {
+  XERO_INVALID_GRANT: 'invalid_grant',
+  XERO_INVALID_CLIENT: 'invalid_client',
+  XERO_UNAUTHORIZED: 'unauthorized',
+  XERO_NOT_CONFIGURED: 'not_configured',
+};
 
 /** `mapLimit` without a dependency: at most `limit` of `items` in progress at once. */
 async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
@@ -198,7 +231,15 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   let lastSyncAt: string | undefined;
   let lastSyncFinishedAt = 0;
   let lastOutcome: SyncReport['outcome'] | undefined;
-  let lastError: ErrorSummary | undefined;
+  let lastError: ProblemReport | undefined;
+  let lastSuccessfulSyncAt: string | undefined;
+  /** When Xero last accepted the credentials (a /connections answer). */
+  let credentialsValidAt: string | undefined;
+  let lastSavedAt: string | undefined;
+  /** The last failed write of the directory state, cleared by the next good one. */
+  let stateWriteError: ProblemReport | undefined;
+  /** A rotated refresh token STATE_DIR refused, cleared once a token is had again (the provider stored it first). */
+  let tokenWriteError: ProblemReport | undefined;
   let report: SyncReport | undefined;
   let inFlight: Promise<SyncReport> | undefined;
   let loading: Promise<boolean> | undefined;
@@ -235,7 +276,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           ? { kind: 'refresh_token' }
           : { kind: 'client_credentials', scope: customConnectionScopes(options.xeroScopes) };
     }
-    provider = new TokenProvider({ clientId: options.xeroClientId ?? '', grant }, { identity, store: tokenStore, clock, random });
+    provider = new TokenProvider(
+      { clientId: options.xeroClientId ?? '', grant },
+      { identity, store: tokenStore, clock, random, onWarning: (message) => logger.warn(message) },
+    );
     return provider;
   }
 
@@ -297,7 +341,15 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     };
     try {
       await snapshotStore.save(state);
+      lastSavedAt = state.savedAt;
+      stateWriteError = undefined;
     } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code;
+      stateWriteError = {
+        code: 'STATE_NOT_WRITABLE',
+        message: `cannot save the directory state in STATE_DIR (${errno ?? (err as Error).message}): a restart would lose it`,
+        at: isoTime(clock.now()),
+      };
       logger.error({ err }, 'cannot persist the directory state to STATE_DIR; serving from memory');
     }
   }
@@ -332,6 +384,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       }
       snapshot = buildSnapshot(kept, state.savedAt);
       lastSyncAt = state.savedAt;
+      lastSavedAt = state.savedAt;
+      lastSuccessfulSyncAt = state.health.reduce<string | undefined>((latest, h) => (h.lastSuccessAt && (!latest || h.lastSuccessAt > latest) ? h.lastSuccessAt : latest), undefined);
       logger.info({ organisations: kept.length, version: snapshot.version }, 'loaded the persisted directory');
       return true;
     })();
@@ -387,6 +441,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     } finally {
       state.callsLastSync = state.budget.status().calls - calls;
       counts.perTenant.set(state.id, state.callsLastSync);
+      counts.durations.set(state.id, clock.now() - now);
     }
   }
 
@@ -428,13 +483,15 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     organisation: number;
     users: number;
     perTenant: Map<string, number>;
+    durations: Map<string, number>;
   }
 
   async function runSync(): Promise<SyncReport> {
     await load();
     const started = clock.now();
-    const counts: Counts = { organisation: 0, users: 0, perTenant: new Map() };
-    const rateLimitedBefore = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const counts: Counts = { organisation: 0, users: 0, perTenant: new Map(), durations: new Map() };
+    const rateLimited = (): number => [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimitedBefore = rateLimited();
     let connectionCalls = 0;
     const tokenCallsBefore = provider?.status().tokenCalls ?? 0;
     const removed: TenantSyncReport[] = [];
@@ -446,6 +503,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     try {
       const p = await tokenProvider();
       const token = { value: await p.getAccessToken() };
+      tokenWriteError = undefined;
       for (let renewed = false; ; renewed = true) {
         try {
           const answer = await connectionsBudget.call('GET connections', async (signal) => {
@@ -454,6 +512,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
             return { value: connections, headers };
           });
           connected = answer;
+          credentialsValidAt = isoTime(clock.now());
           break;
         } catch (err) {
           const error = toXeroError(err, 'GET connections', clock.now());
@@ -475,7 +534,21 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       }
       const known = knownOrganisations();
       const confirmations = await readConfirmations(confirmationStore, logger);
-      await forEachLimited([...byTenant.values()], options.xeroConcurrency, (c) => syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts));
+      const wanted = [...byTenant.values()];
+      let done = 0;
+      const progress = (): void =>
+        deps.onProgress?.({
+          organisationsDone: done,
+          organisationsTotal: wanted.length,
+          calls: (provider?.status().tokenCalls ?? 0) - tokenCallsBefore + connectionCalls + counts.organisation + counts.users,
+          rateLimited: Math.max(0, rateLimited() - rateLimitedBefore),
+        });
+      progress();
+      await forEachLimited(wanted, options.xeroConcurrency, async (c) => {
+        await syncTenant(tenant(c.tenantId.toLowerCase()), c, token, counts);
+        done++;
+        progress();
+      });
       const at = isoTime(clock.now());
       const members = new Map(allStates().flatMap((s) => (s.answer ? [[s.id, memberCount(s.answer)] as const] : [])));
       const confirmed = new Set(confirmations.flatMap((c) => c.confirmation.tenantIds));
@@ -496,7 +569,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         state.lastAttemptAt = at;
         state.lastError = { code: failure.code, message: failure.message, at };
       }
-      logger.error({ code: failure.code, err: failure }, 'sync failed; serving the last snapshot');
+      if (failure.code === 'XERO_STATE_NOT_WRITABLE') tokenWriteError = { code: failure.code, message: failure.message, at };
+      logger.error({ code: failure.code, err: failure }, snapshot ? 'sync failed; keeping the last snapshot' : 'sync failed; no snapshot yet');
     }
     for (const state of tenants.values()) delete state.answer;
 
@@ -514,6 +588,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         ...(h.suspicion ? { suspicion: h.suspicion } : {}),
         ...(h.state !== 'current' && s.lastError ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
         calls: counts.perTenant.get(s.id) ?? 0,
+        ...(counts.durations.has(s.id) ? { durationMs: counts.durations.get(s.id)! } : {}),
         ...(s.data ? { userCount: s.data.users.length } : {}),
         ...(s.lastSuccessAt ? { ageSeconds: Math.max(0, Math.round((clock.now() - Date.parse(s.lastSuccessAt)) / 1000)) } : {}),
         ...(h.rateBudget ? { rateBudget: h.rateBudget } : {}),
@@ -521,7 +596,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     });
     const finished = clock.now();
     const outcome: SyncReport['outcome'] = failure ? 'failed' : tenantReports.every((t) => t.result === 'current') ? 'ok' : 'partial';
-    const rateLimitedAfter = [...tenants.values()].reduce((n, s) => n + s.budget.status().rateLimited, 0) + connectionsBudget.status().rateLimited;
+    const rateLimitedAfter = rateLimited();
     const result: SyncReport = {
       startedAt: isoTime(started),
       finishedAt: isoTime(finished),
@@ -543,12 +618,13 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     lastSyncAt = result.finishedAt;
     lastSyncFinishedAt = finished;
     lastOutcome = outcome;
-    lastError = failure ? summary(failure) : undefined;
+    lastError = failure ? { ...summary(failure), at: result.finishedAt } : undefined;
+    if (!failure) lastSuccessfulSyncAt = result.finishedAt;
     report = result;
     deps.onSync?.(result);
     await persist();
-    // Only once the state that applied them is on disk: a crash before this re-reads them, which is harmless.
-    if (consumed.length > 0) {
+    // Only once the state that applied them is on disk: until then the next sync reads them again, which is harmless.
+    if (consumed.length > 0 && stateWriteError === undefined) {
       await confirmationStore.consume(consumed).catch((err: unknown) => logger.error({ err }, 'cannot delete consumed confirmations from STATE_DIR'));
     }
     logger.info(
@@ -577,18 +653,45 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     return inFlight;
   }
 
+  /** What Xero said of the credentials: a terminal error (an operator must act), accepted, or not known yet. */
+  function credentials(): CredentialHealth {
+    const terminal = provider?.status().terminal ?? configError;
+    const validAt = credentialsValidAt ? { validAt: credentialsValidAt } : {};
+    if (terminal) {
+      const state = CREDENTIAL_STATE_OF[terminal.code] ?? 'not_configured';
+      return { state, ...validAt, error: { code: terminal.code, message: terminal.message, at: lastError?.at ?? isoTime(clock.now()) } };
+    }
+    return { state: credentialsValidAt ? 'valid' : 'unknown', ...validAt };
+  }
+
+  function persistence(): PersistenceHealth {
+    const error = stateWriteError ?? tokenWriteError;
+    return { ok: error === undefined, ...(lastSavedAt ? { lastSavedAt } : {}), ...(error ? { error } : {}) };
+  }
+
+  /**
+   * Ready means a snapshot is held: SCIM reads are answered from it whatever Xero says now. Without one, the reason
+   * names the real cause (refused credentials, Xero unreachable), as the SCIM 503 repeats it.
+   */
   function status(): DirectoryStatus {
     const terminal = provider?.status().terminal ?? configError;
     let reason: string | undefined;
-    if (terminal) reason = terminal.message;
-    else if (!snapshot) reason = lastError ? `no directory snapshot yet: ${lastError.message}` : 'no directory snapshot yet (first sync pending)';
-    // An empty directory reads as "everyone's access revoked" to an IGA tool: never ready.
-    else if (snapshot.organisations.length === 0) reason = 'the directory has no organisation (none connected to the Xero app, or none in XERO_TENANT_IDS)';
+    if (!snapshot) {
+      const cause = terminal ?? lastError;
+      reason = cause ? `no directory snapshot yet: ${cause.code}: ${cause.message}` : 'no directory snapshot yet (first sync pending)';
+    } else if (snapshot.organisations.length === 0) {
+      // An empty directory reads as "everyone's access revoked" to an IGA tool: never ready.
+      reason = 'the directory has no organisation (none connected to the Xero app, or none in XERO_TENANT_IDS)';
+    }
     return {
       ready: reason === undefined,
       ...(reason ? { reason } : {}),
       ...(lastSyncAt ? { lastSyncAt } : {}),
       ...(lastOutcome ? { lastSyncOutcome: lastOutcome } : {}),
+      ...(lastError ? { lastSyncError: lastError } : {}),
+      ...(lastSuccessfulSyncAt ? { lastSuccessfulSyncAt } : {}),
+      credentials: credentials(),
+      persistence: persistence(),
       tenants: sortedStates().map(health),
     };
   }

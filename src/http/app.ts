@@ -73,8 +73,8 @@ export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' 
 
 /**
  * Middleware run one after another as one router layer. Express matches every layer's path and re-enters its
- * router loop for each; the few layers every request passes through are cheaper as one (a tenth of a
- * single-resource GET went to routing, BENCHMARKS.md).
+ * router loop for each; the few layers every request passes through are cheaper as one (BENCHMARKS.md, "The layers
+ * every request passes").
  */
 function inSequence(...handlers: readonly RequestHandler[]): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {

@@ -2,13 +2,10 @@
  * Request and response classes for Node's HTTP server whose instances already have an Express app's prototypes.
  *
  * Express 5 gives every request and response its app's prototypes on arrival (`Object.setPrototypeOf(req,
- * app.request)` in express/lib/application.js `handle`). Changing the prototype of a live object is something V8
- * does not optimise: each request and response gets a map of its own, and the objects they hold outlive the young
- * generation. A bare Express route promoted about 30 % of everything it allocated to the old generation (173 of
- * 571 MB in 5 s under 32 connections) and answered a third of the requests it answers when its requests are built
- * with the right prototypes from the start; the promoted garbage is what made the heap, and the peak RSS, grow under
- * load until a major collection (BENCHMARKS.md). Built this way, Express's `setPrototypeOf` finds the prototype
- * already in place and changes nothing.
+ * app.request)` in express/lib/application.js `handle`), which V8 does not optimise: the objects get maps of their
+ * own and their garbage is promoted to the old generation, so throughput falls and the heap grows under load
+ * (figures: BENCHMARKS.md, "Requests born with the app's prototypes"). Built this way, `setPrototypeOf` finds the
+ * prototype already in place and changes nothing.
  */
 import http from 'node:http';
 import type { Express } from 'express';

@@ -69,7 +69,10 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
   const currentSnapshot = async (): Promise<DirectorySnapshot> => {
     const snapshot = await directory.forRead();
     if (!snapshot) {
-      throw unavailable('The directory has not been loaded from Xero yet; retry shortly.', options.retryAfterSeconds ?? 10);
+      // The real cause (refused credentials, Xero unreachable) rather than "retry": an operator reads it in the IGA tool.
+      const cause = /^no directory snapshot yet: (.+)$/s.exec(directory.status().reason ?? '')?.[1];
+      const detail = cause ? `The directory has not been loaded from Xero yet: ${cause.replace(/\.?$/, '.')}` : 'The directory has not been loaded from Xero yet; retry shortly.';
+      throw unavailable(detail, options.retryAfterSeconds ?? 10);
     }
     return snapshot;
   };

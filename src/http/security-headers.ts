@@ -1,8 +1,8 @@
 /**
  * The security headers of every response. helmet decides them (its defaults, with a content security policy for a
  * JSON-only API), but they are the same on every response, so they are computed once, by running helmet against
- * a recording response at startup, and then set by one middleware: helmet's twelve middlewares per request were
- * a measurable share of a single-resource GET (see BENCHMARKS.md).
+ * a recording response at startup, and then set by one middleware: helmet's twelve middlewares per request cost
+ * more than the headers themselves (BENCHMARKS.md, "The layers every request passes").
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';

@@ -2,12 +2,10 @@
  * Fair admission: requests run in arrival order, but only for a bounded slice of each event-loop turn, so the loop
  * gets back to its poll phase often enough to accept the connections that are waiting.
  *
- * Why: libuv ≥ 1.45 (Node 20) accepts ONE connection per event-loop turn (libuv PR #3696, "unix: don't accept()
- * connections in a loop"), while the same turn's poll phase reads every ready socket of the connections already
- * established and Node runs their request handlers synchronously. When hundreds of connections open at once against a
- * busy server, the kernel completes every handshake at once, but the server takes them in one per turn, and each turn
- * first runs one request from every connection already in. The last connection in waits (connections ahead of it) ×
- * (turn length) for its first answer: seconds, although every request takes milliseconds (RELIABILITY.md, guarantee 6).
+ * Why: libuv ≥ 1.45 (Node 20) accepts one connection per event-loop turn (libuv PR #3696), while each turn runs a
+ * request from every connection already in. A burst of new connections against a busy server therefore waits
+ * (connections ahead) × (turn length) to be taken in: seconds, although every request takes milliseconds
+ * (RELIABILITY.md, "6. Load held", which names the test that measures it).
  *
  * How: a request runs at once when nothing is queued and the current turn has spent less than `turnBudgetMs` on
  * requests; otherwise it joins a FIFO queue. The queue is drained from `setImmediate` (the check phase, right after

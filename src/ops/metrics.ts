@@ -4,7 +4,7 @@
  * `Directory.status()` and the current snapshot, so they can never drift from what the SCIM side serves.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type Directory, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
+import { CREDENTIAL_STATES, type Directory, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -87,9 +87,38 @@ export class Metrics {
       const snapshot = directory.current();
       return snapshot ? Math.max(0, (now() - Date.parse(snapshot.builtAt)) / 1000) : undefined;
     });
-    snapshotGauge('xero_scim_ready', '1 when the server is ready to serve (snapshot loaded, credentials valid).', () =>
+    snapshotGauge('xero_scim_ready', '1 when a snapshot is held and served (readiness); Xero health has its own gauges.', () =>
       directory.status().ready ? 1 : 0,
     );
+    snapshotGauge('xero_scim_last_successful_sync_age_seconds', 'Seconds since the last sync that was not a failure (ok or partial).', () => {
+      const at = directory.status().lastSuccessfulSyncAt;
+      return at ? Math.max(0, (now() - Date.parse(at)) / 1000) : undefined;
+    });
+    snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded, 0 when it failed (a restart would lose state).', () => {
+      const persistence = directory.status().persistence;
+      return persistence ? (persistence.ok ? 1 : 0) : undefined;
+    });
+    new Gauge({
+      name: 'xero_scim_credentials',
+      help: 'Xero credentials by state, 1 for the current one (valid, unknown, invalid_grant, invalid_client, unauthorized, not_configured).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const current = directory.status().credentials?.state;
+        this.reset();
+        if (current) for (const state of CREDENTIAL_STATES) this.set({ state }, state === current ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'xero_scim_tenant_current',
+      help: 'Per organisation: 1 when its last fetch succeeded, 0 when stale or missing.',
+      labelNames: ['tenant'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of directory.status().tenants) this.set({ tenant: t.organisationId }, t.state === 'current' ? 1 : 0);
+      },
+    });
 
     new Gauge({
       name: 'xero_scim_tenants',

@@ -10,6 +10,7 @@ import { throttleFailedAuth } from '../http/throttle';
 import { ScimError } from '../scim/errors';
 import type { Metrics } from './metrics';
 import { renderStatusPage } from './status-page';
+import type { SyncHistory } from './sync-history';
 
 export interface OpsOptions {
   directory: Directory;
@@ -19,6 +20,8 @@ export interface OpsOptions {
   statusPagePublic?: boolean;
   clock?: { now(): number };
   version?: string;
+  /** The last day of syncs, drawn as charts on the status page. */
+  history?: Pick<SyncHistory, 'recent' | 'windowMs'>;
 }
 
 const STATUS_CSP = (nonce: string) =>
@@ -40,6 +43,11 @@ export function createOpsRouter(options: OpsOptions): Router {
       ...(status.reason ? { reason: status.reason } : {}),
       lastSyncAt: status.lastSyncAt ?? null,
       lastSyncOutcome: status.lastSyncOutcome ?? null,
+      ...(status.lastSyncError ? { lastSyncError: status.lastSyncError } : {}),
+      ...(status.lastSuccessfulSyncAt ? { lastSuccessfulSyncAt: status.lastSuccessfulSyncAt } : {}),
+      // Health beside readiness: a pod holding a snapshot stays in the Service whatever Xero says of its credentials.
+      ...(status.credentials ? { credentials: status.credentials } : {}),
+      ...(status.persistence ? { persistence: status.persistence } : {}),
       tenants: status.tenants.map((t) => ({
         id: t.organisationId,
         name: t.name ?? null,
@@ -84,6 +92,7 @@ export function createOpsRouter(options: OpsOptions): Router {
       nonce,
       refreshSeconds: 30,
       version: options.version ?? 'dev',
+      ...(options.history ? { history: { points: options.history.recent(now()), windowMs: options.history.windowMs } } : {}),
     });
     res.set('Content-Security-Policy', STATUS_CSP(nonce)).set('Cache-Control', 'no-store').type('html').send(html);
   });

@@ -3,6 +3,9 @@
  * names, counts, times and errors, never people, so it can be opened by an operator's browser.
  */
 import type { DirectorySnapshot, DirectoryStatus, TenantHealth } from '../directory/model';
+import { escapeHtml } from './html';
+import { CHART_STYLE, renderSyncCharts } from './sync-chart';
+import type { SyncPoint } from './sync-history';
 
 export interface StatusPageInput {
   status: DirectoryStatus;
@@ -12,10 +15,11 @@ export interface StatusPageInput {
   nonce: string;
   refreshSeconds: number;
   version: string;
+  /** The syncs the charts draw (from SyncHistory), and the span they cover; no charts without them. */
+  history?: { points: readonly SyncPoint[]; windowMs: number };
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+export { escapeHtml };
 
 /** "3 min ago", "2 h ago": an operator reads ages, not timestamps; the exact time is in the title attribute. */
 export function formatAge(iso: string | undefined, now: number): string {
@@ -45,12 +49,12 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
       ? `held back: <span class="reason">${t.suspicion.reason}</span> (${formatAge(t.suspicion.since, now)})`
       : '';
   return `<tr class="${t.state}">
-<td>${escapeHtml(name)}<br><small>${escapeHtml(t.organisationId)}</small></td>
-<td><span class="state">${t.state}</span></td>
-<td class="num">${members ?? '–'}</td>
-<td>${time(t.lastSuccessAt, now)}</td>
-<td>${escapeHtml(budget) || '–'}</td>
-<td>${error || '–'}</td>
+<td data-label="Organisation">${escapeHtml(name)}<br><small>${escapeHtml(t.organisationId)}</small></td>
+<td data-label="State"><span class="state">${t.state}</span></td>
+<td data-label="Users" class="num">${members ?? '–'}</td>
+<td data-label="Last success">${time(t.lastSuccessAt, now)}</td>
+<td data-label="Rate budget left">${escapeHtml(budget) || '–'}</td>
+<td data-label="Last error">${error || '–'}</td>
 </tr>`;
 }
 
@@ -76,15 +80,38 @@ ${items.join('\n')}
 </section>`;
 }
 
+/** Xero credentials and STATE_DIR: the two things that need an operator while the snapshot keeps serving. */
+function healthRows(status: DirectoryStatus, now: number): string {
+  const problem = (p: { code: string; message: string; at: string }) => `${escapeHtml(p.code)}: ${escapeHtml(p.message)} (${time(p.at, now)})`;
+  const rows: string[] = [];
+  const c = status.credentials;
+  if (c) {
+    const text = c.error ? `<strong>${escapeHtml(c.state)}</strong>: ${problem(c.error)}` : c.state === 'valid' ? `valid, accepted ${time(c.validAt, now)}` : 'not checked yet';
+    rows.push(`<dt>Xero credentials</dt><dd class="credentials">${text}</dd>`);
+  }
+  const p = status.persistence;
+  if (p) {
+    const text = p.error ? `<strong>failing</strong>: ${problem(p.error)}` : p.lastSavedAt ? `saved ${time(p.lastSavedAt, now)}` : 'nothing saved yet';
+    rows.push(`<dt>STATE_DIR</dt><dd class="persistence">${text}</dd>`);
+  }
+  return rows.map((r) => `${r}\n`).join('');
+}
+
 export function renderStatusPage(input: StatusPageInput): string {
   const { status, snapshot, now } = input;
   const stale = status.tenants.filter((t) => t.state !== 'current').length;
-  const overall = !status.ready ? 'not-ready' : stale > 0 ? 'degraded' : 'ok';
+  const refused = status.credentials?.error;
+  const unsaved = status.persistence?.ok === false;
+  const overall = !status.ready ? 'not-ready' : stale > 0 || refused || unsaved ? 'degraded' : 'ok';
   const headline = !status.ready
     ? `Not ready: ${escapeHtml(status.reason ?? 'starting')}`
-    : stale > 0
-      ? `Serving, ${stale} of ${status.tenants.length} organisations not current`
-      : 'Serving, all organisations current';
+    : refused
+      ? `Serving the last snapshot; Xero refuses the credentials (${escapeHtml(status.credentials!.state)})`
+      : stale > 0
+        ? `Serving, ${stale} of ${status.tenants.length} organisations not current`
+        : unsaved
+          ? 'Serving, but STATE_DIR cannot be written'
+          : 'Serving, all organisations current';
   const rows = status.tenants.map((t) => tenantRow(t, snapshot, now)).join('\n');
   return `<!doctype html>
 <html lang="en">
@@ -103,15 +130,23 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#57606a}td.num{text-align:right}
 small{color:#6e7781}.state{font-weight:600}tr.stale .state{color:#9a5b00}tr.missing .state{color:#b42318}tr.current .state{color:#1a7f37}
 footer{margin-top:1.5rem;color:#6e7781;font-size:.85rem}
+nav{margin:.25rem 0 0;display:flex;flex-wrap:wrap;gap:.25rem 1rem}a{color:#0969da}h2{font-size:1.1rem;margin:1.5rem 0 .25rem}
+td{overflow-wrap:anywhere}
+@media (max-width:40rem){body{margin:1rem auto}thead{display:none}table,tbody,tr,td{display:block;width:auto}
+tr{border:1px solid #d8dee4;border-radius:6px;margin:0 0 .75rem;padding:.25rem 0}td,td.num{border:0;padding:.2rem .75rem;text-align:left}
+td[data-label]{position:relative;padding-left:calc(35% + 1.25rem)}
+td[data-label]::before{content:attr(data-label);position:absolute;left:.75rem;width:35%;padding-top:.1rem;font-size:.8rem;color:#57606a}}
+${CHART_STYLE}
 .held{border-left:4px solid #9a5b00;padding:.25rem 1rem;margin:0 0 1rem;background:#fffaf0}.held ul{margin:.25rem 0 .5rem;padding-left:1.2rem}.reason{font-weight:600;color:#9a5b00}
 </style>
 </head>
 <body>
 <h1>xero-scim</h1>
+<nav><a href="/readyz">Readiness (/readyz)</a><a href="/metrics">Metrics (/metrics)</a><a href="/openapi.yaml">API description (/openapi.yaml)</a></nav>
 <div class="banner ${overall}" role="status">${headline}</div>
 <dl>
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
-<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
+${healthRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
 ${heldBackSection(status.tenants, snapshot, now)}
 <table>
@@ -120,6 +155,7 @@ ${heldBackSection(status.tenants, snapshot, now)}
 ${rows || '<tr><td colspan="6">No organisations connected yet.</td></tr>'}
 </tbody>
 </table>
+${input.history ? renderSyncCharts(input.history.points, { now, windowMs: input.history.windowMs }) : ''}
 <footer>xero-scim ${escapeHtml(input.version)} · refreshes every ${input.refreshSeconds} s · SCIM at <code>/scim/v2</code></footer>
 </body>
 </html>

@@ -18,7 +18,7 @@ interface TenantLocals {
 
 /**
  * `GET /api.xro/2.0/Users`, `/Users/{UserID}`, `/Organisation`. Every call passes, in order: bearer token,
- * scope, `xero-tenant-id`, rate limits, faults, latency (XERO.md, "Errors" and "Rate limits").
+ * scope, `xero-tenant-id`, rate limits, faults, latency (docs/xero.md, "Errors" and "Rate limits").
  */
 export function accountingRouter(ctx: SandboxContext): Router {
   const router = Router({ caseSensitive: false });

@@ -33,6 +33,8 @@ export interface SandboxDataApi {
   setLimits(limits: RateLimitOptions): void;
   counters(): SandboxCounters;
   resetCounters(): void;
+  /** Calls to this organisation's accounting endpoints admitted and not yet closed, over all clients. */
+  inFlight(organisationId: string): number;
 }
 
 /** Validates admin input; a mistake becomes a 400 SandboxAdminError whose message names the field. */
@@ -76,6 +78,7 @@ export function createDataApi(ctx: SandboxContext): SandboxDataApi {
     setLimits: (limits) => ctx.limiter.configure(parse(limitsSchema, limits)),
     counters: () => ctx.counters.snapshot(),
     resetCounters: () => ctx.counters.reset(),
+    inFlight: (organisationId) => ctx.limiter.inFlight(organisationId),
   };
 }
 

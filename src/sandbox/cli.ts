@@ -18,7 +18,7 @@ Runs the Xero sandbox alone: Xero's identity, connections and accounting APIs on
   --latency-ms <n>               added to every API call (default 0)
   --no-limits                    do not answer 429 (the Remaining headers are still sent)
   --auto-approve                 the consent page approves every organisation at once
-  --help                         print this
+  -h, --help                     print this
 `;
 
 export interface SandboxCommandIo {
@@ -52,7 +52,7 @@ export function parseSandboxArgs(argv: string[]): { options: SandboxOptions; por
         'latency-ms': { type: 'string' },
         'no-limits': { type: 'boolean' },
         'auto-approve': { type: 'boolean' },
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {

@@ -1,6 +1,6 @@
 /** The sandbox's own data model: organisations and their users, in the terms Xero uses. */
 
-/** Every value Xero sends in `OrganisationRole` (XERO.md). Note FINANCIAL**ADVISER**. */
+/** Every value Xero sends in `OrganisationRole` (docs/xero.md, "OrganisationRole"). Note FINANCIAL**ADVISER**. */
 export const ORGANISATION_ROLES = [
   'READONLY',
   'INVOICEONLY',

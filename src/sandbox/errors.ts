@@ -3,7 +3,10 @@ import type { Response } from 'express';
 import type { CallCounters } from './counters';
 import type { Fault } from './faults';
 
-/** Xero's problem body for 401/403 (XERO.md, "Errors"): `{"Type":null,"Title":…,"Status":…,"Detail":…,"Instance":…,"Extensions":{}}`. */
+/**
+ * Xero's problem body for 401/403 (docs/xero.md, "Errors"):
+ * `{"Type":null,"Title":…,"Status":…,"Detail":…,"Instance":…,"Extensions":{}}`.
+ */
 export function sendProblem(res: Response, status: 401 | 403 | 500 | 503, detail: string): void {
   const titles = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' };
   res.status(status).json({ Type: null, Title: titles[status], Status: status, Detail: detail, Instance: randomUUID(), Extensions: {} });
@@ -20,7 +23,7 @@ export function sendValidation(res: Response, errorNumber: number, type: string,
   res.status(400).json({ ErrorNumber: errorNumber, Type: type, Message: message });
 }
 
-/** 429 has an empty body; the headers carry everything (XERO.md, "Rate limits"). */
+/** 429 has an empty body; the headers carry everything (docs/xero.md, "Rate limits"). */
 export function sendTooManyRequests(res: Response, problem: string, retryAfterSeconds: number): void {
   res.status(429).set({ 'Retry-After': String(retryAfterSeconds), 'X-Rate-Limit-Problem': problem }).end();
 }

@@ -76,7 +76,7 @@ export const DEFAULT_LIMITS: ResolvedLimits = { enforce: true, concurrent: 5, pe
 
 /**
  * Xero's limits: per organisation and app 5 concurrent, 60 a minute, 5,000 a day; per app 10,000 a minute
- * (XERO.md, "Rate limits"). Calls refused with 429 do not count.
+ * (docs/xero.md, "Rate limits"). Calls refused with 429 do not count.
  */
 export class RateLimiter {
   private readonly tenants = new Map<string, TenantBudget>();
@@ -133,6 +133,14 @@ export class RateLimiter {
         released = true;
       },
     };
+  }
+
+  /** Calls admitted for this tenant whose connection has not closed yet, over all clients. */
+  inFlight(tenantId: string): number {
+    const suffix = `\n${tenantId.toLowerCase()}`;
+    let total = 0;
+    for (const [key, budget] of this.tenants) if (key.endsWith(suffix)) total += budget.inFlight;
+    return total;
   }
 
   private app(clientId: string): RollingWindow {

@@ -1,4 +1,4 @@
-/** Xero's wire formats for dates and XML (XERO.md, "Wire format"). */
+/** Xero's wire formats for dates and XML (docs/xero.md, "Wire format"). */
 
 /** Accounting record dates: MS-JSON with an explicit zero offset, e.g. `/Date(1508523261613+0000)/`. */
 export function msJsonDate(ms: number): string {

@@ -1,5 +1,5 @@
 /**
- * Users and Organisation through xero-node's `AccountingApi` (XERO.md, "xero-node 20.0.0"), with `basePath` from
+ * Users and Organisation through xero-node's `AccountingApi` (docs/xero.md, "xero-node 20.0.0"), with `basePath` from
  * configuration, mapped into the directory's model. The SDK's enums are declared without initialisers, so roles and
  * editions are compared through the generated enum members, never as strings.
  */
@@ -49,7 +49,7 @@ export function mapUser(user: User, organisationId: string): XeroUserRecord {
   };
 }
 
-/** `/connections` dates are ISO with seven fractional digits and no zone letter: UTC (XERO.md). */
+/** `/connections` dates are ISO with seven fractional digits and no zone letter: UTC (docs/xero.md, "Dates"). */
 export function connectionDate(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;

@@ -1,5 +1,5 @@
 /**
- * Xero's rate limits, kept rather than discovered (XERO.md, "Rate limits"): per organisation at most 5 calls in
+ * Xero's rate limits, kept rather than discovered (docs/xero.md, "Rate limits"): per organisation at most 5 calls in
  * flight, 60 a minute and a daily allowance (5,000, fewer on small plans); 10,000 a minute per app. Xero reports
  * what is left in `X-MinLimit-Remaining`, `X-DayLimit-Remaining` and `X-AppMinLimit-Remaining` and we obey those
  * too, since other processes may share the allowance. A 429 waits `Retry-After`; a daily-limit 429 parks the

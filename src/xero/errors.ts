@@ -1,6 +1,6 @@
 /**
  * Every failure to reach or understand Xero becomes one `XeroError` with a stable `code`, here and only here
- * (`toXeroError`). xero-node rejects with a JSON string, not an Error (XERO.md, "xero-node 20.0.0"); fetch rejects
+ * (`toXeroError`). xero-node rejects with a JSON string, not an Error (docs/xero.md, "xero-node 20.0.0"); fetch rejects
  * with a TypeError whose `cause` names the socket error; the identity client hands over raw HTTP failures.
  * Messages never carry tokens or secrets: bodies are summarised and anything token-shaped is redacted.
  */
@@ -131,7 +131,7 @@ function fromHttp(status: number, headers: Headers, body: unknown, operation: st
   const options = { status, headers, retryAfterSeconds, cause };
   const say = (what: string): string => `${operation}: ${status} ${what}${detail ? ` (${detail})` : ''}`;
   if (status === 429) {
-    // XERO.md: X-Rate-Limit-Problem names the limit hit (minute, day/daily, appminute, concurrent).
+    // X-Rate-Limit-Problem names the limit hit (minute, day/daily, appminute, concurrent; docs/xero.md, "Rate limits").
     const problem = (headers['x-rate-limit-problem'] ?? '').toLowerCase();
     if (problem === 'day' || problem === 'daily') {
       return new XeroError('XERO_DAILY_LIMIT', `${operation}: Xero's daily call limit for this organisation is used up`, options);

@@ -1,6 +1,6 @@
 /**
  * A small client for Xero Identity: the token endpoint (client credentials, refresh token, authorization code with
- * PKCE), revocation, and `GET /connections` (XERO.md, "Hosts and endpoints"). Every URL comes from configuration.
+ * PKCE), revocation, and `GET /connections` (docs/xero.md, "Hosts and endpoints"). Every URL comes from configuration.
  *
  * Building a request and checking its response are separate functions, so the checks run on canned responses;
  * `IdentityClient` only joins them with an injected `fetch`.

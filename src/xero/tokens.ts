@@ -2,7 +2,7 @@
  * Xero access tokens: where they come from, where the refresh token is kept, and when to ask for new ones.
  *
  * Refresh tokens rotate on every use, and two holders of one token set is the classic cause of `invalid_grant`
- * (XERO.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
+ * (docs/xero.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
  * refresh token written durably before the new access token is used, a lost answer retried with the same token
  * (Xero keeps it valid for a 30-minute grace period), and `invalid_grant` ends in a terminal state with an
  * actionable message instead of a retry loop.
@@ -138,6 +138,8 @@ export interface TokenProviderDeps {
   readonly store: TokenStore;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** Told of a problem the provider worked around (a token file it could not use); the directory logs it. */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface TokenStatus {
@@ -207,6 +209,11 @@ export class TokenProvider {
       return;
     }
     if (this.access?.token === accessToken) this.access = undefined;
+    // The stored copy too: otherwise the next renewal hands back the very token Xero just refused.
+    if (this.chain?.accessToken === accessToken) {
+      const { accessToken: _refused, accessTokenExpiresAt: _expiry, ...rest } = this.chain;
+      this.chain = rest;
+    }
   }
 
   private async renew(): Promise<string> {
@@ -224,9 +231,14 @@ export class TokenProvider {
           });
           throw this.terminal;
         }
-        if (err.code === 'XERO_INVALID_CLIENT' || err.code === 'XERO_NOT_CONFIGURED') {
-          this.terminal = err;
+        if (err.code === 'XERO_INVALID_CLIENT') {
+          this.terminal = new XeroError('XERO_INVALID_CLIENT', `${err.message}: check XERO_CLIENT_ID and XERO_CLIENT_SECRET (a secret regenerated in Xero's developer portal replaces the old one), then restart`, {
+            cause: err,
+            ...(err.status === undefined ? {} : { status: err.status }),
+          });
+          throw this.terminal;
         }
+        if (err.code === 'XERO_NOT_CONFIGURED') this.terminal = err;
       }
       throw err;
     }
@@ -256,7 +268,7 @@ export class TokenProvider {
       }
     }
     // A failure without an answer may have rotated the token at Xero anyway: the same token stays valid for the
-    // grace period, so retrying with it is safe (XERO.md).
+    // grace period, so retrying with it is safe (docs/xero.md, "Grants and tokens").
     const set = await this.withRetries(() => this.deps.identity.token({ type: 'refresh_token', refreshToken: chain.refreshToken }));
     const next = this.nextChain(chain, set);
     // Persist before use: if we crash after this line, the stored token is the newest; if before, the old one is
@@ -304,8 +316,10 @@ export class TokenProvider {
     try {
       stored = await this.deps.store.load();
     } catch (err) {
-      // A corrupt token file needs an operator; its message says what to do.
-      throw new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
+      // A corrupt token file needs an operator unless XERO_REFRESH_TOKEN gives a token to try: then try it (its next
+      // rotation replaces the file), and only if Xero refuses it is `auth` needed.
+      if (initial === undefined) throw new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
+      this.deps.onWarning?.(`${(err as Error).message.replace(/: delete it and re-run .*$/, '')}; trying XERO_REFRESH_TOKEN instead`);
     }
     const usable = stored && stored.clientId === this.options.clientId ? stored : undefined;
     if (usable && (initial === undefined || usable.lineage.includes(fingerprint(initial)))) {

@@ -50,7 +50,6 @@ describe(`${ORGANISATIONS} organisations with Xero's limits enforced (issue 3, "
         `${ORGANISATIONS} organisations, ${d.current()!.people.length} people: first sync ${firstMs} ms (${first.calls.organisation + first.calls.users + 2} calls), steady sync ${steadyMs} ms (${counters.total} calls)\n`,
       );
     }
-    // Seconds, not minutes: organisations are synced concurrently (XERO_CONCURRENCY, default 50).
-    expect(steadyMs).toBeLessThan(15_000);
+    // How long a sync takes against Xero's limits is the benchmark's question (BENCHMARKS.md, "Targets"), not this test's.
   });
 });

@@ -21,7 +21,7 @@ function capture(): { logger: ReturnType<typeof createLogger>; text: () => strin
   return { logger: createLogger({ level: 'trace', destination }), text: () => lines.join('') };
 }
 
-describe('Secrets never reach the logs or the report (issue 3; STYLE.md)', () => {
+describe('Secrets never reach the logs or the report (docs/architecture.md, "Errors and secrets")', () => {
   it('logs a sync with failures (5xx, 429, timeouts, a bad refresh token) without any token or secret', async () => {
     const clock = new SteppingClock();
     w = await world({ clock, data: { seed: 6, organisations: 3, usersPerOrganisation: 3 } });

@@ -328,6 +328,24 @@ describe('Persistence in STATE_DIR', () => {
     expect(await fs.readFile(store.file, 'utf8')).not.toContain(w.config.xeroClientSecret!);
   });
 
+  it('a failed write of STATE_DIR shows in the status until a write succeeds again, and the snapshot keeps serving', async () => {
+    const store = new FileSnapshotStore(w.stateDir);
+    const save = store.save.bind(store);
+    let refuse = true;
+    store.save = (state) => (refuse ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : save(state));
+    const d = directory({ snapshotStore: store });
+    expect((await d.syncOnce()).outcome).toBe('ok');
+    expect(d.status()).toMatchObject({
+      ready: true,
+      persistence: { ok: false, error: { code: 'STATE_NOT_WRITABLE', message: 'cannot save the directory state in STATE_DIR (ENOSPC): a restart would lose it' } },
+    });
+    expect(d.status().persistence).not.toHaveProperty('lastSavedAt');
+    refuse = false;
+    clock.advance(60_000);
+    await d.syncOnce();
+    expect(d.status().persistence).toEqual({ ok: true, lastSavedAt: expect.any(String) });
+  });
+
   it('a corrupt state file is ignored, not fatal', async () => {
     const store = new FileSnapshotStore(w.stateDir);
     await fs.writeFile(store.file, '{"format":1,');

@@ -3,6 +3,7 @@
  * registered https redirect URI (self-signed certificate made on the spot), the refresh token stored in STATE_DIR,
  * and a following `serve` that uses it with no token in its environment.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,31 @@ import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
+import { ensureBuilt } from '../reliability/support';
 import { artifactPath, chromiumAvailable, launchChromium } from '../support/browser';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** The README's sandbox rehearsal of the consent: its `export` lines as variables, and the command after them. */
+function readmeRehearsal(): { env: Record<string, string>; command: string[]; loginUrl: string } {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const block = blocks.find((b) => b.includes('XERO_REDIRECT_URI=http://localhost:') && b.includes('npx xero-scim auth'));
+  if (!block) throw new Error('README.md has no sh block rehearsing `npx xero-scim auth` against the sandbox');
+  const env: Record<string, string> = {};
+  let command: string[] = [];
+  for (const line of block.trim().split('\n')) {
+    if (line.startsWith('export ')) {
+      for (const pair of line.slice('export '.length).trim().split(/\s+/)) {
+        const [name, ...value] = pair.split('=');
+        env[name!] = value.join('=');
+      }
+    } else command = line.trim().split(/\s+/);
+  }
+  const loginUrl = /`(http:\/\/127\.0\.0\.1:\d+\/identity\/connect\/authorize\?[^`]*?)&…`/.exec(readme)?.[1];
+  if (!loginUrl) throw new Error('README.md does not show the sandbox login URL');
+  return { env, command, loginUrl };
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -97,6 +122,56 @@ describeWithBrowser('xero-scim auth: the consent flow in a browser', () => {
     } finally {
       stop.abort();
       await serving;
+      await xero.close();
+    }
+  });
+
+  it("runs the README's sandbox rehearsal as written: `npx xero-scim auth` with an http://localhost redirect, no certificate warning", async () => {
+    ensureBuilt();
+    const { env, command, loginUrl } = readmeRehearsal();
+    expect(command).toEqual(['npx', 'xero-scim', 'auth']);
+    expect(env.XERO_REDIRECT_URI).toMatch(/^http:\/\/localhost:(\d+)\//);
+    expect(env.XERO_REDIRECT_URI).not.toMatch(/:8080\b/); // the port the demo and the server take
+    // The README's ports, moved to free ones so the test runs beside anything else.
+    const sandbox = createSandbox({ data: 'demo' });
+    const xero = await sandbox.listen(0, '127.0.0.1');
+    const readmeXero = env.XERO_API_URL!;
+    const callbackPort = await freePort();
+    const readmeRedirect = new URL(env.XERO_REDIRECT_URI!);
+    const redirectUri = `http://localhost:${callbackPort}${readmeRedirect.pathname}`;
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'xero-scim-auth-readme-'));
+    const moved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(readmeXero, xero.url).replace(env.XERO_REDIRECT_URI!, redirectUri)]));
+    const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moved, STATE_DIR: stateDir };
+    const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const browser = await launchChromium();
+    try {
+      await waitFor(async () => /^ {2}http\S+$/m.test(stdout), 30_000);
+      const consentUrl = /^ {2}(http\S+)$/m.exec(stdout)![1]!;
+      const expectedPrefix = loginUrl.replace(readmeXero.replace(/^http:\/\//, ''), xero.url.replace(/^http:\/\//, '')).replace(encodeURIComponent(env.XERO_REDIRECT_URI!), encodeURIComponent(redirectUri));
+      expect(consentUrl.startsWith(`${expectedPrefix}&`)).toBe(true);
+      expect(stdout).toContain(`Listening for Xero's callback on ${redirectUri}.`);
+      expect(stdout).not.toContain('self-signed');
+
+      const page = await browser.newPage();
+      await page.goto(consentUrl);
+      const chosen = sandbox.data.organisations().slice(0, 2);
+      for (const org of chosen) await page.check(`input[name="tenant"][value="${org.organisationId}"]`);
+      await page.click('button[value="allow"]');
+      await page.waitForSelector('h1');
+      expect(page.url().startsWith(`${redirectUri}?`)).toBe(true);
+      expect(await page.textContent('h1')).toBe('xero-scim is connected to Xero');
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('Connected 2 organisation(s):');
+      expect(JSON.parse(readFileSync(path.join(stateDir, 'xero-tokens.json'), 'utf8')).clientId).toBe(env.XERO_CLIENT_ID);
+      expect(stderr).toBe('');
+    } finally {
+      child.kill();
+      await browser.close();
       await xero.close();
     }
   });

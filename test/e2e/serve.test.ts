@@ -10,7 +10,12 @@ import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox';
+import { type Clock, systemClock } from '../../src/xero/clock';
 import { webAppEnvironment } from '../support/sandbox';
+import { ManualClock } from '../xero/helpers/clocks';
+
+/** The default SYNC_INTERVAL_SECONDS, in milliseconds. */
+const SYNC_INTERVAL_MS = 300_000;
 
 interface Running {
   url: string;
@@ -19,7 +24,7 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}): Promise<Running> {
+async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, string> = {}, clock?: Clock): Promise<Running> {
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -42,6 +47,7 @@ async function serve(sandbox: Sandbox, xeroUrl: string, env: Record<string, stri
     logger: createLogger({ level: 'debug', destination }),
     signal: stopper.signal,
     onListening: (info) => (url = info.url),
+    ...(clock ? { clock } : {}),
   });
   await waitFor(() => url !== '');
   return {
@@ -101,14 +107,28 @@ describe('xero-scim serve against the sandbox', () => {
   it('reports invalid_grant as not ready, with what to do, and stops calling the token endpoint', async () => {
     const sandbox = createSandbox({ data: 'demo' });
     const xero = await sandbox.listen();
-    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' });
+    const clock = new ManualClock();
+    const running = await serve(sandbox, xero.url, { XERO_REFRESH_TOKEN: 'a-refresh-token-xero-never-issued' }, clock);
     try {
       await waitFor(async () => ((await (await fetch(`${running.url}/readyz`)).json()) as { reason?: string }).reason?.includes('auth') === true);
       const ready = await fetch(`${running.url}/readyz`);
       expect(ready.status).toBe(503);
       expect((await ready.json()).reason).toMatch(/invalid_grant|refused/i);
+      // SCIM clients see the cause too, not "retry shortly".
+      const scim = await get(running, '/scim/v2/Users');
+      expect(scim.status).toBe(503);
+      expect((await scim.json()).detail).toMatch(/^The directory has not been loaded from Xero yet: XERO_INVALID_GRANT: .*invalid_grant.*xero-scim auth/);
       const calls = sandbox.data.counters().token.refresh_token;
-      await new Promise((r) => setTimeout(r, 300));
+      const syncs = async (): Promise<number> =>
+        [...(await (await fetch(`${running.url}/metrics`)).text()).matchAll(/^xero_scim_syncs_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      const syncsBefore = await syncs();
+      // Three more sync intervals pass, and the loop runs each sync without calling Xero's token endpoint.
+      for (let round = 0; round < 3; round++) {
+        await waitFor(() => clock.pending > 0);
+        clock.advance(SYNC_INTERVAL_MS * 1.1);
+      }
+      await waitFor(() => clock.pending > 0);
+      expect(await syncs()).toBe(syncsBefore + 3);
       expect(sandbox.data.counters().token.refresh_token).toBe(calls);
     } finally {
       await running.stop();
@@ -117,14 +137,82 @@ describe('xero-scim serve against the sandbox', () => {
     expect(running.logs.join('')).not.toContain('a-refresh-token-xero-never-issued');
   });
 
+  it('stays ready on a snapshot when Xero later refuses the credentials, and says so in /readyz, /metrics and the status page', async () => {
+    const sandbox = createSandbox({ data: 'demo' });
+    const xero = await sandbox.listen();
+    const env = webAppEnvironment(sandbox, xero.url);
+    // Live mode: a read past the freshness window syncs, so the refusal arrives on the next request.
+    const running = await serve(sandbox, xero.url, { ...env, SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' });
+    try {
+      await waitFor(async () => (await get(running, '/scim/v2/Groups')).status === 200);
+      const before = (await (await fetch(`${running.url}/readyz`)).json()) as { credentials: { state: string } };
+      expect(before.credentials.state).toBe('valid');
+      // The consent is revoked in Xero (someone disconnected the app): its refresh token now meets invalid_grant.
+      const { clientId, clientSecret } = DEFAULT_CLIENTS.web;
+      const revoked = await fetch(`${xero.url}/connect/revocation`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: env.XERO_REFRESH_TOKEN }).toString(),
+      });
+      expect(revoked.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1100));
+      await waitFor(async () => {
+        const users = await get(running, '/scim/v2/Users?count=1');
+        expect(users.status).toBe(200); // the last good snapshot is still served
+        return ((await (await fetch(`${running.url}/readyz`)).json()) as { credentials: { state: string } }).credentials.state === 'invalid_grant';
+      });
+      const ready = await fetch(`${running.url}/readyz`);
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as Record<string, unknown> & { credentials: { error: { code: string; message: string } } };
+      expect(body.status).toBe('ready');
+      expect(body.credentials.error.code).toBe('XERO_INVALID_GRANT');
+      expect(body.credentials.error.message).toMatch(/xero-scim auth/);
+      expect(body.lastSuccessfulSyncAt).toEqual(expect.any(String));
+      const metrics = await (await fetch(`${running.url}/metrics`)).text();
+      expect(metrics).toMatch(/^xero_scim_ready 1$/m);
+      expect(metrics).toMatch(/^xero_scim_credentials\{state="invalid_grant"\} 1$/m);
+      expect(metrics).toMatch(/^xero_scim_credentials\{state="valid"\} 0$/m);
+      expect(metrics).toMatch(/^xero_scim_last_successful_sync_age_seconds \d/m);
+      const page = await (await get(running, '/')).text();
+      expect(page).toContain('Xero refuses the credentials (invalid_grant)');
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+  });
+
+  it.each([
+    ['invalid_client', (sandbox: Sandbox, url: string) => ({ XERO_CLIENT_SECRET: 'not-the-secret-of-this-app', XERO_API_URL: url }), /XERO_INVALID_CLIENT: .*invalid_client.*XERO_CLIENT_SECRET/],
+    ['Xero unreachable', () => ({ XERO_API_URL: 'http://127.0.0.1:9', XERO_IDENTITY_URL: 'http://127.0.0.1:9', XERO_ACCESS_TOKEN: 'a-fixed-debug-token' }), /XERO_NETWORK: .*could not reach Xero/],
+  ])('names the real cause (%s) in the SCIM 503 before any snapshot', async (_name, env, detail) => {
+    const sandbox = createSandbox({ data: 'demo' });
+    const xero = await sandbox.listen();
+    const running = await serve(sandbox, xero.url, env(sandbox, xero.url));
+    try {
+      await waitFor(async () => ((await (await fetch(`${running.url}/readyz`)).json()) as { lastSyncOutcome: string | null }).lastSyncOutcome === 'failed' || ((await (await fetch(`${running.url}/readyz`)).json()) as { credentials?: { error?: unknown } }).credentials?.error !== undefined);
+      const scim = await get(running, '/scim/v2/Users');
+      expect(scim.status).toBe(503);
+      expect(scim.headers.get('retry-after')).toMatch(/^\d+$/);
+      const body = (await scim.json()) as { detail: string };
+      expect(body.detail).toMatch(/^The directory has not been loaded from Xero yet: /);
+      expect(body.detail).toMatch(detail);
+      expect(body.detail).not.toContain('not-the-secret-of-this-app');
+    } finally {
+      await running.stop();
+      await xero.close();
+    }
+  });
+
   it('finishes every request in flight when stopped (SIGTERM), then exits', async () => {
     // Live mode with Xero latency keeps reads in flight long enough to overlap the shutdown.
     const sandbox = createSandbox({ data: 'demo', latency: { fixedMs: 300 } });
     const xero = await sandbox.listen();
-    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' });
+    let ahead = 0;
+    const clock: Clock = { now: () => Date.now() + ahead, sleep: systemClock.sleep };
+    const running = await serve(sandbox, xero.url, { SYNC_MODE: 'live', LIVE_MIN_FRESHNESS_SECONDS: '1' }, clock);
     try {
       await waitFor(async () => (await get(running, '/scim/v2/Groups')).status === 200);
-      await new Promise((r) => setTimeout(r, 1100)); // let the snapshot go stale so reads wait for Xero
+      ahead += 1100; // the snapshot is stale now, so reads wait for Xero
       const inFlight = Array.from({ length: 40 }, () => get(running, '/scim/v2/Users?count=5'));
       await new Promise((r) => setTimeout(r, 250)); // all 40 received, each waiting on the live fetch from Xero
       const stopped = running.stop();

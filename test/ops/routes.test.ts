@@ -81,6 +81,54 @@ describe('operator routes', () => {
     ]);
   });
 
+  describe('readiness is "can serve a snapshot"; Xero and STATE_DIR health sit beside it', () => {
+    const refused: DirectoryStatus = {
+      ...readyStatus,
+      lastSyncOutcome: 'failed',
+      lastSyncError: { code: 'XERO_INVALID_GRANT', message: 'Xero refused the refresh token (invalid_grant): run `xero-scim auth`', at: '2026-11-27T00:05:00.000Z' },
+      lastSuccessfulSyncAt: '2026-11-27T00:00:00.000Z',
+      credentials: {
+        state: 'invalid_grant',
+        validAt: '2026-11-27T00:00:00.000Z',
+        error: { code: 'XERO_INVALID_GRANT', message: 'Xero refused the refresh token (invalid_grant): run `xero-scim auth`', at: '2026-11-27T00:05:00.000Z' },
+      },
+      persistence: { ok: false, lastSavedAt: '2026-11-27T00:00:00.000Z', error: { code: 'STATE_NOT_WRITABLE', message: 'cannot save the directory state in STATE_DIR (EROFS)', at: '2026-11-27T00:05:00.000Z' } },
+    };
+
+    it('GET /readyz answers 200 while a snapshot is held although Xero refuses the credentials, with the credential and STATE_DIR state', async () => {
+      const { app } = appFor(directoryWith(refused, snapshot));
+      const res = await request(app).get('/readyz').expect(200);
+      expect(res.body).toMatchObject({
+        status: 'ready',
+        lastSyncOutcome: 'failed',
+        lastSyncError: refused.lastSyncError,
+        lastSuccessfulSyncAt: '2026-11-27T00:00:00.000Z',
+        credentials: refused.credentials,
+        persistence: refused.persistence,
+      });
+    });
+
+    it('GET /metrics has alertable gauges: credential state, last successful sync age, per-organisation health, STATE_DIR writes', async () => {
+      const { app } = appFor(directoryWith(refused, snapshot));
+      const res = await request(app).get('/metrics').expect(200);
+      expect(res.text).toMatch(/^xero_scim_ready 1$/m);
+      expect(res.text).toMatch(/^xero_scim_credentials\{state="invalid_grant"\} 1$/m);
+      expect(res.text).toMatch(/^xero_scim_credentials\{state="valid"\} 0$/m);
+      expect(res.text).toMatch(/^xero_scim_last_successful_sync_age_seconds 600$/m);
+      expect(res.text).toMatch(new RegExp(`^xero_scim_tenant_current\\{tenant="${ORG}"\\} 0$`, 'm'));
+      expect(res.text).toMatch(/^xero_scim_state_persisted 0$/m);
+    });
+
+    it('the status page says the snapshot is served while the credentials are refused and STATE_DIR fails', async () => {
+      const { app } = appFor(directoryWith(refused, snapshot));
+      const res = await request(app).get('/').set('Authorization', 'Bearer good').expect(200);
+      expect(res.text).toContain('class="banner degraded"');
+      expect(res.text).toContain('Serving the last snapshot; Xero refuses the credentials (invalid_grant)');
+      expect(res.text).toMatch(/<dt>Xero credentials<\/dt><dd class="credentials"><strong>invalid_grant<\/strong>: XERO_INVALID_GRANT: Xero refused the refresh token/);
+      expect(res.text).toMatch(/<dt>STATE_DIR<\/dt><dd class="persistence"><strong>failing<\/strong>: STATE_NOT_WRITABLE: cannot save the directory state in STATE_DIR \(EROFS\)/);
+    });
+  });
+
   it('GET /metrics exposes directory gauges computed at scrape time, and recorded observations', async () => {
     const { app, metrics } = appFor(directoryWith(readyStatus, snapshot));
     metrics.observeSync('partial', 1.5);

@@ -6,7 +6,7 @@
  * but the organisation never came back to current.
  */
 import { createXeroDirectory } from '../../src/directory/sync';
-import { SteppingClock } from '../xero/helpers/clocks';
+import { SteppingClock, until } from '../xero/helpers/clocks';
 import { world } from '../directory/helpers';
 import { capturedLogger } from './support';
 
@@ -24,7 +24,7 @@ describe('Guarantee 1: an organisation recovers after its calls time out', () =>
       const failed = await directory.syncOnce(); // every attempt times out: stale, last good data kept
       expect(failed.tenants.find((t) => t.organisationId === hanging)).toMatchObject({ result: 'stale', error: { code: 'XERO_TIMEOUT' } });
       clock.advance(300_000);
-      await new Promise((r) => setTimeout(r, 100)); // the aborted connections reach the sandbox
+      await until(() => w.sandbox.data.inFlight(hanging) === 0); // the aborted calls' connections have closed at the sandbox
       // Two more hang, then Xero answers: without aborts, the hung calls fill its 5 slots and it is refused instead.
       const report = await directory.syncOnce();
       expect(report.tenants.find((t) => t.organisationId === hanging)).toMatchObject({ result: 'current' });

@@ -265,7 +265,7 @@ async function checkRound(
   expect(metrics).toMatch(new RegExp(`^xero_scim_tenants\\{state="current"\\} ${organisationIds.length - stale.length}$`, 'm'));
 
   const page = await (await fetch(`${r.server.url}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
-  const staleRows = [...page.matchAll(/<tr class="stale">\s*<td>[^<]*<br><small>([^<]+)<\/small>/g)].map((m) => m[1]);
+  const staleRows = [...page.matchAll(/<tr class="stale">\s*<td[^>]*>[^<]*<br><small>([^<]+)<\/small>/g)].map((m) => m[1]);
   expect(staleRows.sort()).toEqual([...stale].sort());
   if (stale.length > 0) expect(page).toContain(`${stale.length} of ${organisationIds.length} organisations not current`);
 }

@@ -15,6 +15,7 @@ import { composeApp } from '../../src/server';
 import { AUTH_THROTTLE_DEFAULTS } from '../../src/http/throttle';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import { fixedDirectory, snapshotOf } from '../http/fixtures';
+import type { Clock } from '../../src/xero/clock';
 import { ManualClock } from '../xero/helpers/clocks';
 import { capturedLogger, waitFor } from './support';
 
@@ -169,9 +170,22 @@ describe('Guarantee 5: no secret in any log line of a whole serve session', () =
       HOST: '127.0.0.1',
       LOG_LEVEL: 'trace',
     });
+    // The sync's clock runs ahead of real time on demand: its waits (backoff) move it instead of waiting, and moving
+    // it past LIVE_MIN_FRESHNESS_SECONDS makes the next read sync again (another rotation).
+    let ahead = 0;
+    const clock: Clock = {
+      now: () => Date.now() + ahead,
+      sleep: async (ms, signal) => {
+        if (!signal?.aborted) ahead += Math.max(0, ms);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+    };
+    const freshnessPasses = (): void => {
+      ahead += 1100;
+    };
     const stopper = new AbortController();
     let url = '';
-    const done = runServe(config, { logger, signal: stopper.signal, onListening: (info) => (url = info.url) });
+    const done = runServe(config, { logger, clock, signal: stopper.signal, onListening: (info) => (url = info.url) });
     const scim = (route: string, authorization?: string) => fetch(`${url}${route}`, authorization ? { headers: { authorization } } : {});
     try {
       await waitFor(() => url !== '', 10_000, 'the server to listen');
@@ -182,15 +196,15 @@ describe('Guarantee 5: no secret in any log line of a whole serve session', () =
           sandbox.data.scriptFault({ path: 'Users', count: 2, kind: 503 });
         }
         await waitFor(async () => (await scim('/scim/v2/Users', `Bearer ${token}`)).status === 200, 10_000, 'a SCIM answer');
-        await new Promise((r) => setTimeout(r, 1100)); // the next read syncs again: another rotation
+        freshnessPasses();
         expect((await scim('/scim/v2/Groups', `Bearer ${token}`)).status).toBe(200);
       }
       // Failures that exhaust their retries, so errors (with their causes) are logged: one organisation, then the token.
       sandbox.data.scriptFault({ path: 'Users', tenantId: sandbox.data.organisations()[0]!.organisationId, count: 4, kind: 500 });
-      await new Promise((r) => setTimeout(r, 1100));
+      freshnessPasses();
       await scim('/scim/v2/Roles', `Bearer ${scimTokens[0]}`);
       sandbox.data.scriptFault({ path: 'token', count: 3, kind: 503 });
-      await new Promise((r) => setTimeout(r, 1100));
+      freshnessPasses();
       await scim('/scim/v2/Users?filter=userName%20eq%20%22priya.shah%40harbourhale.co.uk%22', `Bearer ${scimTokens[0]}`);
       // Credentials of every wrong shape, some of them real secrets sent where they do not belong.
       await scim('/scim/v2/Users', `Bearer ${DEFAULT_CLIENTS.web.clientSecret}`);

@@ -1,6 +1,6 @@
 /**
  * What the reliability campaigns share: their size (short in `npm test`, long under `npm run test:soak`), a seeded
- * random source so a failing campaign can be replayed, figures for RELIABILITY.md, and a captured logger.
+ * random source so a failing campaign can be replayed, each campaign's figures, and a captured logger.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -72,7 +72,7 @@ export async function replayable<T>(seed: number, step: string, run: () => Promi
 
 /**
  * Prints a campaign's figures and, with `RELIABILITY_FIGURES=<file>`, appends them as one JSON line (the soak run
- * collects them there for RELIABILITY.md).
+ * collects them in test-artifacts/reliability-soak.jsonl).
  */
 export function reportFigures(campaign: string, figures: Record<string, unknown>): void {
   const line = JSON.stringify({ campaign, soak: SOAK, at: new Date().toISOString(), ...figures });

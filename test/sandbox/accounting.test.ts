@@ -18,7 +18,7 @@ const get = (path: string, tenant: string | null = uk!.organisationId, bearer = 
   return tenant === null ? req : req.set('xero-tenant-id', tenant);
 };
 
-describe('GET /api.xro/2.0/Users (XERO.md, "Wire format")', () => {
+describe('GET /api.xro/2.0/Users (docs/xero.md, "Wire format")', () => {
   it('answers every user of the organisation in Xero’s envelope with /Date(…)/ dates', async () => {
     const res = await get('/api.xro/2.0/Users');
     expect(res.status).toBe(200);
@@ -164,7 +164,7 @@ describe('GET /api.xro/2.0/Organisation', () => {
   });
 });
 
-describe('errors, as real Xero sends them (XERO.md, "Errors")', () => {
+describe('errors, as real Xero sends them (docs/xero.md, "Errors")', () => {
   const problem = (status: number, title: string, detail: string) => ({ Type: null, Title: title, Status: status, Detail: detail, Instance: expect.stringMatching(UUID), Extensions: {} });
 
   it('401 AuthenticationUnsuccessful without a token or with an unknown one', async () => {

@@ -1,4 +1,5 @@
 import { demoData, generateData, ORGANISATION_ROLES, type SandboxData } from '../../src/sandbox';
+import { SOAK } from '../reliability/support';
 
 const memberships = (data: SandboxData): number => data.organisations.reduce((n, org) => n + org.users.length, 0);
 const roles = (data: SandboxData): Set<string> => new Set(data.organisations.flatMap((org) => org.users.map((u) => u.role)));
@@ -69,13 +70,8 @@ describe('generateData', () => {
     }
   });
 
-  it('produces 2,000 organisations and 100,000 memberships, unique ids, in under two seconds', () => {
-    generateData({ seed: 6, organisations: 100, usersPerOrganisation: 50 }); // warm the JIT
-    // CPU time, not wall time: the machine is shared, and other processes' load is not the generator's cost.
-    const cpu = process.cpuUsage();
+  it('produces 2,000 organisations and 100,000 memberships with unique ids', () => {
     const data = generateData({ seed: 7, organisations: 2000, usersPerOrganisation: 50 });
-    const used = process.cpuUsage(cpu);
-    const elapsed = (used.user + used.system) / 1000;
     expect(data.organisations).toHaveLength(2000);
     expect(memberships(data)).toBe(100_000);
     expect(new Set(data.organisations.flatMap((o) => o.users.map((u) => u.userId))).size).toBe(100_000);
@@ -84,7 +80,16 @@ describe('generateData', () => {
     expect([...roles(data)].sort()).toEqual([...ORGANISATION_ROLES].sort());
     const shared = [...people(data).values()].filter((emails) => emails.length > 1);
     expect(shared.length).toBeGreaterThan(1000);
-    expect(elapsed).toBeLessThan(2000);
+  });
+
+  // A speed bound, so only in the soak tier (`npm run test:soak`): benchmarks and big tests generate this much.
+  (SOAK ? it : it.skip)('generates 100,000 memberships in under two seconds of CPU', () => {
+    generateData({ seed: 6, organisations: 100, usersPerOrganisation: 50 }); // warm the JIT
+    // CPU time, not wall time: the machine is shared, and other processes' load is not the generator's cost.
+    const cpu = process.cpuUsage();
+    generateData({ seed: 7, organisations: 2000, usersPerOrganisation: 50 });
+    const used = process.cpuUsage(cpu);
+    expect((used.user + used.system) / 1000).toBeLessThan(2000);
   });
 
   it('rejects impossible options with a message naming the option', () => {

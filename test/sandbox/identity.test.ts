@@ -231,7 +231,7 @@ describe('autoApprove', () => {
   });
 });
 
-describe('RFC 6749 §6 refresh tokens: rotation, grace period, expiry (XERO.md)', () => {
+describe('RFC 6749 §6 refresh tokens: rotation, grace period, expiry (docs/xero.md, "Grants and tokens")', () => {
   function setup(options: { grace?: number; ttl?: number } = {}) {
     const clock = new ManualClock();
     const sandbox = createSandbox({ clock, refreshGraceSeconds: options.grace ?? 1800, refreshTokenTtlSeconds: options.ttl ?? 60 * 86400, accessTokenTtlSeconds: 60 });

@@ -22,7 +22,7 @@ function limitHeaders(res: request.Response) {
   };
 }
 
-describe('Xero rate limits (XERO.md, "Rate limits")', () => {
+describe('Xero rate limits (docs/xero.md, "Rate limits")', () => {
   it('sends X-DayLimit-Remaining, X-MinLimit-Remaining and X-AppMinLimit-Remaining on every tenant answer', async () => {
     const { call } = await setup();
     expect(limitHeaders(await call())).toEqual({ day: '4999', minute: '59', app: '9999', retryAfter: undefined, problem: undefined });

@@ -2,7 +2,7 @@ import { AccountingApi, Organisation, User } from 'xero-node';
 import { createSandbox } from '../../src/sandbox';
 import { webToken } from './support';
 
-/** xero-node rejects with a JSON string, not an Error (XERO.md, "xero-node 20.0.0"). */
+/** xero-node rejects with a JSON string, not an Error (docs/xero.md, "xero-node 20.0.0"). */
 interface SdkRejection {
   response: { statusCode: number; body: unknown; headers: Record<string, string> };
 }

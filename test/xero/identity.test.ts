@@ -114,7 +114,7 @@ describe('Token responses (RFC 6749 §5.1, §5.2)', () => {
   });
 });
 
-describe('GET /connections responses (XERO.md "Connection")', () => {
+describe('GET /connections responses (docs/xero.md, "Connection")', () => {
   it('reads connections and the app-minute header', async () => {
     const body = [
       {

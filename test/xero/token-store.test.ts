@@ -22,7 +22,7 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 });
 
-/** One contract, every implementation (STYLE.md 7). */
+/** One contract, every implementation (docs/architecture.md, "Tests"). */
 describe.each<[string, () => Promise<TokenStore>]>([
   ['MemoryTokenStore', async () => new MemoryTokenStore()],
   ['FileTokenStore', async () => new FileTokenStore(await tempDir())],

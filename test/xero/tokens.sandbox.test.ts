@@ -130,7 +130,7 @@ describe('Web app: authorization_code with PKCE (RFC 7636), then refresh', () =>
   });
 });
 
-describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
+describe('Refresh-token rotation (docs/xero.md, "Grants and tokens")', () => {
   it('rotates once for concurrent callers and stores the new refresh token (0600) before using it', async () => {
     const initial = sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants());
     const store = new FileTokenStore(stateDir);
@@ -255,13 +255,35 @@ describe('Refresh-token rotation (XERO.md "Grants and tokens")', () => {
     expect(tokenCalls().refresh_token).toBe(calls);
   });
 
-  it('a corrupt token file stops renewal with its actionable message, once', async () => {
+  it('a corrupt token file without XERO_REFRESH_TOKEN stops renewal with its actionable message, once', async () => {
     const store = new FileTokenStore(stateDir);
     await fs.writeFile(store.file, 'not json');
-    const p = webProvider(store, sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants()));
+    const p = webProvider(store);
     await expect(p.getAccessToken()).rejects.toMatchObject({ code: 'XERO_NOT_CONFIGURED', message: expect.stringContaining('re-run `xero-scim auth`') });
     expect(p.status().ready).toBe(false);
     expect(tokenCalls().refresh_token).toBe(0);
+  });
+
+  it('a corrupt token file with XERO_REFRESH_TOKEN set tries the configured token first, and its rotation replaces the file', async () => {
+    const store = new FileTokenStore(stateDir);
+    await fs.writeFile(store.file, '{"clientId": "trunc');
+    const warnings: string[] = [];
+    const p = new TokenProvider(
+      { clientId: sandbox.clients.web.clientId, grant: { kind: 'refresh_token', initialRefreshToken: sandbox.data.issueRefreshToken(sandbox.clients.web.clientId, allTenants()) } },
+      { identity: identity('web'), store, clock, onWarning: (m) => warnings.push(m) },
+    );
+    expect(await p.getAccessToken()).toEqual(expect.any(String));
+    expect(p.status().ready).toBe(true);
+    expect(tokenCalls().refresh_token).toBe(1);
+    expect(await store.load()).toMatchObject({ clientId: sandbox.clients.web.clientId });
+    expect(warnings).toEqual([`${store.file} is not valid JSON; trying XERO_REFRESH_TOKEN instead`]);
+  });
+
+  it('a corrupt token file with a refused XERO_REFRESH_TOKEN asks for `auth`', async () => {
+    const store = new FileTokenStore(stateDir);
+    await fs.writeFile(store.file, 'not json');
+    const p = webProvider(store, 'a-refresh-token-xero-never-issued');
+    await expect(p.getAccessToken()).rejects.toMatchObject({ code: 'XERO_INVALID_GRANT', message: expect.stringContaining('xero-scim auth') });
   });
 
   it('without any refresh token, says how to get one', async () => {

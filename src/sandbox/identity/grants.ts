@@ -88,7 +88,8 @@ const CODE_TTL_MS = 10 * 60_000;
 
 /**
  * The authorization server's memory: clients, their connections, refresh-token chains and access tokens.
- * Refresh tokens rotate on every use; the previous one keeps working for the grace period (XERO.md).
+ * Refresh tokens rotate on every use; the previous one keeps working for the grace period
+ * (docs/xero.md, "Grants and tokens").
  */
 export class Grants {
   private readonly clients = new Map<string, SandboxClient>();

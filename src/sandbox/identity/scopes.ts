@@ -33,7 +33,7 @@ const API_SCOPES = [
 
 /**
  * Not in the list on purpose: `accounting.transactions` (and `.read`) may not be requested by apps created on or
- * after 2 March 2026, which replaced it with granular scopes (XERO.md, "Grants and tokens"); asking for it is
+ * after 2 March 2026, which replaced it with granular scopes (docs/xero.md, "Scopes"); asking for it is
  * `invalid_scope`.
  */
 export const KNOWN_SCOPES: ReadonlySet<string> = new Set([...IDENTITY_SCOPES, ...API_SCOPES]);
@@ -41,7 +41,7 @@ export const KNOWN_SCOPES: ReadonlySet<string> = new Set([...IDENTITY_SCOPES, ..
 /** Scopes a custom connection receives when it asks for none: every API scope. */
 export const CUSTOM_CONNECTION_SCOPES: readonly string[] = API_SCOPES;
 
-/** Reading `/Users` and `/Organisation` needs one of these (XERO.md). */
+/** Reading `/Users` and `/Organisation` needs one of these (docs/xero.md, "Scopes"). */
 export const SETTINGS_READ_SCOPES: readonly string[] = ['accounting.settings', 'accounting.settings.read'];
 
 /** `scope` per RFC 6749 §3.3 is space-delimited; Xero also accepts `scopes`. Duplicates collapse, order is kept. */

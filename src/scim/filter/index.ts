@@ -10,7 +10,8 @@
  *   when no value equals, so `x ne v` and `not (x eq v)` always agree.
  * - An unqualified name missing from the core schema resolves to the one extension declaring it (RFC 7644
  *   §3.10: clients SHOULD, not MUST, qualify extension attributes); declared by several → invalidFilter.
- * - `not` needs parentheses (`not (…)`), as in RFC 7644 Figure 1; dateTime literals need a zone.
+ * - `not` takes `not (…)` as in RFC 7644 Figure 1, and also a bare `not x eq v`, negating the one expression after it.
+ * - A dateTime literal without a zone is read as UTC; any number of fractional digits compares as an instant.
  */
 export type { AttributePath, CompareOp, CompareValue, Filter } from './ast';
 export { parseAttributePath, parseFilter, MAX_FILTER_DEPTH, MAX_FILTER_LENGTH } from './parse';
