@@ -3,10 +3,9 @@
  * The `xero-scim` command: serve (alias service, as ConductorOne's Deployment passes `args: ["service"]`),
  * sync, sandbox, auth, confirm-disconnect. Every option is read through `src/config.ts`, so `--help` lists all of them.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Command, ConfigError, type Flags, OPTIONS, formatOptionsHelp, isSwitchOption, loadConfig } from './config';
+import { VERSION } from './version';
 
 interface CommandSpec {
   readonly summary: string;
@@ -47,8 +46,6 @@ const COMMANDS: Record<Command, CommandSpec> = {
 };
 
 const ALIASES: Record<string, Command> = { service: 'serve' };
-
-const VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 export function usage(): string {
   const lines = ['Usage: xero-scim <command> [options]', '', 'Commands:'];

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
-import { type ListeningServer, listen } from '../src/server';
+import { type ListeningServer, listen } from '../src/http/listen';
 import { expressServerClasses } from '../src/http/express-server';
 import { SECURITY_HEADERS } from '../src/http/security-headers';
 

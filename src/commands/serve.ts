@@ -10,12 +10,13 @@ import path from 'node:path';
 import { type Config, ConfigError } from '../config';
 import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
+import { createApp } from '../http/app';
+import { type ListeningServer, listen } from '../http/listen';
 import { type Logger, createLogger } from '../log';
 import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
 import { SyncHistory } from '../ops/sync-history';
 import { tuneRuntime } from '../runtime';
-import { type ListeningServer, composeApp, listen } from '../server';
 import { requireXeroCredentials } from './credentials';
 
 export interface ServeOptions {
@@ -82,7 +83,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
   });
   const metrics = (observers.metrics = new Metrics({ directory, processMetrics: true }));
-  const { app } = composeApp({
+  const app = createApp({
     directory,
     tokens,
     logger,

@@ -1,15 +1,20 @@
 /**
- * The HTTP application: security headers, request ids, the authenticated SCIM API at `/scim/v2`, and one error
- * handler. Built by a factory from its dependencies so tests call it in-process (supertest) with a fake
- * directory and clock. The pieces (`scimAuth`, `createScimRouter`, `errorHandler`) are exported separately so the
- * server can mount more routes (health, metrics, status page) before `finish`.
+ * The HTTP application, composed in one place: security headers and the request log, the operator routes (probes,
+ * metrics, status page), the OpenAPI document, the authenticated SCIM API at `/scim/v2`, the SCIM 404 and one error
+ * handler. Built by a factory from its dependencies, so `serve` and the tests (supertest, with a fake directory and
+ * clock) run the same app. `mountScim` and `finish` are exported for the benchmark's variants that leave layers out.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { type Logger, silentLogger } from '../log';
 import type { Directory } from '../directory/model';
-import { scimAuth } from './auth';
+import { type Logger, silentLogger } from '../log';
+import { Metrics } from '../ops/metrics';
+import type { SyncHistory } from '../ops/sync-history';
+import { VERSION } from '../version';
+import { scimAuth, tokenMatcher } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
-import { type RequestObserver, requestLog } from './request-log';
+import { createOpenApiRouter } from './openapi';
+import { createOpsRouter } from './ops-routes';
+import { requestLog } from './request-log';
 import { createScimRouter } from './scim-router';
 import { securityHeaders } from './security-headers';
 import { throttleFailedAuth } from './throttle';
@@ -32,8 +37,13 @@ export interface AppOptions {
   readonly clock?: { now(): number };
   /** How long a paging crawl keeps the snapshot of its first page; default 600 s, 0 = never (see CrawlPins). */
   readonly crawlPinSeconds?: number;
-  /** Counts each request by route and status (the server passes its Prometheus metrics). */
-  readonly metrics?: RequestObserver;
+  /** Prometheus metrics, fed by the request log and the sync (`serve` passes the one its directory reports to);
+   *  default: a registry of the app's own, with process metrics. */
+  readonly metrics?: Metrics;
+  /** Serve the status page at / without authentication (STATUS_PAGE_PUBLIC). */
+  readonly statusPagePublic?: boolean;
+  /** The last day of syncs, drawn as charts on the status page (fed by the directory's onSync). */
+  readonly history?: SyncHistory;
   /** Largest accepted request body; default 64 KiB (a SearchRequest is small). */
   readonly bodyLimit?: string;
 }
@@ -52,22 +62,31 @@ export function rootUrlResolver(options: Pick<AppOptions, 'publicUrl'>): (req: R
   };
 }
 
-/** Builds the complete app: security headers, the SCIM API, the SCIM 404 and the error handler. */
+/** The whole application: security headers, request log, operator routes, OpenAPI, SCIM, the 404 and errors. */
 export function createApp(options: AppOptions): Express {
-  const app = createBaseApp(options);
-  mountScim(app, options);
-  finish(app, options.logger ?? silentLogger);
-  return app;
-}
-
-/** The app with security headers and request ids, no routes yet. */
-export function createBaseApp(options: Pick<AppOptions, 'trustProxy' | 'logger' | 'metrics'>): Express {
-  const app = express();
   const logger = options.logger ?? silentLogger;
+  const metrics = options.metrics ?? new Metrics({ directory: options.directory, clock: options.clock, processMetrics: true });
+  const app = express();
   app.set('trust proxy', options.trustProxy === true);
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
-  app.use(inSequence(securityHeaders(), requestLog(logger, options.metrics)));
+  app.use(inSequence(securityHeaders(), requestLog(logger, metrics)));
+  const matches = tokenMatcher({ tokens: options.tokens, basicAuth: true });
+  app.use(
+    createOpsRouter({
+      directory: options.directory,
+      metrics,
+      // The status page accepts Basic with the token as password even when SCIM does not, so a browser can open it.
+      isAuthorized: (req: Request) => matches(req.headers.authorization),
+      statusPagePublic: options.statusPagePublic,
+      clock: options.clock,
+      version: VERSION,
+      history: options.history,
+    }),
+  );
+  app.use(createOpenApiRouter());
+  mountScim(app, options);
+  finish(app, logger);
   return app;
 }
 

@@ -1,11 +1,11 @@
 /**
- * The HTTP listener: timeouts chosen for life behind an ingress, fair admission of requests (src/ops/fair-admission.ts),
+ * The HTTP listener: timeouts chosen for life behind an ingress, fair admission of requests (src/http/fair-admission.ts),
  * Node's own error answers in SCIM form, and a graceful shutdown that Kubernetes' grace period can rely on.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { fairAdmission, type FairAdmissionOptions } from '../ops/fair-admission';
+import { fairAdmission, type FairAdmissionOptions } from './fair-admission';
 import { ScimError } from '../scim/errors';
 import { expressServerClasses } from './express-server';
 import { securityHeaderLines } from './security-headers';
@@ -71,7 +71,7 @@ export async function listen(
     maxHeaderSize: limits.maxHeaderBytes,
     ...(limits.checkIntervalMs === undefined ? {} : { connectionsCheckingInterval: limits.checkIntervalMs }),
   });
-  // Requests take turns with accepting connections (src/ops/fair-admission.ts): without it, a burst of new
+  // Requests take turns with accepting connections (src/http/fair-admission.ts): without it, a burst of new
   // connections against a busy server waits seconds to be accepted, one per event-loop turn.
   const { admit, connectionAccepted } = fairAdmission((req: http.IncomingMessage, res: http.ServerResponse) => {
     // While draining, every answer closes its connection, so keep-alive clients reconnect to another replica. Checked

@@ -20,7 +20,8 @@ import { silentLogger } from '../../src/log';
 import { createSandbox } from '../../src/sandbox';
 import type { AttributeDefinition, SchemaDefinition } from '../../src/scim/attributes';
 import { RESOURCE_TYPES, SEARCH_REQUEST_SCHEMA, USER_SCHEMA_ID } from '../../src/scim/schemas';
-import { VERSION, composeApp } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { VERSION } from '../../src/version';
 import { OPENAPI_PATH, contract, exchangeOf, expectContract } from '../support/openapi';
 import { webAppEnvironment } from '../support/sandbox';
 
@@ -71,7 +72,7 @@ async function startFixture(): Promise<Fixture> {
     forRead: () => Promise.reject(new Error('the directory exploded')),
     status: () => ({ ready: false, reason: 'broken on purpose', tenants: [] }),
   };
-  const app = composeApp({ ...options, directory }).app;
+  const app = createApp({ ...options, directory });
   const tenantId = organisations[0]!.organisationId;
   const firstId = async (base: string, collection: string) => {
     const res = await request(app).get(`${base}/${collection}?count=1`).set('Authorization', AUTH);
@@ -86,8 +87,8 @@ async function startFixture(): Promise<Fixture> {
   });
   return {
     app,
-    unsynced: composeApp({ ...options, directory: unsyncedDirectory }).app,
-    broken: composeApp({ ...options, directory: throwing }).app,
+    unsynced: createApp({ ...options, directory: unsyncedDirectory }),
+    broken: createApp({ ...options, directory: throwing }),
     tenantId,
     ids: { global: await idsOf('/scim/v2'), tenant: await idsOf(`/scim/v2/tenants/${tenantId}`) },
     close: async () => {

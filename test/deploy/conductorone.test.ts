@@ -14,7 +14,8 @@ import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { createSandbox, type SandboxUser } from '../../src/sandbox';
-import { composeApp, listen } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { listen } from '../../src/http/listen';
 import { contract, exchangeOfFetch } from '../support/openapi';
 import { webAppEnvironment } from '../support/sandbox';
 
@@ -300,7 +301,7 @@ describe('deploy/conductorone', () => {
     });
     const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
     expect((await directory.syncOnce()).outcome).toBe('ok');
-    server = await listen(composeApp({ directory, tokens: [TOKEN], logger: silentLogger }).app, 0, '127.0.0.1');
+    server = await listen(createApp({ directory, tokens: [TOKEN], logger: silentLogger }), 0, '127.0.0.1');
     stop = async () => {
       await server.close();
       await directory.stop();

@@ -14,7 +14,8 @@ import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { createSandbox } from '../../src/sandbox';
-import { composeApp, listen } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { listen } from '../../src/http/listen';
 import { ROOT, lastOf, readDockerfile, stageEnv } from './dockerfile';
 import { webAppEnvironment } from '../support/sandbox';
 
@@ -199,7 +200,7 @@ describe('probes against the running server', () => {
       STATE_DIR: stateDir,
     });
     const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
-    const { app } = composeApp({ directory, tokens: ['t'], logger: silentLogger, trustProxy: config.trustProxy });
+    const app = createApp({ directory, tokens: ['t'], logger: silentLogger, trustProxy: config.trustProxy });
     // The manifest's port 8080 is this test's ephemeral port: the probe is sent where `port: http` points.
     const server = await listen(app, 0, '127.0.0.1');
     const portOf: Record<number, string> = { [containerPort('http')]: server.url };

@@ -10,7 +10,8 @@ import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { type XeroDirectory, type XeroDirectoryDeps, type XeroDirectoryOptions, createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
-import { type ListeningServer, composeApp, listen } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { type ListeningServer, listen } from '../../src/http/listen';
 import { contract, exchangeOfFetch } from '../support/openapi';
 import { SteppingClock } from '../xero/helpers/clocks';
 import { type World, world } from './helpers';
@@ -272,7 +273,7 @@ describe('Users answering 200 {"Users":[]}', () => {
 describe('what an operator sees', () => {
   it('/readyz, /metrics and the status page show each suspicion with its age and how to confirm it', async () => {
     const d = directory();
-    const { app } = composeApp({ directory: d, tokens: ['guard-status-token-0123'], logger: silentLogger, clock });
+    const app = createApp({ directory: d, tokens: ['guard-status-token-0123'], logger: silentLogger, clock });
     const server = await listen(app, 0, '127.0.0.1');
     servers.push(server);
     await d.syncOnce();

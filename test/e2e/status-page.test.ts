@@ -11,7 +11,8 @@ import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { SyncHistory } from '../../src/ops/sync-history';
 import { createSandbox } from '../../src/sandbox';
-import { composeApp, listen } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { listen } from '../../src/http/listen';
 import { type Clock, systemClock } from '../../src/xero/clock';
 import { artifactPath, chromiumAvailable, launchChromium } from '../support/browser';
 import { webAppEnvironment } from '../support/sandbox';
@@ -30,7 +31,7 @@ describeWithBrowser('status page in a browser', () => {
       STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xero-scim-status-')),
     });
     const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
-    const { app } = composeApp({ directory, tokens: ['status-token'], logger: silentLogger });
+    const app = createApp({ directory, tokens: ['status-token'], logger: silentLogger });
     const server = await listen(app, 0, '127.0.0.1');
     const browser = await launchChromium();
     try {
@@ -88,7 +89,7 @@ describeWithBrowser('status page in a browser', () => {
       onSync: (report) => history.record(report),
       policy: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
     });
-    const { app } = composeApp({ directory, tokens: ['status-token'], logger: silentLogger, history });
+    const app = createApp({ directory, tokens: ['status-token'], logger: silentLogger, history });
     const server = await listen(app, 0, '127.0.0.1');
     const browser = await launchChromium();
     try {

@@ -7,7 +7,7 @@ import request from 'supertest';
 import type { Directory } from '../../src/directory/model';
 import type { SyncReport } from '../../src/directory/sync';
 import { Metrics } from '../../src/ops/metrics';
-import { createOpsRouter } from '../../src/ops/routes';
+import { createOpsRouter } from '../../src/http/ops-routes';
 import { niceCeiling } from '../../src/ops/sync-chart';
 import { SyncHistory } from '../../src/ops/sync-history';
 

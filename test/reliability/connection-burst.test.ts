@@ -1,6 +1,6 @@
 /**
  * Guarantee 6 — load held, the connection burst. libuv (Node 20) accepts one connection per event-loop turn; without
- * fair admission (src/ops/fair-admission.ts) each turn of a busy server also runs one request from every connection
+ * fair admission (src/http/fair-admission.ts) each turn of a busy server also runs one request from every connection
  * already established, so a burst of new connections waits seconds to be taken in, although every request takes a
  * millisecond. The server runs the real `listen()` from dist/ in a child process (the load generator must not share
  * its event loop), with a handler that busy-waits per request; autocannon keeps it busy, then bursts of new
@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { fairAdmission } from '../../src/ops/fair-admission';
+import { fairAdmission } from '../../src/http/fair-admission';
 import { CLI, ensureBuilt, reportFigures, size, waitFor } from './support';
 
 /** Connections keeping the server busy, and how many new ones open at once in each burst. */
@@ -77,7 +77,7 @@ async function burst(port: number, count: number): Promise<Burst> {
   return { connectMaxMs: Math.max(...connectMs), firstAnswerMs: firstAnswerMs.sort((a, b) => a - b), failures };
 }
 
-describe('fair admission (src/ops/fair-admission.ts)', () => {
+describe('fair admission (src/http/fair-admission.ts)', () => {
   const nextTurn = () => new Promise((r) => setImmediate(r));
   /** What Node does between two sockets' callbacks: ticks and microtasks run (the scheduler counts time there). */
   const nextCallback = () => new Promise<void>((r) => queueMicrotask(() => process.nextTick(r)));

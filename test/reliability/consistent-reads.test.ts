@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import request from 'supertest';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { createXeroDirectory } from '../../src/directory/sync';
-import { composeApp, listen } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { listen } from '../../src/http/listen';
 import { fixedDirectory, generatedTenants, snapshotOf } from '../http/fixtures';
 import { SteppingClock } from '../xero/helpers/clocks';
 import { world } from '../directory/helpers';
@@ -56,7 +57,7 @@ describe('Guarantee 3: consistent reads while snapshots swap', () => {
     // Each crawler is its own client (its own token): a crawl is pinned per credentials and query (see the known gap
     // below for two crawls sharing both).
     const crawlerTokens = Array.from({ length: CRAWLERS }, (_, i) => `consistent-reads-crawler-${i}`);
-    const server = await listen(composeApp({ directory, tokens: [TOKEN, ...crawlerTokens], logger, clock }).app, 0, '127.0.0.1');
+    const server = await listen(createApp({ directory, tokens: [TOKEN, ...crawlerTokens], logger, clock }), 0, '127.0.0.1');
     const get = async (route: string, token = TOKEN) => {
       const res = await fetch(`${server.url}${route}`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
@@ -199,7 +200,7 @@ describe('Guarantee 3: known gap', () => {
     const leavers = new Set(before.people.slice(0, 3).map((p) => p.userName));
     const after = snapshotOf(before.tenants.map((t) => ({ ...t, users: t.users.filter((u) => !leavers.has(u.email.trim().toLowerCase())) })));
     const directory = fixedDirectory(before);
-    const app = composeApp({ directory, tokens: [TOKEN], logger: capturedLogger('silent').logger }).app;
+    const app = createApp({ directory, tokens: [TOKEN], logger: capturedLogger('silent').logger });
     const page = async (startIndex: number) =>
       (await request(app).get(`/scim/v2/Users?startIndex=${startIndex}&count=5`).set('Authorization', `Bearer ${TOKEN}`)).body as ScimList;
     const seenByFirst = (await page(1)).Resources.map((r) => r.id);

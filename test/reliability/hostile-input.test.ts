@@ -7,7 +7,8 @@
  */
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import { composeApp, listen, type ListeningServer, TIMEOUTS } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { listen, type ListeningServer, TIMEOUTS } from '../../src/http/listen';
 import { fixedDirectory, generatedTenants, snapshotOf } from '../http/fixtures';
 import { campaignSeed, capturedLogger, reportFigures, size } from './support';
 
@@ -37,7 +38,7 @@ const figures = { seed: campaignSeed(4), inputsTried: 0, byStatus: {} as Record<
 beforeAll(async () => {
   // trustProxy so each request can come from its own address: the failed-auth throttle must not turn the rest of
   // the campaign into 429s (it is tested in guarantee 5).
-  server = await listen(composeApp({ directory, tokens: [TOKEN], logger, trustProxy: true }).app, 0, '127.0.0.1', LIMITS);
+  server = await listen(createApp({ directory, tokens: [TOKEN], logger, trustProxy: true }), 0, '127.0.0.1', LIMITS);
   port = Number(new URL(server.url).port);
 });
 

@@ -6,8 +6,8 @@
  * current truth or its last good truth, and an organisation serving its last good truth says so in /readyz, in
  * /metrics and on the status page.
  */
-import type { ListeningServer } from '../../src/server';
-import { composeApp, listen } from '../../src/server';
+import { createApp } from '../../src/http/app';
+import { type ListeningServer, listen } from '../../src/http/listen';
 import { type XeroDirectory, createXeroDirectory } from '../../src/directory/sync';
 import type { FaultKind } from '../../src/sandbox';
 import { SteppingClock } from '../xero/helpers/clocks';
@@ -123,7 +123,7 @@ describe('Guarantee 1: no false removals under Xero faults', () => {
     // Real-time call timeout, short: a "timeout" fault then costs a fraction of a second; everything else is virtual.
     const makeDirectory = () => createXeroDirectory(w.config, { clock, random: () => dice.next(), policy: { timeoutMs: 400 }, logger });
     let directory = makeDirectory();
-    let server = await listen(composeApp({ directory, tokens: [TOKEN], logger, clock }).app, 0, '127.0.0.1');
+    let server = await listen(createApp({ directory, tokens: [TOKEN], logger, clock }), 0, '127.0.0.1');
     const organisationIds = w.sandbox.data.organisations().map((o) => o.organisationId.toLowerCase());
     const chronic = organisationIds[0]!;
     const chronicRounds = new Set(Array.from({ length: Math.max(3, Math.floor(ROUNDS / 4)) }, (_, i) => 2 + i));
@@ -190,7 +190,7 @@ describe('Guarantee 1: no false removals under Xero faults', () => {
             await server.close(0);
             await directory.stop();
             directory = makeDirectory();
-            server = await listen(composeApp({ directory, tokens: [TOKEN], logger, clock }).app, 0, '127.0.0.1');
+            server = await listen(createApp({ directory, tokens: [TOKEN], logger, clock }), 0, '127.0.0.1');
             figures.restarts++;
           }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
-import { composeApp } from '../../src/server';
+import { createApp } from '../../src/http/app';
 import { AUTH_THROTTLE_DEFAULTS } from '../../src/http/throttle';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import { fixedDirectory, snapshotOf } from '../http/fixtures';
@@ -24,7 +24,7 @@ const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
 function app(clock = new ManualClock(), trustProxy = false) {
   const { logger } = capturedLogger('silent');
-  return composeApp({ directory: fixedDirectory(snapshotOf()), tokens: [TOKEN], logger, clock, trustProxy }).app;
+  return createApp({ directory: fixedDirectory(snapshotOf()), tokens: [TOKEN], logger, clock, trustProxy });
 }
 
 describe('Guarantee 5: failed authentication is throttled per client', () => {

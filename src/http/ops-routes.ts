@@ -1,16 +1,16 @@
 /**
- * Operator routes: liveness, readiness, Prometheus metrics and the status page.
+ * Operator routes: liveness, readiness, Prometheus metrics and the status page (what they show is built in src/ops/).
  * Probes and metrics are unauthenticated (kubelet and Prometheus carry no token) and reveal no personal data;
  * the status page needs a SCIM token (Bearer, or Basic with the token as password so a browser can open it).
  */
 import { randomBytes } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Directory } from '../directory/model';
-import { throttleFailedAuth } from '../http/throttle';
+import type { Metrics } from '../ops/metrics';
+import { renderStatusPage } from '../ops/status-page';
+import type { SyncHistory } from '../ops/sync-history';
 import { ScimError } from '../scim/errors';
-import type { Metrics } from './metrics';
-import { renderStatusPage } from './status-page';
-import type { SyncHistory } from './sync-history';
+import { throttleFailedAuth } from './throttle';
 
 export interface OpsOptions {
   directory: Directory;

@@ -5,7 +5,7 @@ import { buildSnapshot } from '../../src/directory/snapshot';
 import { Metrics } from '../../src/ops/metrics';
 import { errorHandler } from '../../src/http/errors';
 import { silentLogger } from '../../src/log';
-import { createOpsRouter } from '../../src/ops/routes';
+import { createOpsRouter } from '../../src/http/ops-routes';
 
 const ORG = '11111111-1111-4111-8111-111111111111';
 const snapshot = buildSnapshot(
