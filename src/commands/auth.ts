@@ -10,7 +10,7 @@ import https from 'node:https';
 import { generate } from 'selfsigned';
 import type { Config } from '../config';
 import { ConfigError } from '../config';
-import { escapeHtml } from '../ops/status-page';
+import { escapeHtml } from '../ops/html';
 import { type Connection, IdentityClient, createPkcePair } from '../xero/identity';
 import { FileTokenStore, fingerprint } from '../xero/tokens';
 
@@ -31,7 +31,7 @@ export interface AuthResult {
   stored?: string;
 }
 
-export const WEB_APP_SCOPES = 'offline_access accounting.settings.read';
+const WEB_APP_SCOPES = 'offline_access accounting.settings.read';
 
 export async function runAuth(config: Config, options: AuthOptions = {}): Promise<AuthResult> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));

@@ -185,7 +185,7 @@ function demoExampleUser(snapshot: DirectorySnapshot | undefined): string {
 }
 
 /** Where the server really listens, and who can reach it: the URLs name 127.0.0.1 also when it listens on every interface. */
-export function describeBinding(address: AddressInfo): string {
+function describeBinding(address: AddressInfo): string {
   const everywhere = address.address === '0.0.0.0' || address.address === '::';
   const loopback = address.address === '127.0.0.1' || address.address === '::1';
   const shown = address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;

@@ -19,7 +19,7 @@ import { createScimRouter } from './scim-router';
 import { securityHeaders } from './security-headers';
 import { throttleFailedAuth } from './throttle';
 
-export const SCIM_BASE_PATH = '/scim/v2';
+const SCIM_BASE_PATH = '/scim/v2';
 
 export interface AppOptions {
   readonly directory: Directory;

@@ -9,7 +9,7 @@ import { ScimError, invalidSyntax, notFound } from '../scim/errors';
 import { SCIM_CONTENT_TYPE } from './respond';
 
 /** The error a thrown value should be answered with. */
-export function toScimError(error: unknown): ScimError | undefined {
+function toScimError(error: unknown): ScimError | undefined {
   if (error instanceof ScimError) return error;
   if (error === null || typeof error !== 'object') return undefined;
   const { type, status, statusCode, expose } = error as { type?: unknown; status?: unknown; statusCode?: unknown; expose?: unknown };

@@ -22,13 +22,13 @@ import { performance } from 'node:perf_hooks';
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Long enough that a turn runs a few SCIM lists, short enough that waiting connections are taken in promptly. */
-export const DEFAULT_TURN_BUDGET_MS = 3;
+const DEFAULT_TURN_BUDGET_MS = 3;
 
 /**
  * Above this many queued requests, requests run at once again (the behaviour without this scheduler): a safety valve
  * against pipelining clients, see `fairAdmission`.
  */
-export const DEFAULT_MAX_QUEUED = 4096;
+const DEFAULT_MAX_QUEUED = 4096;
 
 export interface FairAdmissionOptions {
   /** Time a turn may spend running requests before the rest wait for the next turn. */

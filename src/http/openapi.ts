@@ -7,14 +7,14 @@ import path from 'node:path';
 import { Router } from 'express';
 
 /** One folder above both `src/` and `dist/`; the image copies `openapi/` next to `dist/`. */
-export const OPENAPI_DOCUMENT_PATH = path.join(__dirname, '..', '..', 'openapi', 'scim.yaml');
+const DOCUMENT_PATH = path.join(__dirname, '..', '..', 'openapi', 'scim.yaml');
 
 /**
  * Read once when the app is built: a server shipped without its contract is a packaging mistake that should stop
  * start-up, not surface as a 500 when someone first asks for the document.
  */
-export function createOpenApiRouter(documentPath: string = OPENAPI_DOCUMENT_PATH): Router {
-  const document = readFileSync(documentPath, 'utf8');
+export function createOpenApiRouter(): Router {
+  const document = readFileSync(DOCUMENT_PATH, 'utf8');
   const router = Router();
   router.get('/openapi.yaml', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').type('application/yaml').send(document);

@@ -19,7 +19,7 @@ export interface OpsOptions {
   isAuthorized: (req: Request) => boolean;
   statusPagePublic?: boolean;
   clock?: { now(): number };
-  version?: string;
+  version: string;
   /** The last day of syncs, drawn as charts on the status page. */
   history?: Pick<SyncHistory, 'recent' | 'windowMs'>;
 }
@@ -91,7 +91,7 @@ export function createOpsRouter(options: OpsOptions): Router {
       now: now(),
       nonce,
       refreshSeconds: 30,
-      version: options.version ?? 'dev',
+      version: options.version,
       ...(options.history ? { history: { points: options.history.recent(now()), windowMs: options.history.windowMs } } : {}),
     });
     res.set('Content-Security-Policy', STATUS_CSP(nonce)).set('Cache-Control', 'no-store').type('html').send(html);

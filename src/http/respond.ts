@@ -15,7 +15,7 @@ export function weakETag(...parts: readonly (string | Buffer)[]): string {
 }
 
 /** RFC 9110 §13.1.2: If-None-Match uses weak comparison; `*` matches any current representation. */
-export function matchesIfNoneMatch(req: Request, etag: string): boolean {
+function matchesIfNoneMatch(req: Request, etag: string): boolean {
   const header = req.headers['if-none-match'];
   if (!header) return false;
   const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
@@ -47,7 +47,7 @@ export function notModified(req: Request, res: Response, etag: string): boolean 
 }
 
 /** The same, for bodies not pre-serialised. */
-export function sendScimJson(req: Request, res: Response, status: number, body: unknown, withETag = true): void {
+export function sendScimJson(req: Request, res: Response, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  sendScim(req, res, status, text, withETag ? weakETag(text) : undefined);
+  sendScim(req, res, status, text, weakETag(text));
 }

@@ -9,7 +9,7 @@
  * before the next request from a burst is admitted.
  */
 import type { Request, RequestHandler } from 'express';
-import { ScimError } from '../scim/errors';
+import { ScimError, tooManyRequests } from '../scim/errors';
 
 export interface AuthThrottleOptions {
   /** Failed attempts a client may make in a burst; default 20. */
@@ -57,11 +57,7 @@ export function throttleFailedAuth(auth: RequestHandler, options: AuthThrottleOp
     if (bucket.tokens < 1) {
       remember(client, bucket);
       const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / refill));
-      next(
-        new ScimError(429, `Too many failed authentication attempts from this address; retry after ${retryAfter} seconds.`, undefined, {
-          'Retry-After': String(retryAfter),
-        }),
-      );
+      next(tooManyRequests(`Too many failed authentication attempts from this address; retry after ${retryAfter} seconds.`, retryAfter));
       return;
     }
     auth(req, res, (err?: unknown) => {

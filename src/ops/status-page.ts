@@ -19,10 +19,8 @@ export interface StatusPageInput {
   history?: { points: readonly SyncPoint[]; windowMs: number };
 }
 
-export { escapeHtml };
-
 /** "3 min ago", "2 h ago": an operator reads ages, not timestamps; the exact time is in the title attribute. */
-export function formatAge(iso: string | undefined, now: number): string {
+function formatAge(iso: string | undefined, now: number): string {
   if (!iso) return 'never';
   const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (seconds < 90) return `${seconds} s ago`;

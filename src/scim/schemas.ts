@@ -27,7 +27,7 @@ const sub = attribute;
  * sorting and attribute selection know their characteristics, but `/Schemas` leaves them out: §3.1 defines them
  * outside any schema, and the RFC's own representations (§8.7.1) do not list them.
  */
-export const COMMON_ATTRIBUTES: readonly AttributeDefinition[] = [
+const COMMON_ATTRIBUTES: readonly AttributeDefinition[] = [
   attribute('schemas', 'reference', 'The schemas the resource conforms to.', {
     multiValued: true,
     caseExact: true,
@@ -58,7 +58,7 @@ const COMMON_NAMES = new Set(COMMON_ATTRIBUTES.map((a) => a.name));
 const reference = (description: string, referenceTypes: readonly string[]) =>
   sub('$ref', 'reference', description, { caseExact: true, referenceTypes });
 
-export const USER_SCHEMA: SchemaDefinition = {
+const USER_SCHEMA: SchemaDefinition = {
   id: USER_SCHEMA_ID,
   name: 'User',
   description: 'A person who can log in to at least one connected Xero organisation, merged across organisations by e-mail.',
@@ -128,7 +128,7 @@ export const XERO_USER_SCHEMA: SchemaDefinition = {
   ],
 };
 
-export const GROUP_SCHEMA: SchemaDefinition = {
+const GROUP_SCHEMA: SchemaDefinition = {
   id: GROUP_SCHEMA_ID,
   name: 'Group',
   description: 'A connected Xero organisation; its members are the users with access to it.',
@@ -168,7 +168,7 @@ export const XERO_ORGANISATION_SCHEMA: SchemaDefinition = {
   ],
 };
 
-export const ROLE_SCHEMA: SchemaDefinition = {
+const ROLE_SCHEMA: SchemaDefinition = {
   id: ROLE_SCHEMA_ID,
   name: 'Role',
   description: 'A role of one Xero organisation (an entitlement).',
@@ -179,7 +179,7 @@ export const ROLE_SCHEMA: SchemaDefinition = {
   ],
 };
 
-export const XERO_ROLE_SCHEMA: SchemaDefinition = {
+const XERO_ROLE_SCHEMA: SchemaDefinition = {
   id: XERO_ROLE_SCHEMA_ID,
   name: 'XeroRole',
   description: 'The Xero role code, its organisation and who holds it.',

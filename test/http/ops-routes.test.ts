@@ -47,7 +47,7 @@ const readyStatus: DirectoryStatus = {
 function appFor(directory: Directory, statusPagePublic = false) {
   const metrics = new Metrics({ directory, clock });
   const app = express();
-  app.use(createOpsRouter({ directory, metrics, clock, statusPagePublic, isAuthorized: (req) => req.get('authorization') === 'Bearer good' }));
+  app.use(createOpsRouter({ directory, metrics, clock, version: 'test', statusPagePublic, isAuthorized: (req) => req.get('authorization') === 'Bearer good' }));
   app.use(errorHandler(silentLogger));
   return { app, metrics };
 }

@@ -17,7 +17,7 @@ const directory: Directory = { current: () => undefined, forRead: async () => un
 
 function page(history?: SyncHistory) {
   const app = express();
-  app.use(createOpsRouter({ directory, metrics: new Metrics({ directory, clock }), clock, statusPagePublic: true, isAuthorized: () => true, ...(history ? { history } : {}) }));
+  app.use(createOpsRouter({ directory, metrics: new Metrics({ directory, clock }), clock, version: 'test', statusPagePublic: true, isAuthorized: () => true, ...(history ? { history } : {}) }));
   return request(app).get('/').expect(200);
 }
 
