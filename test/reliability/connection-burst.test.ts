@@ -26,9 +26,9 @@ const BOUND_MS = size(2000, 4000);
 /** A socket that gets no answer at all is counted at this (and fails the bound). */
 const GIVE_UP_MS = 15_000;
 
-/** The server: dist/server.js's listen() in front of a handler that costs BUSY_MS and answers 17 KB (a Users page). */
+/** The server: dist/http/listen.js's listen() in front of a handler that costs BUSY_MS and answers 17 KB (a Users page). */
 const SERVER = `
-const { listen } = require(${JSON.stringify(path.join(path.dirname(CLI), 'server.js'))});
+const { listen } = require(${JSON.stringify(path.join(path.dirname(CLI), 'http', 'listen.js'))});
 const body = 'x'.repeat(17000);
 const handler = (req, res) => { const end = performance.now() + ${BUSY_MS}; while (performance.now() < end); res.end(body); };
 listen(handler, 0, '127.0.0.1').then((s) => console.log('listening ' + s.url));
