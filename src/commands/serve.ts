@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Config, ConfigError } from '../config';
+import { type Config, ConfigError, cursorSecretOf } from '../config';
 import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { type Logger, createLogger } from '../log';
@@ -69,6 +69,7 @@ export async function runServe(config: Config, options: ServeOptions = {}): Prom
     publicUrl: effective.publicUrl,
     trustProxy: effective.trustProxy,
     statusPagePublic: effective.statusPagePublic,
+    cursorSecret: cursorSecretOf(effective),
   });
 
   const server = await listen(app, effective.port, effective.host);
