@@ -24,6 +24,8 @@ interface Page {
   nextCursor?: string;
   previousCursor?: string;
   Resources: { id: string; schemas: string[]; userName?: string }[];
+  /** When the answer is an error instead. */
+  scimType?: string;
 }
 
 const ORG = '33333333-3333-4333-8333-333333333333';
