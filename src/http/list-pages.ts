@@ -13,7 +13,7 @@ import type { DirectorySnapshot } from '../directory/model';
 import { expiredCursor, invalidCount, invalidCursor } from '../scim/errors';
 import { CursorCodec } from '../scim/query/cursor';
 import type { ListQuery } from '../scim/query/parameters';
-import type { PageLocation } from '../scim/query/search';
+import { byIndex, type PageLocation } from '../scim/query/search';
 import { CrawlPins } from './crawl-pins';
 
 export interface ListPage {
@@ -59,30 +59,33 @@ export class ListPages {
     const pins = this.crawlPins;
     const pinned = pins && query.startIndex > 1 ? pins.get(crawlKey()) : undefined;
     const snapshot = pinned ?? (await this.options.current());
+    const page = byIndex(query);
     return {
       snapshot,
       page: {
-        offset: query.startIndex - 1,
+        offset: page.offset,
         members(totalResults) {
-          const more = query.count > 0 && totalResults > query.startIndex - 1 + query.count;
+          const more = query.count > 0 && totalResults > page.offset + query.count;
           if (pins && more && !pinned) pins.set(crawlKey(), snapshot);
-          return { startIndex: query.startIndex };
+          return page.members(totalResults);
         },
       },
     };
   }
 
   /**
-   * Cursor paging. `scope` is `CursorCodec.scope` of what makes the list (view, type, filter, order): a cursor is
-   * honoured only for the query it was issued for, and only at the page size it was issued for (RFC 9865 §2.1).
+   * Cursor paging. `list` names the endpoint (view and resource type); with the query's filter and order it makes
+   * the cursor's scope: a cursor is honoured only for the query it was issued for, and only at the page size it was
+   * issued for (RFC 9865 §2.1).
    */
-  async byCursor(query: ListQuery & { readonly cursor: string }, scope: string): Promise<ListPage> {
+  async byCursor(query: ListQuery, cursor: string, list: string): Promise<ListPage> {
     const { codec } = this;
+    const scope = CursorCodec.scope([list, query.filter, query.sortBy, query.sortOrder]);
     let snapshot: DirectorySnapshot;
     let offset = 0;
-    if (query.cursor === '') snapshot = await this.options.current();
+    if (cursor === '') snapshot = await this.options.current();
     else {
-      const position = codec.decode(query.cursor);
+      const position = codec.decode(cursor);
       if (position.scope !== scope) {
         throw invalidCursor('The cursor belongs to another query: page with the same endpoint, filter, sortBy and sortOrder as the first page.');
       }
@@ -92,7 +95,8 @@ export class ListPages {
       snapshot = this.cursorPins.get(position.version) ?? (await this.currentIf(position.version));
       offset = position.offset;
     }
-    // Every page that can lead to another keeps its snapshot, so the cursors it hands out stay good for cursorTimeout.
+    // Every cursor page keeps its snapshot (a 304 too: the client reuses the cursors of the body it holds), so the
+    // cursors it hands out stay good for cursorTimeout whatever is published meanwhile.
     if (query.count > 0) this.cursorPins.set(snapshot.version, snapshot);
     const { count } = query;
     const version = snapshot.version;

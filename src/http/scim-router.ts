@@ -17,7 +17,6 @@ import {
   serviceProviderConfig,
 } from '../scim/discovery';
 import { forbidden, methodNotAllowed, notFound, readOnly, unavailable, unsupported } from '../scim/errors';
-import { CursorCodec } from '../scim/query/cursor';
 import { queryFromParameters, queryFromSearchRequest, type ListQuery } from '../scim/query/parameters';
 import { listResources, listResponse, resourceWriter, searchAll, type PageLocation } from '../scim/query/search';
 import { viewOf, type View } from '../scim/render';
@@ -52,7 +51,7 @@ export interface ScimRouterOptions {
 
 const READ = 'GET, HEAD';
 
-export const DEFAULT_CURSOR_TIMEOUT_SECONDS = 600;
+const DEFAULT_CURSOR_TIMEOUT_SECONDS = 600;
 
 export function createScimRouter(options: ScimRouterOptions): Router {
   const router = Router({ caseSensitive: false, strict: false });
@@ -79,8 +78,8 @@ async function currentSnapshot(options: ScimRouterOptions): Promise<DirectorySna
   return snapshot;
 }
 
-/** The view and position a list page is answered from; `scope` names the list for cursors (`CursorCodec.scope`). */
-type ListPageResolver = (req: Request, query: ListQuery, scope: string) => Promise<{ view: View; page: PageLocation }>;
+/** The view and position a list page is answered from; `list` names the resource type listed (`*` for all). */
+type ListPageResolver = (req: Request, query: ListQuery, list: string) => Promise<{ view: View; page: PageLocation }>;
 
 /**
  * The JSON body parser, run only where a body is read (`.search`): elsewhere the method and the route decide the
@@ -112,14 +111,14 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages)
   const viewFor = async (req: Request): Promise<View> => viewIn(req, await currentSnapshot(options));
 
   /** The view and position of a list page, by index (the default) or by cursor (RFC 9865). */
-  const listPageFor: ListPageResolver = async (req, query, scope) => {
+  const listPageFor: ListPageResolver = async (req, query, list) => {
     const { snapshot, page } =
       query.cursor === undefined
         ? await pages.byIndex(query, () => {
             const { startIndex: _startIndex, ...crawl } = query;
             return CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, crawl);
           })
-        : await pages.byCursor({ ...query, cursor: query.cursor }, CursorCodec.scope([tenantIdOf(req), scope, query.filter, query.sortBy, query.sortOrder]));
+        : await pages.byCursor(query, query.cursor, `${tenantIdOf(req) ?? ''}/${list}`);
     return { view: viewIn(req, snapshot), page };
   };
 
