@@ -29,6 +29,8 @@ export interface ServerOptions {
   metrics?: Metrics;
   /** Syncs the status page charts (fed by the directory's onSync). */
   history?: SyncHistory;
+  /** What RFC 9865 cursors are signed with (`cursorSecretOf`); default: a random secret of this process's own. */
+  cursorSecret?: string;
 }
 
 /** The whole HTTP application: security headers, request log, operator routes, SCIM, errors. */
@@ -58,6 +60,7 @@ export function composeApp(options: ServerOptions): { app: Express; metrics: Met
     trustProxy: options.trustProxy,
     logger: options.logger,
     clock: options.clock,
+    cursorSecret: options.cursorSecret,
   });
   finish(app, options.logger);
   return { app, metrics };
