@@ -297,6 +297,14 @@ export const OPTIONS = {
     commands: SERVE,
     parse: boolean,
   }),
+  scimCursorSecret: option({
+    env: 'SCIM_CURSOR_SECRET',
+    flag: '--scim-cursor-secret',
+    description: 'Secret RFC 9865 paging cursors are signed with; give replicas the same one. Default: derived from XERO_CLIENT_SECRET.',
+    secret: true,
+    commands: SERVE,
+    parse: optionalText,
+  }),
   scimMaxResults: option({
     env: 'SCIM_MAX_RESULTS',
     flag: '--scim-max-results',
@@ -388,6 +396,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
   requireStrongTokens(config.scimBearerToken, 'SCIM_BEARER_TOKEN');
   const fromFile = readTokenFile(config.scimBearerTokenFile);
   requireStrongTokens(fromFile, 'SCIM_BEARER_TOKEN_FILE');
+  if (config.scimCursorSecret !== undefined && config.scimCursorSecret.length < MIN_SCIM_TOKEN_LENGTH) {
+    throw new ConfigError('SCIM_CURSOR_SECRET', `must be at least ${MIN_SCIM_TOKEN_LENGTH} characters (e.g. \`openssl rand -base64 32\`)`);
+  }
   return { ...config, scimBearerToken: [...config.scimBearerToken, ...fromFile] };
 }
 
@@ -410,6 +421,16 @@ function readTokenFile(file: string | undefined): string[] {
   } catch (err) {
     throw new ConfigError('SCIM_BEARER_TOKEN_FILE', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+}
+
+/**
+ * The secret RFC 9865 cursors are signed with (the key is derived from it, see `CursorCodec`): SCIM_CURSOR_SECRET,
+ * else the Xero client secret, which every replica of one deployment already shares (they serve the same Xero app)
+ * and which is rotated rarely, so a crawl's cursors verify on whichever replica answers. Undefined only with a fixed
+ * XERO_ACCESS_TOKEN and no client secret (debugging): each process then signs with a random secret of its own.
+ */
+export function cursorSecretOf(config: Pick<Config, 'scimCursorSecret' | 'xeroClientSecret'>): string | undefined {
+  return config.scimCursorSecret ?? config.xeroClientSecret;
 }
 
 /** Every environment variable the server reads (the help test checks no other is read anywhere). */

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, formatOptionsHelp, loadConfig, OPTIONS } from '../src/config';
+import { ConfigError, cursorSecretOf, formatOptionsHelp, loadConfig, OPTIONS } from '../src/config';
 
 describe('configuration', () => {
   it('has documented defaults', () => {
@@ -73,6 +73,7 @@ describe('configuration', () => {
     [{ XERO_MAX_DISCONNECT_SHARE: '1.5' }, 'XERO_MAX_DISCONNECT_SHARE'],
     [{ XERO_MAX_DISCONNECT_SHARE: 'half' }, 'XERO_MAX_DISCONNECT_SHARE'],
     [{ XERO_MAX_DISCONNECT_SHARE: '50%' }, 'XERO_MAX_DISCONNECT_SHARE'],
+    [{ SCIM_CURSOR_SECRET: 'too-short' }, 'SCIM_CURSOR_SECRET'],
   ])('stops with an error naming the variable for %j', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -81,6 +82,12 @@ describe('configuration', () => {
       expect((err as ConfigError).variable).toBe(variable);
       expect((err as Error).message.startsWith(`${variable}: `)).toBe(true);
     }
+  });
+
+  it('signs cursors with SCIM_CURSOR_SECRET, else the Xero client secret every replica shares', () => {
+    expect(cursorSecretOf(loadConfig({ SCIM_CURSOR_SECRET: 'cursor-secret-0123456789', XERO_CLIENT_SECRET: 'client-secret' }))).toBe('cursor-secret-0123456789');
+    expect(cursorSecretOf(loadConfig({ BATON_XERO_CLIENT_SECRET: 'client-secret' }))).toBe('client-secret');
+    expect(cursorSecretOf(loadConfig({ XERO_ACCESS_TOKEN: 'debugging' }))).toBeUndefined(); // a random secret per process
   });
 
   it('never echoes a value in its error message', () => {

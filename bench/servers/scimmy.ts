@@ -3,12 +3,10 @@
  * documentation shows (https://scimmyjs.github.io): resources declared with an `egress` handler that returns the
  * matching records (by id, or through `resource.filter.match`), SCIMMY shaping, paging and rendering every answer.
  *
- * Two things it needs to be correct on this data, both outside SCIMMY's own code:
- * - scimmy-routers casts `startIndex`/`count` to numbers by assigning into `req.query`; Express 5 re-parses
- *   `req.query` on every read, so the cast is lost and SCIMMY pages from 1 with 20 items whatever is asked. A
- *   middleware in front makes `req.query` a plain, writable object once per request (what Express 4 had).
- * - SCIMMY's core User schema only accepts its canonical `roles.type` values, so our `roles[].type` (the Xero role
- *   code, also in the extension's `organisations[].role`) is left out of its copy of the users.
+ * One thing it needs to be correct on this data, outside SCIMMY's own code: scimmy-routers casts
+ * `startIndex`/`count` to numbers by assigning into `req.query`; Express 5 re-parses `req.query` on every read, so
+ * the cast is lost and SCIMMY pages from 1 with 20 items whatever is asked. A middleware in front makes `req.query` a
+ * plain, writable object once per request (what Express 4 had).
  * xero-scim's Xero extensions are declared to SCIMMY from xero-scim's own schema declarations, so they are served;
  * SCIMMY accepts only `urn:ietf:params:scim:schemas:` ids, so they are renamed into that namespace (see
  * `SCIMMY_IDS`) in its copy of the data: the same content under a slightly different key.
@@ -66,7 +64,6 @@ function forScimmy(resource: Resource): Resource {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(resource)) {
     if (key === 'schemas') out.schemas = (value as string[]).map((id) => SCIMMY_IDS[id] ?? id);
-    else if (key === 'roles') out.roles = (value as Record<string, unknown>[]).map(({ type: _type, ...rest }) => rest);
     else out[SCIMMY_IDS[key] ?? key] = value;
   }
   return out as Resource;

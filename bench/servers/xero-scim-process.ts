@@ -26,7 +26,7 @@ import { heapAfterGc, listenLoopback } from './listen';
 /**
  * `full` is the product's `createApp`. The others leave layers out, to find what each costs (bench/ablation.ts):
  * `no-headers` drops the security headers; `no-headers-no-log` also the request id/log/metrics middleware;
- * `router-only` keeps only the bearer check and the SCIM router (no body parser, no failed-auth throttle).
+ * `router-only` keeps only the bearer check and the SCIM router (no failed-auth throttle).
  */
 export type AppVariant = 'full' | 'no-headers' | 'no-headers-no-log' | 'router-only';
 

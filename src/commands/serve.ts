@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Config, ConfigError } from '../config';
+import { type Config, ConfigError, cursorSecretOf } from '../config';
 import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { createApp } from '../http/app';
@@ -94,6 +94,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     publicUrl: effective.publicUrl,
     trustProxy: effective.trustProxy,
     statusPagePublic: effective.statusPagePublic,
+    cursorSecret: cursorSecretOf(effective),
   });
 
   // Signals count from here: a SIGTERM or Ctrl+C while starting (the demo's first sync) stops the server cleanly once

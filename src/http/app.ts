@@ -37,6 +37,13 @@ export interface AppOptions {
   readonly clock?: { now(): number };
   /** How long a paging crawl keeps the snapshot of its first page; default 600 s, 0 = never (see CrawlPins). */
   readonly crawlPinSeconds?: number;
+  /**
+   * What RFC 9865 cursors are signed with: replicas given the same secret verify each other's cursors. Default: a
+   * random secret of this app's own (its cursors then verify only here).
+   */
+  readonly cursorSecret?: string | Buffer;
+  /** RFC 9865 `cursorTimeout`: how long a cursor stays valid after the page that issued it; default 600 s. */
+  readonly cursorTimeoutSeconds?: number;
   /** Prometheus metrics, fed by the request log and the sync (`serve` passes the one its directory reports to);
    *  default: a registry of the app's own, with process metrics. */
   readonly metrics?: Metrics;
@@ -111,22 +118,19 @@ function inSequence(...handlers: readonly RequestHandler[]): RequestHandler {
 
 /** Mounts the authenticated SCIM API at `/scim/v2`. */
 export function mountScim(app: Express, options: AppOptions): void {
-  const jsonBody = express.json({
-    limit: options.bodyLimit ?? '64kb',
-    type: ['application/json', 'application/scim+json', 'application/*+json'],
-  });
   app.use(
     SCIM_BASE_PATH,
     inSequence(
       throttleFailedAuth(scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }), { clock: options.clock }),
-      // Only POST (a .search) carries a body here; other methods skip the parser's content checks.
-      (req, res, next) => (req.method === 'POST' ? jsonBody(req, res, next) : next()),
       createScimRouter({
         directory: options.directory,
         maxResults: options.maxResults ?? 1000,
         basicAuth: options.basicAuth === true,
         rootUrl: rootUrlResolver(options),
         crawlPinSeconds: options.crawlPinSeconds,
+        cursorTimeoutSeconds: options.cursorTimeoutSeconds,
+        cursorSecret: options.cursorSecret,
+        bodyLimit: options.bodyLimit,
         clock: options.clock,
       }),
     ),

@@ -1,11 +1,15 @@
 /**
- * Consistent paging across snapshot swaps. RFC 7644 §3.4.2.4 paging is by offset, so if a snapshot swap removes
- * a resource before a crawler's cursor, every later resource shifts left and one is never seen. To prevent that,
- * the snapshot that answered a list's first page is remembered ("pinned") for that client and query, and later
- * pages of the same query are answered from it while the crawl keeps going.
+ * Snapshots kept for crawls still reading them, so that every page of a crawl comes from one snapshot however many
+ * swaps happen meanwhile. Two kinds of crawl pin a snapshot here (`ListPages` holds one `CrawlPins` for each):
  *
- * A pin is keyed by a digest of the credentials and the query without `startIndex`/`count`; it expires after
- * `ttlMs` without use, and at most `capacity` pins are kept (the least recently used go first).
+ * - Index paging (RFC 7644 §3.4.2.4) is by offset: if a swap removes a resource before a crawler's position, every
+ *   later resource shifts left and one is never seen. The snapshot that answered a list's first page is pinned
+ *   under the crawl's key (`CrawlPins.key`: the credentials and the whole query but `startIndex`), and later pages
+ *   of the same query are answered from it.
+ * - Cursor paging (RFC 9865): a cursor names its snapshot by version, and the snapshot is pinned under its version
+ *   while cursors into it are in use.
+ *
+ * A pin expires after `ttlMs` without use, and at most `capacity` pins are kept (the least recently used go first).
  */
 import { createHash } from 'node:crypto';
 import type { DirectorySnapshot } from '../directory/model';
@@ -19,9 +23,13 @@ export class CrawlPins {
     private readonly capacity = 256,
   ) {}
 
-  /** The key of a crawl; the credentials are hashed so no secret is held in memory longer than the request. */
-  static key(credentials: string, path: string, query: unknown): string {
-    return createHash('sha256').update(credentials).update('\0').update(path).update('\0').update(JSON.stringify(query)).digest('base64url');
+  /**
+   * An index crawl's key; the credentials are hashed so no secret is held in memory longer than the request. The
+   * page size is part of it: Okta's and Entra's `count=1` checks of the query a crawl is reading start no crawl of
+   * theirs over it.
+   */
+  static key(credentials: string, path: string, queryWithoutStartIndex: unknown): string {
+    return createHash('sha256').update(credentials).update('\0').update(path).update('\0').update(JSON.stringify(queryWithoutStartIndex)).digest('base64url');
   }
 
   /** The pinned snapshot of a crawl still in progress, refreshing its expiry; undefined if none. */
@@ -35,7 +43,7 @@ export class CrawlPins {
     return pin.snapshot;
   }
 
-  /** Pins the snapshot that answered a crawl's first page. */
+  /** Pins the snapshot a crawl reads. */
   set(key: string, snapshot: DirectorySnapshot): void {
     this.pins.delete(key);
     this.pins.set(key, { snapshot, expires: this.clock.now() + this.ttlMs });

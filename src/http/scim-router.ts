@@ -4,7 +4,8 @@
  *
  * The same routes serve the global view (`/scim/v2/…`) and each tenant's view (`/scim/v2/tenants/{id}/…`).
  */
-import { Router, type Request, type Response } from 'express';
+import { randomBytes } from 'node:crypto';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Directory, DirectorySnapshot } from '../directory/model';
 import {
   findResourceType,
@@ -17,10 +18,11 @@ import {
 } from '../scim/discovery';
 import { forbidden, methodNotAllowed, notFound, readOnly, unavailable, unsupported } from '../scim/errors';
 import { queryFromParameters, queryFromSearchRequest, type ListQuery } from '../scim/query/parameters';
-import { listResources, listResponse, resourceWriter, searchAll } from '../scim/query/search';
+import { listResources, listResponse, resourceWriter, searchAll, type PageLocation } from '../scim/query/search';
 import { viewOf, type View } from '../scim/render';
 import { RESOURCE_TYPES, type ResourceTypeDefinition } from '../scim/schemas';
 import { CrawlPins } from './crawl-pins';
+import { ListPages } from './list-pages';
 import { notModified, sendScim, sendScimJson, weakETag } from './respond';
 
 export interface ScimRouterOptions {
@@ -35,28 +37,64 @@ export interface ScimRouterOptions {
   readonly retryAfterSeconds?: number;
   /** How long a crawl keeps its first page's snapshot between pages (see `CrawlPins`); default 600 s, 0 = never. */
   readonly crawlPinSeconds?: number;
+  /** RFC 9865 `cursorTimeout`: how long a cursor stays valid after the page that issued it; default 600 s. */
+  readonly cursorTimeoutSeconds?: number;
+  /**
+   * What cursors are signed with (see `CursorCodec`): replicas given the same secret verify each other's cursors.
+   * Default: a random secret of this router's own (its cursors then verify only here).
+   */
+  readonly cursorSecret?: string | Buffer;
+  /** Largest request body; a SearchRequest is small. */
+  readonly bodyLimit?: string;
   readonly clock?: { now(): number };
 }
 
 const READ = 'GET, HEAD';
 
+const DEFAULT_CURSOR_TIMEOUT_SECONDS = 600;
+
 export function createScimRouter(options: ScimRouterOptions): Router {
   const router = Router({ caseSensitive: false, strict: false });
   const tenantRouter = Router({ caseSensitive: false, strict: false, mergeParams: true });
-  const pinSeconds = options.crawlPinSeconds ?? 600;
-  const pins = pinSeconds > 0 ? new CrawlPins(pinSeconds * 1000, options.clock ?? Date) : undefined;
-  addRoutes(tenantRouter, options, pins);
+  const pages = new ListPages({
+    current: () => currentSnapshot(options),
+    crawlPinMs: (options.crawlPinSeconds ?? 600) * 1000,
+    cursorTimeoutMs: (options.cursorTimeoutSeconds ?? DEFAULT_CURSOR_TIMEOUT_SECONDS) * 1000,
+    cursorSecret: options.cursorSecret ?? randomBytes(32),
+    clock: options.clock ?? Date,
+  });
+  addRoutes(tenantRouter, options, pages);
   // Express tries routes in order: the global resources, what pollers read most, come first.
-  addRoutes(router, options, pins);
+  addRoutes(router, options, pages);
   router.use('/tenants/:tenantId', tenantRouter);
   return router;
 }
 
-/** Reads the view a list page is answered from; `answered` is told how many results the list has. */
-type ListViewResolver = (req: Request, query: ListQuery) => Promise<{ view: View; answered(totalResults: number): void }>;
+async function currentSnapshot(options: ScimRouterOptions): Promise<DirectorySnapshot> {
+  const snapshot = await options.directory.forRead();
+  if (!snapshot) {
+    // The real cause (refused credentials, Xero unreachable) rather than "retry": an operator reads it in the IGA tool.
+    const cause = /^no directory snapshot yet: (.+)$/s.exec(options.directory.status().reason ?? '')?.[1];
+    const detail = cause ? `The directory has not been loaded from Xero yet: ${cause.replace(/\.?$/, '.')}` : 'The directory has not been loaded from Xero yet; retry shortly.';
+    throw unavailable(detail, options.retryAfterSeconds ?? 10);
+  }
+  return snapshot;
+}
 
-function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins | undefined): void {
-  const { directory, maxResults } = options;
+/** The view and position a list page is answered from; `list` names the resource type listed (`*` for all). */
+type ListPageResolver = (req: Request, query: ListQuery, list: string) => Promise<{ view: View; page: PageLocation }>;
+
+/**
+ * The JSON body parser, run only where a body is read (`.search`): elsewhere the method and the route decide the
+ * answer, whatever the body (Okta's spec test POSTs `test` to discovery endpoints and expects 405).
+ */
+function searchBody(limit: string | undefined) {
+  return express.json({ limit: limit ?? '64kb', type: ['application/json', 'application/scim+json', 'application/*+json'] });
+}
+
+function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages): void {
+  const { maxResults } = options;
+  const jsonBody = searchBody(options.bodyLimit);
 
   const tenantIdOf = (req: Request): string | undefined => (req.params as Record<string, string | undefined>).tenantId;
 
@@ -66,17 +104,6 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
     return tenantId === undefined ? options.rootUrl(req) : `${options.rootUrl(req)}/tenants/${encodeURIComponent(tenantId)}`;
   };
 
-  const currentSnapshot = async (): Promise<DirectorySnapshot> => {
-    const snapshot = await directory.forRead();
-    if (!snapshot) {
-      // The real cause (refused credentials, Xero unreachable) rather than "retry": an operator reads it in the IGA tool.
-      const cause = /^no directory snapshot yet: (.+)$/s.exec(directory.status().reason ?? '')?.[1];
-      const detail = cause ? `The directory has not been loaded from Xero yet: ${cause.replace(/\.?$/, '.')}` : 'The directory has not been loaded from Xero yet; retry shortly.';
-      throw unavailable(detail, options.retryAfterSeconds ?? 10);
-    }
-    return snapshot;
-  };
-
   const viewIn = (req: Request, snapshot: DirectorySnapshot): View => {
     const tenantId = tenantIdOf(req);
     const view = viewOf(snapshot, options.rootUrl(req), tenantId);
@@ -84,26 +111,18 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
     return view;
   };
 
-  const viewFor = async (req: Request): Promise<View> => viewIn(req, await currentSnapshot());
+  const viewFor = async (req: Request): Promise<View> => viewIn(req, await currentSnapshot(options));
 
-  /**
-   * The view a list page is answered from. Later pages of a list come from the snapshot that answered its first
-   * page (see CrawlPins); `answered` pins it once a page is known to have a next one, so a lookup that fits in one
-   * page (most filters) costs no pin.
-   */
-  const listViewFor: ListViewResolver = async (req, query) => {
-    const { startIndex: _startIndex, count: _count, ...rest } = query;
-    let key: string | undefined;
-    const keyOf = () => (key ??= CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, rest));
-    const pinned = pins && query.startIndex > 1 ? pins.get(keyOf()) : undefined;
-    const snapshot = pinned ?? (await currentSnapshot());
-    return {
-      view: viewIn(req, snapshot),
-      answered(totalResults) {
-        const more = query.count > 0 && totalResults > query.startIndex - 1 + query.count;
-        if (pins && more && !pinned) pins.set(keyOf(), snapshot);
-      },
-    };
+  /** The view and position of a list page, by index (the default) or by cursor (RFC 9865). */
+  const listPageFor: ListPageResolver = async (req, query, list) => {
+    const { snapshot, page } =
+      query.cursor === undefined
+        ? await pages.byIndex(query, () => {
+            const { startIndex: _startIndex, ...crawl } = query;
+            return CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, crawl);
+          })
+        : await pages.byCursor(query, query.cursor, `${tenantIdOf(req) ?? ''}/${list}`);
+    return { view: viewIn(req, snapshot), page };
   };
 
   /** Discovery is the same everywhere, but a tenant-scoped URL must name a tenant that exists. */
@@ -120,12 +139,17 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
   };
 
   // Resources first: they are what pollers read most, and no other route's path overlaps theirs.
-  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, listViewFor, maxResults);
+  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, listPageFor, jsonBody, maxResults);
 
   router
     .route('/ServiceProviderConfig')
     .get(async (req, res) => {
-      sendScimJson(req, res, 200, serviceProviderConfig({ baseUrl: await discoveryBase(req), maxResults, basicAuth: options.basicAuth }));
+      sendScimJson(
+        req,
+        res,
+        200,
+        serviceProviderConfig({ baseUrl: await discoveryBase(req), maxResults, basicAuth: options.basicAuth, cursorTimeoutSeconds: pages.cursorTimeoutSeconds }),
+      );
     })
     .all(() => {
       throw methodNotAllowed(READ);
@@ -136,7 +160,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
     .get(async (req, res) => {
       refuseFilter(req);
       const documents = resourceTypeDocuments(await discoveryBase(req));
-      sendScim(req, res, 200, ...withETag(listResponse(documents.length, 1, documents.map((d) => JSON.stringify(d))).body));
+      sendScim(req, res, 200, ...withETag(listResponse(documents.length, { startIndex: 1 }, documents.map((d) => JSON.stringify(d))).body));
     })
     .all(() => {
       throw methodNotAllowed(READ);
@@ -158,7 +182,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
     .get(async (req, res) => {
       refuseFilter(req);
       const documents = schemaDocuments(await discoveryBase(req));
-      sendScim(req, res, 200, ...withETag(listResponse(documents.length, 1, documents.map((d) => JSON.stringify(d))).body));
+      sendScim(req, res, 200, ...withETag(listResponse(documents.length, { startIndex: 1 }, documents.map((d) => JSON.stringify(d))).body));
     })
     .all(() => {
       throw methodNotAllowed(READ);
@@ -178,14 +202,14 @@ function addRoutes(router: Router, options: ScimRouterOptions, pins: CrawlPins |
   // RFC 7644 §3.4.3: a search at the root covers every resource type.
   router
     .route('/.search')
-    .post(async (req, res) => {
+    .post(jsonBody, async (req, res) => {
       const query = queryFromSearchRequest(req.body, maxResults);
-      const { view, answered } = await listViewFor(req, query);
+      const { view, page } = await listPageFor(req, query, '*');
       const result = searchAll(
         RESOURCE_TYPES.map((t) => view.resources(t.id)),
         query,
+        page,
       );
-      answered(result.totalResults);
       sendScim(req, res, 200, result.body);
     })
     .all(() => {
@@ -205,16 +229,21 @@ function withETag(body: Buffer): [Buffer, string] {
   return [body, weakETag(body)];
 }
 
-function addResourceRoutes(router: Router, type: ResourceTypeDefinition, viewFor: (req: Request) => Promise<View>, listViewFor: ListViewResolver, maxResults: number) {
+function addResourceRoutes(
+  router: Router,
+  type: ResourceTypeDefinition,
+  viewFor: (req: Request) => Promise<View>,
+  listPageFor: ListPageResolver,
+  jsonBody: RequestHandler,
+  maxResults: number,
+) {
   const list = async (req: Request, res: Response, query: ListQuery, conditional: boolean) => {
-    const { view, answered } = await listViewFor(req, query);
+    const { view, page } = await listPageFor(req, query, type.id);
     const set = view.resources(type.id);
-    // A list's ETag depends only on the data and the query, so a 304 is decided before any work is done.
+    // A list's ETag depends only on the data and the query (a cursor included), so a 304 is decided before any work.
     const etag = conditional ? weakETag(set.version, view.baseUrl, JSON.stringify(query)) : undefined;
     if (etag !== undefined && notModified(req, res, etag)) return;
-    const result = listResources(set, query);
-    answered(result.totalResults);
-    sendScim(req, res, 200, result.body, etag);
+    sendScim(req, res, 200, listResources(set, query, page).body, etag);
   };
 
   router
@@ -229,7 +258,7 @@ function addResourceRoutes(router: Router, type: ResourceTypeDefinition, viewFor
 
   router
     .route(`${type.endpoint}/.search`)
-    .post((req, res) => list(req, res, queryFromSearchRequest(req.body, maxResults), false))
+    .post(jsonBody, (req, res) => list(req, res, queryFromSearchRequest(req.body, maxResults), false))
     .all(() => {
       throw methodNotAllowed('POST');
     });

@@ -1,6 +1,7 @@
 /**
  * RFC 7644 §4 discovery documents, generated from the declarations in `schemas.ts`: what is advertised is
- * exactly what is implemented (filter with maxResults, sort, etag; no patch, bulk or changePassword).
+ * exactly what is implemented (filter with maxResults, sort, etag, index and cursor paging; no patch, bulk or
+ * changePassword).
  */
 import type { AttributeDefinition, SchemaDefinition } from './attributes';
 import {
@@ -18,6 +19,8 @@ export interface DiscoveryOptions {
   readonly baseUrl: string;
   readonly maxResults: number;
   readonly basicAuth: boolean;
+  /** RFC 9865 `cursorTimeout`. */
+  readonly cursorTimeoutSeconds: number;
 }
 
 /** RFC 7643 §5. */
@@ -49,6 +52,16 @@ export function serviceProviderConfig(options: DiscoveryOptions): Record<string,
     changePassword: { supported: false },
     sort: { supported: true },
     etag: { supported: true },
+    // RFC 9865 §4. Index paging stays the default: clients written before cursors page by startIndex without asking.
+    // A page without `count` holds up to maxResults, and `count` is clamped to it.
+    pagination: {
+      cursor: true,
+      index: true,
+      defaultPaginationMethod: 'index',
+      defaultPageSize: options.maxResults,
+      maxPageSize: options.maxResults,
+      cursorTimeout: options.cursorTimeoutSeconds,
+    },
     authenticationSchemes,
     meta: {
       resourceType: 'ServiceProviderConfig',

@@ -4,7 +4,7 @@
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
-/** RFC 7644 §3.12 Table 9 `scimType` values this server can send. */
+/** RFC 7644 §3.12 Table 9 `scimType` values this server can send, and the three RFC 9865 §2.1 adds for cursor paging. */
 export type ScimType =
   | 'invalidFilter'
   | 'tooMany'
@@ -15,7 +15,10 @@ export type ScimType =
   | 'noTarget'
   | 'invalidValue'
   | 'invalidVers'
-  | 'sensitive';
+  | 'sensitive'
+  | 'invalidCursor'
+  | 'expiredCursor'
+  | 'invalidCount';
 
 export class ScimError extends Error {
   constructor(
@@ -48,6 +51,12 @@ export const invalidSyntax = (detail: string) => new ScimError(400, detail, 'inv
 export const invalidValue = (detail: string) => new ScimError(400, detail, 'invalidValue');
 export const invalidPath = (detail: string) => new ScimError(400, detail, 'invalidPath');
 export const tooMany = (detail: string) => new ScimError(400, detail, 'tooMany');
+/** RFC 9865 §2.1: a cursor this server did not issue, or issued for another query. */
+export const invalidCursor = (detail: string) => new ScimError(400, detail, 'invalidCursor');
+/** RFC 9865 §2.1: a genuine cursor whose snapshot is no longer kept (older than `cursorTimeout`). */
+export const expiredCursor = (detail: string) => new ScimError(400, detail, 'expiredCursor');
+/** RFC 9865 §2.1: a cursor page's `count` that is not a number or differs from the count its cursor was issued for. */
+export const invalidCount = (detail: string) => new ScimError(400, detail, 'invalidCount');
 export const notFound = (detail: string) => new ScimError(404, detail);
 export const unauthorized = (detail = 'Authentication required: send Authorization: Bearer <token>.') =>
   new ScimError(401, detail, undefined, { 'WWW-Authenticate': 'Bearer realm="xero-scim"' });

@@ -40,7 +40,7 @@ import {
 } from './schemas';
 
 /** Bumped when the rendering changes, so ETags of unchanged data change with it. */
-const RENDER_VERSION = '1';
+const RENDER_VERSION = '2';
 
 export type ScimResource = Readonly<Record<string, unknown>>;
 
@@ -378,7 +378,6 @@ function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string,
       roles.push({
         value: role?.id ?? roleId(record.organisationId, record.role),
         display: role?.displayName ?? `${organisation?.name ?? record.organisationId} — ${ROLE_NAMES[record.role]}`,
-        type: record.role,
         primary: false,
       });
     }
@@ -492,7 +491,7 @@ function tenantUser(organisation: Organisation, record: XeroUserRecord, base: st
     emails: [{ value: email, type: 'work', primary: true }],
     active: member,
     groups: member ? [{ value: organisation.id, $ref: `${base}/Groups/${organisation.id}`, display: organisation.name, type: 'direct' }] : [],
-    roles: isRoleCode(record.role) ? [{ value: slugOf(record.role), display: ROLE_NAMES[record.role], type: record.role, primary: false }] : [],
+    roles: isRoleCode(record.role) ? [{ value: slugOf(record.role), display: ROLE_NAMES[record.role], primary: false }] : [],
     [XERO_USER_SCHEMA_ID]: { organisations: [recordEntry(record, organisation)] },
     meta: meta('User', record.updatedAt, record.updatedAt, `${base}/Users/${record.xeroUserId}`),
   };

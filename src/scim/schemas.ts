@@ -94,12 +94,13 @@ const USER_SCHEMA: SchemaDefinition = {
         sub('type', 'string', 'Always "direct".', { canonicalValues: ['direct'] }),
       ],
     }),
+    // No `type`: RFC 7643 §8.7.1 gives roles.type no canonical values, and strict libraries (SCIMMY) refuse any
+    // value there. The Xero role code is in the extension (`organisations[].role`) and on the Role (`code`).
     attribute('roles', 'complex', 'The organisation roles the user holds, one per organisation.', {
       multiValued: true,
       subAttributes: [
         sub('value', 'string', 'The Role id.', { caseExact: true }),
         sub('display', 'string', 'Readable, e.g. "Acme Ltd — Standard".'),
-        sub('type', 'string', 'The Xero role code, e.g. "STANDARD".', { caseExact: true }),
         sub('primary', 'boolean', 'Always false: no role is primary.'),
       ],
     }),

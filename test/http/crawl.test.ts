@@ -82,6 +82,40 @@ describe('RFC 7644 §3.4.2.4 paging across a snapshot swap', () => {
     expect(same.body.totalResults).toBe(snapshotBefore.people.length);
   });
 
+  it('a first page of the same query at another page size (Okta’s and Entra’s count=1 checks) leaves a crawl on its snapshot', async () => {
+    // Regression: the pin was keyed without `count`, so a same-token `count=1` check re-pinned the crawl to the newest
+    // snapshot and its later pages shifted (a load test saw totalResults change in 12 crawls of 12).
+    const { app, directory } = setup();
+    const seen: string[] = [];
+    const totals = new Set<number>();
+    let startIndex = 1;
+    let total = Infinity;
+    while (startIndex <= total) {
+      const body = await page(app, startIndex);
+      total = body.totalResults;
+      totals.add(total);
+      seen.push(...body.Resources.map((r) => r.id));
+      startIndex += body.itemsPerPage;
+      directory.set(snapshotAfter); // the swap happens after the first page
+      // The crawl's own query at other sizes, then other queries of the same list.
+      for (const check of ['count=1&attributes=id', 'count=1&startIndex=1&attributes=id', 'count=100&attributes=id', 'count=25', 'count=25&filter=active%20eq%20true']) {
+        expect((await request(app).get(`/scim/v2/Users?${check}`).set(AUTH)).status).toBe(200);
+      }
+    }
+    expect([...totals]).toEqual([snapshotBefore.people.length]);
+    expect(seen).toEqual(idsOf(snapshotBefore));
+  });
+
+  it('a first page of the same query and page size with the same credentials starts the crawl afresh', async () => {
+    // What index paging cannot do: an offset tells a second crawl of the same list from a restart of the first by
+    // nothing. Both take the newest snapshot; cursor paging (RFC 9865) keeps each crawl on its own.
+    const { app, directory } = setup();
+    await page(app, 1);
+    directory.set(snapshotAfter);
+    await page(app, 1);
+    expect((await page(app, 26)).totalResults).toBe(snapshotAfter.people.length);
+  });
+
   it('lookups polled during a crawl do not push its pin out (only lists with a next page are pinned)', async () => {
     const { app, directory } = setup();
     await page(app, 1);

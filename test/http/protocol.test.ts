@@ -111,6 +111,62 @@ describe('RFC 7644 §3.12 errors', () => {
     expect((await request(app).get('/scim/v2/Me').set(AUTH)).status).toBe(501);
   });
 
+  describe('the method and the route decide before any body is read (a body is parsed only by .search)', () => {
+    // Okta's SCIM 2.0 spec test POSTs the body `test` to the discovery endpoints and expects 405.
+    it.each(['/scim/v2/ServiceProviderConfig', '/scim/v2/ResourceTypes', '/scim/v2/Schemas', `/scim/v2/tenants/${ACME}/Schemas`])(
+      'answers POST %s with the body `test` with 405 and Allow: GET, HEAD',
+      async (path) => {
+        for (const type of ['application/scim+json', 'application/json']) {
+          const res = await request(app).post(path).set(AUTH).set('Content-Type', type).send('test');
+          expect({ status: res.status, allow: res.headers.allow, body: res.body }).toEqual({
+            status: 405,
+            allow: 'GET, HEAD',
+            body: { schemas: [ERROR], status: '405', detail: 'This endpoint answers only GET, HEAD.' },
+          });
+        }
+      },
+    );
+
+    it('answers a junk POST to /Users with 501 read-only, and to an unknown path with 404', async () => {
+      const junk = (path: string) => request(app).post(path).set(AUTH).set('Content-Type', 'application/scim+json').send('test');
+      expect((await junk('/scim/v2/Users')).status).toBe(501);
+      expect((await junk('/scim/v2/Bulk')).status).toBe(501);
+      const unknown = await junk('/scim/v2/Widgets');
+      expect({ status: unknown.status, body: unknown.body }).toEqual({ status: 404, body: { schemas: [ERROR], status: '404', detail: 'No such endpoint: POST /scim/v2/Widgets.' } });
+      // Where a body is read, a junk one is still a syntax error.
+      expect((await junk('/scim/v2/Users/.search')).body).toMatchObject({ status: '400', scimType: 'invalidSyntax' });
+      expect((await junk('/scim/v2/.search')).body).toMatchObject({ status: '400', scimType: 'invalidSyntax' });
+    });
+  });
+
+  describe('RFC 7644 §3.4.2.5 attributes and excludedAttributes hold attribute paths', () => {
+    const detail = expect.stringContaining('is not an attribute path');
+
+    it.each([
+      ['attributes', '/scim/v2/Users?attributes=emails%5Btype%20eq%20%22work%22%5D'],
+      ['excludedAttributes', '/scim/v2/Users?excludedAttributes=emails%5Btype%20eq%20%22work%22%5D'],
+      ['attributes, one of several', '/scim/v2/Users?attributes=userName,emails%5Btype%20eq%20%22work%22%5D.value'],
+      ['attributes on a single resource', `/scim/v2/Groups/${ACME}?attributes=name..givenName`],
+    ])('answers a value filter or malformed path in %s with 400 invalidValue, not a resource shaped otherwise', async (_name, url) => {
+      const res = await request(app).get(url).set(AUTH);
+      expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: { schemas: [ERROR], status: '400', scimType: 'invalidValue', detail } });
+    });
+
+    it('reads a SearchRequest’s attributes the same way', async () => {
+      const res = await request(app)
+        .post('/scim/v2/Users/.search')
+        .set(AUTH)
+        .send({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], attributes: ['emails[type eq "work"]'] });
+      expect(res.body).toEqual({ schemas: [ERROR], status: '400', scimType: 'invalidValue', detail });
+    });
+
+    it('still ignores a well-formed path of an attribute the type lacks (a root search names several types’ attributes)', async () => {
+      const res = await request(app).get('/scim/v2/Groups?attributes=displayName,userName').set(AUTH);
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body.Resources[0]).sort()).toEqual(['displayName', 'id', 'schemas']);
+    });
+  });
+
   it('answers malformed JSON with 400 invalidSyntax', async () => {
     const res = await request(app).post('/scim/v2/Users/.search').set(AUTH).set('Content-Type', 'application/scim+json').send('{"schemas":');
     expect(res.status).toBe(400);

@@ -168,6 +168,8 @@ const absurdNumber = fc.oneof(
 const parameter = fc.oneof(
   fc.tuple(fc.constantFrom('filter', 'FILTER'), encoded(hostileFilter)),
   fc.tuple(fc.constantFrom('count', 'startIndex', 'startindex', 'COUNT'), encoded(absurdNumber)),
+  // RFC 9865 cursors: forged ones, look-alikes (base64url "." 43 characters), empty, huge.
+  fc.tuple(fc.constantFrom('cursor', 'CURSOR'), encoded(fc.oneof(fc.string({ maxLength: 600 }), fc.base64String().map((b) => `${b}.${'A'.repeat(43)}`), fc.constant('')))),
   fc.tuple(fc.constantFrom('sortBy', 'attributes', 'excludedAttributes', 'sortOrder'), encoded(attribute)),
   fc.tuple(fc.constantFrom(...POISON, 'count[]', 'filter[__proto__]', 'a[b][c]', ''), encoded(fc.string({ maxLength: 20 }))),
 );
@@ -238,6 +240,7 @@ describe('Guarantee 4: hostile input gets a clear 4xx, never a 500, a crash, a h
         count: fc.oneof(fc.double(), fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }).map(Number), fc.jsonValue()),
         attributes: fc.oneof(fc.array(attribute), fc.jsonValue()),
         sortBy: fc.oneof(attribute, fc.jsonValue()),
+        cursor: fc.oneof(fc.string(), fc.jsonValue()),
       },
       { requiredKeys: [] },
     );

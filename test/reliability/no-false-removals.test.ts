@@ -57,7 +57,8 @@ async function servedView(server: ListeningServer, organisationId: string): Prom
   const list = users.body as unknown as ScimList;
   expect(list.totalResults).toBe(list.Resources.length);
   const rows = list.Resources.map((u) => {
-    const role = (u.roles as { type: string }[])[0]?.type ?? (u.active ? 'UNKNOWN' : 'REMOVED');
+    // A tenant view's role value is baton-xero's slug: the Xero code in lower case.
+    const role = (u.roles as { value: string }[])[0]?.value.toUpperCase() ?? (u.active ? 'UNKNOWN' : 'REMOVED');
     return `user ${String(u.id).toLowerCase()} ${String(u.userName)} ${role}`;
   });
   const group = (groups.body as unknown as ScimList).Resources[0] as { members?: { value: string }[] };

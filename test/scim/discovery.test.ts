@@ -19,6 +19,8 @@ describe('RFC 7644 §4 /ServiceProviderConfig (RFC 7643 §5)', () => {
       changePassword: { supported: false },
       sort: { supported: true },
       etag: { supported: true },
+      // RFC 9865 §4: both methods, index the default (clients written before cursors page by startIndex unasked).
+      pagination: { cursor: true, index: true, defaultPaginationMethod: 'index', defaultPageSize: 500, maxPageSize: 500, cursorTimeout: 600 },
       authenticationSchemes: [
         expect.objectContaining({ type: 'oauthbearertoken', primary: true }),
         expect.objectContaining({ type: 'httpbasic', primary: false }),

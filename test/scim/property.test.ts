@@ -37,7 +37,7 @@ const filter: fc.Arbitrary<string> = fc.letrec<{ f: string }>((tie) => ({
 })).f;
 
 const parameter = fc.tuple(
-  fc.constantFrom('filter', 'startIndex', 'startindex', 'count', 'COUNT', 'sortBy', 'sortOrder', 'attributes', 'excludedAttributes', 'other'),
+  fc.constantFrom('filter', 'startIndex', 'startindex', 'count', 'COUNT', 'cursor', 'sortBy', 'sortOrder', 'attributes', 'excludedAttributes', 'other'),
   fc.oneof(fc.string({ maxLength: 20 }), fc.integer({ min: -1e12, max: 1e12 }).map(String), attributeName, fc.constantFrom('ascending', 'DESCENDING', '1e3', '')),
 );
 

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import SCIMMY from 'scimmy';
 import { personId, roleId } from '../../src/directory/ids';
 import { ACME, AUTH, BASE, BETA, appFor } from '../http/fixtures';
 
@@ -34,8 +35,9 @@ describe('RFC 7643 §4.1 User', () => {
         { value: BETA, $ref: `${BASE}/Groups/${BETA}`, display: 'Beta & Co', type: 'direct' },
       ],
       roles: [
-        { value: roleId(ACME, 'STANDARD'), display: 'Acme Ltd — Standard', type: 'STANDARD', primary: false },
-        { value: roleId(BETA, 'FINANCIALADVISER'), display: 'Beta & Co — Financial adviser', type: 'FINANCIALADVISER', primary: false },
+        // No `type`: the role code is in the extension below (see the strict-library test).
+        { value: roleId(ACME, 'STANDARD'), display: 'Acme Ltd — Standard', primary: false },
+        { value: roleId(BETA, 'FINANCIALADVISER'), display: 'Beta & Co — Financial adviser', primary: false },
       ],
       [XERO_USER]: {
         organisations: [
@@ -65,6 +67,17 @@ describe('RFC 7643 §4.1 User', () => {
   it('lists users in a stable order, by id', async () => {
     const res = await request(app).get('/scim/v2/Users').set(AUTH);
     expect(res.body.Resources.map((u: { id: string }) => u.id)).toEqual([ann, bob, cat, dan].sort());
+  });
+
+  it('passes a strict SCIM library’s core User schema (SCIMMY), roles included', async () => {
+    // RFC 7643 §8.7.1 gives roles.type no canonical values, so SCIMMY refuses any value there: the role's Xero code
+    // is in the extension instead. A server that sent roles[].type failed this for every user with a role.
+    const users = (await request(app).get('/scim/v2/Users').set(AUTH)).body.Resources as Record<string, unknown>[];
+    for (const user of users) {
+      const core = Object.fromEntries(Object.entries(user).filter(([key]) => !key.startsWith('urn:') && key !== 'meta'));
+      expect(() => SCIMMY.Schemas.User.definition.coerce({ ...core, schemas: [USER] }, 'out')).not.toThrow();
+    }
+    expect(users.some((u) => (u.roles as unknown[]).length > 0)).toBe(true);
   });
 
   it('treats ids as case-exact (Okta)', async () => {
@@ -148,7 +161,7 @@ describe('tenant-scoped view /tenants/{tenantId} (baton-xero identifiers)', () =
     expect(res.status).toBe(200);
     expect(res.body.id).toBe('b0000000-0000-4000-8000-00000000000a');
     expect(res.body.userName).toBe('ann.smith@example.com');
-    expect(res.body.roles).toEqual([{ value: 'financialadviser', display: 'Financial adviser', type: 'FINANCIALADVISER', primary: false }]);
+    expect(res.body.roles).toEqual([{ value: 'financialadviser', display: 'Financial adviser', primary: false }]);
     expect(res.body.groups).toEqual([{ value: BETA, $ref: `${BASE}/tenants/${BETA}/Groups/${BETA}`, display: 'Beta & Co', type: 'direct' }]);
     expect(res.body.meta.location).toBe(`${BASE}/tenants/${BETA}/Users/b0000000-0000-4000-8000-00000000000a`);
   });

@@ -73,18 +73,33 @@ export interface ListResult {
   readonly body: Buffer;
 }
 
-/** Lists one resource type. */
-export function listResources(set: ResourceSet, query: ListQuery): ListResult {
+/** The ListResponse members that say where a page is: RFC 7644 §3.4.2 `startIndex`, or RFC 9865 cursors. */
+export type PageMembers = { readonly startIndex: number } | { readonly nextCursor?: string; readonly previousCursor?: string };
+
+/** Where a page of a list starts, and how its ListResponse says so once the list's length is known. */
+export interface PageLocation {
+  /** 0-based position of the page's first result in the ordered matches. */
+  readonly offset: number;
+  members(totalResults: number): PageMembers;
+}
+
+/** Index paging (RFC 7644 §3.4.2.4): the page at `startIndex`. */
+export function byIndex(query: ListQuery): PageLocation {
+  return { offset: query.startIndex - 1, members: () => ({ startIndex: query.startIndex }) };
+}
+
+/** Lists one resource type: the page `page` locates (by default the query's `startIndex`). */
+export function listResources(set: ResourceSet, query: ListQuery, page: PageLocation = byIndex(query)): ListResult {
   const key = `${set.version} ${JSON.stringify(query)}`;
   const cached = completeLists.get(key);
   if (cached) return cached;
   const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
   let positions = matching(set, filter);
   if (query.sortBy !== undefined) positions = sortPositions(set, positions, resolveSortPath(set.type.schema, query.sortBy), query.sortOrder);
-  const page = positions.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
   const write = resourceWriter(set, query);
-  const result = listResponse(positions.length, query.startIndex, page.map((p) => write(set.items[p]!)));
-  if (query.startIndex === 1 && result.itemsPerPage === result.totalResults) completeLists.offer(key, result);
+  const slice = positions.slice(page.offset, page.offset + query.count);
+  const result = listResponse(positions.length, page.members(positions.length), slice.map((p) => write(set.items[p]!)));
+  if (page.offset === 0 && result.itemsPerPage === result.totalResults) completeLists.offer(key, result);
   return result;
 }
 
@@ -139,7 +154,7 @@ export const completeListBytes = (): number => completeLists.bytes;
  * Root search across resource types (RFC 7644 §3.4.3): a type whose schema lacks an attribute the filter or
  * `sortBy` names contributes nothing (or sorts last); only when no type knows it is the request refused.
  */
-export function searchAll(sets: readonly ResourceSet[], query: ListQuery): ListResult {
+export function searchAll(sets: readonly ResourceSet[], query: ListQuery, page: PageLocation = byIndex(query)): ListResult {
   const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
   const hits: { set: ResourceSet; position: number }[] = [];
   let firstError: ScimError | undefined;
@@ -171,8 +186,8 @@ export function searchAll(sets: readonly ResourceSet[], query: ListQuery): ListR
     hits.splice(0, hits.length, ...keyed.map((k) => k.hit));
   }
   const writers = new Map(sets.map((set) => [set, resourceWriter(set, query)]));
-  const page = hits.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
-  return listResponse(hits.length, query.startIndex, page.map(({ set, position }) => writers.get(set)!(set.items[position]!)));
+  const slice = hits.slice(page.offset, page.offset + query.count);
+  return listResponse(hits.length, page.members(hits.length), slice.map(({ set, position }) => writers.get(set)!(set.items[position]!)));
 }
 
 function tryResolveSort(set: ResourceSet, sortBy: string) {
@@ -188,11 +203,14 @@ const COMMA = Buffer.from(',');
 const LIST_END = Buffer.from(']}');
 
 /**
- * RFC 7644 §3.4.2: `itemsPerPage` is the number actually returned; `Resources` is present even when empty.
- * Resources are serialised UTF-8 (strings are encoded); the body is joined once, with no intermediate string.
+ * RFC 7644 §3.4.2: `itemsPerPage` is the number actually returned; `Resources` is present even when empty. A cursor
+ * page carries `nextCursor` unless it is the last and `previousCursor` unless it is the first (RFC 9865 §2), and no
+ * `startIndex`. Resources are serialised UTF-8 (strings are encoded); the body is joined once, with no intermediate
+ * string.
  */
-export function listResponse(totalResults: number, startIndex: number, resources: readonly (Buffer | string)[]): ListResult {
-  const head = `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},"startIndex":${startIndex},"Resources":[`;
+export function listResponse(totalResults: number, page: PageMembers, resources: readonly (Buffer | string)[]): ListResult {
+  const where = 'startIndex' in page ? `"startIndex":${page.startIndex},` : cursorMembers(page);
+  const head = `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},${where}"Resources":[`;
   const parts: Buffer[] = [Buffer.from(head)];
   resources.forEach((resource, i) => {
     if (i > 0) parts.push(COMMA);
@@ -200,4 +218,8 @@ export function listResponse(totalResults: number, startIndex: number, resources
   });
   parts.push(LIST_END);
   return { totalResults, itemsPerPage: resources.length, body: Buffer.concat(parts) };
+}
+
+function cursorMembers(page: { readonly nextCursor?: string; readonly previousCursor?: string }): string {
+  return `${page.previousCursor === undefined ? '' : `"previousCursor":${JSON.stringify(page.previousCursor)},`}${page.nextCursor === undefined ? '' : `"nextCursor":${JSON.stringify(page.nextCursor)},`}`;
 }
