@@ -49,8 +49,6 @@ export interface ScimErrorBody {
 export const invalidFilter = (detail: string) => new ScimError(400, detail, 'invalidFilter');
 export const invalidSyntax = (detail: string) => new ScimError(400, detail, 'invalidSyntax');
 export const invalidValue = (detail: string) => new ScimError(400, detail, 'invalidValue');
-export const invalidPath = (detail: string) => new ScimError(400, detail, 'invalidPath');
-export const tooMany = (detail: string) => new ScimError(400, detail, 'tooMany');
 /** RFC 9865 §2.1: a cursor this server did not issue, or issued for another query. */
 export const invalidCursor = (detail: string) => new ScimError(400, detail, 'invalidCursor');
 /** RFC 9865 §2.1: a genuine cursor whose snapshot is no longer kept (older than `cursorTimeout`). */
