@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { type Command, ConfigError, type Flags, OPTIONS, formatOptionsHelp, loadConfig } from './config';
+import { missingV8Flags, runWithV8Flags } from './runtime';
 
 const COMMANDS: Record<Command, { summary: string; usage: string; switches: Record<string, string> }> = {
   serve: {
@@ -157,8 +158,22 @@ async function runSandboxCli(args: readonly string[], io: Io): Promise<number> {
   }
 }
 
+/**
+ * Whether `argv` serves (and so should run with `V8_FLAGS`, src/runtime.ts) in a process started without them:
+ * `node dist/cli.js serve`, `npm start`. The image's ENTRYPOINT passes them, and then nothing is re-run.
+ */
+function servesWithoutV8Flags(argv: readonly string[]): boolean {
+  try {
+    const { command, help } = parseCommandLine(argv);
+    return command === 'serve' && !help && missingV8Flags().length > 0;
+  } catch {
+    return false; // main reports the usage error
+  }
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  (servesWithoutV8Flags(argv) ? runWithV8Flags(__filename, argv, process.env) : main(argv)).then(
     (code) => {
       process.exitCode = code;
     },

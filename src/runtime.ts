@@ -1,5 +1,8 @@
 /**
- * V8 settings for the server process, applied once at start by `xero-scim serve` (before the first sync).
+ * V8 settings for the server process, given on Node's command line: the image's ENTRYPOINT carries them, and
+ * `xero-scim serve` started without them (`node dist/cli.js serve`, `npm start`) runs itself again with them, so
+ * V8 has them from its first allocation. Changing V8 flags in a running process (`v8.setFlagsFromString`) is what
+ * Node's documentation calls undefined behaviour, and `NODE_OPTIONS` does not accept these flags.
  *
  * Allocation-site pretenuring is off. V8 watches where objects are allocated, and when most objects from one site
  * survive, it allocates that site's objects directly in the old generation. Building a snapshot is such a phase:
@@ -11,15 +14,35 @@
  * went from 483 to 415 MiB. The price is that a snapshot build copies its objects through the young generation once
  * more. The first sync took 5.9–7.0 s without pretenuring and 5.6–6.9 s with it: within noise.
  */
-import v8 from 'node:v8';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 
 export const V8_FLAGS = ['--no-allocation-site-pretenuring'] as const;
 
-let applied = false;
+/** The flags of `V8_FLAGS` a process started with `execArgv` lacks. */
+export function missingV8Flags(execArgv: readonly string[] = process.execArgv): string[] {
+  return V8_FLAGS.filter((flag) => !execArgv.includes(flag));
+}
 
-/** Applies `V8_FLAGS` to this process (once; V8 reads them at each collection). */
-export function tuneRuntime(): void {
-  if (applied) return;
-  applied = true;
-  for (const flag of V8_FLAGS) v8.setFlagsFromString(flag);
+/** Signals passed on to the child: what Kubernetes, a supervisor, a terminal or `kill` send to stop a server. */
+const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Runs `script` with `args` again in a child Node with this process's flags and `V8_FLAGS`, with the same
+ * environment and standard streams, and resolves with its exit code (128 + the signal's number if a signal ended
+ * it). The child has a process group of its own, so a terminal's Ctrl+C reaches it once, through this process,
+ * which passes on every signal it receives.
+ */
+export function runWithV8Flags(script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, ...missingV8Flags(), script, ...args], { env, stdio: 'inherit', detached: true });
+  const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
+  const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      for (const [name, handler] of handlers) process.off(name, handler);
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
 }

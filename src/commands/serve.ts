@@ -11,7 +11,6 @@ import type { DirectorySnapshot } from '../directory/model';
 import { createXeroDirectory } from '../directory/sync';
 import { type Logger, createLogger } from '../log';
 import { Metrics } from '../ops/metrics';
-import { tuneRuntime } from '../runtime';
 import { composeApp, listen } from '../server';
 
 export interface ServeOptions {
@@ -28,8 +27,6 @@ export interface ServeOptions {
 const SHUTDOWN_GRACE_MS = 20_000;
 
 export async function runServe(config: Config, options: ServeOptions = {}): Promise<void> {
-  // Before the first snapshot is built: its objects must not teach V8 to put per-request garbage in the old generation.
-  tuneRuntime();
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = options.logger ?? createLogger({ level: config.logLevel, logEmails: config.logEmails });
   const cleanups: (() => Promise<void>)[] = [];

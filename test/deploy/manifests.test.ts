@@ -16,7 +16,8 @@ import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { createSandbox } from '../../src/sandbox';
 import { composeApp, listen } from '../../src/server';
-import { ROOT, lastOf, readDockerfile, stageEnv } from './dockerfile';
+import { V8_FLAGS } from '../../src/runtime';
+import { ROOT, globalArgs, lastOf, readDockerfile, stageEnv } from './dockerfile';
 import { KUBERNETES, type Json, only, render, secretReferences } from './kustomize';
 import { webAppEnvironment } from '../support/sandbox';
 
@@ -280,9 +281,22 @@ describe('Dockerfile', () => {
     expect(last('HEALTHCHECK')).toMatch(/^--interval=\S+ --timeout=\S+ --start-period=\S+ --retries=\d+ CMD \[.*\/healthz/);
   });
 
-  it('has the CLI as ENTRYPOINT and serve as the default command', () => {
-    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', 'dist/cli.js']);
+  it('has the CLI as ENTRYPOINT, with the V8 flags on Node’s command line, and serve as the default command', () => {
+    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', ...V8_FLAGS, 'dist/cli.js']);
     expect(JSON.parse(last('CMD')!)).toEqual(['serve']);
+  });
+
+  it('builds and runs on Node.js 24 LTS, pinned once (an ARG every stage uses), which package.json’s engines allow', () => {
+    const image = globalArgs().NODE_IMAGE;
+    expect(image).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(stages.map((s) => s.base)).toEqual(stages.map(() => image));
+    const version = image!.match(/^node:(\d+\.\d+\.\d+)/)![1]!;
+    const { engines } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+    expect(satisfies(version, engines.node)).toBe(true);
+    // This run's Node too (CI runs the suite on the machine's Node and on the image's).
+    expect(satisfies(process.versions.node, engines.node)).toBe(true);
+    // Node 20 reached end of life on 2026-04-30; 22 is not tested, so not claimed.
+    expect(satisfies('22.12.0', engines.node)).toBe(false);
   });
 
   it('.dockerignore keeps local builds, dependencies, state and git out of the context', () => {
@@ -290,3 +304,16 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git', '.state']));
   });
 });
+
+/** Whether `version` satisfies an engines range of `^x.y.z` and `>=x.y.z` alternatives joined by `||`. */
+function satisfies(version: string, range: string): boolean {
+  const parse = (v: string) => v.split('.').map(Number) as [number, number, number];
+  const compare = (a: number[], b: number[]) => a.reduce((r, x, i) => r || x - b[i]!, 0);
+  const v = parse(version);
+  return range.split('||').some((alternative) => {
+    const [, op, bound] = alternative.trim().match(/^(\^|>=)(\d+\.\d+\.\d+)$/) ?? [];
+    if (!op || !bound) throw new Error(`unsupported engines range: ${alternative}`);
+    const b = parse(bound);
+    return compare(v, b) >= 0 && (op === '>=' || v[0] === b[0]);
+  });
+}
