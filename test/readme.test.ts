@@ -61,6 +61,7 @@ async function start(args: string[], env: NodeJS.ProcessEnv, url: string): Promi
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`))));
+  exited.catch(() => undefined); // an exit after start-up (afterAll stops it) is expected
   for (;;) {
     const answered = await Promise.race([fetch(url).then((r) => r.ok, () => false), exited]);
     if (answered) return child;

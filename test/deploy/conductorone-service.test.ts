@@ -31,10 +31,11 @@ const example = YAML.parse(readFileSync(path.join(KUBERNETES, 'conductorone', 's
 
 /**
  * Every setting baton-scim reads, as the environment variable viper maps it to (`BATON_` + upper case, `-` → `_`):
- * its own fields (cmd/baton-scim/config.go) and baton-sdk's defaults (pkg/field/defaults.go) this layout may use.
+ * its own fields (cmd/baton-scim/config.go; not `scim-config`, which it defines but never reads) and baton-sdk's
+ * defaults (pkg/field/defaults.go) this layout may use.
  */
 const BATON_SCIM_SETTINGS = [
-  ...['service-provider', 'scim-config', 'api-key', 'username', 'password', 'scim-client-id', 'scim-client-secret', 'scim-config-file', 'scim-config-value', 'account-id'],
+  ...['service-provider', 'api-key', 'username', 'password', 'scim-client-id', 'scim-client-secret', 'scim-config-file', 'scim-config-value', 'account-id'],
   ...['client-id', 'client-secret', 'file', 'log-format', 'log-level', 'provisioning', 'skip-full-sync', 'c1z-temp-dir'],
 ].map((name) => `BATON_${name.toUpperCase().replace(/-/g, '_')}`);
 
