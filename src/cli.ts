@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { type Command, ConfigError, type Flags, OPTIONS, formatOptionsHelp, loadConfig } from './config';
-import { missingV8Flags, runWithV8Flags } from './runtime';
+import { missingV8Flags, runWithV8Flags, stopWithParent } from './runtime';
 
 const COMMANDS: Record<Command, { summary: string; usage: string; switches: Record<string, string> }> = {
   serve: {
@@ -173,6 +173,7 @@ function servesWithoutV8Flags(argv: readonly string[]): boolean {
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
+  stopWithParent();
   (servesWithoutV8Flags(argv) ? runWithV8Flags(__filename, argv, process.env) : main(argv)).then(
     (code) => {
       process.exitCode = code;

@@ -31,10 +31,15 @@ const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  * Runs `script` with `args` again in a child Node with this process's flags and `V8_FLAGS`, with the same
  * environment and standard streams, and resolves with its exit code (128 + the signal's number if a signal ended
  * it). The child has a process group of its own, so a terminal's Ctrl+C reaches it once, through this process,
- * which passes on every signal it receives.
+ * which passes on every signal it receives; an IPC channel tells it when this process is gone, even by SIGKILL
+ * (`stopWithParent`).
  */
 export function runWithV8Flags(script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const child = spawn(process.execPath, [...process.execArgv, ...missingV8Flags(), script, ...args], { env, stdio: 'inherit', detached: true });
+  const child = spawn(process.execPath, [...process.execArgv, ...missingV8Flags(), script, ...args], {
+    env,
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
   const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
   const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
@@ -45,4 +50,14 @@ export function runWithV8Flags(script: string, args: readonly string[], env: Nod
       resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });
+}
+
+/**
+ * In a process started by `runWithV8Flags`: when the parent is gone (its IPC channel closes), stop as on SIGTERM,
+ * so no server outlives the process its supervisor knows. The channel does not keep this process alive.
+ */
+export function stopWithParent(): void {
+  if (!process.channel) return;
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

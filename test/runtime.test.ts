@@ -69,6 +69,19 @@ onLinux('V8 flags on the command line of the serving process', () => {
     await expect(fetch(`${demo.url}/healthz`)).rejects.toThrow();
   });
 
+  it('the serving child stops when its parent is killed outright (SIGKILL), rather than outliving it', async () => {
+    const demo = await startDemo([], stateDir);
+    const [child] = childrenOf(demo.process.pid!);
+    expect(child).toBeDefined();
+    demo.process.kill('SIGKILL');
+    await demo.exited;
+    // The child drains and exits on its own: wait for it to be gone (the test's timeout bounds the wait).
+    while (existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, 'utf8').includes(') Z ')) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await expect(fetch(`${demo.url}/healthz`)).rejects.toThrow();
+  });
+
   it('started with the flags, as the image’s ENTRYPOINT starts it, serves in place (no second process)', async () => {
     const demo = await startDemo([...V8_FLAGS], stateDir);
     try {
