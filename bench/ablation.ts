@@ -15,6 +15,7 @@ import { Child } from './ipc';
 import { cpuMs, waitIdle } from './proc';
 import type { SandboxInfo } from './servers/sandbox-process';
 import type { AppVariant } from './servers/xero-scim-process';
+import { V8_FLAGS } from '../src/runtime';
 
 const TOKEN = 'bench-token-ablation';
 const PUBLIC_URL = 'https://scim.bench.invalid';
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
                 stateDir: path.join(work, variant.name.replace(/\W+/g, '-')),
                 corpusDir,
               },
-              execArgv: ['--expose-gc'],
+              execArgv: [...V8_FLAGS, '--expose-gc'],
             });
       if (variant === VARIANTS[0]) {
         const corpus = readCorpus(corpusDir);

@@ -13,6 +13,7 @@ import type { BenchOptions } from './options';
 import { cpuMs, memory, round, waitIdle, type Memory } from './proc';
 import type { SandboxInfo } from './servers/sandbox-process';
 import { validateServer, type Validation } from './validate';
+import { V8_FLAGS } from '../src/runtime';
 
 export const SERVERS = ['xero-scim', 'floor', 'scimmy'] as const;
 export type ServerName = (typeof SERVERS)[number];
@@ -143,7 +144,7 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
     }>('xero-scim', {
       script: 'servers/xero-scim-process.js',
       input: { sandbox: sandbox.info, token: TOKEN, publicUrl: PUBLIC_URL, stateDir: path.join(work, 'state'), corpusDir },
-      execArgv: execArgv('xero-scim'),
+      execArgv: [...V8_FLAGS, ...execArgv('xero-scim')],
     });
     started.push(xero);
     await sandbox.stop();

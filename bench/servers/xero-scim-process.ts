@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { sandboxDirectory } from '../sandbox-directory';
 import express, { type Express } from 'express';
 import { silentLogger } from '../../src/log';
-import { tuneRuntime } from '../../src/runtime';
+import { missingV8Flags } from '../../src/runtime';
 import type { Directory } from '../../src/directory/model';
 import { createApp, finish, mountScim, rootUrlResolver } from '../../src/http/app';
 import { scimAuth } from '../../src/http/auth';
@@ -57,8 +57,8 @@ interface Input {
 }
 
 async function main(): Promise<void> {
-  // As `xero-scim serve` does before its first sync (src/runtime.ts).
-  tuneRuntime();
+  // Forked with the V8 flags `xero-scim serve` runs with (src/runtime.ts), as the image's ENTRYPOINT gives them.
+  if (missingV8Flags().length > 0) failStartup(new Error(`started without ${missingV8Flags().join(' ')}`));
   const input = childInput<Input>();
   const before = heapAfterGc();
   const { directory } = sandboxDirectory(input.sandbox, input.stateDir);

@@ -18,6 +18,7 @@ import { round } from '../proc';
 import type { SandboxInfo } from '../servers/sandbox-process';
 import type { BatonRun } from './baton-process';
 import type { SyncRun } from './sync-process';
+import { V8_FLAGS } from '../../src/runtime';
 
 export interface SyncPhase {
   run: SyncRun;
@@ -91,7 +92,7 @@ export async function runSync(options: BenchOptions, runDir: string): Promise<Sy
       const client = await Child.start<{ concurrency: number }>('sync', {
         script: 'sync/sync-process.js',
         input: { sandbox: sandbox.info, stateDir: path.join(work, 'state') },
-        execArgv: ['--expose-gc', ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(runDir, 'profiles')}`, `--cpu-prof-name=sync-${organisations}.cpuprofile`] : [])],
+        execArgv: [...V8_FLAGS, '--expose-gc', ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(runDir, 'profiles')}`, `--cpu-prof-name=sync-${organisations}.cpuprofile`] : [])],
       });
       children.push(client);
       xeroConcurrency = client.info.concurrency;

@@ -3,7 +3,7 @@
  * default configuration (XERO_CONCURRENCY organisations at a time, Organisation details on their own longer
  * period), so the first sync reads Organisation + Users and a steady-state sync reads Users only.
  */
-import { tuneRuntime } from '../../src/runtime';
+import { missingV8Flags } from '../../src/runtime';
 import { sandboxDirectory } from '../sandbox-directory';
 import { childInput, failStartup, serveParent } from '../ipc';
 import { heapAfterGc } from '../servers/listen';
@@ -23,8 +23,8 @@ export interface SyncRun {
 }
 
 async function main(): Promise<void> {
-  // The server's sync runs in a process tuned as `xero-scim serve` tunes it (src/runtime.ts).
-  tuneRuntime();
+  // The server's sync runs with the V8 flags `xero-scim serve` runs with (src/runtime.ts).
+  if (missingV8Flags().length > 0) failStartup(new Error(`started without ${missingV8Flags().join(' ')}`));
   const input = childInput<Input>();
   const before = heapAfterGc();
   const { directory, config } = sandboxDirectory(input.sandbox, input.stateDir);

@@ -16,7 +16,6 @@ import { type Logger, createLogger } from '../log';
 import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
 import { SyncHistory } from '../ops/sync-history';
-import { tuneRuntime } from '../runtime';
 import { requireXeroCredentials } from './credentials';
 
 export interface ServeOptions {
@@ -35,8 +34,6 @@ export interface ServeOptions {
 const SHUTDOWN_GRACE_MS = 20_000;
 
 export async function runServe(config: Config, options: ServeOptions = {}): Promise<void> {
-  // Before the first snapshot is built: its objects must not teach V8 to put per-request garbage in the old generation.
-  tuneRuntime();
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   // The demo's banner is what a newcomer reads first: its own log lines wait for it (and then follow, in order).
   const held = options.demo && !options.logger ? holdLines() : undefined;

@@ -15,25 +15,40 @@ export interface Instruction {
 
 export interface Stage {
   readonly name: string;
+  /** The image, with the global `ARG`s' defaults substituted. */
   readonly base: string;
   readonly instructions: readonly Instruction[];
 }
 
+/** The `ARG`s before the first `FROM`, with their defaults. */
+export function globalArgs(file = path.join(ROOT, 'Dockerfile')): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (/^\s*FROM\s/i.test(line)) break;
+    const [, name, value] = line.match(/^\s*ARG\s+(\w+)(?:=(\S*))?\s*$/i) ?? [];
+    if (name) args[name] = value ?? '';
+  }
+  return args;
+}
+
 export function readDockerfile(file = path.join(ROOT, 'Dockerfile')): Stage[] {
   const text = readFileSync(file, 'utf8').replace(/\\\n/g, ' ');
+  const args = globalArgs(file);
   const stages: { name: string; base: string; instructions: Instruction[] }[] = [];
   for (const line of text.split('\n')) {
     const trimmed = line.trim();
     if (!trimmed || trimmed.startsWith('#')) continue;
-    const [, op, args] = trimmed.match(/^(\w+)\s+(.*)$/) ?? [];
-    if (!op || args === undefined) throw new Error(`unreadable Dockerfile line: ${trimmed}`);
+    const [, op, rest] = trimmed.match(/^(\w+)\s+(.*)$/) ?? [];
+    if (!op || rest === undefined) throw new Error(`unreadable Dockerfile line: ${trimmed}`);
+    if (op.toUpperCase() === 'ARG' && stages.length === 0) continue; // globalArgs
     if (op.toUpperCase() === 'FROM') {
-      const [, base, name] = args.match(/^(\S+)(?:\s+AS\s+(\S+))?$/i) ?? [];
-      stages.push({ name: name ?? String(stages.length), base: base!, instructions: [] });
+      const [, base, name] = rest.match(/^(\S+)(?:\s+AS\s+(\S+))?$/i) ?? [];
+      const resolved = base!.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string | undefined, b: string | undefined) => args[(a ?? b)!] ?? '');
+      stages.push({ name: name ?? String(stages.length), base: resolved, instructions: [] });
     } else {
       const stage = stages[stages.length - 1];
       if (!stage) throw new Error(`${op} before FROM`);
-      stage.instructions.push({ op: op.toUpperCase(), args: args.replace(/\s+/g, ' ').trim() });
+      stage.instructions.push({ op: op.toUpperCase(), args: rest.replace(/\s+/g, ' ').trim() });
     }
   }
   return stages;

@@ -1,7 +1,8 @@
 /**
- * deploy/kubernetes and the Dockerfile, read as a cluster and a builder would: every document parses, the fields a
- * safe deployment needs are there and agree with each other (names, ports, labels, the state volume, the image's
- * user and paths), and each probe's path answers as kubelet expects on the port the manifest names, from the real
+ * deploy/kubernetes and the Dockerfile, read as a cluster and a builder would: what `kubectl apply -k
+ * deploy/kubernetes/` applies (rendered by `kubectl kustomize`), the fields a safe deployment needs, agreeing with
+ * each other (names, ports, labels, the state volume, the image's user and paths), no Secret that could overwrite
+ * the user's, and each probe's path answering as kubelet expects on the port the manifest names, from the real
  * server started with the manifest's own environment.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -16,43 +17,18 @@ import { silentLogger } from '../../src/log';
 import { createSandbox } from '../../src/sandbox';
 import { createApp } from '../../src/http/app';
 import { listen } from '../../src/http/listen';
-import { ROOT, lastOf, readDockerfile, stageEnv } from './dockerfile';
+import { V8_FLAGS } from '../../src/runtime';
+import { ROOT, globalArgs, lastOf, readDockerfile, stageEnv } from './dockerfile';
+import { KUBERNETES, type Json, only, render, secretReferences } from './kustomize';
 import { webAppEnvironment } from '../support/sandbox';
 
-const KUBERNETES = path.join(ROOT, 'deploy', 'kubernetes');
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are free-form YAML
-
-interface Manifest {
-  readonly file: string;
-  readonly doc: Json;
-}
-
-function readManifests(): Manifest[] {
-  return readdirSync(KUBERNETES)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .flatMap((file) => {
-      const documents = YAML.parseAllDocuments(readFileSync(path.join(KUBERNETES, file), 'utf8'));
-      for (const d of documents) if (d.errors.length) throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`);
-      return documents.map((d) => ({ file, doc: d.toJS() as Json })).filter((m) => m.doc !== null);
-    });
-}
-
-const manifests = readManifests();
-const resources = manifests.filter((m) => m.doc.kind !== 'Kustomization');
-const only = (kind: string): Json => {
-  const found = resources.filter((m) => m.doc.kind === kind);
-  expect(found).toHaveLength(1);
-  return found[0]!.doc;
-};
-
-const secret = only('Secret');
-const deployment = only('Deployment');
-const service = only('Service');
-const pvc = only('PersistentVolumeClaim');
-const ingress = only('Ingress');
-const networkPolicy = only('NetworkPolicy');
+const manifests = render('.');
+const secret = YAML.parse(readFileSync(path.join(KUBERNETES, 'secret.example.yaml'), 'utf8')) as Json;
+const deployment = only(manifests, 'Deployment');
+const service = only(manifests, 'Service');
+const pvc = only(manifests, 'PersistentVolumeClaim');
+const ingress = only(manifests, 'Ingress');
+const networkPolicy = only(manifests, 'NetworkPolicy');
 const pod = deployment.spec.template.spec as Json;
 const container = (pod.containers as Json[])[0]!;
 const env = Object.fromEntries((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
@@ -64,23 +40,47 @@ const containerPort = (name: string | number): number => {
 };
 const PROBES = ['startupProbe', 'livenessProbe', 'readinessProbe'] as const;
 
-describe('deploy/kubernetes: every document', () => {
-  it('parses, and the kustomization lists exactly the other files', () => {
-    const kustomization = manifests.filter((m) => m.doc.kind === 'Kustomization');
-    expect(kustomization).toHaveLength(1);
-    expect([...kustomization[0]!.doc.resources].sort()).toEqual([...new Set(resources.map((m) => m.file))].sort());
-    expect(resources.map((m) => m.doc.kind).sort()).toEqual(['Deployment', 'Ingress', 'NetworkPolicy', 'PersistentVolumeClaim', 'Secret', 'Service']);
+/** Every kustomization under deploy/kubernetes, as a directory relative to it. */
+const KUSTOMIZATIONS = ['.', 'base', 'conductorone'];
+
+describe('deploy/kubernetes: what `kubectl apply -k` applies', () => {
+  it('renders the Deployment, its volume claim, Service, Ingress and NetworkPolicy, each named and labelled', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['Deployment', 'Ingress', 'NetworkPolicy', 'PersistentVolumeClaim', 'Service']);
+    for (const doc of manifests) {
+      expect(doc.apiVersion).toEqual(expect.any(String));
+      expect(doc.metadata.name).toBe(doc.kind === 'PersistentVolumeClaim' ? 'xero-scim-state' : 'xero-scim');
+      expect(doc.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'xero-scim' });
+    }
   });
 
-  it.each(resources.map((m) => [`${m.doc.kind} (${m.file})`, m.doc] as const))('%s has apiVersion, kind, a name and the app label', (_name, doc) => {
-    expect(doc.apiVersion).toEqual(expect.any(String));
-    expect(doc.metadata.name).toBe(doc.kind === 'Secret' ? 'xero-scim-secrets' : doc.kind === 'PersistentVolumeClaim' ? 'xero-scim-state' : 'xero-scim');
-    expect(doc.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'xero-scim' });
+  // Regression: the kustomization applied secret.yaml, whose placeholders (and empty SCIM_BEARER_TOKEN) replaced
+  // the Secret the README had just created, and the pod refused to start.
+  it.each(KUSTOMIZATIONS)('%s applies no Secret, so it cannot overwrite the one the user created', (dir) => {
+    const docs = render(dir);
+    expect(docs.filter((d) => d.kind === 'Secret').map((d) => d.metadata.name)).toEqual([]);
+    // What the pods read comes from the Secret the README creates.
+    for (const ref of secretReferences(docs)) expect(ref).toMatch(/^xero-scim-secrets:/);
+  });
+
+  it('every file under deploy/kubernetes is applied by a kustomization or is an example applied by hand', () => {
+    const listed = KUSTOMIZATIONS.flatMap((dir) => {
+      const k = YAML.parse(readFileSync(path.join(KUBERNETES, dir, 'kustomization.yaml'), 'utf8')) as Json;
+      const files = [...(k.resources ?? []), ...((k.configMapGenerator ?? []) as Json[]).flatMap((g) => g.files ?? [])] as string[];
+      return ['kustomization.yaml', ...files].map((f) => path.join(dir, f));
+    });
+    const present = KUSTOMIZATIONS.flatMap((dir) =>
+      readdirSync(path.join(KUBERNETES, dir), { withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.join(dir, e.name)),
+    );
+    expect(present.filter((f) => !listed.includes(f)).sort()).toEqual(['conductorone/secret.example.yaml', 'secret.example.yaml']);
   });
 });
 
-describe('Secret', () => {
+describe('secret.example.yaml (copied, filled in and applied by hand)', () => {
   it('carries the Xero app credentials under ConductorOne’s names and the SCIM bearer token', () => {
+    expect(secret.kind).toBe('Secret');
+    expect(secret.metadata.name).toBe('xero-scim-secrets');
     expect(secret.type).toBe('Opaque');
     expect(Object.keys(secret.stringData).sort()).toEqual(['BATON_REFRESH_TOKEN', 'BATON_XERO_CLIENT_ID', 'BATON_XERO_CLIENT_SECRET', 'SCIM_BEARER_TOKEN']);
   });
@@ -282,9 +282,22 @@ describe('Dockerfile', () => {
     expect(last('HEALTHCHECK')).toMatch(/^--interval=\S+ --timeout=\S+ --start-period=\S+ --retries=\d+ CMD \[.*\/healthz/);
   });
 
-  it('has the CLI as ENTRYPOINT and serve as the default command', () => {
-    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', 'dist/cli.js']);
+  it('has the CLI as ENTRYPOINT, with the V8 flags on Node’s command line, and serve as the default command', () => {
+    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', ...V8_FLAGS, 'dist/cli.js']);
     expect(JSON.parse(last('CMD')!)).toEqual(['serve']);
+  });
+
+  it('builds and runs on Node.js 24 LTS, pinned once (an ARG every stage uses), which package.json’s engines allow', () => {
+    const image = globalArgs().NODE_IMAGE;
+    expect(image).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(stages.map((s) => s.base)).toEqual(stages.map(() => image));
+    const version = image!.match(/^node:(\d+\.\d+\.\d+)/)![1]!;
+    const { engines } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+    expect(satisfies(version, engines.node)).toBe(true);
+    // This run's Node too (CI runs the suite on the machine's Node and on the image's).
+    expect(satisfies(process.versions.node, engines.node)).toBe(true);
+    // Node 20 reached end of life on 2026-04-30; 22 is not tested, so not claimed.
+    expect(satisfies('22.12.0', engines.node)).toBe(false);
   });
 
   it('.dockerignore keeps local builds, dependencies, state and git out of the context', () => {
@@ -292,3 +305,16 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git', '.state']));
   });
 });
+
+/** Whether `version` satisfies an engines range of `^x.y.z` and `>=x.y.z` alternatives joined by `||`. */
+function satisfies(version: string, range: string): boolean {
+  const parse = (v: string) => v.split('.').map(Number) as [number, number, number];
+  const compare = (a: number[], b: number[]) => a.reduce((r, x, i) => r || x - b[i]!, 0);
+  const v = parse(version);
+  return range.split('||').some((alternative) => {
+    const [, op, bound] = alternative.trim().match(/^(\^|>=)(\d+\.\d+\.\d+)$/) ?? [];
+    if (!op || !bound) throw new Error(`unsupported engines range: ${alternative}`);
+    const b = parse(bound);
+    return compare(v, b) >= 0 && (op === '>=' || v[0] === b[0]);
+  });
+}
