@@ -1,11 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-allocation-site-pretenuring
 /**
  * The `xero-scim` command: serve (alias service, as ConductorOne's Deployment passes `args: ["service"]`),
  * sync, sandbox, auth, confirm-disconnect. Every option is read through `src/config.ts`, so `--help` lists all of them.
  */
 import { parseArgs } from 'node:util';
 import { type Command, ConfigError, type Flags, OPTIONS, formatOptionsHelp, isSwitchOption, loadConfig } from './config';
-import { missingV8Flags, runWithV8Flags, stopWithParent } from './runtime';
 import { VERSION } from './version';
 
 interface CommandSpec {
@@ -274,23 +273,8 @@ async function runSandboxCli(args: readonly string[], io: Io): Promise<number> {
   }
 }
 
-/**
- * Whether `argv` serves (and so should run with `V8_FLAGS`, src/runtime.ts) in a process started without them:
- * `node dist/cli.js serve`, `npm start`. The image's ENTRYPOINT passes them, and then nothing is re-run.
- */
-function servesWithoutV8Flags(argv: readonly string[]): boolean {
-  try {
-    const { command, help } = parseCommandLine(argv);
-    return command === 'serve' && !help && missingV8Flags().length > 0;
-  } catch {
-    return false; // main reports the usage error
-  }
-}
-
 if (require.main === module) {
-  const argv = process.argv.slice(2);
-  stopWithParent();
-  (servesWithoutV8Flags(argv) ? runWithV8Flags(__filename, argv, process.env) : main(argv)).then(
+  main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },

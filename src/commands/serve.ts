@@ -16,6 +16,7 @@ import { type Logger, createLogger } from '../log';
 import type { Clock } from '../xero/clock';
 import { Metrics } from '../ops/metrics';
 import { SyncHistory } from '../ops/sync-history';
+import { missingV8Flags } from '../runtime';
 import { requireXeroCredentials } from './credentials';
 
 export interface ServeOptions {
@@ -111,6 +112,10 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     // `url` is what to type on this machine; `address` is where the socket listens (0.0.0.0: every interface).
     const bound = server.server.address() as AddressInfo;
     logger.info({ url: server.url, address: `${bound.address}:${bound.port}`, mode: effective.syncMode, demo: options.demo === true }, 'xero-scim listening');
+    const missing = missingV8Flags();
+    if (missing.length > 0) {
+      logger.info({ missing }, 'started without the V8 flags the image and `npm start` pass: it serves the same, with a higher memory peak under load');
+    }
     options.onListening?.({ url: server.url, tokens });
     if (options.demo) {
       printDemoBanner(out, server.url, bound, tokens[0]!, demoExampleUser(directory.current()));
