@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { readJsonFileIfExists, writeFileDurably } from '../xero/state-file';
+import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
 import { ROLE_CODES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { type Clock, isoTime, systemClock } from './clock';
 import { XeroError } from './errors';
 import type { IdentityClient, TokenSet } from './identity';
-import { readJsonFileIfExists, writeFileDurably } from './state-file';
+import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
 
 // ---- storage --------------------------------------------------------------------------------------------------
 
