@@ -30,6 +30,7 @@ import type {
   TenantData,
   TenantHealth,
 } from './model';
+import { toOrganisation, toUserRecord } from './from-xero';
 import { FileSnapshotStore, type PersistedDirectory, type SnapshotStore } from './persistence';
 import { buildSnapshot, snapshotVersion } from './snapshot';
 
@@ -421,7 +422,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       const due = !state.organisation || state.organisationFetchedAt === undefined || now - state.organisationFetchedAt >= organisationRefreshMs;
       if (due || renamed) {
         try {
-          state.organisation = await call('GET Organisation', 'organisation', (t, signal) => accounting.getOrganisation(connection, t, signal));
+          state.organisation = toOrganisation(await call('GET Organisation', 'organisation', (t, signal) => accounting.getOrganisation(connection, t, signal)));
           state.organisationFetchedAt = clock.now();
         } catch (err) {
           // Details are slow-changing: keep the ones we have and still fetch users; without any, the tenant fails.
@@ -430,7 +431,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
         }
       }
       const organisation = state.organisation!;
-      const users = await call('GET Users', 'users', (t, signal) => accounting.getUsers(connection.tenantId, t, signal));
+      const users = (await call('GET Users', 'users', (t, signal) => accounting.getUsers(connection.tenantId, t, signal))).map(toUserRecord);
       // Becomes the organisation's data only if the removal guard accepts it (`applyVerdict`).
       state.answer = { organisation, users, syncedAt: isoTime(clock.now()) };
       delete state.lastError;
