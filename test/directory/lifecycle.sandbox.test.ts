@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config';
-import { renderSyncJson, runSyncOnce } from '../../src/directory/sync-cli';
+import { renderSyncJson, runSyncOnce } from '../../src/commands/sync-once';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { staticDirectory } from '../../src/directory/static';
 import { FileTokenStore } from '../../src/xero/tokens';
