@@ -47,7 +47,7 @@ const confirmationFile = z.object({
   at: z.string(),
 });
 
-export const CONFIRMATIONS_DIR = 'confirm-disconnect';
+const CONFIRMATIONS_DIR = 'confirm-disconnect';
 
 export class FileConfirmationStore implements ConfirmationStore {
   readonly dir: string;

@@ -91,7 +91,7 @@ export class SnapshotStoreError extends Error {
 }
 
 /** Validates a persisted state; throws `SnapshotStoreError` naming the first problem. */
-export function parsePersisted(json: unknown, source: string): PersistedDirectory {
+function parsePersisted(json: unknown, source: string): PersistedDirectory {
   const result = persisted.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];

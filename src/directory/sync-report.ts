@@ -84,7 +84,7 @@ export function emptyCounts(): TenantCounts {
 }
 
 /** One organisation's line of the report, from its state after the sync. */
-export function tenantReport(state: TenantState, counts: TenantCounts, nowMs: number, policy: GuardPolicy): TenantSyncReport {
+function tenantReport(state: TenantState, counts: TenantCounts, nowMs: number, policy: GuardPolicy): TenantSyncReport {
   const h = tenantHealth(state, policy);
   const durationMs = counts.durations.get(state.id);
   return {

@@ -72,8 +72,6 @@ export interface XeroDirectoryDeps {
   /** Where `xero-scim confirm-disconnect` leaves its confirmations (default: STATE_DIR). */
   readonly confirmationStore?: ConfirmationStore;
   readonly accounting?: AccountingReader;
-  /** Overrides of Xero's per-organisation limits (the daily one comes from the options). */
-  readonly limits?: Partial<RateLimits>;
   readonly policy?: Partial<CallPolicy>;
   /** Told of every finished sync (metrics). */
   readonly onSync?: (report: SyncReport) => void;
@@ -99,7 +97,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
-  const limits: RateLimits = { ...XERO_LIMITS, perDay: options.xeroDailyLimit, ...deps.limits };
+  const limits: RateLimits = { ...XERO_LIMITS, perDay: options.xeroDailyLimit };
   const callPolicy: CallPolicy = { ...DEFAULT_POLICY, timeoutMs: options.xeroTimeoutMs, ...deps.policy };
   const app = new AppBudget(clock);
   const stopping = new AbortController();

@@ -132,7 +132,7 @@ export function mapOrganisation(organisation: XeroOrganisation, connection: Conn
     createdAt: isoDate(organisation.createdDateUTC) ?? connectionDate(connection.createdDateUtc) ?? EPOCH,
     connectionId: connection.id,
     tenantType: connection.tenantType === 'PRACTICE' ? 'PRACTICE' : 'ORGANISATION',
-  } as AccountingOrganisation;
+  };
 }
 
 /** The two accounting reads the directory needs, each answering the value and the limit headers. */
