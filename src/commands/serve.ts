@@ -17,6 +17,7 @@ import { SyncHistory } from '../ops/sync-history';
 import { tuneRuntime } from '../runtime';
 import { type ListeningServer, composeApp, listen } from '../server';
 import { requireXeroCredentials } from './credentials';
+import { directoryOptions } from './directory-options';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -71,7 +72,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
   // Metrics read the directory at scrape time, and the directory reports syncs and Xero calls to them.
   const observers: { metrics?: Metrics } = {};
   const history = new SyncHistory();
-  const directory = createXeroDirectory(effective, {
+  const directory = createXeroDirectory(directoryOptions(effective), {
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
     onSync: (report) => {

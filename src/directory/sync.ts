@@ -23,7 +23,7 @@ import { type Clock, isoTime, systemClock } from '../xero/clock';
 import { IdentityClient } from '../xero/identity';
 import { FileTokenStore, type TokenStore } from '../xero/tokens';
 import { type ConfirmationStore, FileConfirmationStore } from './confirmations';
-import { Credentials } from './credentials';
+import { type CredentialOptions, Credentials } from './credentials';
 import type { GuardPolicy } from './guard';
 import type { Directory, DirectorySnapshot } from './model';
 import { FileSnapshotStore, type SnapshotStore } from './persistence';
@@ -35,31 +35,34 @@ import { runSyncPass } from './sync-pass';
 import type { SyncProgress, SyncReport } from './sync-report';
 import { Tenants } from './tenant-state';
 
-/** What the directory needs to know; the composition (`commands/`) hands it the matching configuration values. */
+/** What the directory needs to know, in its own terms; `commands/directory-options.ts` maps the configuration to it. */
 export interface XeroDirectoryOptions {
-  readonly xeroClientId: string | undefined;
-  readonly xeroClientSecret: string | undefined;
-  readonly xeroRefreshToken: string | undefined;
-  readonly xeroAccessToken: string | undefined;
-  /** Lower- or upper-case organisation ids to sync; empty means every connected one. */
-  readonly xeroTenantIds: readonly string[];
-  readonly xeroApiUrl: string;
-  readonly xeroIdentityUrl: string;
-  readonly xeroLoginUrl: string;
-  readonly xeroScopes: string | undefined;
-  readonly xeroTimeoutMs: number;
-  readonly xeroDailyLimit: number;
-  /** Organisations synced at once. */
-  readonly xeroConcurrency: number;
+  readonly credentials: CredentialOptions;
+  readonly xero: {
+    readonly apiUrl: string;
+    readonly identityUrl: string;
+    readonly loginUrl: string;
+    /** Real-time bound on each call. */
+    readonly timeoutMs: number;
+    /** Calls a day Xero allows per organisation. */
+    readonly dailyLimit: number;
+    /** Organisations synced at once. */
+    readonly concurrency: number;
+  };
+  /** Organisation ids to sync (any case); empty means every connected one. */
+  readonly tenantIds: readonly string[];
   /** Where tokens, the directory state and operator confirmations are kept. */
   readonly stateDir: string;
-  readonly syncMode: 'cached' | 'live';
-  readonly syncIntervalSeconds: number;
-  readonly organisationRefreshSeconds: number;
-  readonly liveMinFreshnessSeconds: number;
+  readonly sync: {
+    /** cached: sync in the background; live: sync before a read unless one finished recently. */
+    readonly mode: 'cached' | 'live';
+    readonly intervalSeconds: number;
+    /** How long organisation details are kept before they are fetched again. */
+    readonly organisationRefreshSeconds: number;
+    readonly liveMinFreshnessSeconds: number;
+  };
   /** The removal guard's policy (`guard.ts`). */
-  readonly xeroDisconnectConfirmations: number;
-  readonly xeroMaxDisconnectShare: number;
+  readonly guard: GuardPolicy;
 }
 
 export interface XeroDirectoryDeps {
@@ -97,35 +100,33 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
-  const limits: RateLimits = { ...XERO_LIMITS, perDay: options.xeroDailyLimit };
-  const callPolicy: CallPolicy = { ...DEFAULT_POLICY, timeoutMs: options.xeroTimeoutMs, ...deps.policy };
+  const { xero } = options;
+  const limits: RateLimits = { ...XERO_LIMITS, perDay: xero.dailyLimit };
+  const callPolicy: CallPolicy = { ...DEFAULT_POLICY, timeoutMs: xero.timeoutMs, ...deps.policy };
   const app = new AppBudget(clock);
   const stopping = new AbortController();
   const budgetDeps = { clock, random, signal: stopping.signal, ...(deps.onXeroCall ? { onAnswer: deps.onXeroCall } : {}) };
   const identity = new IdentityClient(
     {
-      identityUrl: options.xeroIdentityUrl,
-      apiUrl: options.xeroApiUrl,
-      loginUrl: options.xeroLoginUrl,
-      clientId: options.xeroClientId ?? '',
-      ...(options.xeroClientSecret === undefined ? {} : { clientSecret: options.xeroClientSecret }),
-      timeoutMs: options.xeroTimeoutMs,
+      identityUrl: xero.identityUrl,
+      apiUrl: xero.apiUrl,
+      loginUrl: xero.loginUrl,
+      clientId: options.credentials.clientId ?? '',
+      ...(options.credentials.clientSecret === undefined ? {} : { clientSecret: options.credentials.clientSecret }),
+      timeoutMs: xero.timeoutMs,
     },
     { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock },
   );
-  const credentials = new Credentials(
-    {
-      clientId: options.xeroClientId,
-      clientSecret: options.xeroClientSecret,
-      refreshToken: options.xeroRefreshToken,
-      accessToken: options.xeroAccessToken,
-      scopes: options.xeroScopes,
-    },
-    { identity, store: deps.tokenStore ?? new FileTokenStore(options.stateDir), clock, random, logger },
-  );
+  const credentials = new Credentials(options.credentials, {
+    identity,
+    store: deps.tokenStore ?? new FileTokenStore(options.stateDir),
+    clock,
+    random,
+    logger,
+  });
   const confirmationStore = deps.confirmationStore ?? new FileConfirmationStore(options.stateDir);
-  const policy: GuardPolicy = { confirmations: options.xeroDisconnectConfirmations, maxShare: options.xeroMaxDisconnectShare };
-  const allowList = new Set(options.xeroTenantIds.map((id) => id.toLowerCase()));
+  const policy = options.guard;
+  const allowList = new Set(options.tenantIds.map((id) => id.toLowerCase()));
   const tenants = new Tenants((id) => new RateBudget(id, limits, callPolicy, app, budgetDeps));
   const published = new PublishedSnapshot();
   const saved = new SavedState(deps.snapshotStore ?? new FileSnapshotStore(options.stateDir), clock, logger);
@@ -135,13 +136,13 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     credentials,
     identity,
     connectionsBudget: new RateBudget('connections', { ...limits, perDay: Number.MAX_SAFE_INTEGER }, callPolicy, app, budgetDeps),
-    accounting: deps.accounting ?? new XeroAccounting(options.xeroApiUrl),
+    accounting: deps.accounting ?? new XeroAccounting(xero.apiUrl),
     confirmationStore,
     published,
     policy,
     allowList,
-    concurrency: options.xeroConcurrency,
-    organisationRefreshMs: options.organisationRefreshSeconds * 1000,
+    concurrency: xero.concurrency,
+    organisationRefreshMs: options.sync.organisationRefreshSeconds * 1000,
     clock,
     logger,
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
@@ -198,7 +199,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
 
   const loop = new SyncLoop(
     sync,
-    { mode: options.syncMode, intervalMs: options.syncIntervalSeconds * 1000, liveMinFreshnessMs: options.liveMinFreshnessSeconds * 1000 },
+    { mode: options.sync.mode, intervalMs: options.sync.intervalSeconds * 1000, liveMinFreshnessMs: options.sync.liveMinFreshnessSeconds * 1000 },
     clock,
     random,
     stopping,

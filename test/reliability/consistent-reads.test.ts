@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import request from 'supertest';
+import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { composeApp, listen } from '../../src/server';
@@ -51,7 +52,7 @@ describe('Guarantee 3: consistent reads while snapshots swap', () => {
     const clock = new SteppingClock();
     const w = await world({ clock, data: { seed: 5, organisations: 5, usersPerOrganisation: 20, partnerShare: 0 } });
     const { logger } = capturedLogger('silent');
-    const directory = createXeroDirectory(w.config, { clock, random: () => 0.5, logger });
+    const directory = createXeroDirectory(directoryOptions(w.config), { clock, random: () => 0.5, logger });
     await directory.syncOnce();
     // Each crawler is its own client (its own token): a crawl is pinned per credentials and query (see the known gap
     // below for two crawls sharing both).
