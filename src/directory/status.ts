@@ -5,21 +5,33 @@
  */
 import { type GuardPolicy, answersLeft } from './guard';
 import type { CredentialHealth, DirectorySnapshot, DirectoryStatus, PersistenceHealth, ProblemReport, TenantHealth } from './model';
-import type { SyncReport } from './sync-report';
+import type { ErrorSummary, SyncReport } from './sync-report';
 import type { TenantState } from './tenant-state';
 
 /** What the last sync left behind for the status (restored from STATE_DIR at start). */
 export interface LastSync {
   /** When it finished. */
-  at?: string;
+  readonly at?: string;
   /** When it finished, in clock milliseconds (live mode's freshness); 0 before the first sync of this process. */
-  finishedAtMs: number;
-  outcome?: SyncReport['outcome'];
+  readonly finishedAtMs: number;
+  readonly outcome?: SyncReport['outcome'];
   /** Why it failed as a whole (token, /connections), when it did. */
-  error?: ProblemReport;
+  readonly error?: ProblemReport;
   /** The end of the last sync that was not a failure. */
-  successfulAt?: string;
-  report?: SyncReport;
+  readonly successfulAt?: string;
+  readonly report?: SyncReport;
+}
+
+/** The last sync as the status reports it, once `report` is done (`failure`: why it failed as a whole, if it did). */
+export function afterSync(previous: LastSync, report: SyncReport, failure: ErrorSummary | undefined): LastSync {
+  return {
+    at: report.finishedAt,
+    finishedAtMs: Date.parse(report.finishedAt),
+    outcome: report.outcome,
+    ...(failure ? { error: { code: failure.code, message: failure.message, at: report.finishedAt } } : {}),
+    ...(failure ? (previous.successfulAt ? { successfulAt: previous.successfulAt } : {}) : { successfulAt: report.finishedAt }),
+    report,
+  };
 }
 
 /** current: its last fetch was taken; stale: it serves older data after a failure or a suspect answer; missing: no data. */

@@ -29,7 +29,7 @@ import type { Directory, DirectorySnapshot } from './model';
 import { FileSnapshotStore, type SnapshotStore } from './persistence';
 import { PublishedSnapshot } from './published';
 import { SavedState, lastSuccessOf, restoreTenants, toPersisted } from './saved-state';
-import { type LastSync, directoryStatus, persistenceHealth } from './status';
+import { type LastSync, afterSync, directoryStatus, persistenceHealth } from './status';
 import { SyncLoop } from './sync-loop';
 import { runSyncPass } from './sync-pass';
 import type { SyncProgress, SyncReport } from './sync-report';
@@ -130,7 +130,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   const tenants = new Tenants((id) => new RateBudget(id, limits, callPolicy, app, budgetDeps));
   const published = new PublishedSnapshot();
   const saved = new SavedState(deps.snapshotStore ?? new FileSnapshotStore(options.stateDir), clock, logger);
-  const lastSync: LastSync = { finishedAtMs: 0 };
+  /** What the status says of the last sync; replaced whole after each one. */
+  let lastSync: LastSync = { finishedAtMs: 0 };
   const passParts = {
     tenants,
     credentials,
@@ -154,8 +155,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       const state = await saved.load();
       if (!state) return false;
       const snapshot = published.restore(restoreTenants(tenants, state, allowList), state.savedAt);
-      lastSync.at = state.savedAt;
-      lastSync.successfulAt = lastSuccessOf(state);
+      const successfulAt = lastSuccessOf(state);
+      lastSync = { ...lastSync, at: state.savedAt, ...(successfulAt ? { successfulAt } : {}) };
       logger.info({ organisations: snapshot.organisations.length, version: snapshot.version }, 'loaded the persisted directory');
       return true;
     })();
@@ -165,12 +166,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   async function sync(): Promise<SyncReport> {
     await load();
     const { report, failure, consumed } = await runSyncPass(passParts);
-    lastSync.at = report.finishedAt;
-    lastSync.finishedAtMs = Date.parse(report.finishedAt);
-    lastSync.outcome = report.outcome;
-    lastSync.error = failure ? { code: failure.code, message: failure.message, at: report.finishedAt } : undefined;
-    if (!failure) lastSync.successfulAt = report.finishedAt;
-    lastSync.report = report;
+    lastSync = afterSync(lastSync, report, failure);
     deps.onSync?.(report);
     // Without a snapshot there is nothing to keep: an empty file would restart as an empty (lying) directory.
     if (published.current()) await saved.save(toPersisted(tenants.sorted(), isoTime(clock.now()), policy));

@@ -6,7 +6,7 @@
  */
 import type { GuardPolicy } from '../../src/directory/guard';
 import type { TenantData } from '../../src/directory/model';
-import { directoryStatus, persistenceHealth, tenantHealth } from '../../src/directory/status';
+import { afterSync, directoryStatus, persistenceHealth, tenantHealth } from '../../src/directory/status';
 import { buildSyncReport, emptyCounts } from '../../src/directory/sync-report';
 import { buildSnapshot } from '../../src/directory/snapshot';
 import { type TenantState, Tenants } from '../../src/directory/tenant-state';
@@ -133,5 +133,32 @@ describe('readiness, from the snapshot and the last sync', () => {
     expect(persistenceHealth(iso(T0), undefined, undefined)).toEqual({ ok: true, lastSavedAt: iso(T0) });
     expect(persistenceHealth(undefined, stateError, tokenError)).toEqual({ ok: false, error: stateError });
     expect(persistenceHealth(undefined, undefined, tokenError)).toEqual({ ok: false, error: tokenError });
+  });
+});
+
+describe('the last sync, as the status reports it', () => {
+  const report = (outcome: 'ok' | 'failed', finishedAt: string) =>
+    buildSyncReport({
+      startedMs: Date.parse(finishedAt),
+      finishedMs: Date.parse(finishedAt),
+      ...(outcome === 'failed' ? { failure: { code: 'XERO_SERVER_ERROR', message: 'Xero answered 503' } } : {}),
+      changed: false,
+      calls: { token: 0, connections: 1, organisation: 0, users: 0 },
+      rateLimited: 0,
+      states: [],
+      counts: emptyCounts(),
+      removed: [],
+      raised: [],
+      policy: POLICY,
+    });
+
+  it('keeps the last successful sync through a failed one, and forgets the failure at the next success', () => {
+    const ok = afterSync({ finishedAtMs: 0 }, report('ok', iso(T0)), undefined);
+    expect(ok).toMatchObject({ at: iso(T0), finishedAtMs: T0, outcome: 'ok', successfulAt: iso(T0) });
+    const failed = afterSync(ok, report('failed', iso(T0 + 60_000)), { code: 'XERO_SERVER_ERROR', message: 'Xero answered 503' });
+    expect(failed).toMatchObject({ outcome: 'failed', successfulAt: iso(T0), error: { code: 'XERO_SERVER_ERROR', at: iso(T0 + 60_000) } });
+    const again = afterSync(failed, report('ok', iso(T0 + 120_000)), undefined);
+    expect(again).toMatchObject({ outcome: 'ok', successfulAt: iso(T0 + 120_000) });
+    expect(again).not.toHaveProperty('error');
   });
 });
