@@ -1,5 +1,6 @@
 /** The product's directory, configured to sync from a benchmark's sandbox (the same way in every bench process). */
 import { mkdirSync } from 'node:fs';
+import { directoryOptions } from '../src/commands/directory-options';
 import { type Config, loadConfig } from '../src/config';
 import { type XeroDirectory, createXeroDirectory } from '../src/directory/sync';
 
@@ -21,5 +22,5 @@ export function sandboxDirectory(sandbox: SandboxAccess, stateDir: string): { di
     STATE_DIR: stateDir,
     SYNC_MODE: 'cached',
   });
-  return { directory: createXeroDirectory(config), config };
+  return { directory: createXeroDirectory(directoryOptions(config)), config };
 }

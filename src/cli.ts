@@ -210,7 +210,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     const config = loadConfig(demo && !io.env.HOST ? { ...io.env, HOST: '127.0.0.1' } : io.env, flags);
     // Every command that keeps state checks STATE_DIR first (the demo keeps its own in a temporary directory).
     if (!demo) {
-      const { stateDirProblem } = await import('./xero/state-file');
+      const { stateDirProblem } = await import('./files/state-dir');
       const problem = await stateDirProblem(config.stateDir);
       if (problem) throw new ConfigError('STATE_DIR', `${problem}: give the process a directory it can read and write (a volume in a container)`);
     }

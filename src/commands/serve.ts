@@ -18,6 +18,7 @@ import { Metrics } from '../ops/metrics';
 import { SyncHistory } from '../ops/sync-history';
 import { missingV8Flags } from '../runtime';
 import { requireXeroCredentials } from './credentials';
+import { directoryOptions } from './directory-options';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -70,7 +71,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
   // Metrics read the directory at scrape time, and the directory reports syncs and Xero calls to them.
   const observers: { metrics?: Metrics } = {};
   const history = new SyncHistory();
-  const directory = createXeroDirectory(effective, {
+  const directory = createXeroDirectory(directoryOptions(effective), {
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
     onSync: (report) => {

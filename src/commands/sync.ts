@@ -1,7 +1,8 @@
 /** `xero-scim sync --once [--json]`: one sync, persisted like the server's, then the directory and the report. */
 import type { Config } from '../config';
-import type { SyncProgress, XeroDirectoryDeps } from '../directory/sync';
-import { renderSyncJson, runSyncOnce } from '../directory/sync-cli';
+import type { XeroDirectoryDeps } from '../directory/sync';
+import type { SyncProgress } from '../directory/sync-report';
+import { renderSyncJson, runSyncOnce } from './sync-once';
 import { createLogger } from '../log';
 import { requireXeroCredentials } from './credentials';
 

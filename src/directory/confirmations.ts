@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../log';
-import { readJsonFileIfExists, writeFileDurably } from '../xero/state-file';
+import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
 
 export interface DisconnectConfirmation {
   /** Lower-case tenant ids whose suspicion the operator confirmed. */
@@ -47,7 +47,7 @@ const confirmationFile = z.object({
   at: z.string(),
 });
 
-export const CONFIRMATIONS_DIR = 'confirm-disconnect';
+const CONFIRMATIONS_DIR = 'confirm-disconnect';
 
 export class FileConfirmationStore implements ConfirmationStore {
   readonly dir: string;

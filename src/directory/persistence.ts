@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { readJsonFileIfExists, writeFileDurably } from '../xero/state-file';
+import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
 import { ROLE_CODES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {
@@ -91,7 +91,7 @@ export class SnapshotStoreError extends Error {
 }
 
 /** Validates a persisted state; throws `SnapshotStoreError` naming the first problem. */
-export function parsePersisted(json: unknown, source: string): PersistedDirectory {
+function parsePersisted(json: unknown, source: string): PersistedDirectory {
   const result = persisted.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];

@@ -4,7 +4,7 @@
  * organisations cannot grow it: by age (24 h), by number of syncs, and by organisation points in all. It is lost on
  * restart (the persisted state keeps the directory, not its history).
  */
-import type { SyncReport, TenantSyncReport } from '../directory/sync';
+import type { SyncReport, TenantSyncReport } from '../directory/sync-report';
 
 export interface TenantPoint {
   readonly organisationId: string;

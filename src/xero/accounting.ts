@@ -1,15 +1,64 @@
 /**
  * Users and Organisation through xero-node's `AccountingApi` (docs/xero.md, "xero-node 20.0.0"), with `basePath` from
- * configuration, mapped into the directory's model. The SDK's enums are declared without initialisers, so roles and
- * editions are compared through the generated enum members, never as strings.
+ * configuration, answered as this reader's own plain types (`AccountingUser`, `AccountingOrganisation`); `directory/`
+ * maps them into its model. The SDK's enums are declared without initialisers, so roles and editions are compared
+ * through the generated enum members, never as strings.
  */
 import { AccountingApi, Organisation as XeroOrganisation, User } from 'xero-node';
-import type { OrganisationRole, Organisation, XeroUserRecord } from '../directory/model';
 import type { Answer } from './budget';
 import { badResponse, normaliseHeaders } from './errors';
 import type { Connection } from './identity';
 
-const ROLES = new Map<User.OrganisationRoleEnum, OrganisationRole>([
+/** Every value Xero may send in a user's `OrganisationRole` (docs/xero.md, "OrganisationRole"). */
+export type XeroRole =
+  | 'READONLY'
+  | 'INVOICEONLY'
+  | 'STANDARD'
+  | 'FINANCIALADVISER'
+  | 'MANAGEDCLIENT'
+  | 'CASHBOOKCLIENT'
+  | 'UNKNOWN'
+  | 'REMOVED';
+
+/** One entry of an organisation's Users list. */
+export interface AccountingUser {
+  /** Lower-case tenant id of the organisation it was read from. */
+  readonly organisationId: string;
+  /** Lower-case UserID. */
+  readonly xeroUserId: string;
+  /** As Xero has it (case preserved); empty when absent. */
+  readonly email: string;
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly role: XeroRole;
+  readonly isSubscriber: boolean;
+  /** ISO 8601 instant of `UpdatedDateUTC`, the epoch when absent. */
+  readonly updatedAt: string;
+}
+
+/** An organisation's details, from its Organisation element and the connection that reaches it. */
+export interface AccountingOrganisation {
+  /** Lower-case tenant id (equal to OrganisationID). */
+  readonly id: string;
+  readonly name: string;
+  readonly legalName?: string;
+  readonly shortCode?: string;
+  readonly organisationType?: string;
+  readonly countryCode?: string;
+  readonly baseCurrency?: string;
+  readonly version?: string;
+  readonly edition: 'BUSINESS' | 'PARTNER';
+  readonly class?: string;
+  readonly status?: string;
+  readonly isDemoCompany?: boolean;
+  readonly timezone?: string;
+  /** ISO 8601 instant: `CreatedDateUTC`, else the connection's `createdDateUtc`, else the epoch. */
+  readonly createdAt: string;
+  readonly connectionId: string;
+  readonly tenantType: 'ORGANISATION' | 'PRACTICE';
+}
+
+const ROLES = new Map<User.OrganisationRoleEnum, XeroRole>([
   [User.OrganisationRoleEnum.READONLY, 'READONLY'],
   [User.OrganisationRoleEnum.INVOICEONLY, 'INVOICEONLY'],
   [User.OrganisationRoleEnum.STANDARD, 'STANDARD'],
@@ -31,11 +80,11 @@ function isoDate(value: Date | undefined): string | undefined {
  * A role Xero adds later maps to UNKNOWN: still a membership (access is never silently dropped), without a role.
  * A missing role means Xero did not say; that too is UNKNOWN, not REMOVED.
  */
-export function mapRole(role: User.OrganisationRoleEnum | undefined): OrganisationRole {
+export function mapRole(role: User.OrganisationRoleEnum | undefined): XeroRole {
   return (role === undefined ? undefined : ROLES.get(role)) ?? 'UNKNOWN';
 }
 
-export function mapUser(user: User, organisationId: string): XeroUserRecord {
+export function mapUser(user: User, organisationId: string): AccountingUser {
   if (!user.userID) throw badResponse('GET Users', 'a user without UserID');
   return {
     organisationId,
@@ -61,7 +110,7 @@ function text(value: unknown): string | undefined {
   return value === undefined || value === null || value === '' ? undefined : String(value);
 }
 
-export function mapOrganisation(organisation: XeroOrganisation, connection: Connection): Organisation {
+export function mapOrganisation(organisation: XeroOrganisation, connection: Connection): AccountingOrganisation {
   const details = {
     legalName: text(organisation.legalName),
     shortCode: text(organisation.shortCode),
@@ -83,14 +132,14 @@ export function mapOrganisation(organisation: XeroOrganisation, connection: Conn
     createdAt: isoDate(organisation.createdDateUTC) ?? connectionDate(connection.createdDateUtc) ?? EPOCH,
     connectionId: connection.id,
     tenantType: connection.tenantType === 'PRACTICE' ? 'PRACTICE' : 'ORGANISATION',
-  } as Organisation;
+  };
 }
 
 /** The two accounting reads the directory needs, each answering the value and the limit headers. */
 export interface AccountingReader {
   /** `signal` aborts the HTTP request itself when the call times out (see `XeroAccounting.api`). */
-  getUsers(tenantId: string, accessToken: string, signal?: AbortSignal): Promise<Answer<XeroUserRecord[]>>;
-  getOrganisation(connection: Connection, accessToken: string, signal?: AbortSignal): Promise<Answer<Organisation>>;
+  getUsers(tenantId: string, accessToken: string, signal?: AbortSignal): Promise<Answer<AccountingUser[]>>;
+  getOrganisation(connection: Connection, accessToken: string, signal?: AbortSignal): Promise<Answer<AccountingOrganisation>>;
 }
 
 export class XeroAccounting implements AccountingReader {
@@ -121,14 +170,14 @@ export class XeroAccounting implements AccountingReader {
     return api;
   }
 
-  async getUsers(tenantId: string, accessToken: string, signal?: AbortSignal): Promise<Answer<XeroUserRecord[]>> {
+  async getUsers(tenantId: string, accessToken: string, signal?: AbortSignal): Promise<Answer<AccountingUser[]>> {
     const { response, body } = await this.api(accessToken, signal).getUsers(tenantId);
     if (!Array.isArray(body?.users)) throw badResponse('GET Users', 'no Users array');
     const organisationId = tenantId.toLowerCase();
     return { value: body.users.map((u) => mapUser(u, organisationId)), headers: normaliseHeaders(response.headers) };
   }
 
-  async getOrganisation(connection: Connection, accessToken: string, signal?: AbortSignal): Promise<Answer<Organisation>> {
+  async getOrganisation(connection: Connection, accessToken: string, signal?: AbortSignal): Promise<Answer<AccountingOrganisation>> {
     const { response, body } = await this.api(accessToken, signal).getOrganisations(connection.tenantId);
     const organisation = body?.organisations?.[0];
     if (!organisation) throw badResponse('GET Organisation', 'no Organisations element');

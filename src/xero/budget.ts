@@ -156,10 +156,6 @@ export class AppBudget {
 }
 
 export interface BudgetStatus {
-  readonly inFlight: number;
-  /** Calls started in the last minute / day by this process. */
-  readonly minuteCalls: number;
-  readonly dayCalls: number;
   /** Lower bounds of what Xero has left, from its headers. */
   readonly minuteRemaining?: number;
   readonly dayRemaining?: number;
@@ -203,13 +199,9 @@ export class RateBudget {
 
   status(): BudgetStatus {
     const now = this.clock.now();
-    this.prune(now);
     const minute = this.minute.value;
     const day = this.day.value;
     return {
-      inFlight: this.inFlight,
-      minuteCalls: this.minuteStarts.length,
-      dayCalls: this.dayStarts.length,
       ...(minute === undefined ? {} : { minuteRemaining: minute }),
       ...(day === undefined ? {} : { dayRemaining: day }),
       ...(this.parkedUntil > now ? { parkedUntil: this.parkedUntil } : {}),

@@ -147,7 +147,7 @@ const connectionsBody = z.array(
   }),
 );
 
-export function responseHeaders(response: Response): Headers {
+function responseHeaders(response: Response): Headers {
   const out: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') out[name.toLowerCase()] = value;
@@ -208,7 +208,7 @@ export async function readConnectionsResponse(
   return { connections, headers: responseHeaders(response) };
 }
 
-export async function readRevocationResponse(response: Response, now: number): Promise<void> {
+async function readRevocationResponse(response: Response, now: number): Promise<void> {
   await failIfNotOk(response, 'token revocation', now);
 }
 

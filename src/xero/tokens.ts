@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { type Clock, isoTime, systemClock } from './clock';
 import { XeroError } from './errors';
 import type { IdentityClient, TokenSet } from './identity';
-import { readJsonFileIfExists, writeFileDurably } from './state-file';
+import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
 
 // ---- storage --------------------------------------------------------------------------------------------------
 
@@ -146,7 +146,6 @@ export interface TokenStatus {
   readonly ready: boolean;
   /** Set once renewal can no longer succeed without an operator (invalid_grant, invalid_client, no token). */
   readonly terminal?: XeroError;
-  readonly lastError?: XeroError;
   /** Calls made to the token endpoint. */
   readonly tokenCalls: number;
 }
@@ -165,7 +164,6 @@ export class TokenProvider {
   /** A rotated token set not yet stored (STATE_DIR refused the write); never used before it is stored. */
   private unsaved: StoredTokens | undefined;
   private terminal: XeroError | undefined;
-  private lastError: XeroError | undefined;
   private tokenCalls = 0;
 
   constructor(
@@ -182,7 +180,6 @@ export class TokenProvider {
     return {
       ready: this.terminal === undefined,
       ...(this.terminal ? { terminal: this.terminal } : {}),
-      ...(this.lastError ? { lastError: this.lastError } : {}),
       tokenCalls: this.tokenCalls,
     };
   }
@@ -218,12 +215,9 @@ export class TokenProvider {
 
   private async renew(): Promise<string> {
     try {
-      const token = this.options.grant.kind === 'client_credentials' ? await this.clientCredentials() : await this.rotate();
-      this.lastError = undefined;
-      return token;
+      return this.options.grant.kind === 'client_credentials' ? await this.clientCredentials() : await this.rotate();
     } catch (err) {
       if (err instanceof XeroError) {
-        this.lastError = err;
         if (err.code === 'XERO_INVALID_GRANT') {
           this.terminal = new XeroError('XERO_INVALID_GRANT', `Xero refused the refresh token (invalid_grant): ${REAUTH}`, {
             cause: err,

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
 import YAML from 'yaml';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { loadConfig } from '../../src/config';
 import type { Directory } from '../../src/directory/model';
 import { createXeroDirectory } from '../../src/directory/sync';
@@ -58,7 +59,7 @@ async function startFixture(): Promise<Fixture> {
       ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: stateDir,
     });
-    return createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+    return createXeroDirectory(directoryOptions(config), { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
   };
   // A public URL, as behind an ingress: supertest's port changes per request, and `meta.location` (so the ETag)
   // would change with it. trustProxy: each request that must fail authentication comes from its own X-Forwarded-For address, so the

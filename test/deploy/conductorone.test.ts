@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
@@ -69,7 +70,7 @@ describe('deploy/conductorone', () => {
       ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: stateDir,
     });
-    const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+    const directory = createXeroDirectory(directoryOptions(config), { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
     expect((await directory.syncOnce()).outcome).toBe('ok');
     server = await listen(createApp({ directory, tokens: [TOKEN], logger: silentLogger }), 0, '127.0.0.1');
     stop = async () => {

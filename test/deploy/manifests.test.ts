@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { parseCommandLine } from '../../src/cli';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { runServe } from '../../src/commands/serve';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
@@ -199,7 +200,7 @@ describe('probes against the running server', () => {
       ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: stateDir,
     });
-    const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+    const directory = createXeroDirectory(directoryOptions(config), { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
     const app = createApp({ directory, tokens: ['t'], logger: silentLogger, trustProxy: config.trustProxy });
     // The manifest's port 8080 is this test's ephemeral port: the probe is sent where `port: http` points.
     const server = await listen(app, 0, '127.0.0.1');

@@ -6,9 +6,11 @@
  */
 import { promises as fs } from 'node:fs';
 import { main } from '../../src/cli';
+import { directoryOptions } from '../../src/commands/directory-options';
+import type { Config } from '../../src/config';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
-import { type XeroDirectory, type XeroDirectoryDeps, type XeroDirectoryOptions, createXeroDirectory } from '../../src/directory/sync';
+import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { createApp } from '../../src/http/app';
 import { type ListeningServer, listen } from '../../src/http/listen';
@@ -21,8 +23,8 @@ let w: World;
 const directories: XeroDirectory[] = [];
 const servers: ListeningServer[] = [];
 
-function directory(options: Partial<XeroDirectoryOptions> = {}, deps: XeroDirectoryDeps = {}): XeroDirectory {
-  const d = createXeroDirectory({ ...w.config, ...options }, { clock, random: () => 0.5, policy: { timeoutMs: 5000 }, ...deps });
+function directory(options: Partial<Config> = {}, deps: XeroDirectoryDeps = {}): XeroDirectory {
+  const d = createXeroDirectory(directoryOptions({ ...w.config, ...options }), { clock, random: () => 0.5, policy: { timeoutMs: 5000 }, ...deps });
   directories.push(d);
   return d;
 }

@@ -1,5 +1,6 @@
+import { directoryOptions } from '../../src/commands/directory-options';
 import { loadConfig } from '../../src/config';
-import { renderSyncJson, runSyncOnce } from '../../src/directory/sync-cli';
+import { renderSyncJson, runSyncOnce } from '../../src/commands/sync-once';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { staticDirectory } from '../../src/directory/static';
 import { FileTokenStore } from '../../src/xero/tokens';
@@ -17,7 +18,7 @@ describe('Grants as the directory chooses them', () => {
     w = await world({ clock, data: { seed: 5, organisations: 3, usersPerOrganisation: 4 } });
     const custom = w.sandbox.clients.custom;
     const config = { ...w.config, xeroClientId: custom.clientId, xeroClientSecret: custom.clientSecret, xeroRefreshToken: undefined };
-    const d = createXeroDirectory(config, { clock });
+    const d = createXeroDirectory(directoryOptions(config), { clock });
     const report = await d.syncOnce();
     expect(report.outcome).toBe('ok');
     expect(w.sandbox.data.counters().token.client_credentials).toBe(1);
@@ -27,9 +28,9 @@ describe('Grants as the directory chooses them', () => {
   it('uses a refresh token stored by `xero-scim auth` when the environment has none', async () => {
     const clock = new SteppingClock();
     w = await world({ clock, data: { seed: 5, organisations: 2, usersPerOrganisation: 2 } });
-    const first = createXeroDirectory(w.config, { clock });
+    const first = createXeroDirectory(directoryOptions(w.config), { clock });
     await first.syncOnce(); // stores the rotated token
-    const d = createXeroDirectory({ ...w.config, xeroRefreshToken: undefined }, { clock });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, xeroRefreshToken: undefined }), { clock });
     expect((await d.syncOnce()).outcome).toBe('ok');
     expect(w.sandbox.data.counters().token.client_credentials).toBe(0);
   });
@@ -46,7 +47,7 @@ describe('Grants as the directory chooses them', () => {
     });
     const { access_token: accessToken } = (await answer.json()) as { access_token: string };
     const before = w.sandbox.data.counters().token.refresh_token;
-    const d = createXeroDirectory({ ...w.config, xeroAccessToken: accessToken, xeroRefreshToken: undefined }, { clock });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, xeroAccessToken: accessToken, xeroRefreshToken: undefined }), { clock });
     expect((await d.syncOnce()).outcome).toBe('ok');
     expect(w.sandbox.data.counters().token.refresh_token).toBe(before);
     clock.advance(31 * 60_000);
@@ -63,7 +64,7 @@ describe('Grants as the directory chooses them', () => {
   it('invalid_grant stops syncing with an unready status that says how to re-consent', async () => {
     const clock = new SteppingClock();
     w = await world({ clock, data: { seed: 5, organisations: 2, usersPerOrganisation: 2 } });
-    const d = createXeroDirectory({ ...w.config, xeroRefreshToken: 'not-a-token-xero-issued' }, { clock, tokenStore: new FileTokenStore(w.stateDir, 'other.json') });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, xeroRefreshToken: 'not-a-token-xero-issued' }), { clock, tokenStore: new FileTokenStore(w.stateDir, 'other.json') });
     const report = await d.syncOnce();
     expect(report).toMatchObject({ outcome: 'failed', error: { code: 'XERO_INVALID_GRANT' } });
     expect(d.status()).toMatchObject({ ready: false, reason: expect.stringContaining('xero-scim auth') });
@@ -85,7 +86,7 @@ describe('/connections quirks', () => {
       const doubled = [...list, ...list.map((c) => ({ ...c, id: `${c.id.slice(0, -1)}0` }))];
       return new Response(JSON.stringify(doubled), { status: 200, headers: response.headers });
     };
-    const d = createXeroDirectory(w.config, { clock, fetch: doubling });
+    const d = createXeroDirectory(directoryOptions(w.config), { clock, fetch: doubling });
     const report = await d.syncOnce();
     expect(report.calls.users).toBe(2);
     expect(d.current()!.organisations).toHaveLength(2);
@@ -99,7 +100,7 @@ describe('XERO_TENANT_IDS allow-list', () => {
     const [a, b] = w.sandbox.data.organisations().map((o) => o.organisationId);
     const absent = '00000000-0000-4000-8000-000000000000';
     const config = { ...w.config, xeroTenantIds: [a!.toUpperCase(), b!, absent] };
-    const d = createXeroDirectory(config, { clock });
+    const d = createXeroDirectory(directoryOptions(config), { clock });
     const report = await d.syncOnce();
     expect(d.current()!.organisations.map((o) => o.id).sort()).toEqual([a!, b!].map((x) => x.toLowerCase()).sort());
     expect(report.tenants.find((t) => t.organisationId === absent)).toMatchObject({ result: 'missing', error: { code: 'XERO_NOT_CONNECTED' } });
@@ -111,7 +112,7 @@ describe('Cached mode: background sync every interval', () => {
   it('syncs at start, again after the interval (±10% jitter), and stops cleanly', async () => {
     const clock = new ManualClock();
     w = await world({ clock, data: { seed: 2, organisations: 2, usersPerOrganisation: 2 } });
-    const d = createXeroDirectory({ ...w.config, syncIntervalSeconds: 60 }, { clock, random: () => 1 });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, syncIntervalSeconds: 60 }), { clock, random: () => 1 });
     await d.start();
     const connections = () => w.sandbox.data.counters().byEndpoint['GET /connections'] ?? 0;
     await until(() => clock.pending > 0); // the first sync is done and the loop sleeps
@@ -130,7 +131,7 @@ describe('Shutdown', () => {
   it('stop() ends a sync waiting out a Retry-After at once, keeping the last good data', async () => {
     const clock = new ManualClock();
     w = await world({ clock, data: { seed: 2, organisations: 2, usersPerOrganisation: 2 } });
-    const d = createXeroDirectory({ ...w.config, syncIntervalSeconds: 60 }, { clock, random: () => 0.5 });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, syncIntervalSeconds: 60 }), { clock, random: () => 0.5 });
     await d.start();
     await until(() => clock.pending > 0);
     const before = d.current()!;

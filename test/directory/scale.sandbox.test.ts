@@ -1,3 +1,4 @@
+import { directoryOptions } from '../../src/commands/directory-options';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { SteppingClock } from '../xero/helpers/clocks';
 import { type World, world } from './helpers';
@@ -23,7 +24,7 @@ afterAll(async () => {
 
 describe(`${ORGANISATIONS} organisations with Xero's limits enforced (issue 3, "Proof")`, () => {
   it('syncs them all with zero 429s, then costs exactly one Users call per organisation per steady-state sync', async () => {
-    const d = createXeroDirectory(w.config, { clock });
+    const d = createXeroDirectory(directoryOptions(w.config), { clock });
     const ids = w.sandbox.data.organisations().map((o) => o.organisationId.toLowerCase());
 
     let started = Date.now();

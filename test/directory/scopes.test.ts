@@ -1,4 +1,4 @@
-import { customConnectionScopes } from '../../src/directory/sync';
+import { customConnectionScopes } from '../../src/directory/credentials';
 
 describe('Scopes of a custom connection (docs/xero.md, "Scopes")', () => {
   it('asks for accounting.settings.read, never offline_access, even given the web-app scopes', () => {

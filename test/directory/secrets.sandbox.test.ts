@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { createLogger } from '../../src/log';
 import { FileTokenStore } from '../../src/xero/tokens';
@@ -29,12 +30,12 @@ describe('Secrets never reach the logs or the report (docs/architecture.md, "Err
     const [a, b] = w.sandbox.data.organisations().map((o) => o.organisationId);
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: a!, count: 10, kind: 503 });
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: b!, count: 1, kind: '429-minute', retryAfterSeconds: 5 });
-    const d = createXeroDirectory(w.config, { clock, logger, policy: { timeoutMs: 5000 } });
+    const d = createXeroDirectory(directoryOptions(w.config), { clock, logger, policy: { timeoutMs: 5000 } });
     const report = await d.syncOnce();
     expect(report.outcome).toBe('partial');
     const stored = (await new FileTokenStore(w.stateDir).load())!;
 
-    const bad = createXeroDirectory({ ...w.config, xeroRefreshToken: 'bogus-refresh-token-value-that-is-long-enough' }, {
+    const bad = createXeroDirectory(directoryOptions({ ...w.config, xeroRefreshToken: 'bogus-refresh-token-value-that-is-long-enough' }), {
       clock,
       logger,
       tokenStore: new FileTokenStore(w.stateDir, 'other.json'),

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
@@ -10,7 +11,7 @@ let w: World;
 const directories: XeroDirectory[] = [];
 
 function directory(deps: XeroDirectoryDeps = {}): XeroDirectory {
-  const d = createXeroDirectory(w.config, { clock, random: () => 0.5, policy: { timeoutMs: 5000 }, ...deps });
+  const d = createXeroDirectory(directoryOptions(w.config), { clock, random: () => 0.5, policy: { timeoutMs: 5000 }, ...deps });
   directories.push(d);
   return d;
 }
@@ -120,7 +121,7 @@ describe('Sync against the sandbox over HTTP', () => {
   });
 
   it('removes an organisation that was disconnected (at once with XERO_DISCONNECT_CONFIRMATIONS=1; the guard is in guard.sandbox.test.ts)', async () => {
-    const d = createXeroDirectory({ ...w.config, xeroDisconnectConfirmations: 1 }, { clock, random: () => 0.5, policy: { timeoutMs: 5000 } });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, xeroDisconnectConfirmations: 1 }), { clock, random: () => 0.5, policy: { timeoutMs: 5000 } });
     directories.push(d);
     await d.syncOnce();
     const gone = orgIds()[2]!;
@@ -358,7 +359,7 @@ describe('Persistence in STATE_DIR', () => {
 
 describe('Live mode', () => {
   it('concurrent reads share one fetch, and a fresh snapshot is served without calling Xero', async () => {
-    const d = createXeroDirectory({ ...w.config, syncMode: 'live' }, { clock, policy: { timeoutMs: 5000 } });
+    const d = createXeroDirectory(directoryOptions({ ...w.config, syncMode: 'live' }), { clock, policy: { timeoutMs: 5000 } });
     directories.push(d);
     const reads = await Promise.all([d.forRead(), d.forRead(), d.forRead()]);
     expect(reads[0]).toBeDefined();

@@ -6,6 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { loadConfig } from '../../src/config';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
@@ -30,7 +31,7 @@ describeWithBrowser('status page in a browser', () => {
       ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xero-scim-status-')),
     });
-    const directory = createXeroDirectory(config, { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+    const directory = createXeroDirectory(directoryOptions(config), { logger: silentLogger, policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
     const app = createApp({ directory, tokens: ['status-token'], logger: silentLogger });
     const server = await listen(app, 0, '127.0.0.1');
     const browser = await launchChromium();
@@ -83,7 +84,7 @@ describeWithBrowser('status page in a browser', () => {
       ...webAppEnvironment(sandbox, xero.url),
       STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xero-scim-status-')),
     });
-    const directory = createXeroDirectory(config, {
+    const directory = createXeroDirectory(directoryOptions(config), {
       logger: silentLogger,
       clock,
       onSync: (report) => history.record(report),

@@ -5,7 +5,7 @@
 import express from 'express';
 import request from 'supertest';
 import type { Directory } from '../../src/directory/model';
-import type { SyncReport } from '../../src/directory/sync';
+import type { SyncReport } from '../../src/directory/sync-report';
 import { Metrics } from '../../src/ops/metrics';
 import { createOpsRouter } from '../../src/http/ops-routes';
 import { niceCeiling } from '../../src/ops/sync-chart';

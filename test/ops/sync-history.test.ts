@@ -5,8 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { loadConfig } from '../../src/config';
-import { type SyncReport, createXeroDirectory } from '../../src/directory/sync';
+import { createXeroDirectory } from '../../src/directory/sync';
+import type { SyncReport } from '../../src/directory/sync-report';
 import { silentLogger } from '../../src/log';
 import { DAY_MS, SyncHistory } from '../../src/ops/sync-history';
 import { createSandbox } from '../../src/sandbox';
@@ -35,7 +37,7 @@ describe('sync history', () => {
     const xero = await sandbox.listen(0, '127.0.0.1');
     const stateDir = mkdtempSync(path.join(tmpdir(), 'xero-scim-history-'));
     const history = new SyncHistory();
-    const directory = createXeroDirectory(loadConfig({ ...webAppEnvironment(sandbox, xero.url), STATE_DIR: stateDir }), {
+    const directory = createXeroDirectory(directoryOptions(loadConfig({ ...webAppEnvironment(sandbox, xero.url), STATE_DIR: stateDir })), {
       logger: silentLogger,
       onSync: (r) => history.record(r),
       policy: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },

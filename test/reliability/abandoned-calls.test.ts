@@ -5,6 +5,7 @@
  * organisation stayed stale long after Xero had recovered. Last good data was still served (no false removal),
  * but the organisation never came back to current.
  */
+import { directoryOptions } from '../../src/commands/directory-options';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { SteppingClock, until } from '../xero/helpers/clocks';
 import { world } from '../directory/helpers';
@@ -14,7 +15,7 @@ describe('Guarantee 1: an organisation recovers after its calls time out', () =>
   it('is current again on the first sync after Xero stops hanging: timed-out calls are aborted, not left holding its concurrency', async () => {
     const clock = new SteppingClock();
     const w = await world({ clock, data: { seed: 2, organisations: 2, usersPerOrganisation: 3 } });
-    const directory = createXeroDirectory(w.config, { clock, random: () => 0.5, policy: { timeoutMs: 300 }, logger: capturedLogger('silent').logger });
+    const directory = createXeroDirectory(directoryOptions(w.config), { clock, random: () => 0.5, policy: { timeoutMs: 300 }, logger: capturedLogger('silent').logger });
     try {
       await directory.syncOnce();
       const hanging = w.sandbox.data.organisations()[0]!.organisationId.toLowerCase();

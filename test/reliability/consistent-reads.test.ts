@@ -6,6 +6,7 @@
  * the crawls' own query at other page sizes, and other queries, with the crawlers' own token.
  */
 import { createHash } from 'node:crypto';
+import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { createApp } from '../../src/http/app';
@@ -52,7 +53,7 @@ describe('Guarantee 3: consistent reads while snapshots swap', () => {
     const clock = new SteppingClock();
     const w = await world({ clock, data: { seed: 5, organisations: 5, usersPerOrganisation: 20, partnerShare: 0 } });
     const { logger } = capturedLogger('silent');
-    const directory = createXeroDirectory(w.config, { clock, random: () => 0.5, logger });
+    const directory = createXeroDirectory(directoryOptions(w.config), { clock, random: () => 0.5, logger });
     await directory.syncOnce();
     // One client: pollers and crawlers share the token, as one IGA tool's checks and imports do.
     const server = await listen(createApp({ directory, tokens: [TOKEN], logger, clock }), 0, '127.0.0.1');

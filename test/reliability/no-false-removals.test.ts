@@ -6,6 +6,7 @@
  * current truth or its last good truth, and an organisation serving its last good truth says so in /readyz, in
  * /metrics and on the status page.
  */
+import { directoryOptions } from '../../src/commands/directory-options';
 import { createApp } from '../../src/http/app';
 import { type ListeningServer, listen } from '../../src/http/listen';
 import { type XeroDirectory, createXeroDirectory } from '../../src/directory/sync';
@@ -122,7 +123,7 @@ describe('Guarantee 1: no false removals under Xero faults', () => {
     const w = await world({ clock, data: { seed: 11, organisations: ORGANISATIONS, usersPerOrganisation: 8, partnerShare: 0 } });
     const { logger } = capturedLogger('silent');
     // Real-time call timeout, short: a "timeout" fault then costs a fraction of a second; everything else is virtual.
-    const makeDirectory = () => createXeroDirectory(w.config, { clock, random: () => dice.next(), policy: { timeoutMs: 400 }, logger });
+    const makeDirectory = () => createXeroDirectory(directoryOptions(w.config), { clock, random: () => dice.next(), policy: { timeoutMs: 400 }, logger });
     let directory = makeDirectory();
     let server = await listen(createApp({ directory, tokens: [TOKEN], logger, clock }), 0, '127.0.0.1');
     const organisationIds = w.sandbox.data.organisations().map((o) => o.organisationId.toLowerCase());

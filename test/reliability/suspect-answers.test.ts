@@ -12,6 +12,7 @@
  * confirmation. A restart never changes what is served, and an empty directory is never ready.
  */
 import fc from 'fast-check';
+import { directoryOptions } from '../../src/commands/directory-options';
 import { MemoryConfirmationStore } from '../../src/directory/confirmations';
 import type { XeroUserRecord } from '../../src/directory/model';
 import { MemorySnapshotStore } from '../../src/directory/persistence';
@@ -130,7 +131,7 @@ async function run(confirmations: number, maxShare: number, steps: readonly Step
     xeroMaxDisconnectShare: maxShare,
   };
   const open = () =>
-    createXeroDirectory(config, { clock, fetch, accounting, snapshotStore, confirmationStore, logger: silentLogger, random: () => 0.5, policy: { maxAttempts: 1 } });
+    createXeroDirectory(directoryOptions(config), { clock, fetch, accounting, snapshotStore, confirmationStore, logger: silentLogger, random: () => 0.5, policy: { maxAttempts: 1 } });
 
   let d = open();
   await d.syncOnce();

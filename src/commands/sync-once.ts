@@ -3,8 +3,10 @@
  * (people, organisations, roles) with the sync report, as JSON.
  */
 import type { Config } from '../config';
-import type { DirectorySnapshot, DirectoryStatus, Organisation, OrganisationRole } from './model';
-import { type SyncReport, type XeroDirectoryDeps, createXeroDirectory } from './sync';
+import type { DirectorySnapshot, DirectoryStatus, Organisation, OrganisationRole } from '../directory/model';
+import { type XeroDirectoryDeps, createXeroDirectory } from '../directory/sync';
+import { directoryOptions } from './directory-options';
+import type { SyncReport } from '../directory/sync-report';
 
 export interface SyncOnceResult {
   /** Undefined when no snapshot could be built or loaded (see `report.error` and `status.reason`). */
@@ -15,7 +17,8 @@ export interface SyncOnceResult {
 
 /** Loads the persisted state, syncs once (organisations that fail keep their last good data) and persists. */
 export async function runSyncOnce(config: Config, deps: XeroDirectoryDeps = {}): Promise<SyncOnceResult> {
-  const directory = createXeroDirectory({ ...config, syncMode: 'cached' }, deps);
+  // A one-off sync never loops, and never syncs on read.
+  const directory = createXeroDirectory(directoryOptions({ ...config, syncMode: 'cached' }), deps);
   await directory.load();
   const report = await directory.syncOnce();
   return { snapshot: directory.current(), report, status: directory.status() };

@@ -1,0 +1,99 @@
+/**
+ * The directory's state in STATE_DIR, as the sync sees it: turning the tenant states into what a `SnapshotStore`
+ * keeps and back (pure functions), and saving and loading through the store while remembering whether the last
+ * write succeeded (`/readyz`'s `persistence`).
+ */
+import type { Logger } from '../log';
+import { type Clock, isoTime } from '../xero/clock';
+import type { GuardPolicy } from './guard';
+import type { ProblemReport, TenantData } from './model';
+import type { PersistedDirectory, SnapshotStore } from './persistence';
+import { tenantHealth } from './status';
+import type { TenantState, Tenants } from './tenant-state';
+
+/** What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions. */
+export function toPersisted(states: readonly TenantState[], savedAt: string, policy: GuardPolicy): PersistedDirectory {
+  return {
+    format: 1,
+    savedAt,
+    tenants: states.flatMap((s) => (s.data ? [s.data] : [])),
+    health: states.map((s) => tenantHealth(s, policy)),
+    organisationsFetchedAt: Object.fromEntries(
+      states.flatMap((s) => (s.organisationFetchedAt === undefined ? [] : [[s.id, isoTime(s.organisationFetchedAt)]])),
+    ),
+    suspicions: Object.fromEntries(states.flatMap((s) => (s.suspicion ? [[s.id, s.suspicion]] : []))),
+  };
+}
+
+/**
+ * Puts a persisted state back into `tenants` and answers the data the snapshot is rebuilt from. Leaving
+ * XERO_TENANT_IDS is the operator's intent: it applies at once, even to what STATE_DIR kept.
+ */
+export function restoreTenants(tenants: Tenants, state: PersistedDirectory, allowList: ReadonlySet<string>): TenantData[] {
+  const kept = state.tenants.filter((t) => allowList.size === 0 || allowList.has(t.organisation.id));
+  for (const data of kept) {
+    const s = tenants.get(data.organisation.id);
+    const suspicion = state.suspicions?.[s.id];
+    if (suspicion) s.suspicion = suspicion;
+    s.data = data;
+    s.organisation = data.organisation;
+    const fetchedAt = state.organisationsFetchedAt[s.id];
+    if (fetchedAt) s.organisationFetchedAt = Date.parse(fetchedAt);
+  }
+  for (const h of state.health) {
+    if (!tenants.has(h.organisationId)) continue; // a missing tenant is only known again from /connections
+    const s = tenants.get(h.organisationId);
+    if (h.lastSuccessAt) s.lastSuccessAt = h.lastSuccessAt;
+    if (h.lastAttemptAt) s.lastAttemptAt = h.lastAttemptAt;
+    if (h.lastError) s.lastError = h.lastError;
+  }
+  return kept;
+}
+
+/** The latest success any organisation had in a persisted state. */
+export function lastSuccessOf(state: PersistedDirectory): string | undefined {
+  return state.health.reduce<string | undefined>((latest, h) => (h.lastSuccessAt && (!latest || h.lastSuccessAt > latest) ? h.lastSuccessAt : latest), undefined);
+}
+
+export class SavedState {
+  /** When a state was last written (or the one loaded was saved). */
+  lastSavedAt: string | undefined;
+  /** The last failed write, cleared by the next good one. */
+  writeError: ProblemReport | undefined;
+
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. */
+  async save(state: PersistedDirectory): Promise<void> {
+    try {
+      await this.store.save(state);
+      this.lastSavedAt = state.savedAt;
+      this.writeError = undefined;
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code;
+      this.writeError = {
+        code: 'STATE_NOT_WRITABLE',
+        message: `cannot save the directory state in STATE_DIR (${errno ?? (err as Error).message}): a restart would lose it`,
+        at: isoTime(this.clock.now()),
+      };
+      this.logger.error({ err }, 'cannot persist the directory state to STATE_DIR; serving from memory');
+    }
+  }
+
+  /** The persisted state, or undefined when there is none or it cannot be used (logged). */
+  async load(): Promise<PersistedDirectory | undefined> {
+    let state: PersistedDirectory | undefined;
+    try {
+      state = await this.store.load();
+    } catch (err) {
+      this.logger.warn({ err }, 'ignoring the persisted directory state');
+      return undefined;
+    }
+    if (state) this.lastSavedAt = state.savedAt;
+    return state;
+  }
+}

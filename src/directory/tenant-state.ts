@@ -1,0 +1,77 @@
+/**
+ * What the directory keeps about each organisation from one sync to the next, as named fields: its connection,
+ * its last good data, this sync's answer (until the removal guard decides), the guard's suspicion, its last error
+ * and its rate budget. Every other part of the sync reads or updates these states, and the rules that only read
+ * them (health, the report, persistence) are plain functions of them (`status.ts`, `sync-report.ts`,
+ * `saved-state.ts`).
+ */
+import type { RateBudget } from '../xero/budget';
+import type { Connection } from '../xero/identity';
+import type { Organisation, Suspicion, TenantData } from './model';
+
+export interface TenantState {
+  /** Lower-case tenant id. */
+  readonly id: string;
+  /** Its entry in the last `/connections` answer that listed it. */
+  connection?: Connection;
+  /** The last good data: what the snapshot serves for it. */
+  data?: TenantData;
+  /** Organisation details, fetched on their own longer period. */
+  organisation?: Organisation;
+  /** Milliseconds since the epoch when `organisation` was fetched. */
+  organisationFetchedAt?: number;
+  lastSuccessAt?: string;
+  lastAttemptAt?: string;
+  lastError?: { code: string; message: string; at: string };
+  /** This sync's answer, until the removal guard decides whether it becomes `data`. */
+  answer?: TenantData;
+  /** Set while the guard holds Xero's answer for it back. */
+  suspicion?: Suspicion;
+  /** Xero calls made for it by the last sync that reached it (retries included). */
+  callsLastSync?: number;
+  readonly budget: RateBudget;
+}
+
+/** Every organisation the directory knows, by lower-case id; each gets its own rate budget when first seen. */
+export class Tenants {
+  private readonly states = new Map<string, TenantState>();
+
+  constructor(private readonly newBudget: (id: string) => RateBudget) {}
+
+  /** The state of `id`, created when first asked for. */
+  get(id: string): TenantState {
+    let state = this.states.get(id);
+    if (!state) {
+      state = { id, budget: this.newBudget(id) };
+      this.states.set(id, state);
+    }
+    return state;
+  }
+
+  find(id: string): TenantState | undefined {
+    return this.states.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.states.has(id);
+  }
+
+  delete(id: string): void {
+    this.states.delete(id);
+  }
+
+  /** In the order they were first seen. */
+  all(): TenantState[] {
+    return [...this.states.values()];
+  }
+
+  /** By id: the order of the snapshot, the report and the status. */
+  sorted(): TenantState[] {
+    return this.all().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+/** Memberships an organisation's data grants: a REMOVED record is a person Xero keeps, without access. */
+export function memberCount(data: TenantData): number {
+  return data.users.reduce((n, u) => (u.role === 'REMOVED' ? n : n + 1), 0);
+}
