@@ -7,6 +7,7 @@
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { type Logger, silentLogger } from '../log';
 import type { Directory } from '../directory/model';
+import type { ViewCache } from '../scim/views';
 import { scimAuth } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { type RequestObserver, requestLog } from './request-log';
@@ -43,6 +44,8 @@ export interface AppOptions {
   readonly metrics?: RequestObserver;
   /** Largest accepted request body; default 64 KiB (a SearchRequest is small). */
   readonly bodyLimit?: string;
+  /** The snapshots' rendered views; default: the SCIM router's own. Pass one to render ahead of requests. */
+  readonly views?: ViewCache;
 }
 
 /** A Host we would put in `meta.location`: a name or address and an optional port, nothing else. */
@@ -113,6 +116,7 @@ export function mountScim(app: Express, options: AppOptions): void {
         cursorSecret: options.cursorSecret,
         bodyLimit: options.bodyLimit,
         clock: options.clock,
+        views: options.views,
       }),
     ),
   );

@@ -6,12 +6,12 @@ import fc from 'fast-check';
 import { personId } from '../../src/directory/ids';
 import { compileFilter, parseFilter } from '../../src/scim/filter';
 import { plan, planCandidates } from '../../src/scim/query/plan';
-import { viewOf } from '../../src/scim/render';
+import { ViewCache } from '../../src/scim/views';
 import type { ResourceTypeName } from '../../src/scim/schemas';
 import { BASE, generatedTenants, snapshotOf } from '../http/fixtures';
 
 const snapshot = snapshotOf(generatedTenants(3, 200, 11));
-const view = viewOf(snapshot, BASE)!;
+const view = new ViewCache().viewOf(snapshot, BASE)!;
 const org = snapshot.organisations[1]!;
 const member = snapshot.membersByOrganisation.get(org.id)![0]!.person;
 const memberOrganisations = snapshot.organisations.filter((o) => snapshot.membersByOrganisation.get(o.id)!.some((m) => m.person === member)).length;
