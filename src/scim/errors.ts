@@ -49,8 +49,6 @@ export interface ScimErrorBody {
 export const invalidFilter = (detail: string) => new ScimError(400, detail, 'invalidFilter');
 export const invalidSyntax = (detail: string) => new ScimError(400, detail, 'invalidSyntax');
 export const invalidValue = (detail: string) => new ScimError(400, detail, 'invalidValue');
-export const invalidPath = (detail: string) => new ScimError(400, detail, 'invalidPath');
-export const tooMany = (detail: string) => new ScimError(400, detail, 'tooMany');
 /** RFC 9865 §2.1: a cursor this server did not issue, or issued for another query. */
 export const invalidCursor = (detail: string) => new ScimError(400, detail, 'invalidCursor');
 /** RFC 9865 §2.1: a genuine cursor whose snapshot is no longer kept (older than `cursorTimeout`). */
@@ -74,6 +72,3 @@ export const methodNotAllowed = (allow: string) =>
 export const forbidden = (detail: string) => new ScimError(403, detail);
 /** RFC 7644 §3.12: 501 for an operation the service provider does not support at all. */
 export const unsupported = (detail: string) => new ScimError(501, detail);
-/** RFC 6585 §4 / RFC 7644 §3.12: too many requests; `Retry-After` says when to come back. */
-export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
-  new ScimError(429, detail, undefined, { 'Retry-After': String(retryAfterSeconds) });

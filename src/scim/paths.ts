@@ -58,12 +58,6 @@ function adapt(resolved: FilterResolvedPath): ResolvedPath {
   return subAttribute ? { schema, core: !inExtension, attribute, subAttribute } : { schema, core: !inExtension, attribute };
 }
 
-/** `urn:…:extension:…:User` alone names the whole extension object (RFC 7644 §3.10). */
-export function resolveSchemaOnly(resourceSchema: ResourceSchema, path: string): SchemaDefinition | undefined {
-  const found = findSchema(resourceSchema, path.trim());
-  return found && !found.core ? found.schema : undefined;
-}
-
 /** The resource object that holds the path's attribute: the resource itself, or its extension object. */
 export function container(resource: Readonly<Record<string, unknown>>, path: ResolvedPath): Readonly<Record<string, unknown>> | undefined {
   if (path.core) return resource;

@@ -74,11 +74,6 @@ function both(a: Filter | undefined, b: Filter | undefined): Filter | undefined 
   return { op: 'and', left: a, right: b };
 }
 
-/** The candidate positions alone (for callers that test every candidate anyway). */
-export function planCandidates(filter: Filter, set: ResourceSet): readonly number[] | undefined {
-  return plan(filter, set)?.positions;
-}
-
 /** `members[value eq "x"]` (exact), and `members[value eq "x" and type eq "User"]` (a superset). */
 function planInside(inner: Filter, set: ResourceSet, schema: string | undefined, attribute: string): { positions: readonly number[]; exact: boolean } | undefined {
   if (inner.op === 'and') {
