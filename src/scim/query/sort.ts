@@ -53,6 +53,9 @@ export function compareSortValues(a: SortValue, b: SortValue): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** What the set's orderings are kept under for one sort path. */
+const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
+
 /**
  * Rank of each position by the attribute (equal values share a rank; missing values rank last), computed once
  * per resource set and attribute.
@@ -72,9 +75,6 @@ function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
   set.orderings.ranks.set(key, result);
   return result;
 }
-
-/** What the set's orderings are kept under for one sort path. */
-const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
 
 /** Sorts positions of `set` (ascending positions in, sorted positions out); stable on ties. */
 export function sortPositions(set: ResourceSet, positions: readonly number[], path: ResolvedPath, order: SortOrder): readonly number[] {
