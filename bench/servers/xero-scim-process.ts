@@ -17,7 +17,7 @@ import { createApp, finish, mountScim, rootUrlResolver } from '../../src/http/ap
 import { scimAuth } from '../../src/http/auth';
 import { requestLog } from '../../src/http/request-log';
 import { createScimRouter } from '../../src/http/scim-router';
-import { viewOf } from '../../src/scim/render';
+import { ViewCache } from '../../src/scim/views';
 import { writeCorpus } from '../corpus';
 import { childInput, failStartup, serveParent } from '../ipc';
 import { listen, TIMEOUTS } from '../../src/http/listen';
@@ -30,8 +30,8 @@ import { heapAfterGc, listenLoopback } from './listen';
  */
 export type AppVariant = 'full' | 'no-headers' | 'no-headers-no-log' | 'router-only';
 
-function appFor(variant: AppVariant, directory: Directory, token: string, publicUrl: string): Express {
-  const options = { directory, tokens: [token], publicUrl };
+function appFor(variant: AppVariant, directory: Directory, token: string, publicUrl: string, views: ViewCache): Express {
+  const options = { directory, tokens: [token], publicUrl, views };
   if (variant === 'full') return createApp(options);
   const logger = silentLogger;
   const app = express();
@@ -39,7 +39,7 @@ function appFor(variant: AppVariant, directory: Directory, token: string, public
   app.set('x-powered-by', false);
   if (variant === 'no-headers') app.use(requestLog(logger));
   if (variant === 'router-only') {
-    app.use('/scim/v2', scimAuth({ tokens: [token] }), createScimRouter({ directory, maxResults: 1000, basicAuth: false, rootUrl: rootUrlResolver(options) }));
+    app.use('/scim/v2', scimAuth({ tokens: [token] }), createScimRouter({ directory, maxResults: 1000, basicAuth: false, rootUrl: rootUrlResolver(options), views }));
   } else mountScim(app, options);
   finish(app, logger);
   return app;
@@ -67,8 +67,10 @@ async function main(): Promise<void> {
   if (report.outcome !== 'ok' || !snapshot) throw new Error(`sync did not complete: ${JSON.stringify({ outcome: report.outcome, error: report.error })}`);
   const afterSync = heapAfterGc();
 
-  const app = appFor(input.variant ?? 'full', directory, input.token, input.publicUrl);
-  const view = viewOf(snapshot, `${input.publicUrl}/scim/v2`)!;
+  // The app's own views, rendered here so the heap is measured with them.
+  const views = new ViewCache();
+  const app = appFor(input.variant ?? 'full', directory, input.token, input.publicUrl, views);
+  const view = views.viewOf(snapshot, `${input.publicUrl}/scim/v2`)!;
   const users = view.resources('User');
   const groups = view.resources('Group');
   // Resources serialise lazily, on first use; the crawl sends every one, so measure them all serialised. They are

@@ -9,6 +9,7 @@ import type { Directory } from '../directory/model';
 import { type Logger, silentLogger } from '../log';
 import { Metrics } from '../ops/metrics';
 import type { SyncHistory } from '../ops/sync-history';
+import type { ViewCache } from '../scim/views';
 import { VERSION } from '../version';
 import { scimAuth, tokenMatcher } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
@@ -53,6 +54,8 @@ export interface AppOptions {
   readonly history?: SyncHistory;
   /** Largest accepted request body; default 64 KiB (a SearchRequest is small). */
   readonly bodyLimit?: string;
+  /** The snapshots' rendered views; default: the SCIM router's own. Pass one to render ahead of requests. */
+  readonly views?: ViewCache;
 }
 
 /** A Host we would put in `meta.location`: a name or address and an optional port, nothing else. */
@@ -132,6 +135,7 @@ export function mountScim(app: Express, options: AppOptions): void {
         cursorSecret: options.cursorSecret,
         bodyLimit: options.bodyLimit,
         clock: options.clock,
+        views: options.views,
       }),
     ),
   );

@@ -17,9 +17,10 @@ import {
   serviceProviderConfig,
 } from '../scim/discovery';
 import { forbidden, methodNotAllowed, notFound, readOnly, unavailable, unsupported } from '../scim/errors';
+import { CompleteLists } from '../scim/query/complete-lists';
 import { queryFromParameters, queryFromSearchRequest, type ListQuery } from '../scim/query/parameters';
 import { listResources, listResponse, resourceWriter, searchAll, type PageLocation } from '../scim/query/search';
-import { viewOf, type View } from '../scim/render';
+import { ViewCache, type View } from '../scim/views';
 import { RESOURCE_TYPES, type ResourceTypeDefinition } from '../scim/schemas';
 import { CrawlPins } from './crawl-pins';
 import { ListPages } from './list-pages';
@@ -47,6 +48,14 @@ export interface ScimRouterOptions {
   /** Largest request body; a SearchRequest is small. */
   readonly bodyLimit?: string;
   readonly clock?: { now(): number };
+  /** The snapshots' rendered views; default: a cache of this router's own. Pass one to render ahead of requests. */
+  readonly views?: ViewCache;
+}
+
+/** What a router keeps between requests: the views of the snapshots it serves, and the complete lists it sent. */
+interface Caches {
+  readonly views: ViewCache;
+  readonly completeLists: CompleteLists;
 }
 
 const READ = 'GET, HEAD';
@@ -63,9 +72,10 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     cursorSecret: options.cursorSecret ?? randomBytes(32),
     clock: options.clock ?? Date,
   });
-  addRoutes(tenantRouter, options, pages);
+  const caches: Caches = { views: options.views ?? new ViewCache(), completeLists: new CompleteLists() };
+  addRoutes(tenantRouter, options, pages, caches);
   // Express tries routes in order: the global resources, what pollers read most, come first.
-  addRoutes(router, options, pages);
+  addRoutes(router, options, pages, caches);
   router.use('/tenants/:tenantId', tenantRouter);
   return router;
 }
@@ -92,7 +102,7 @@ function searchBody(limit: string | undefined) {
   return express.json({ limit: limit ?? '64kb', type: ['application/json', 'application/scim+json', 'application/*+json'] });
 }
 
-function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages): void {
+function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages, { views, completeLists }: Caches): void {
   const { maxResults } = options;
   const jsonBody = searchBody(options.bodyLimit);
 
@@ -106,7 +116,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages)
 
   const viewIn = (req: Request, snapshot: DirectorySnapshot): View => {
     const tenantId = tenantIdOf(req);
-    const view = viewOf(snapshot, options.rootUrl(req), tenantId);
+    const view = views.viewOf(snapshot, options.rootUrl(req), tenantId);
     if (!view) throw notFound(`No connected organisation has the id "${String(tenantId).slice(0, 100)}".`);
     return view;
   };
@@ -139,7 +149,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages)
   };
 
   // Resources first: they are what pollers read most, and no other route's path overlaps theirs.
-  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, listPageFor, jsonBody, maxResults);
+  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, listPageFor, jsonBody, maxResults, completeLists);
 
   router
     .route('/ServiceProviderConfig')
@@ -236,6 +246,7 @@ function addResourceRoutes(
   listPageFor: ListPageResolver,
   jsonBody: RequestHandler,
   maxResults: number,
+  completeLists: CompleteLists,
 ) {
   const list = async (req: Request, res: Response, query: ListQuery, conditional: boolean) => {
     const { view, page } = await listPageFor(req, query, type.id);
@@ -243,7 +254,7 @@ function addResourceRoutes(
     // A list's ETag depends only on the data and the query (a cursor included), so a 304 is decided before any work.
     const etag = conditional ? weakETag(set.version, view.baseUrl, JSON.stringify(query)) : undefined;
     if (etag !== undefined && notModified(req, res, etag)) return;
-    sendScim(req, res, 200, listResources(set, query, page).body, etag);
+    sendScim(req, res, 200, listResources(set, query, page, completeLists).body, etag);
   };
 
   router

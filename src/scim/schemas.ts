@@ -53,7 +53,7 @@ const COMMON_ATTRIBUTES: readonly AttributeDefinition[] = [
   }),
 ];
 
-const COMMON_NAMES = new Set(COMMON_ATTRIBUTES.map((a) => a.name));
+const COMMON_NAMES: ReadonlySet<string> = new Set(COMMON_ATTRIBUTES.map((a) => a.name));
 
 const reference = (description: string, referenceTypes: readonly string[]) =>
   sub('$ref', 'reference', description, { caseExact: true, referenceTypes });

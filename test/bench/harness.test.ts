@@ -16,7 +16,7 @@ import { validateServer } from '../../bench/validate';
 import type { Organisation, TenantData } from '../../src/directory/model';
 import { buildSnapshot } from '../../src/directory/snapshot';
 import { generateData, type SandboxData } from '../../src/sandbox';
-import { viewOf } from '../../src/scim/render';
+import { ViewCache } from '../../src/scim/views';
 
 const TOKEN = 'harness-token-0123456789';
 const PUBLIC_URL = 'https://scim.bench.invalid';
@@ -52,7 +52,7 @@ function tenantsOf(data: SandboxData): TenantData[] {
 
 const data = generateData({ seed: 3, organisations: 4, usersPerOrganisation: 9 });
 const expected = expectedFrom(data);
-const view = viewOf(buildSnapshot(tenantsOf(data), '2026-11-27T00:00:00.000Z'), `${PUBLIC_URL}/scim/v2`)!;
+const view = new ViewCache().viewOf(buildSnapshot(tenantsOf(data), '2026-11-27T00:00:00.000Z'), `${PUBLIC_URL}/scim/v2`)!;
 const corpus: Corpus = {
   users: view.resources('User').items.map((i) => i.bytes.toString('utf8')),
   groups: view.resources('Group').items.map((i) => i.bytes.toString('utf8')),

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { personId } from '../../src/directory/ids';
-import { viewOf } from '../../src/scim/render';
+import { ViewCache, type View } from '../../src/scim/views';
 import { AUTH, BASE, appFor, generatedTenants, snapshotOf } from './fixtures';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -45,7 +45,8 @@ it('measures GET /Users/{id} and filtered lists at 100,000 users', async () => {
   const snapshot = snapshotOf(tenants);
   console.log(`buildSnapshot: ${Date.now() - t} ms (${snapshot.people.length} people)`);
   t = Date.now();
-  const view = viewOf(snapshot, BASE)!;
+  const views = new ViewCache();
+  const view = views.viewOf(snapshot, BASE)!;
   view.resources('User');
   console.log(`first render of /Users (JSON, ETags, indexes): ${Date.now() - t} ms`);
   t = Date.now();
@@ -57,7 +58,7 @@ it('measures GET /Users/{id} and filtered lists at 100,000 users', async () => {
   bare.get('/small', (_req, res) => {
     res.json({ id: 'x', userName: 'user@example.com', active: true });
   });
-  const scim = appFor(snapshot);
+  const scim = appFor(snapshot, { views });
   const servers = [await listen(bare), await listen(scim)];
   const [barePort, scimPort] = servers.map((s) => (s.address() as AddressInfo).port) as [number, number];
   const auth = { authorization: AUTH.Authorization };
@@ -89,7 +90,7 @@ it('measures GET /Users/{id} and filtered lists at 100,000 users', async () => {
   }
 }, 300_000);
 
-function snapshotEtag(view: ReturnType<typeof viewOf> & object, id: string): string {
+function snapshotEtag(view: View, id: string): string {
   const set = view.resources('User');
   return set.items[set.positionById.get(id)!]!.etag;
 }

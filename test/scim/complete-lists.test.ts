@@ -1,8 +1,10 @@
 import request from 'supertest';
 import { createApp } from '../../src/http/app';
 import type { ListQuery } from '../../src/scim/query/parameters';
-import { COMPLETE_LIST_CACHE, completeListBytes, listResources } from '../../src/scim/query/search';
-import { viewOf } from '../../src/scim/render';
+import { COMPLETE_LIST_CACHE, CompleteLists } from '../../src/scim/query/complete-lists';
+import { byIndex, listResources } from '../../src/scim/query/search';
+import type { ResourceSet } from '../../src/scim/resource-set';
+import { ViewCache } from '../../src/scim/views';
 import { AUTH, BASE, PUBLIC_URL, TOKEN, fixedDirectory, generatedTenants, snapshotOf } from '../http/fixtures';
 
 const query = (overrides: Partial<ListQuery> = {}): ListQuery => ({ sortOrder: 'ascending', startIndex: 1, count: 1000, ...overrides });
@@ -38,32 +40,40 @@ describe('complete lists kept between requests', () => {
 
   it('keeps apart answers that differ only in their query or their base URL', async () => {
     const snapshot = snapshotOf(tenants);
-    const users = viewOf(snapshot, BASE)!.resources('User');
-    const whole = listResources(users, query());
-    const ids = listResources(users, query({ attributes: ['id'] }));
+    const views = new ViewCache();
+    const lists = new CompleteLists();
+    const list = (set: ResourceSet, q: ListQuery) => listResources(set, q, byIndex(q), lists);
+    const users = views.viewOf(snapshot, BASE)!.resources('User');
+    const whole = list(users, query());
+    const ids = list(users, query({ attributes: ['id'] }));
     expect(ids.body.equals(whole.body)).toBe(false);
     expect(JSON.parse(ids.body.toString()).Resources[0]).toEqual({ id: snapshot.people[0]!.id, schemas: expect.any(Array) });
-    const otherHost = viewOf(snapshot, 'https://other.example.test/scim/v2')!.resources('User');
-    expect(listResources(otherHost, query()).body.toString()).toContain('https://other.example.test/scim/v2/Users/');
-    expect(listResources(users, query()).body.toString()).not.toContain('https://other.example.test');
+    const otherHost = views.viewOf(snapshot, 'https://other.example.test/scim/v2')!.resources('User');
+    expect(list(otherHost, query()).body.toString()).toContain('https://other.example.test/scim/v2/Users/');
+    expect(list(users, query()).body.toString()).not.toContain('https://other.example.test');
   });
 
   it('keeps neither pages of a longer list nor small answers', () => {
-    const users = viewOf(snapshotOf(tenants), BASE)!.resources('User');
-    const held = completeListBytes();
-    listResources(users, query({ count: 200 })); // a first page with more to come: a crawl reads it once
-    listResources(users, query({ filter: `userName eq "user7@example.com"` })); // complete, but a few hundred bytes
-    expect(completeListBytes()).toBe(held);
+    const users = new ViewCache().viewOf(snapshotOf(tenants), BASE)!.resources('User');
+    const lists = new CompleteLists();
+    const list = (q: ListQuery) => listResources(users, q, byIndex(q), lists);
+    list(query({ count: 200 })); // a first page with more to come: a crawl reads it once
+    list(query({ filter: `userName eq "user7@example.com"` })); // complete, but a few hundred bytes
+    expect(lists.bytes).toBe(0);
+    list(query());
+    expect(lists.bytes).toBeGreaterThan(COMPLETE_LIST_CACHE.minBytes);
   });
 
   it(`never holds more than ${COMPLETE_LIST_CACHE.maxBytes / 2 ** 20} MiB, whatever lists are asked for`, () => {
-    const users = viewOf(snapshotOf(tenants), BASE)!.resources('User');
-    const size = listResources(users, query({ filter: 'userName ne "nobody-0"' })).body.length;
+    const users = new ViewCache().viewOf(snapshotOf(tenants), BASE)!.resources('User');
+    const lists = new CompleteLists();
+    const list = (q: ListQuery) => listResources(users, q, byIndex(q), lists);
+    const size = list(query({ filter: 'userName ne "nobody-0"' })).body.length;
     const distinct = Math.ceil((COMPLETE_LIST_CACHE.maxBytes / size) * 1.5);
     for (let i = 1; i <= distinct; i++) {
-      listResources(users, query({ filter: `userName ne "nobody-${i}"` }));
-      expect(completeListBytes()).toBeLessThanOrEqual(COMPLETE_LIST_CACHE.maxBytes);
+      list(query({ filter: `userName ne "nobody-${i}"` }));
+      expect(lists.bytes).toBeLessThanOrEqual(COMPLETE_LIST_CACHE.maxBytes);
     }
-    expect(completeListBytes()).toBeGreaterThan(COMPLETE_LIST_CACHE.maxBytes - size);
+    expect(lists.bytes).toBeGreaterThan(COMPLETE_LIST_CACHE.maxBytes - size);
   });
 });

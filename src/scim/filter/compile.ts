@@ -21,7 +21,7 @@ export interface ResolvedPath {
 }
 
 export function compileFilter(filter: Filter, schema: ResourceSchema): ResourcePredicate {
-  return compile(filter, { kind: 'resource', schema });
+  return compile(filter, { kind: 'resource', schema }, { instantOf: instantMemo() });
 }
 
 /**
@@ -41,25 +41,31 @@ export function resolvePath(path: AttributePath, schema: ResourceSchema): Resolv
   return { schema: owner, inExtension, attribute, subAttribute };
 }
 
+/** What every part of one compiled filter shares. */
+interface Compilation {
+  /** `parseInstant`, remembering the last text read (see `instantMemo`). */
+  readonly instantOf: (text: string) => Instant | undefined;
+}
+
 type Scope =
   | { readonly kind: 'resource'; readonly schema: ResourceSchema }
   /** Inside `attr[...]`: paths name sub-attributes of `parent` and are read from one of its values. */
   | { readonly kind: 'element'; readonly parent: AttributeDefinition };
 
-function compile(filter: Filter, scope: Scope): ResourcePredicate {
+function compile(filter: Filter, scope: Scope, compilation: Compilation): ResourcePredicate {
   switch (filter.op) {
     case 'and': {
-      const left = compile(filter.left, scope);
-      const right = compile(filter.right, scope);
+      const left = compile(filter.left, scope, compilation);
+      const right = compile(filter.right, scope, compilation);
       return (resource) => left(resource) && right(resource);
     }
     case 'or': {
-      const left = compile(filter.left, scope);
-      const right = compile(filter.right, scope);
+      const left = compile(filter.left, scope, compilation);
+      const right = compile(filter.right, scope, compilation);
       return (resource) => left(resource) || right(resource);
     }
     case 'not': {
-      const inner = compile(filter.filter, scope);
+      const inner = compile(filter.filter, scope, compilation);
       return (resource) => !inner(resource);
     }
     case 'valuePath': {
@@ -67,11 +73,11 @@ function compile(filter: Filter, scope: Scope): ResourcePredicate {
       if (target.attribute.type !== 'complex' || target.subAttribute) {
         throw invalidFilter(`"${formatPath(filter.path)}[...]" needs a complex attribute; "${target.attribute.name}" is ${target.attribute.type}.`);
       }
-      const inner = compile(filter.filter, { kind: 'element', parent: target.attribute });
+      const inner = compile(filter.filter, { kind: 'element', parent: target.attribute }, compilation);
       return (resource) => someElement(target.read(resource), inner);
     }
     case 'pr': {
-      const leaves = compileLeaves(filter.path, filter.where, scope, 'pr');
+      const leaves = compileLeaves(filter.path, filter.where, scope, 'pr', compilation);
       return (resource) => leaves.some(resource, isPresent);
     }
     case 'eq':
@@ -83,7 +89,7 @@ function compile(filter: Filter, scope: Scope): ResourcePredicate {
     case 'ge':
     case 'lt':
     case 'le':
-      return compileComparison(filter.op, filter.path, filter.value, filter.where, scope);
+      return compileComparison(filter.op, filter.path, filter.value, filter.where, scope, compilation);
     default:
       throw invalidFilter(`Unsupported filter operator "${String((filter as { op: unknown }).op)}".`);
   }
@@ -95,16 +101,17 @@ function compileComparison(
   value: CompareValue,
   where: Filter | undefined,
   scope: Scope,
+  compilation: Compilation,
 ): ResourcePredicate {
   // RFC 7643 §2.5: null and unassigned are the same, so `eq null` means "not present" and `ne null` "present"
   // (for a complex attribute, of the whole node, as with pr).
-  const leaves = compileLeaves(path, where, scope, value === null ? 'pr' : op);
+  const leaves = compileLeaves(path, where, scope, value === null ? 'pr' : op, compilation);
   if (value === null) {
     if (op === 'eq') return (resource) => !leaves.some(resource, isPresent);
     if (op === 'ne') return (resource) => leaves.some(resource, isPresent);
     throw invalidFilter(`"${formatPath(path)} ${op} null": null can only be compared with eq or ne.`);
   }
-  const test = leafTest(op === 'ne' ? 'eq' : op, value, leaves.definition, path);
+  const test = leafTest(op === 'ne' ? 'eq' : op, value, leaves.definition, path, compilation);
   // `ne` is the complement of `eq`: a missing attribute is "not equal", and a multi-valued attribute is
   // "not equal" only when none of its values equals (so `x ne v` and `not (x eq v)` always agree).
   if (op === 'ne') return (resource) => !leaves.some(resource, test);
@@ -126,10 +133,10 @@ interface Target {
 }
 
 /** Resolves a path and builds an iterator over its leaf values (flattening multi-valued attributes). */
-function compileLeaves(path: AttributePath, where: Filter | undefined, scope: Scope, op: CompareOp | 'pr'): Leaves {
+function compileLeaves(path: AttributePath, where: Filter | undefined, scope: Scope, op: CompareOp | 'pr', compilation: Compilation): Leaves {
   const target = resolveIn(path, scope);
   const { attribute, subAttribute } = target;
-  const keep = where ? compileWhere(path, where, target, scope) : undefined;
+  const keep = where ? compileWhere(path, where, target, scope, compilation) : undefined;
 
   if (attribute.type !== 'complex') {
     return { definition: attribute, some: (resource, test) => someValue(target.read(resource), test) };
@@ -165,12 +172,12 @@ function compileLeaves(path: AttributePath, where: Filter | undefined, scope: Sc
 }
 
 /** `emails[type eq "work"].value`: the bracketed filter selects which values of `emails` count. */
-function compileWhere(path: AttributePath, where: Filter, target: Target, scope: Scope): ResourcePredicate {
+function compileWhere(path: AttributePath, where: Filter, target: Target, scope: Scope, compilation: Compilation): ResourcePredicate {
   if (target.attribute.type !== 'complex') {
     throw invalidFilter(`"${formatPath(path)}": "[...]" needs a complex attribute; "${target.attribute.name}" is ${target.attribute.type}.`);
   }
   if (scope.kind === 'element') throw invalidFilter('A value filter "[...]" cannot be nested in another.');
-  return compile(where, { kind: 'element', parent: target.attribute });
+  return compile(where, { kind: 'element', parent: target.attribute }, compilation);
 }
 
 function resolveIn(path: AttributePath, scope: Scope): Target {
@@ -217,7 +224,13 @@ function findAttribute(attributes: readonly AttributeDefinition[], name: string)
 }
 
 /** Builds the test one leaf value must pass, checking the operator and literal against the attribute's type. */
-function leafTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boolean, definition: AttributeDefinition, path: AttributePath): (leaf: unknown) => boolean {
+function leafTest(
+  op: Exclude<CompareOp, 'ne'>,
+  value: string | number | boolean,
+  definition: AttributeDefinition,
+  path: AttributePath,
+  { instantOf }: Compilation,
+): (leaf: unknown) => boolean {
   const where = `"${formatPath(path)} ${op} ${JSON.stringify(value)}"`;
   const ordering = op === 'gt' || op === 'ge' || op === 'lt' || op === 'le';
   const substring = op === 'co' || op === 'sw' || op === 'ew';
@@ -282,17 +295,19 @@ function stringTest(op: Exclude<CompareOp, 'ne'>, value: string | number | boole
 }
 
 /**
- * parseInstant with a one-entry memo: a range such as Entra's `meta.lastModified ge … and meta.lastModified le …`
- * reads the same timestamp twice per resource.
+ * parseInstant with a one-entry memo, shared by the comparisons of one compiled filter: a range such as Entra's
+ * `meta.lastModified ge … and meta.lastModified le …` reads the same timestamp twice per resource.
  */
-let lastText: string | undefined;
-let lastInstant: Instant | undefined;
-function instantOf(text: string): Instant | undefined {
-  if (text !== lastText) {
-    lastInstant = parseInstant(text);
-    lastText = text;
-  }
-  return lastInstant;
+function instantMemo(): (text: string) => Instant | undefined {
+  let lastText: string | undefined;
+  let lastInstant: Instant | undefined;
+  return (text) => {
+    if (text !== lastText) {
+      lastInstant = parseInstant(text);
+      lastText = text;
+    }
+    return lastInstant;
+  };
 }
 
 /** RFC 7643 §2.2 caseExact: false → compare without regard to case. */

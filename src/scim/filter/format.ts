@@ -24,7 +24,7 @@ export function formatFilter(filter: Filter): string {
   }
 }
 
-export function formatAttributePath(path: AttributePath): string {
+function formatAttributePath(path: AttributePath): string {
   const schema = path.schema !== undefined ? `${path.schema}:` : '';
   const sub = path.subAttribute !== undefined ? `.${path.subAttribute}` : '';
   return `${schema}${path.attribute}${sub}`;

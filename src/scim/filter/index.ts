@@ -16,5 +16,5 @@
 export type { AttributePath, CompareOp, CompareValue, Filter } from './ast';
 export { parseAttributePath, parseFilter, MAX_FILTER_DEPTH, MAX_FILTER_LENGTH } from './parse';
 export { compileFilter, equalityKey, resolvePath, type ResolvedPath, type ResourcePredicate } from './compile';
-export { formatAttributePath, formatFilter } from './format';
+export { formatFilter } from './format';
 export { compareInstants, parseInstant, type Instant } from './datetime';

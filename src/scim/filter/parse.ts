@@ -50,7 +50,7 @@ interface Token {
   readonly spaceBefore: boolean;
 }
 
-const PUNCTUATION = new Set(['(', ')', '[', ']']);
+const PUNCTUATION: ReadonlySet<string> = new Set(['(', ')', '[', ']']);
 const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
 
 function syntaxError(position: number, message: string): ScimError {

@@ -12,7 +12,7 @@
 import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
 import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
 import type { AttributeDefinition } from '../attributes';
-import { indexKey, positionsOf, type IndexEntry, type ResourceSet } from '../render';
+import { indexKey, positionsOf, type IndexEntry, type InstantOrdering, type ResourceSet } from '../resource-set';
 
 export interface Plan {
   /** Candidate positions, ascending. */
@@ -72,11 +72,6 @@ function both(a: Filter | undefined, b: Filter | undefined): Filter | undefined 
   if (!a) return b;
   if (!b) return a;
   return { op: 'and', left: a, right: b };
-}
-
-/** The candidate positions alone (for callers that test every candidate anyway). */
-export function planCandidates(filter: Filter, set: ResourceSet): readonly number[] | undefined {
-  return plan(filter, set)?.positions;
 }
 
 /** `members[value eq "x"]` (exact), and `members[value eq "x" and type eq "User"]` (a superset). */
@@ -152,22 +147,15 @@ function prefixLookup(...args: Parameters<typeof comparison>): readonly number[]
 }
 
 function sortedKeys(set: ResourceSet, indexed: IndexedPath): readonly string[] {
-  const memoKey = `keys:${indexed.name}`;
-  const cached = set.memo.get(memoKey) as string[] | undefined;
+  const cached = set.orderings.indexKeys.get(indexed.name);
   if (cached) return cached;
   const keys = [...indexed.index.keys()].sort();
-  set.memo.set(memoKey, keys);
+  set.orderings.indexKeys.set(indexed.name, keys);
   return keys;
 }
 
 /** Orderings by instant of the singular dateTime attributes worth a range index. */
-const RANGE_INDEXED = new Set(['meta.lastModified', 'meta.created']);
-
-interface InstantOrdering {
-  /** Positions of resources that have the attribute, by ascending instant. */
-  readonly positions: Int32Array;
-  readonly instants: readonly Instant[];
-}
+const RANGE_INDEXED: ReadonlySet<string> = new Set(['meta.lastModified', 'meta.created']);
 
 function range(
   set: ResourceSet,
@@ -198,8 +186,8 @@ function range(
 }
 
 function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering {
-  const key = `instants:${path.attribute.name}.${path.subAttribute?.name}`;
-  const cached = set.memo.get(key) as InstantOrdering | undefined;
+  const key = `${path.attribute.name}.${path.subAttribute?.name}`;
+  const cached = set.orderings.byInstant.get(key);
   if (cached) return cached;
   const entries: { position: number; instant: Instant }[] = [];
   set.items.forEach((item, position) => {
@@ -209,7 +197,7 @@ function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering 
   });
   entries.sort((a, b) => compareInstants(a.instant, b.instant) || a.position - b.position);
   const ordering = { positions: Int32Array.from(entries, (e) => e.position), instants: entries.map((e) => e.instant) };
-  set.memo.set(key, ordering);
+  set.orderings.byInstant.set(key, ordering);
   return ordering;
 }
 

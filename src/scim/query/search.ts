@@ -4,9 +4,10 @@
  */
 import { compileFilter, parseFilter, type Filter } from '../filter';
 import { ScimError } from '../errors';
-import type { RenderedResource, ResourceSet } from '../render';
+import type { RenderedResource, ResourceSet } from '../resource-set';
 import { LIST_RESPONSE_SCHEMA } from '../schemas';
 import { compileSelection, excludesOnlyMembers, type AttributeSelection, type Projection } from '../select';
+import type { CompleteLists } from './complete-lists';
 import type { ListQuery } from './parameters';
 import { plan } from './plan';
 import { compareSortValues, resolveSortPath, sortPositions, sortValue } from './sort';
@@ -59,11 +60,7 @@ function mentionsVersion(filter: Filter): boolean {
 }
 
 function allPositions(set: ResourceSet): readonly number[] {
-  const cached = set.memo.get('all');
-  if (Array.isArray(cached)) return cached as number[];
-  const positions = set.items.map((_, i) => i);
-  set.memo.set('all', positions);
-  return positions;
+  return (set.orderings.all ??= set.items.map((_, i) => i));
 }
 
 export interface ListResult {
@@ -88,10 +85,13 @@ export function byIndex(query: ListQuery): PageLocation {
   return { offset: query.startIndex - 1, members: () => ({ startIndex: query.startIndex }) };
 }
 
-/** Lists one resource type: the page `page` locates (by default the query's `startIndex`). */
-export function listResources(set: ResourceSet, query: ListQuery, page: PageLocation = byIndex(query)): ListResult {
-  const key = `${set.version} ${JSON.stringify(query)}`;
-  const cached = completeLists.get(key);
+/**
+ * Lists one resource type: the page `page` locates (by default the query's `startIndex`). With `completeLists`, a
+ * large list answered in one page is kept there and a repeated query is answered from it.
+ */
+export function listResources(set: ResourceSet, query: ListQuery, page: PageLocation = byIndex(query), completeLists?: CompleteLists): ListResult {
+  const key = completeLists ? `${set.version} ${JSON.stringify(query)}` : '';
+  const cached = completeLists?.get(key);
   if (cached) return cached;
   const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
   let positions = matching(set, filter);
@@ -99,56 +99,9 @@ export function listResources(set: ResourceSet, query: ListQuery, page: PageLoca
   const write = resourceWriter(set, query);
   const slice = positions.slice(page.offset, page.offset + query.count);
   const result = listResponse(positions.length, page.members(positions.length), slice.map((p) => write(set.items[p]!)));
-  if (page.offset === 0 && result.itemsPerPage === result.totalResults) completeLists.offer(key, result);
+  if (page.offset === 0 && result.itemsPerPage === result.totalResults) completeLists?.offer(key, result);
   return result;
 }
-
-/**
- * Large complete answers (a whole list in one page: every group, say) are kept, up to `maxBytes` in all; the least
- * recently used go first. Pollers ask for the same list again and again; building it joins every resource into a new
- * Buffer, nearly a megabyte for 1,000 groups without members, and that garbage outside the heap is what drives the
- * collector. Pages of a longer list are not kept (a crawl reads each page once), nor are small answers (they cost
- * less to build than to hold). An answer is keyed by its set's `version` (which changes with the data, the view and
- * the base URL) and the query: after a new snapshot, the old answers are no longer asked for and age out.
- */
-export const COMPLETE_LIST_CACHE = { minBytes: 64 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
-
-class CompleteLists {
-  readonly #entries = new Map<string, ListResult>();
-  #bytes = 0;
-
-  get(key: string): ListResult | undefined {
-    const entry = this.#entries.get(key);
-    if (entry) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
-    return entry;
-  }
-
-  /** Keeps `result` if it is large enough to be worth it, evicting the least recently used to stay in budget. */
-  offer(key: string, result: ListResult): void {
-    const size = result.body.length;
-    if (size < COMPLETE_LIST_CACHE.minBytes || size > COMPLETE_LIST_CACHE.maxBytes / 4) return;
-    for (const [oldest, entry] of this.#entries) {
-      if (this.#bytes + size <= COMPLETE_LIST_CACHE.maxBytes) break;
-      this.#entries.delete(oldest);
-      this.#bytes -= entry.body.length;
-    }
-    this.#entries.set(key, result);
-    this.#bytes += size;
-  }
-
-  /** Bytes held (tests). */
-  get bytes(): number {
-    return this.#bytes;
-  }
-}
-
-const completeLists = new CompleteLists();
-
-/** Bytes of answers the complete-list cache holds now (for tests). */
-export const completeListBytes = (): number => completeLists.bytes;
 
 /**
  * Root search across resource types (RFC 7644 §3.4.3): a type whose schema lacks an attribute the filter or

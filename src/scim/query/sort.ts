@@ -9,7 +9,8 @@ import type { ResourceSchema } from '../attributes';
 import { invalidValue } from '../errors';
 import { parseInstant } from '../filter';
 import { container, resolvePath, type ResolvedPath } from '../paths';
-import type { ResourceSet, ScimResource } from '../render';
+import type { ScimResource } from '../mapping';
+import type { ResourceSet } from '../resource-set';
 
 export type SortOrder = 'ascending' | 'descending';
 
@@ -52,14 +53,17 @@ export function compareSortValues(a: SortValue, b: SortValue): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** What the set's orderings are kept under for one sort path. */
+const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
+
 /**
  * Rank of each position by the attribute (equal values share a rank; missing values rank last), computed once
  * per resource set and attribute.
  */
 function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
-  const key = `sort-ranks:${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
-  const cached = set.memo.get(key);
-  if (cached instanceof Int32Array) return cached;
+  const key = pathKey(path);
+  const cached = set.orderings.ranks.get(key);
+  if (cached) return cached;
   const values = set.items.map((item) => sortValue(item.data, path));
   const order = values.map((_, i) => i).sort((i, j) => compareSortValues(values[i], values[j]) || i - j);
   const result = new Int32Array(values.length);
@@ -68,21 +72,21 @@ function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
     if (k > 0 && compareSortValues(values[order[k - 1]!], values[position]) !== 0) rank++;
     result[position] = rank;
   });
-  set.memo.set(key, result);
+  set.orderings.ranks.set(key, result);
   return result;
 }
 
 /** Sorts positions of `set` (ascending positions in, sorted positions out); stable on ties. */
 export function sortPositions(set: ResourceSet, positions: readonly number[], path: ResolvedPath, order: SortOrder): readonly number[] {
   const everything = positions.length === set.items.length;
-  const memoKey = `sorted:${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}:${order}`;
+  const key = `${pathKey(path)}:${order}`;
   if (everything) {
-    const cached = set.memo.get(memoKey);
-    if (Array.isArray(cached)) return cached as number[];
+    const cached = set.orderings.sorted.get(key);
+    if (cached) return cached;
   }
   const rank = ranks(set, path);
   const sign = order === 'descending' ? -1 : 1;
   const sorted = [...positions].sort((i, j) => sign * (rank[i]! - rank[j]!) || i - j);
-  if (everything) set.memo.set(memoKey, sorted);
+  if (everything) set.orderings.sorted.set(key, sorted);
   return sorted;
 }
