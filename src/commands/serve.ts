@@ -81,9 +81,10 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     },
     onXeroCall: (operation, status) => observers.metrics?.observeXeroCall(operation, status),
   });
-  const metrics = (observers.metrics = new Metrics({ directory, processMetrics: true }));
+  const metrics = (observers.metrics = new Metrics({ directory, processMetrics: true, ...(options.clock ? { clock: options.clock } : {}) }));
   const app = createApp({
     directory,
+    ...(options.clock ? { clock: options.clock } : {}),
     tokens,
     logger,
     metrics,

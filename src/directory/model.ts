@@ -243,6 +243,8 @@ export interface DirectoryStatus {
   readonly ready: boolean;
   /** Why not ready (for `/readyz` and the SCIM 503), or undefined when ready. */
   readonly reason?: string;
+  /** Why no snapshot can be served, as a code and a message (the SCIM 503's detail), when one is known. */
+  readonly cause?: { readonly code: string; readonly message: string };
   readonly lastSyncAt?: string;
   readonly lastSyncOutcome?: 'ok' | 'partial' | 'failed';
   /** Why the last sync failed as a whole (token, /connections), when it did. */

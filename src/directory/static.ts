@@ -1,5 +1,6 @@
 /** A directory that serves one fixed snapshot: for tests of the SCIM side and for demos without Xero. */
 import type { Directory, DirectorySnapshot, DirectoryStatus } from './model';
+import { memberCount } from './tenant-state';
 
 export function staticDirectory(snapshot: DirectorySnapshot): Directory {
   const status: DirectoryStatus = {
@@ -12,7 +13,7 @@ export function staticDirectory(snapshot: DirectorySnapshot): Directory {
       state: 'current',
       lastSuccessAt: t.syncedAt,
       lastAttemptAt: t.syncedAt,
-      userCount: t.users.length,
+      userCount: memberCount(t),
     })),
   };
   return {

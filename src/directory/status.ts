@@ -6,7 +6,7 @@
 import { type GuardPolicy, answersLeft } from './guard';
 import type { CredentialHealth, DirectorySnapshot, DirectoryStatus, PersistenceHealth, ProblemReport, TenantHealth } from './model';
 import type { ErrorSummary, SyncReport } from './sync-report';
-import type { TenantState } from './tenant-state';
+import { type TenantState, memberCount } from './tenant-state';
 
 /** What the last sync left behind for the status (restored from STATE_DIR at start). */
 export interface LastSync {
@@ -47,7 +47,7 @@ export function tenantHealth(state: TenantState, policy: GuardPolicy): TenantHea
     ...(state.lastSuccessAt ? { lastSuccessAt: state.lastSuccessAt } : {}),
     ...(state.lastAttemptAt ? { lastAttemptAt: state.lastAttemptAt } : {}),
     ...(state.lastError ? { lastError: state.lastError } : {}),
-    ...(state.data ? { userCount: state.data.users.length } : {}),
+    ...(state.data ? { userCount: memberCount(state.data) } : {}),
     ...(state.callsLastSync === undefined ? {} : { callsLastSync: state.callsLastSync }),
     ...(budget.minuteRemaining !== undefined || budget.dayRemaining !== undefined
       ? {
@@ -78,17 +78,20 @@ export interface StatusInputs {
  */
 export function directoryStatus(inputs: StatusInputs): DirectoryStatus {
   const { snapshot, lastSync } = inputs;
+  let cause: DirectoryStatus['cause'];
   let reason: string | undefined;
   if (!snapshot) {
-    const cause = inputs.terminal ?? lastSync.error;
+    cause = summarise(inputs.terminal ?? lastSync.error) ?? (lastSync.at ? unreadOrganisations(inputs.tenants) : undefined);
     reason = cause ? `no directory snapshot yet: ${cause.code}: ${cause.message}` : 'no directory snapshot yet (first sync pending)';
   } else if (snapshot.organisations.length === 0) {
     // An empty directory reads as "everyone's access revoked" to an IGA tool: never ready.
-    reason = 'the directory has no organisation (none connected to the Xero app, or none in XERO_TENANT_IDS)';
+    cause = { code: 'NO_ORGANISATIONS', message: 'the directory has no organisation (none connected to the Xero app, or none in XERO_TENANT_IDS)' };
+    reason = cause.message;
   }
   return {
     ready: reason === undefined,
     ...(reason ? { reason } : {}),
+    ...(cause ? { cause } : {}),
     ...(lastSync.at ? { lastSyncAt: lastSync.at } : {}),
     ...(lastSync.outcome ? { lastSyncOutcome: lastSync.outcome } : {}),
     ...(lastSync.error ? { lastSyncError: lastSync.error } : {}),
@@ -97,6 +100,18 @@ export function directoryStatus(inputs: StatusInputs): DirectoryStatus {
     persistence: inputs.persistence,
     tenants: inputs.tenants.map((s) => tenantHealth(s, inputs.policy)),
   };
+}
+
+const summarise = (error: { readonly code: string; readonly message: string } | undefined) =>
+  error ? { code: error.code, message: error.message } : undefined;
+
+/** After a sync that read no organisation (each failed on its own): the first one's error, and how many more failed. */
+function unreadOrganisations(tenants: readonly TenantState[]): DirectoryStatus['cause'] {
+  const failed = tenants.filter((t) => t.lastError !== undefined);
+  const first = failed[0]?.lastError;
+  if (!first) return undefined;
+  const more = failed.length > 1 ? ` (and ${failed.length - 1} more organisation${failed.length > 2 ? 's' : ''})` : '';
+  return { code: first.code, message: `no organisation could be read: ${first.message.replace(/\.$/, '')}${more}` };
 }
 
 /** STATE_DIR health: the directory state's last write, or a rotated refresh token it refused. */

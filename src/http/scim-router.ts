@@ -82,10 +82,12 @@ export function createScimRouter(options: ScimRouterOptions): Router {
 
 async function currentSnapshot(options: ScimRouterOptions): Promise<DirectorySnapshot> {
   const snapshot = await options.directory.forRead();
-  if (!snapshot) {
-    // The real cause (refused credentials, Xero unreachable) rather than "retry": an operator reads it in the IGA tool.
-    const cause = /^no directory snapshot yet: (.+)$/s.exec(options.directory.status().reason ?? '')?.[1];
-    const detail = cause ? `The directory has not been loaded from Xero yet: ${cause.replace(/\.?$/, '.')}` : 'The directory has not been loaded from Xero yet; retry shortly.';
+  // No snapshot, or one with no organisation (which an IGA tool would read as everyone's access revoked): 503 with
+  // the real cause (refused credentials, Xero unreachable, nothing connected), which an operator reads in the tool.
+  if (!snapshot || snapshot.organisations.length === 0) {
+    const cause = options.directory.status().cause;
+    const what = snapshot ? 'The directory holds no organisation' : 'The directory has not been loaded from Xero yet';
+    const detail = cause ? `${what}: ${cause.code}: ${cause.message.replace(/\.?$/, '.')}` : `${what}; retry shortly.`;
     throw unavailable(detail, options.retryAfterSeconds ?? 10);
   }
   return snapshot;

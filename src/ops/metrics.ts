@@ -87,7 +87,7 @@ export class Metrics {
       const snapshot = directory.current();
       return snapshot ? Math.max(0, (now() - Date.parse(snapshot.builtAt)) / 1000) : undefined;
     });
-    snapshotGauge('xero_scim_ready', '1 when a snapshot is held and served (readiness); Xero health has its own gauges.', () =>
+    snapshotGauge('xero_scim_ready', '1 when a snapshot with at least one organisation is held and served (readiness); Xero health has its own gauges.', () =>
       directory.status().ready ? 1 : 0,
     );
     snapshotGauge('xero_scim_last_successful_sync_age_seconds', 'Seconds since the last sync that was not a failure (ok or partial).', () => {

@@ -71,7 +71,7 @@ function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySn
     return `<li><b>${escapeHtml(name)}</b> <small>${escapeHtml(t.organisationId)}</small>: <span class="reason">${s.reason}</span> since ${time(s.since, now)}, ${s.answers} answer${s.answers === 1 ? '' : 's'}; ${until}</li>`;
   });
   return `<section class="held" aria-label="Removals held back">
-<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>xero-scim confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) with this server's STATE_DIR; its next sync applies it.</p>
+<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>node dist/cli.js confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) where this server's STATE_DIR is (in Kubernetes, <code>kubectl exec deploy/xero-scim -- node dist/cli.js confirm-disconnect …</code>; in a clone, <code>npx xero-scim confirm-disconnect …</code>); its next sync applies it.</p>
 <ul>
 ${items.join('\n')}
 </ul>
@@ -144,7 +144,7 @@ ${CHART_STYLE}
 <div class="banner ${overall}" role="status">${headline}</div>
 <dl>
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
-${healthRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} users, ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
+${healthRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} people (${snapshot.people.filter((p) => p.active).length} with access), ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
 ${heldBackSection(status.tenants, snapshot, now)}
 <table>

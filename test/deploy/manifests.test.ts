@@ -179,6 +179,11 @@ describe('Service, Ingress and NetworkPolicy', () => {
     expect(allowed).toEqual([containerPort('http')]);
   });
 
+  it('the Ingress publishes the SCIM API only: probes, metrics and the status page stay in the cluster', () => {
+    const paths = (ingress.spec.rules as Json[]).flatMap((rule) => (rule.http.paths as Json[]).map((p) => `${p.pathType} ${p.path}`));
+    expect(paths).toEqual(['Prefix /scim/v2']);
+  });
+
   it('let the pod reach DNS and HTTPS only', () => {
     const egress = (networkPolicy.spec.egress as Json[]).flatMap((rule) => rule.ports.map((p: Json) => `${p.port}/${p.protocol}`));
     expect(egress.sort()).toEqual(['443/TCP', '53/TCP', '53/UDP']);

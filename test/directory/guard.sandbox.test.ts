@@ -304,7 +304,7 @@ describe('what an operator sees', () => {
 
     const page = await (await fetch(`${server.url}/`, { headers: { authorization: 'Bearer guard-status-token-0123' } })).text();
     expect(page).toContain('Removals held back (1)');
-    expect(page).toContain('xero-scim confirm-disconnect &lt;tenantId&gt;');
+    expect(page).toContain('node dist/cli.js confirm-disconnect &lt;tenantId&gt;');
     expect(page).toMatch(new RegExp(`<small>${gone}</small>: <span class="reason">disconnected</span> since <time[^>]*>2 min ago</time>, 1 answer; applies after 2 more answers`));
   });
 

@@ -202,7 +202,8 @@ describe('operator routes', () => {
       expect(page.text).toContain('Removals held back (1)');
       expect(page.text).toContain(`<b>Acme &lt;Ltd&gt;</b> <small>${ORG}</small>: <span class="reason">suspect-disconnect</span> since`);
       expect(page.text).toContain('5 min ago</time>, 2 answers; awaits an operator');
-      expect(page.text).toContain('<code>xero-scim confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>)');
+      expect(page.text).toContain('<code>node dist/cli.js confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>)');
+      expect(page.text).toContain('<code>npx xero-scim confirm-disconnect …</code>');
       expect(page.text).toContain('held back: <span class="reason">suspect-disconnect</span> (5 min ago)');
       const ready = await request(app).get('/readyz').expect(200);
       expect(ready.body.tenants[0].suspicion).toEqual({ reason: 'suspect-disconnect', since: '2026-11-27T00:05:00.000Z', ageSeconds: 300, answers: 2, awaitsOperator: true });
