@@ -18,13 +18,47 @@ export const systemClock: Clock = {
       if (signal?.aborted) return resolve();
       const done = (): void => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
+        stopWaiting?.();
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener('abort', done, { once: true });
+      const stopWaiting = signal ? onAbort(signal, done) : undefined;
     }),
 };
+
+interface Waiters {
+  readonly wake: Set<() => void>;
+  readonly listener: () => void;
+}
+
+const waitersOf = new WeakMap<AbortSignal, Waiters>();
+
+/**
+ * Calls `wake` when `signal` aborts, until the returned function is called. Every wait on one signal shares a single
+ * 'abort' listener on it: the directory's stop signal reaches every organisation's budget, and with
+ * XERO_CONCURRENCY organisations waiting for room at once, a listener each would pile up on that one long-lived
+ * signal. The listener goes once its last wait ends.
+ */
+export function onAbort(signal: AbortSignal, wake: () => void): () => void {
+  let waiters = waitersOf.get(signal);
+  if (!waiters) {
+    const wakeAll = new Set<() => void>();
+    const listener = (): void => {
+      waitersOf.delete(signal);
+      for (const w of [...wakeAll]) w();
+    };
+    waiters = { wake: wakeAll, listener };
+    waitersOf.set(signal, waiters);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const mine = waiters;
+  mine.wake.add(wake);
+  return () => {
+    if (!mine.wake.delete(wake) || mine.wake.size > 0 || waitersOf.get(signal) !== mine) return;
+    waitersOf.delete(signal);
+    signal.removeEventListener('abort', mine.listener);
+  };
+}
 
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
