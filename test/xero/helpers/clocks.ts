@@ -40,16 +40,20 @@ export class ManualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
-      const timer = { at: this.time + Math.max(0, ms), resolve };
-      this.timers.push(timer);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.timers = this.timers.filter((t) => t !== timer);
+      const onAbort = () => {
+        this.timers = this.timers.filter((t) => t !== timer);
+        resolve();
+      };
+      // A wait that ends on time takes its abort listener with it, as systemClock's does.
+      const timer = {
+        at: this.time + Math.max(0, ms),
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        { once: true },
-      );
+      };
+      this.timers.push(timer);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
