@@ -5,9 +5,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Router } from 'express';
+import { PACKAGE_ROOT } from '../version';
 
 /** One folder above both `src/` and `dist/`; the image copies `openapi/` next to `dist/`. */
-const DOCUMENT_PATH = path.join(__dirname, '..', '..', 'openapi', 'scim.yaml');
+const DOCUMENT_PATH = path.join(PACKAGE_ROOT, 'openapi', 'scim.yaml');
 
 /**
  * Read once when the app is built: a server shipped without its contract is a packaging mistake that should stop
