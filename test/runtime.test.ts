@@ -5,7 +5,7 @@
  * line and children.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { V8_FLAGS, missingV8Flags } from '../src/runtime';
@@ -66,7 +66,8 @@ onLinux('V8 flags on the command line of the serving process', () => {
   });
 
   it('`dist/cli.js` run as a command (as npx and npm\'s bin links run it) serves in place with the flags, and SIGTERM stops it', async () => {
-    chmodSync(CLI, 0o755); // npm's bin links make it executable; a fresh `tsc` output is not
+    // `npm run build` makes it executable (tsc writes 0644): `npx xero-scim` in a fresh clone runs it as a program.
+    expect(statSync(CLI).mode & 0o111).toBe(0o111);
     const demo = await startDemo([CLI], stateDir);
     const pid = demo.process.pid!;
     expect(missingV8Flags(commandLine(pid))).toEqual([]);
