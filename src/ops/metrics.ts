@@ -4,7 +4,7 @@
  * `Directory.status()` and the current snapshot, so they can never drift from what the SCIM side serves.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CREDENTIAL_STATES, type Directory, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
+import { CREDENTIAL_STATES, type Directory, type DirectoryStatus, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -21,9 +21,14 @@ export class Metrics {
   private readonly syncDuration: Histogram<'outcome'>;
   private readonly xeroCalls: Counter<'endpoint' | 'status'>;
   private readonly suspicions: Counter<'reason'>;
+  private readonly directory: Directory;
+  /** The directory's status for the scrape under way: every gauge reads this one, computed once per scrape. */
+  private scrapeStatus: DirectoryStatus | undefined;
 
   constructor(options: MetricsOptions) {
     const { directory } = options;
+    this.directory = directory;
+    const status = (): DirectoryStatus => this.scrapeStatus ?? directory.status();
     const now = options.clock ? () => options.clock!.now() : () => Date.now();
     const registers = [this.registry];
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
@@ -88,14 +93,14 @@ export class Metrics {
       return snapshot ? Math.max(0, (now() - Date.parse(snapshot.builtAt)) / 1000) : undefined;
     });
     snapshotGauge('xero_scim_ready', '1 when a snapshot with at least one organisation is held and served (readiness); Xero health has its own gauges.', () =>
-      directory.status().ready ? 1 : 0,
+      status().ready ? 1 : 0,
     );
     snapshotGauge('xero_scim_last_successful_sync_age_seconds', 'Seconds since the last sync that was not a failure (ok or partial).', () => {
-      const at = directory.status().lastSuccessfulSyncAt;
+      const at = status().lastSuccessfulSyncAt;
       return at ? Math.max(0, (now() - Date.parse(at)) / 1000) : undefined;
     });
     snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded, 0 when it failed (a restart would lose state).', () => {
-      const persistence = directory.status().persistence;
+      const persistence = status().persistence;
       return persistence ? (persistence.ok ? 1 : 0) : undefined;
     });
     new Gauge({
@@ -104,7 +109,7 @@ export class Metrics {
       labelNames: ['state'],
       registers,
       collect() {
-        const current = directory.status().credentials?.state;
+        const current = status().credentials?.state;
         this.reset();
         if (current) for (const state of CREDENTIAL_STATES) this.set({ state }, state === current ? 1 : 0);
       },
@@ -116,7 +121,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const t of directory.status().tenants) this.set({ tenant: t.organisationId }, t.state === 'current' ? 1 : 0);
+        for (const t of status().tenants) this.set({ tenant: t.organisationId }, t.state === 'current' ? 1 : 0);
       },
     });
 
@@ -127,7 +132,7 @@ export class Metrics {
       registers,
       collect() {
         const counts = { current: 0, stale: 0, missing: 0 };
-        for (const t of directory.status().tenants) counts[t.state] += 1;
+        for (const t of status().tenants) counts[t.state] += 1;
         this.reset();
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
@@ -139,7 +144,7 @@ export class Metrics {
       registers,
       collect() {
         const counts = new Map<string, number>(SUSPICION_REASONS.map((r) => [r, 0]));
-        for (const t of directory.status().tenants) if (t.suspicion) counts.set(t.suspicion.reason, counts.get(t.suspicion.reason)! + 1);
+        for (const t of status().tenants) if (t.suspicion) counts.set(t.suspicion.reason, counts.get(t.suspicion.reason)! + 1);
         this.reset();
         for (const [reason, n] of counts) this.set({ reason }, n);
       },
@@ -151,7 +156,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const t of directory.status().tenants) {
+        for (const t of status().tenants) {
           if (t.suspicion) this.set({ tenant: t.organisationId, reason: t.suspicion.reason }, Math.max(0, (now() - Date.parse(t.suspicion.since)) / 1000));
         }
       },
@@ -163,7 +168,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const t of directory.status().tenants) {
+        for (const t of status().tenants) {
           if (t.lastSuccessAt) this.set({ tenant: t.organisationId }, Math.max(0, (now() - Date.parse(t.lastSuccessAt)) / 1000));
         }
       },
@@ -175,7 +180,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const t of directory.status().tenants) {
+        for (const t of status().tenants) {
           const budget = t.rateBudget;
           if (budget?.minuteRemaining !== undefined) this.set({ tenant: t.organisationId, window: 'minute' }, budget.minuteRemaining);
           if (budget?.dayRemaining !== undefined) this.set({ tenant: t.organisationId, window: 'day' }, budget.dayRemaining);
@@ -203,8 +208,13 @@ export class Metrics {
     this.xeroCalls.inc({ endpoint, status: String(status) });
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    this.scrapeStatus = this.directory.status();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scrapeStatus = undefined;
+    }
   }
 
   get contentType(): string {

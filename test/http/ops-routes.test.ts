@@ -53,6 +53,14 @@ function appFor(directory: Directory, statusPagePublic = false) {
 }
 
 describe('operator routes', () => {
+  it('GET /metrics reads the directory status once per scrape, however many gauges describe it', async () => {
+    let calls = 0;
+    const directory: Directory = { current: () => snapshot, forRead: async () => snapshot, status: () => (calls++, readyStatus) };
+    const { app } = appFor(directory);
+    await request(app).get('/metrics').expect(200);
+    expect(calls).toBe(1);
+  });
+
   it('GET /healthz answers 200 whatever the directory state', async () => {
     const { app } = appFor(directoryWith({ ready: false, reason: 'no snapshot yet', tenants: [] }, undefined));
     await request(app).get('/healthz').expect(200, { status: 'ok' });
