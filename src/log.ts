@@ -44,7 +44,7 @@ const EMAIL = /(?<=^|[^A-Za-z0-9._+%-]|%[0-9A-Fa-f]{2})(?:[A-Za-z0-9._+-]|%2[Bb]
 /** `ann.lee@example.com` → `a***@example.com`: enough to tell two people apart in an incident, not to mail them. */
 export function maskEmails(text: string): string {
   return text.replace(EMAIL, (email) => {
-    const at = email.includes('@') ? email.indexOf('@') : email.search(/%40/i);
+    const at = email.search(/@|%40/i);
     return `${email[0]}***${email.slice(at)}`;
   });
 }

@@ -58,7 +58,8 @@ interface Input {
 
 async function main(): Promise<void> {
   // Forked with the V8 flags `xero-scim serve` runs with (src/runtime.ts), as the image's ENTRYPOINT gives them.
-  if (missingV8Flags().length > 0) failStartup(new Error(`started without ${missingV8Flags().join(' ')}`));
+  const missing = missingV8Flags();
+  if (missing.length > 0) failStartup(new Error(`started without ${missing.join(' ')}`));
   const input = childInput<Input>();
   const before = heapAfterGc();
   const { directory } = sandboxDirectory(input.sandbox, input.stateDir);

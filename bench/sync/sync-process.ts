@@ -24,7 +24,8 @@ export interface SyncRun {
 
 async function main(): Promise<void> {
   // The server's sync runs with the V8 flags `xero-scim serve` runs with (src/runtime.ts).
-  if (missingV8Flags().length > 0) failStartup(new Error(`started without ${missingV8Flags().join(' ')}`));
+  const missing = missingV8Flags();
+  if (missing.length > 0) failStartup(new Error(`started without ${missing.join(' ')}`));
   const input = childInput<Input>();
   const before = heapAfterGc();
   const { directory, config } = sandboxDirectory(input.sandbox, input.stateDir);

@@ -6,6 +6,7 @@
 import type { Config } from '../config';
 import { FileConfirmationStore } from '../directory/confirmations';
 import { FileSnapshotStore } from '../directory/persistence';
+import { isoTime } from '../xero/clock';
 
 export interface ConfirmDisconnectOptions {
   readonly tenantIds: readonly string[];
@@ -40,7 +41,7 @@ export async function runConfirmDisconnect(config: Config, options: ConfirmDisco
     options.out(`Nothing to confirm: no removal is held back as of the last sync (${state.savedAt}).`);
     return 0;
   }
-  const at = new Date((options.now ?? Date.now)()).toISOString();
+  const at = isoTime((options.now ?? Date.now)());
   const store = new FileConfirmationStore(config.stateDir);
   await store.add({ tenantIds: ids, at });
   options.out(

@@ -1,10 +1,10 @@
 /**
- * The removal guard (issue 13). An answer from Xero that takes a whole organisation away — it left `/connections`,
+ * The removal guard. An answer from Xero that takes a whole organisation away — it left `/connections`,
  * or its Users list has no member left — is suspect until it has held: `/connections` answering `200 []` once is a
  * glitch, not every person losing their Xero access (docs/xero.md, "What a disconnect means").
  *
- * A pure function of what the directory knew before a sync, what Xero answered in it, and the policy; `sync.ts`
- * applies its decisions. The rules (RELIABILITY.md, "1. No false removals"):
+ * A pure function of what the directory knew before a sync, what Xero answered in it, and the policy;
+ * `apply-verdict.ts` applies its decisions. The rules (RELIABILITY.md, "1. No false removals"):
  * - An organisation Xero's answer would take away is held with its last good data (a `Suspicion`), and the removal
  *   applies once that answer has held for `confirmations` consecutive answers.
  * - When every known organisation, or at least two and more than `maxShare` of them, would go at once, nothing
@@ -13,7 +13,7 @@
  * - An operator's confirmation (`xero-scim confirm-disconnect`) applies a held removal at the next answer that
  *   still asks for it.
  * - Leaving XERO_TENANT_IDS is the operator's intent: removed at once. Losing some but not all members (a partial
- *   drop) is everyday life and is not the guard's business: `sync.ts` takes such answers at once.
+ *   drop) is everyday life and is not the guard's business: such answers are accepted at once.
  */
 import type { Suspicion } from './model';
 

@@ -153,8 +153,8 @@ export interface DirectorySnapshot {
  * - `suspect-empty`: its Users answer has no member where it had some: taken after XERO_DISCONNECT_CONFIRMATIONS
  *   such answers, or, when most organisations answered so at once, only once an operator confirms.
  */
-export type SuspicionReason = 'disconnected' | 'suspect-disconnect' | 'suspect-empty';
-export const SUSPICION_REASONS: readonly SuspicionReason[] = ['disconnected', 'suspect-disconnect', 'suspect-empty'];
+export const SUSPICION_REASONS = ['disconnected', 'suspect-disconnect', 'suspect-empty'] as const;
+export type SuspicionReason = (typeof SUSPICION_REASONS)[number];
 
 export interface Suspicion {
   readonly reason: SuspicionReason;

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
+import { DIRECTORY_FILE } from '../files/state-dir';
 import { ROLE_CODES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {
@@ -103,7 +104,7 @@ function parsePersisted(json: unknown, source: string): PersistedDirectory {
 export class FileSnapshotStore implements SnapshotStore {
   readonly file: string;
 
-  constructor(stateDir: string, fileName = 'directory.json') {
+  constructor(stateDir: string, fileName = DIRECTORY_FILE) {
     this.file = path.join(stateDir, fileName);
   }
 

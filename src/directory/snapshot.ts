@@ -35,7 +35,7 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
 /**
  * Builds an immutable snapshot from per-organisation data.
  *
- * Business rules (issue 3): people are merged by case-insensitive e-mail; a `REMOVED` record is not a membership
+ * Business rules: people are merged by case-insensitive e-mail; a `REMOVED` record is not a membership
  * (no group, no role) but the person stays listed, inactive, while Xero lists them; `UNKNOWN` is a membership
  * without a grantable role. A role held by a user in an edition that does not list it (e.g. MANAGEDCLIENT seen in a
  * BUSINESS organisation) is still shown: Xero's answer wins over our edition table.

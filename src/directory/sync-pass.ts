@@ -109,13 +109,16 @@ export async function runSyncPass(parts: SyncPassParts): Promise<SyncPassResult>
     const known = knownOrganisations(tenants.all());
     const confirmations = await readConfirmations(parts.confirmationStore, logger);
     let done = 0;
-    const progress = (): void =>
-      parts.onProgress?.({
+    // Only a terminal's progress line listens; counting 429s reads every organisation's budget.
+    const progress = (): void => {
+      if (!parts.onProgress) return;
+      parts.onProgress({
         organisationsDone: done,
         organisationsTotal: wanted.length,
         calls: credentials.tokenCalls() - tokenCallsBefore + connectionCalls + counts.organisation + counts.users,
         rateLimited: Math.max(0, rateLimited() - rateLimitedBefore),
       });
+    };
     progress();
     const tenantDeps = { accounting: parts.accounting, credentials, clock, logger, organisationRefreshMs: parts.organisationRefreshMs, counts };
     await forEachLimited(wanted, parts.concurrency, async (c) => {

@@ -7,7 +7,7 @@ import { isoTime } from '../xero/clock';
 import type { GuardPolicy } from './guard';
 import type { SuspicionReason, TenantHealth } from './model';
 import { tenantHealth } from './status';
-import { type TenantState, memberCount } from './tenant-state';
+import type { TenantState } from './tenant-state';
 
 export interface SyncProgress {
   readonly organisationsDone: number;
@@ -95,7 +95,7 @@ function tenantReport(state: TenantState, counts: TenantCounts, nowMs: number, p
     ...(h.state !== 'current' && state.lastError ? { error: { code: state.lastError.code, message: state.lastError.message } } : {}),
     calls: counts.perTenant.get(state.id) ?? 0,
     ...(durationMs === undefined ? {} : { durationMs }),
-    ...(state.data ? { userCount: memberCount(state.data) } : {}),
+    ...(h.userCount === undefined ? {} : { userCount: h.userCount }),
     ...(state.lastSuccessAt ? { ageSeconds: Math.max(0, Math.round((nowMs - Date.parse(state.lastSuccessAt)) / 1000)) } : {}),
     ...(h.rateBudget ? { rateBudget: h.rateBudget } : {}),
   };

@@ -1,5 +1,5 @@
 /**
- * The directory over Xero (issue 3): one sync reads `/connections` once, then each connected organisation's Users
+ * The directory over Xero: one sync reads `/connections` once, then each connected organisation's Users
  * (and, on their own longer period, its Organisation details), and builds an immutable snapshot.
  *
  * It never lies by omission: an organisation whose fetch fails keeps its last good data (marked stale), an answer

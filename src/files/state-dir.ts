@@ -7,7 +7,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /** The files kept in STATE_DIR (tokens and the directory state): each must be readable when it exists. */
-const STATE_FILES = ['xero-tokens.json', 'directory.json'] as const;
+/** The files kept in STATE_DIR: the Xero token set and the directory's last good state. */
+export const TOKEN_FILE = 'xero-tokens.json';
+export const DIRECTORY_FILE = 'directory.json';
+const STATE_FILES = [TOKEN_FILE, DIRECTORY_FILE] as const;
 
 /**
  * Why `dir` cannot serve as STATE_DIR, or undefined when it can: it is created if missing (mode 0700), a file is

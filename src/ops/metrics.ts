@@ -29,6 +29,7 @@ export class Metrics {
     const { directory } = options;
     this.directory = directory;
     const status = (): DirectoryStatus => this.scrapeStatus ?? directory.status();
+    const ageSeconds = (iso: string): number => Math.max(0, (now() - Date.parse(iso)) / 1000);
     const now = options.clock ? () => options.clock!.now() : () => Date.now();
     const registers = [this.registry];
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
@@ -90,14 +91,14 @@ export class Metrics {
     snapshotGauge('xero_scim_roles', 'Roles in the current snapshot.', () => directory.current()?.roles.length);
     snapshotGauge('xero_scim_snapshot_age_seconds', 'Age of the snapshot being served.', () => {
       const snapshot = directory.current();
-      return snapshot ? Math.max(0, (now() - Date.parse(snapshot.builtAt)) / 1000) : undefined;
+      return snapshot ? ageSeconds(snapshot.builtAt) : undefined;
     });
     snapshotGauge('xero_scim_ready', '1 when a snapshot with at least one organisation is held and served (readiness); Xero health has its own gauges.', () =>
       status().ready ? 1 : 0,
     );
     snapshotGauge('xero_scim_last_successful_sync_age_seconds', 'Seconds since the last sync that was not a failure (ok or partial).', () => {
       const at = status().lastSuccessfulSyncAt;
-      return at ? Math.max(0, (now() - Date.parse(at)) / 1000) : undefined;
+      return at ? ageSeconds(at) : undefined;
     });
     snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded, 0 when it failed (a restart would lose state).', () => {
       const persistence = status().persistence;
@@ -157,7 +158,7 @@ export class Metrics {
       collect() {
         this.reset();
         for (const t of status().tenants) {
-          if (t.suspicion) this.set({ tenant: t.organisationId, reason: t.suspicion.reason }, Math.max(0, (now() - Date.parse(t.suspicion.since)) / 1000));
+          if (t.suspicion) this.set({ tenant: t.organisationId, reason: t.suspicion.reason }, ageSeconds(t.suspicion.since));
         }
       },
     });
@@ -169,7 +170,7 @@ export class Metrics {
       collect() {
         this.reset();
         for (const t of status().tenants) {
-          if (t.lastSuccessAt) this.set({ tenant: t.organisationId }, Math.max(0, (now() - Date.parse(t.lastSuccessAt)) / 1000));
+          if (t.lastSuccessAt) this.set({ tenant: t.organisationId }, ageSeconds(t.lastSuccessAt));
         }
       },
     });

@@ -128,15 +128,18 @@ export interface InstantOrdering {
 export class Orderings {
   /** Every position in the default order, 0 … n−1: a list with no filter (`query/search.ts`). */
   all: readonly number[] | undefined;
-  /** Each position's rank by a sort path, by the path's `urn:attribute.sub` (`query/sort.ts`). */
+  /** Each position's rank by a sort path, by `pathKey` (`query/sort.ts`). */
   readonly ranks = new Map<string, Int32Array>();
   /** Every position sorted, by the path and the order: a sorted list with no filter (`query/sort.ts`). */
   readonly sorted = new Map<string, readonly number[]>();
   /** An index's keys in code-unit order, by index name: `sw` finds a prefix's run by binary search (`query/plan.ts`). */
   readonly indexKeys = new Map<string, readonly string[]>();
-  /** Positions by instant of a range-indexed dateTime, by `attribute.subAttribute` (`query/plan.ts`). */
+  /** Positions by instant of a range-indexed dateTime, by the path's `urn:attribute.sub` (`query/plan.ts`). */
   readonly byInstant = new Map<string, InstantOrdering>();
 }
+
+/** The key `Orderings` keeps a path's derived orderings under: `urn:attribute.sub`. */
+export const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
 
 /** One resource type's resources in one view, in the default order (by `id`), with lookup indexes. */
 export interface ResourceSet {

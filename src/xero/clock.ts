@@ -39,7 +39,7 @@ const waitersOf = new WeakMap<AbortSignal, Waiters>();
  * XERO_CONCURRENCY organisations waiting for room at once, a listener each would pile up on that one long-lived
  * signal. The listener goes once its last wait ends.
  */
-export function onAbort(signal: AbortSignal, wake: () => void): () => void {
+function onAbort(signal: AbortSignal, wake: () => void): () => void {
   let waiters = waitersOf.get(signal);
   if (!waiters) {
     const wakeAll = new Set<() => void>();

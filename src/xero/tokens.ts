@@ -14,6 +14,7 @@ import { type Clock, isoTime, systemClock } from './clock';
 import { XeroError } from './errors';
 import type { IdentityClient, TokenSet } from './identity';
 import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
+import { TOKEN_FILE } from '../files/state-dir';
 
 // ---- storage --------------------------------------------------------------------------------------------------
 
@@ -53,7 +54,6 @@ const storedTokensSchema = z.object({
   lineage: z.array(z.string()),
 });
 
-const TOKEN_FILE = 'xero-tokens.json';
 
 /** Tokens in `STATE_DIR/xero-tokens.json`, mode 0600, replaced atomically. */
 export class FileTokenStore implements TokenStore {

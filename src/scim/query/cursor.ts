@@ -52,17 +52,17 @@ export class CursorCodec {
 
   /** The position a cursor names; `invalidCursor` for anything this server (or a replica sharing its secret) did not issue. */
   decode(cursor: string): CursorPosition {
-    const refused = invalidCursor('The cursor is not one this server issued: send an empty cursor for the first page, then each page’s nextCursor or previousCursor.');
-    if (cursor.length > MAX_CURSOR_LENGTH || !CURSOR_SYNTAX.test(cursor)) throw refused;
+    const refused = () => invalidCursor('The cursor is not one this server issued: send an empty cursor for the first page, then each page’s nextCursor or previousCursor.');
+    if (cursor.length > MAX_CURSOR_LENGTH || !CURSOR_SYNTAX.test(cursor)) throw refused();
     const [payloadText, signatureText] = cursor.split('.') as [string, string];
     const payload = Buffer.from(payloadText, 'base64url');
     const signature = Buffer.from(signatureText, 'base64url');
     // Only a payload this key signed is ever parsed. Two base64url texts can decode to the same bytes (the last
     // character's spare bits), so the canonical spelling is required too: an edited cursor is refused, always.
     const canonical = payload.toString('base64url') === payloadText && signature.toString('base64url') === signatureText;
-    if (!canonical || !timingSafeEqual(signature, this.#sign(payload))) throw refused;
+    if (!canonical || !timingSafeEqual(signature, this.#sign(payload))) throw refused();
     const [format, version, offset, count, scope] = JSON.parse(payload.toString('utf8')) as unknown[];
-    if (format !== FORMAT || typeof version !== 'string' || typeof scope !== 'string' || !isCount(offset) || !isCount(count)) throw refused;
+    if (format !== FORMAT || typeof version !== 'string' || typeof scope !== 'string' || !isCount(offset) || !isCount(count)) throw refused();
     return { version, offset, count, scope };
   }
 

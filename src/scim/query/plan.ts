@@ -12,7 +12,7 @@
 import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
 import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
 import type { AttributeDefinition } from '../attributes';
-import { indexKey, positionsOf, type IndexEntry, type InstantOrdering, type ResourceSet } from '../resource-set';
+import { indexKey, pathKey, positionsOf, type IndexEntry, type InstantOrdering, type ResourceSet } from '../resource-set';
 
 export interface Plan {
   /** Candidate positions, ascending. */
@@ -186,7 +186,7 @@ function range(
 }
 
 function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering {
-  const key = `${path.attribute.name}.${path.subAttribute?.name}`;
+  const key = pathKey(path);
   const cached = set.orderings.byInstant.get(key);
   if (cached) return cached;
   const entries: { position: number; instant: Instant }[] = [];

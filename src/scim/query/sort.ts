@@ -10,7 +10,7 @@ import { invalidValue } from '../errors';
 import { parseInstant } from '../filter';
 import { container, resolvePath, type ResolvedPath } from '../paths';
 import type { ScimResource } from '../mapping';
-import type { ResourceSet } from '../resource-set';
+import { pathKey, type ResourceSet } from '../resource-set';
 
 export type SortOrder = 'ascending' | 'descending';
 
@@ -54,7 +54,6 @@ export function compareSortValues(a: SortValue, b: SortValue): number {
 }
 
 /** What the set's orderings are kept under for one sort path. */
-const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
 
 /**
  * Rank of each position by the attribute (equal values share a rank; missing values rank last), computed once
