@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { V8_FLAGS } from '../../src/runtime';
 import { createSandbox } from '../../src/sandbox';
 import { CLI, SOAK, ensureBuilt, reportFigures, size, waitFor } from './support';
 import { webAppEnvironment } from '../support/sandbox';
@@ -72,14 +73,15 @@ async function loadSandbox() {
   return { sandbox, xero: await sandbox.listen() };
 }
 
-/** Starts `node dist/cli.js serve` on the sandbox; resolves once it listens (the first sync is still running). */
+/** Starts `node <V8 flags> dist/cli.js serve` on the sandbox; resolves once it listens (the first sync is still running). */
 async function startServe(
   sandbox: ReturnType<typeof createSandbox>,
   xeroUrl: string,
   stateDir: string,
   more: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  // Started as the image's ENTRYPOINT starts it: with the V8 flags the memory bound below relies on.
+  const child = spawn(process.execPath, [...V8_FLAGS, CLI, 'serve'], {
     env: {
       PATH: process.env.PATH,
       ...webAppEnvironment(sandbox, xeroUrl),
