@@ -6,12 +6,14 @@ import globals from 'globals';
  * Which way imports point inside src/ (docs/architecture.md, "Layout and imports"). Each layer lists the modules of
  * src/ it may import; every other one is refused. `commands/` and `cli.ts` compose the rest and may import anything.
  */
-const MODULES = ['cli', 'commands', 'config', 'directory', 'files', 'http', 'log', 'ops', 'runtime', 'sandbox', 'scim', 'version', 'xero'];
+const MODULES = ['cli', 'commands', 'config', 'directory', 'files', 'http', 'log', 'ops', 'redis', 'runtime', 'sandbox', 'scim', 'version', 'xero'];
 export const LAYERS = {
   http: ['scim', 'ops', 'directory', 'log', 'version'],
   ops: ['directory', 'log'],
   scim: ['directory', 'log'],
   directory: ['xero', 'files', 'log'],
+  // What replicas share through Redis: stores for the directory's and the token provider's state, the lease.
+  redis: ['directory', 'xero', 'log'],
   xero: ['files', 'log'],
   files: [],
   sandbox: [],

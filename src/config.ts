@@ -226,6 +226,48 @@ export const OPTIONS = {
     commands: ['serve', 'sync', 'auth', 'confirm-disconnect'],
     parse: z.string().trim().min(1, 'must be a directory path').transform((v) => path.resolve(v)),
   }),
+  redisUrl: option({
+    env: 'REDIS_URL',
+    flag: '--redis-url',
+    description: 'redis:// or rediss:// (TLS) URL of a shared Redis 7 or Valkey: replicas then share one token chain and one directory instead of STATE_DIR.',
+    secret: true,
+    commands: ['serve', 'auth', 'confirm-disconnect'],
+    parse: z
+      .string()
+      .trim()
+      .transform((v) => v || undefined)
+      .pipe(
+        z
+          .string()
+          // The value may hold a password: the message never repeats it.
+          .refine((v) => /^rediss?:\/\/[^\s/?#]+(\/\d{0,2})?$/i.test(v) && URL.canParse(v), { error: 'must be redis://[user:password@]host[:port][/db] or rediss://… (TLS)' })
+          .optional(),
+      ),
+  }),
+  redisPassword: option({
+    env: 'REDIS_PASSWORD',
+    flag: '--redis-password',
+    description: "Redis password, when REDIS_URL does not carry one (e.g. from the Redis chart's Secret).",
+    secret: true,
+    commands: ['serve', 'auth', 'confirm-disconnect'],
+    parse: optionalText,
+  }),
+  redisKeyPrefix: option({
+    env: 'REDIS_KEY_PREFIX',
+    flag: '--redis-key-prefix',
+    description: 'Prefix of every Redis key this deployment uses (two deployments may share one Redis with different prefixes).',
+    default: 'xero-scim:',
+    commands: ['serve', 'auth', 'confirm-disconnect'],
+    parse: z.string().trim().regex(/^[A-Za-z0-9:_.{}-]{1,64}$/, 'must be 1 to 64 letters, digits or : _ . - { }'),
+  }),
+  leaderLeaseSeconds: option({
+    env: 'LEADER_LEASE_SECONDS',
+    flag: '--leader-lease-seconds',
+    description: 'With REDIS_URL: how long the syncing replica\'s lease lasts unrenewed; another replica takes over within it.',
+    default: '15',
+    commands: SERVE,
+    parse: integer(3, 300),
+  }),
   syncMode: option({
     env: 'SYNC_MODE',
     flag: '--sync-mode',

@@ -1,0 +1,169 @@
+/**
+ * A real `redis-server` (Debian's package) for the tests that need one: each starts its own on a free loopback port
+ * with a temporary directory, and stops it by PID. Missing `redis-server` skips those tests with a message locally
+ * and fails them in CI (`CI` set), where `.ci/run` installs the package.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+
+/** True when `redis-server` can be run here. */
+export const redisServerAvailable: boolean = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * `describe` for suites that need a real Redis: skipped, with a message, when `redis-server` is missing, except in
+ * CI, where the suite then fails at once.
+ */
+export function describeWithRedis(name: string, fn: () => void): void {
+  if (redisServerAvailable) return describe(name, fn);
+  if (process.env.CI) {
+    describe(name, () => {
+      it('needs redis-server (CI installs Debian’s redis-server package)', () => {
+        throw new Error('redis-server is not installed: .ci/run installs it with apt-get');
+      });
+    });
+    return;
+  }
+  console.warn(`skipping "${name}": redis-server is not installed (apt-get install redis-server)`);
+  describe.skip(name, fn);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisServerOptions {
+  /** `appendonly yes` with `appendfsync always` (nothing lost on a kill); default true. */
+  readonly appendOnly?: boolean;
+  /** `requirepass`. */
+  readonly password?: string;
+  /** Extra `--name value` arguments. */
+  readonly args?: readonly string[];
+}
+
+export class RedisServer {
+  readonly dir: string;
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisServerOptions,
+  ) {
+    this.dir = mkdtempSync(path.join(tmpdir(), 'xero-scim-redis-'));
+  }
+
+  /** Starts one on a free port; `await server.stop()` (or `destroy()`) when done. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), options);
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts it again on the same port and directory (after `kill` or `stop`): what it kept on disk is loaded. */
+  async restart(options: RedisServerOptions = this.options): Promise<void> {
+    if (this.child) throw new Error('redis-server is already running');
+    const args = [
+      '--port', String(this.port),
+      '--bind', '127.0.0.1',
+      '--dir', this.dir,
+      '--save', '',
+      '--appendonly', options.appendOnly === false ? 'no' : 'yes',
+      '--appendfsync', 'always',
+      '--maxmemory-policy', 'noeviction',
+      ...(options.password ? ['--requirepass', options.password] : []),
+      ...(options.args ?? []),
+    ];
+    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += String(chunk)));
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await this.answersPing())) {
+      if (!this.child) throw new Error(`redis-server exited at start: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port} within 10 s: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** SIGKILL: gone at once, with whatever it had not written. */
+  async kill(): Promise<void> {
+    await this.signalAndWait('SIGKILL');
+  }
+
+  /** SIGTERM: a clean shutdown. */
+  async stop(): Promise<void> {
+    await this.signalAndWait('SIGTERM');
+  }
+
+  /** Pauses (SIGSTOP) or resumes (SIGCONT) the process. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** Stops it and removes its directory. */
+  async destroy(): Promise<void> {
+    this.resume();
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** One command through a raw socket (`command(FLUSHALL)`): its first reply line, raw RESP. For simple replies. */
+  async command(...parts: string[]): Promise<string> {
+    const auth = this.options.password ? [['AUTH', this.options.password]] : [];
+    const encode = (words: readonly string[]) => `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`;
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.port, '127.0.0.1', () => socket.write([...auth, parts].map(encode).join('')));
+      let reply = '';
+      socket.on('data', (chunk) => {
+        reply += String(chunk);
+        const lines = reply.split('\r\n').filter(Boolean);
+        if (lines.length > auth.length) socket.end();
+      });
+      socket.on('close', () => resolve(reply.split('\r\n').slice(auth.length).join('\r\n')));
+      socket.on('error', reject);
+    });
+  }
+
+  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  private async answersPing(): Promise<boolean> {
+    try {
+      const reply = await this.command('PING');
+      return reply.includes('PONG') || reply.includes('NOAUTH');
+    } catch {
+      return false;
+    }
+  }
+}
