@@ -269,6 +269,23 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     await expect(again.replication.publish(publishInput(state(10, 1), 'v'))).resolves.toMatchObject({ publishedBy: again.id });
   });
 
+  it('a leader whose renewals hang (Redis paused) steps down by its own clock before its lease can expire', async () => {
+    startReplica('a');
+    startReplica('b');
+    const first = await oneLeader();
+    server.pause();
+    try {
+      const since = Date.now();
+      await until(() => !first.replication.leading(), LEASE_MS, 'the leader to step down');
+      expect(Date.now() - since).toBeLessThan(LEASE_MS); // the TTL in Redis cannot have run out before it stopped
+      expect(first.leadership).toEqual([true, false]);
+      expect(first.replication.lease()).toBeUndefined();
+    } finally {
+      server.resume();
+    }
+    await oneLeader();
+  });
+
   it('a SIGSTOPped leader in another process is replaced, and once resumed it does not lead and cannot publish', async () => {
     const childScript = path.join(__dirname, 'replica-child.js');
     if (!existsSync(path.join(__dirname, '..', '..', 'dist', 'redis', 'replication.js'))) throw new Error('dist/ is missing: `npm test` builds it (npm run build)');
