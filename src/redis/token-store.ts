@@ -94,6 +94,8 @@ export class RedisTokenStore implements TokenStore, SharedTokenStore {
   private readonly waitMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  /** Locks of this store whose release failed (Redis was down): released at the next renewal, not left to expire. */
+  private readonly unreleased = new Set<string>();
 
   constructor(
     private readonly connection: RedisConnection,
@@ -133,11 +135,22 @@ export class RedisTokenStore implements TokenStore, SharedTokenStore {
 
   async exclusive<T>(work: (lock: TokenLock) => Promise<T>, options: { readonly redeem: boolean }): Promise<T> {
     const lease = options.redeem ? this.leaseOrRefuse() : undefined;
+    for (const orphan of this.unreleased) await this.release(orphan);
     const value = await this.acquire(lease);
     try {
       return await work(this.lockHandle(value, lease));
     } finally {
-      await this.connection.client.eval(UNLOCK, 1, this.connection.key(KEYS.tokensLock), value).catch(() => undefined); // it expires anyway
+      await this.release(value);
+    }
+  }
+
+  /** Compare-and-delete: only a lock still carrying `value` goes. One that cannot be released now is tried again. */
+  private async release(value: string): Promise<void> {
+    try {
+      await this.connection.client.eval(UNLOCK, 1, this.connection.key(KEYS.tokensLock), value);
+      this.unreleased.delete(value);
+    } catch {
+      this.unreleased.add(value); // it expires anyway after lockMs
     }
   }
 

@@ -384,7 +384,7 @@ export class TokenProvider {
     if (!ours) {
       const seed = local ?? (initial === undefined ? undefined : this.seedChain(initial));
       if (!seed) throw new XeroError('XERO_NOT_CONFIGURED', `no refresh token in XERO_REFRESH_TOKEN or Redis: ${REAUTH}`);
-      if (stored === undefined) this.deps.onWarning?.(`Redis held no Xero token chain: stored ${local ? "this replica's newest copy" : 'XERO_REFRESH_TOKEN'} again`);
+      if (stored === undefined && local) this.deps.onWarning?.("Redis held no Xero token chain (flushed, or restarted without its data): stored this replica's newest copy again");
       [chosen, replace] = [seed, true];
     } else if (local) {
       const storedIsOlder = ours.refreshToken !== local.refreshToken && local.lineage.includes(fingerprint(ours.refreshToken)) && !ours.lineage.includes(fingerprint(local.refreshToken));
