@@ -4,6 +4,7 @@
  * A `DirectorySnapshot` is immutable once built (see `buildSnapshot`) and is swapped atomically, so every
  * SCIM response is computed from exactly one snapshot.
  */
+import type { ReplicationStatus } from './replication';
 
 /** Roles a Xero user can hold in an organisation (docs/xero.md, "OrganisationRole"). Note FINANCIAL**ADVISER**. */
 export const ROLE_CODES = [
@@ -203,6 +204,12 @@ export interface Directory {
   forRead(): Promise<DirectorySnapshot | undefined>;
   /** Per-organisation health and overall readiness. */
   status(): DirectoryStatus;
+  /**
+   * The snapshot of `version` if this replica still holds it (the current one, or one of the last few it served),
+   * else undefined. It answers the later pages of a crawl that began on another replica; without it, only this
+   * replica's own pins and the current snapshot can.
+   */
+  snapshot?(version: string): DirectorySnapshot | undefined;
 }
 
 /** A problem with a time, as `/readyz`, metrics and the status page show it. */
@@ -254,4 +261,6 @@ export interface DirectoryStatus {
   readonly credentials?: CredentialHealth;
   readonly persistence?: PersistenceHealth;
   readonly tenants: readonly TenantHealth[];
+  /** As one of several replicas: this one's role, the leader, the shared store's state and each replica's version. */
+  readonly replication?: ReplicationStatus;
 }
