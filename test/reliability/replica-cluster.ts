@@ -89,8 +89,12 @@ export class Replica {
     readonly child: ChildProcess,
     readonly generation: number,
   ) {
+    // Request lines (the watcher makes many) are dropped: what is kept is what the replica says of itself.
     const keep = (d: Buffer) => {
-      this.log = (this.log + String(d)).slice(-65_536);
+      const lines = String(d)
+        .split('\n')
+        .filter((line) => line !== '' && !line.includes('"msg":"request"'));
+      if (lines.length > 0) this.log = `${this.log}${lines.join('\n')}\n`.slice(-65_536);
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
@@ -305,7 +309,12 @@ export class ReplicaCluster {
 
   /** The last lines of every replica's log (for a failure's message). */
   logs(): string {
-    return this.replicas.map((r) => `--- replica ${r.slot} (generation ${r.generation}, ${r.alive ? (r.stopped ? 'paused' : 'up') : 'dead'}) ---\n${r.logTail()}`).join('\n');
+    const calls = this.calls.slice(-15).map((c) => `${new Date(c.at).toISOString().slice(11, 23)} slot ${c.slot} ${c.kind} ${c.status}`);
+    return [
+      ...this.replicas.map((r) => `--- replica ${r.slot} (generation ${r.generation}, ${r.alive ? (r.stopped ? 'paused' : 'up') : 'dead'}) ---\n${r.logTail()}`),
+      `--- the sandbox's last answers (token errors so far: ${this.sandbox.data.counters().token.errors}) ---`,
+      ...calls,
+    ].join('\n');
   }
 
   async destroy(): Promise<void> {
