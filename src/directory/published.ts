@@ -61,8 +61,7 @@ export class PublishedSnapshot {
    */
   adopt(data: readonly TenantData[], builtAt: string): DirectorySnapshot {
     if (this.snapshot && this.snapshot.version === snapshotVersion(data) && this.snapshot.builtAt === builtAt) return this.snapshot;
-    this.snapshot = buildSnapshot(data, builtAt);
-    return this.snapshot;
+    return this.swap(buildSnapshot(data, builtAt));
   }
 
   /** The snapshot of a state loaded from STATE_DIR, built as it was saved. */

@@ -268,6 +268,7 @@ describeWithRedis('Replicas under faults', () => {
         const r = replicas()[index % replicas().length]!;
         const answer = await r.scim(`/Users?count=${count}&startIndex=${startIndex}&attributes=userName`);
         expect(answer.status).toBe(200);
+        if (process.env.DEBUG_CRAWL) console.log(`page ${index} slot ${r.slot} start ${startIndex} total ${(answer.body as { totalResults: number }).totalResults} ${(answer.body as { Resources: { userName: string }[] }).Resources.map((u) => u.userName).join(' ')}`);
         return answer.body as { totalResults: number; Resources: { id: string; userName: string }[] };
       };
       const first = await page(0, 1);
