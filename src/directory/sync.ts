@@ -405,7 +405,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       },
       onSyncRequested: () => {
         if (!replication.leading()) return;
-        if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) void loop.syncOnce();
+        // A follower's live read (or its `syncOnce`): one shared sync, unless one finished within the freshness window.
+        if (!loop.fresh(lastSync.finishedAtMs)) void loop.syncOnce();
       },
     });
   }

@@ -185,6 +185,22 @@ describe('replicas over one store (cached mode)', () => {
     expect(a.calls).toBe(callsOfA); // the deposed leader made no call since
   });
 
+  it('`syncOnce` on a follower makes no Xero call: it asks the leader, which syncs once, and reports what it then holds', async () => {
+    const replicas = ['a', 'b'].map((id) => replica(id));
+    for (const r of replicas) await r.directory.start();
+    await converged(replicas);
+    const follower = replicas.find((r) => r.id !== hub.leader())!;
+    clock.advance(w.config.liveMinFreshnessSeconds * 1000);
+    const before = hub.publishes.length;
+    const report = await follower.directory.syncOnce();
+    expect(follower.calls).toBe(0);
+    expect(report.calls).toEqual({ token: 0, connections: 0, organisation: 0, users: 0 });
+    expect(hub.publishes.length).toBe(before + 1);
+    expect(connectionsCalls()).toBe(2);
+    expect(report.snapshotVersion).toBe(hub.published()!.version);
+    expect(follower.replication.sequence).toBe(hub.published()!.sequence);
+  });
+
   it('a deposed leader that does not know it yet cannot publish over its successor, and its sync is not its failure', async () => {
     const replicas = ['a', 'b'].map((id) => replica(id));
     for (const r of replicas) await r.directory.start();
