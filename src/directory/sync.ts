@@ -374,9 +374,6 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     stopping,
   );
 
-  /** Live mode on a follower: concurrent reads share one request to the leader and one wait for its publish. */
-  let waitingForLeader: Promise<unknown> | undefined;
-
   /** The lease's events: the loop runs while leading; announcements are adopted in order. */
   function startReplica(replication: Replication): void {
     replication.start({
@@ -411,15 +408,6 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     });
   }
 
-  async function forReadAsFollower(replication: Replication): Promise<DirectorySnapshot | undefined> {
-    if (!loop.mustSyncBeforeRead(lastSync.finishedAtMs)) return published.current();
-    waitingForLeader ??= followLeader(replication).finally(() => {
-      waitingForLeader = undefined;
-    });
-    await waitingForLeader;
-    return published.current();
-  }
-
   function replicationStatus(): ReplicationStatus | undefined {
     return replication?.status();
   }
@@ -427,7 +415,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
   return {
     current: () => published.current(),
     async forRead(): Promise<DirectorySnapshot | undefined> {
-      if (replication && !replication.leading()) return forReadAsFollower(replication);
+      // On a follower the shared sync asks the leader and waits for its publish (`followLeader`): no Xero call here.
       if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) await loop.syncOnce();
       return published.current();
     },
