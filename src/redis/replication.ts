@@ -16,7 +16,8 @@
  *   (FLUSHALL, a restart without persistence): the scripts take the replica's highest known number as a floor.
  *
  * Nothing here throws at start or crashes the process: every round catches its errors and tries again next round;
- * `status().store` says when Redis cannot be reached.
+ * `status().store` says when Redis cannot be reached. The guarantee and its tests: RELIABILITY.md,
+ * "7. One leader, fenced publishes".
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
