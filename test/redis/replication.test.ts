@@ -149,6 +149,25 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     expect(fenceOf(third)).toBeGreaterThan(secondFence);
   });
 
+  it('lists the replicas that heartbeat, with the version each serves, and the leader drops ones long silent', async () => {
+    const a = startReplica('a');
+    const b = startReplica('b');
+    const leader = await oneLeader();
+    const follower = leader === a ? b : a;
+    const replicasKey = `${prefix}${KEYS.replicas}`;
+    await a.connection.ready();
+    await a.connection.client.hset(replicasKey, 'gone', JSON.stringify({ role: 'follower', seenAt: new Date(Date.now() - 4 * LEASE_MS).toISOString() }));
+    follower.replication.serving('v9', 9);
+    await until(async () => (await a.connection.client.hexists(replicasKey, 'gone')) === 0, 3_000, 'the silent entry to go');
+    await until(() => leader.replication.status().replicas.some((r) => r.replicaId === follower.id && r.version === 'v9'), 3_000, 'the served version');
+    expect(leader.replication.status()).toMatchObject({ replicaId: leader.id, role: 'leader', leader: leader.id, store: { state: 'up' } });
+    expect(follower.replication.status()).toMatchObject({ role: 'follower', leader: leader.id, sequence: 9 });
+    expect(follower.replication.status().replicas.map((r) => [r.replicaId, r.role])).toEqual([
+      ['a', a === leader ? 'leader' : 'follower'],
+      ['b', b === leader ? 'leader' : 'follower'],
+    ]);
+  });
+
   it('refuses, in Redis, a publish by a replica whose lease another took, and changes nothing', async () => {
     // A long lease: the old leader neither renews nor lets its clock expire during the test, so only Redis can refuse.
     const old = startReplica('old', 60_000);
