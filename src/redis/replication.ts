@@ -48,7 +48,8 @@ export type BodyEncoding = 'gzip' | 'br';
  * gzip at level 6. At 100,000 users (1,000 organisations, a 30 MB state) it writes 5.6 MB in 0.48 s and reads back
  * in 0.17 s; brotli at quality 4 writes 5.2 MB but takes 0.67 s and 0.25 s, and its better ratios cost seconds
  * (quality 9: 4.8 MB in 4.3 s). Every follower decompresses every publish, so reading fast matters more than 8% of
- * Redis memory (random ids keep either near a fifth of the JSON). Figures: RELIABILITY.md, "7. One leader, fenced publishes".
+ * Redis memory (random ids keep either near a fifth of the JSON).
+ * Figures: RELIABILITY.md, "7. One leader, fenced publishes".
  */
 export const PUBLISH_ENCODING: BodyEncoding = 'gzip';
 
