@@ -284,6 +284,8 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     await server.restart();
     const again = await oneLeader();
     expect(fenceOf(again)).toBeGreaterThan(fence); // appendfsync always kept the counter
+    const subscribed = async () => ((await again.connection.client.pubsub('NUMSUB', `${prefix}${KEYS.directoryChannel}`)) as [string, number])[1];
+    await until(async () => (await subscribed()) === 2, 5_000, 'both to subscribe again');
     expect(again.replication.status().store.state).toBe('up');
     await expect(again.replication.publish(publishInput(state(10, 1), 'v'))).resolves.toMatchObject({ publishedBy: again.id });
   });
