@@ -107,6 +107,34 @@ class Wire {
   }
 }
 
+/** Holds the next answer handed to one replica until released (that replica paused mid-redemption). */
+class Gate {
+  private armed: Promise<void> | undefined;
+  private open: () => void = () => undefined;
+
+  arm(): void {
+    this.armed = new Promise<void>((resolve) => (this.open = resolve));
+  }
+
+  readonly pass = (): Promise<void> => {
+    const held = this.armed ?? Promise.resolve();
+    this.armed = undefined;
+    return held;
+  };
+
+  release(): void {
+    this.open();
+  }
+}
+
+async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describeWithRedis('one Xero token chain shared by replicas through Redis', () => {
   let redis: RedisServer;
   let sandbox: Sandbox;
@@ -258,6 +286,58 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     sandboxClock.step((GRACE_SECONDS + 5) * 1000); // A's orphaned token (and the one both redeemed) are now dead
     for (let round = 0; round < 3; round++) await raceRound([slow, fast]);
     expect({ invalidGrants: wire.invalidGrants, renewals: wire.redemptions.length }).toEqual({ invalidGrants: 0, renewals: 6 });
+  });
+
+  it('a renewal that outlived its lock cannot store even before the next holder has: the fence decides, and the chain continues past the grace period', async () => {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const [slowGate, fastGate] = [new Gate(), new Gate()];
+    const slow = replica(redis, prefix, wire.fetch(slowGate.pass), { initial: first, name: 'slow', store: { lockMs: 300 } });
+    const fast = replica(redis, prefix, wire.fetch(fastGate.pass), { initial: first, name: 'fast' });
+    await ready(slow, fast);
+    await raceRound([slow, fast]);
+    slowGate.arm();
+    fastGate.arm();
+    slow.provider.invalidate(slow.token!);
+    fast.provider.invalidate(fast.token!);
+    const slowRenewal = slow.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2); // A redeemed; its answer is held
+    await new Promise((resolve) => setTimeout(resolve, 400)); // A's lock expires
+    const fastRenewal = fast.provider.getAccessToken();
+    await until(() => wire.redemptions.length === 3); // B redeemed the same token (within grace); its answer is held
+    slowGate.release();
+    expect(await slowRenewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' }); // the lock is no longer A's
+    fastGate.release();
+    fast.token = await fastRenewal;
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(wire.redemptions[2]!.received);
+    slow.token = await slow.provider.getAccessToken(); // B's token, with no redemption
+    expect(slow.token).toBe(fast.token);
+    expect(wire.redemptions).toHaveLength(3);
+
+    sandboxClock.step((GRACE_SECONDS + 5) * 1000); // A's orphaned token is dead now (B's redemption replaced it)
+    for (let round = 0; round < 3; round++) await raceRound([slow, fast]);
+    expect({ invalidGrants: wire.invalidGrants, renewals: wire.redemptions.length }).toEqual({ invalidGrants: 0, renewals: 6 });
+  });
+
+  it('a consent `xero-scim auth` stores during a renewal is not overwritten by that renewal', async () => {
+    const wire = new Wire();
+    const prefix = freshPrefix();
+    const gate = new Gate();
+    const r = replica(redis, prefix, wire.fetch(gate.pass), { initial: consent() });
+    await ready(r);
+    await raceRound([r]);
+    gate.arm();
+    r.provider.invalidate(r.token!);
+    const renewal = r.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2);
+    const fresh = consent();
+    await r.store.save({ clientId: web.clientId, refreshToken: fresh, receivedAt: new Date().toISOString(), lineage: [fingerprint(fresh)] });
+    gate.release();
+    expect(await renewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' });
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(fresh);
+    await r.provider.getAccessToken();
+    expect(wire.redemptions.at(-1)).toMatchObject({ sent: fresh, status: 200 }); // the new consent's chain goes on
   });
 
   it('Redis SIGKILLed and restarted with its append-only file: the chain continues', async () => {
