@@ -17,7 +17,7 @@ import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox'
 import { type Clock, systemClock } from '../../src/xero/clock';
 import { XeroError } from '../../src/xero/errors';
 import { IdentityClient } from '../../src/xero/identity';
-import { type StoredTokens, TokenProvider, fingerprint } from '../../src/xero/tokens';
+import { type StoredTokens, TokenProvider, TokenStoreError, fingerprint } from '../../src/xero/tokens';
 import { RedisServer, describeWithRedis } from '../support/redis-server';
 
 jest.setTimeout(120_000);
@@ -511,6 +511,46 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(new Set(renewed).size).toBe(1);
     expect(renewed[0]).not.toBe(tokens[0]);
     expect(wire.clientCredentials).toBe(2);
+  });
+
+  it('RedisTokenStore keeps the TokenStore contract: nothing before a save, exactly what was saved, the last of concurrent saves whole', async () => {
+    const connection = connect(redis, freshPrefix());
+    await connection.ready();
+    const store = new RedisTokenStore(connection, { replicaId: 'contract' });
+    const tokens: StoredTokens = {
+      clientId: 'client-1',
+      refreshToken: 'refresh-1',
+      receivedAt: '2026-11-27T05:00:00.000Z',
+      accessToken: 'access-1',
+      accessTokenExpiresAt: '2026-11-27T05:30:00.000Z',
+      lineage: [fingerprint('refresh-0'), fingerprint('refresh-1')],
+    };
+    expect(await store.load()).toBeUndefined();
+    await store.save(tokens);
+    expect(await store.load()).toEqual(tokens);
+    await Promise.all(['r1', 'r2', 'r3'].map((r) => store.save({ ...tokens, refreshToken: r })));
+    const loaded = await store.load();
+    expect(loaded).toEqual({ ...tokens, refreshToken: loaded?.refreshToken });
+    expect(['r1', 'r2', 'r3']).toContain(loaded?.refreshToken);
+  });
+
+  it('a corrupt chain in Redis is refused with a message that shows no content; a replica with XERO_REFRESH_TOKEN stores a good chain over it', async () => {
+    const wire = new Wire();
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    await raw.client.set(raw.key(KEYS.tokens), '{"refreshToken":"secret-value"');
+    const store = new RedisTokenStore(raw, { replicaId: 'reader' });
+    const refused = await store.load().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(TokenStoreError);
+    expect((refused as Error).message).toMatch(/re-run `xero-scim auth`/);
+    expect((refused as Error).message).not.toMatch(/secret-value/);
+    const first = consent();
+    const r = replica(redis, prefix, wire.fetch(), { initial: first });
+    await ready(r);
+    await r.provider.getAccessToken();
+    expect(wire.redemptions).toMatchObject([{ sent: first, status: 200 }]);
+    expect((await store.load())?.refreshToken).toBe(wire.lastReceived);
   });
 
   it('Credentials read the chain from the Redis store, and a Redis outage is not final', async () => {
