@@ -320,7 +320,7 @@ export class TokenProvider {
     return set.accessToken;
   }
 
-  // ---- a store shared by replicas (docs/xero.md, "One token chain across replicas") ---------------------------
+  // ---- a store shared by replicas (RELIABILITY.md, "One token chain across replicas") ---------------------------
 
   /**
    * One renewal across replicas: under the store's lock, read the stored chain (another replica may have renewed),
@@ -366,7 +366,7 @@ export class TokenProvider {
       const access = this.usableAccess(winner);
       if (access) return this.use(winner, access);
     }
-    throw new XeroError('XERO_TOKEN_STORE_UNAVAILABLE', 'another replica stored the Xero token chain in Redis during this renewal; the next renewal uses its token');
+    throw new XeroError('XERO_TOKEN_STORE_UNAVAILABLE', 'the Xero token chain in Redis changed hands during this renewal (its lock expired, or `xero-scim auth` stored a new consent); the next renewal uses what is stored');
   }
 
   /**
