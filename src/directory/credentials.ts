@@ -118,15 +118,6 @@ export class Credentials implements Renewing {
     }
   }
 
-  /**
-   * Forgets the token provider, so the next sync reads the token chain from the store again: a replica that leads
-   * again after another one did must not redeem the refresh token it held before (the other one rotated it).
-   */
-  reload(): void {
-    this.provider = undefined;
-    this.accessToken = '';
-  }
-
   /** Xero accepted the credentials (it answered `/connections`). */
   accepted(): void {
     this.validAt = isoTime(this.deps.clock.now());

@@ -388,7 +388,6 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           // Continue from the newest state (its guard counts, suspicions, detail ages), not from an older one.
           await adoptNewest('leading');
           if (!replication.leading() || stopping.signal.aborted) return;
-          if (!passing) credentials.reload();
           if (held) seedDayBudgets(tenants, held.state);
           logger.info({ sequence: held?.sequence }, 'this replica leads: it syncs from Xero and publishes');
           loop.start();
