@@ -203,6 +203,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
 
   return {
     current: () => published.current(),
+    snapshot: (version) => published.byVersion(version),
     async forRead(): Promise<DirectorySnapshot | undefined> {
       if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) await loop.syncOnce();
       return published.current();
