@@ -314,7 +314,8 @@ describeWithRedis('the Redis of redis.yaml, run from its own command and configu
     const conf = redisConf.replace(/^port .*$/m, `port ${port}`).replace(/^dir .*$/m, `dir ${work}`);
     writeFileSync(path.join(work, REDIS_CONF), `${conf}\nbind 127.0.0.1\n`);
     const [sh, args] = shell(redisContainer);
-    child = spawn(sh, args, { cwd: work, env: { PATH: process.env.PATH, REDIS_PASSWORD: PASSWORD }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group, so that a command that leaves redis-server as a child of the shell is stopped too.
+    child = spawn(sh, args, { cwd: work, env: { PATH: process.env.PATH, REDIS_PASSWORD: PASSWORD }, stdio: 'ignore', detached: true });
     exited = new Promise((resolve) => child.once('exit', resolve));
     const deadline = Date.now() + 10_000;
     while (!(await rawCommand(port, 'PING').catch(() => ''))) {
@@ -323,8 +324,12 @@ describeWithRedis('the Redis of redis.yaml, run from its own command and configu
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   });
-  afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  afterAll(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
     rmSync(work, { recursive: true, force: true });
   });
 
