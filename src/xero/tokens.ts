@@ -5,7 +5,8 @@
  * (docs/xero.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
  * refresh token written durably before the new access token is used, a lost answer retried with the same token
  * (Xero keeps it valid for a 30-minute grace period), and `invalid_grant` ends in a terminal state with an
- * actionable message instead of a retry loop.
+ * actionable message instead of a retry loop. A store several replicas share (`TokenStore.shared`, Redis) adds a lock
+ * around each renewal and a compare-and-set for each rotated set, so replicas hold one chain between them.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
