@@ -493,6 +493,34 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(wire.redemptions).toHaveLength(1);
   });
 
+  it('a leader that loses its lease mid-renewal (paused past it) stores nothing; the new leader continues the chain', async () => {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    const leaseKey = raw.key(KEYS.leader);
+    await raw.client.set(leaseKey, 'old#1');
+    const gate = new Gate();
+    const old = replica(redis, prefix, wire.fetch(gate.pass), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'old#1' }) } });
+    const next = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'next#2' }) } });
+    await ready(old, next);
+    await raceRound([old]);
+    const before = await storedChain(redis, prefix);
+    gate.arm();
+    old.provider.invalidate(old.token!);
+    const renewal = old.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2); // redeemed while it still led
+    await raw.client.set(leaseKey, 'next#2'); // the lease moved on while its answer was in flight
+    gate.release();
+    expect(await renewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' });
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(before?.refreshToken);
+    next.provider.invalidate(old.token!);
+    await next.provider.getAccessToken(); // redeems the stored token within its grace period
+    expect(wire.redemptions.at(-1)).toMatchObject({ sent: before?.refreshToken, status: 200 });
+    expect(wire.invalidGrants).toBe(0);
+  });
+
   let sandboxRefreshCalls = 0;
   beforeEach(() => {
     sandboxRefreshCalls = sandbox.data.counters().token.refresh_token;
