@@ -1,8 +1,9 @@
 /**
  * `xero-scim auth`: the authorization-code consent flow (RFC 6749 §4.1 with PKCE, RFC 7636) for a Xero web app.
  * It listens on the app's registered redirect URI (a self-signed certificate is made on the spot for https),
- * prints the consent URL, exchanges the code, stores the refresh token in STATE_DIR (or prints it for a
- * Kubernetes Secret) and lists the organisations the consent connected.
+ * prints the consent URL, exchanges the code, stores the refresh token in STATE_DIR, or with REDIS_URL in the chain
+ * every replica shares (and prints it for a Kubernetes Secret if asked), and lists the organisations the consent
+ * connected.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -12,7 +13,10 @@ import type { Config } from '../config';
 import { ConfigError } from '../config';
 import { escapeHtml } from '../ops/html';
 import { type Connection, IdentityClient, createPkcePair } from '../xero/identity';
+import type { RedisConnection } from '../redis/connection';
+import { RedisTokenStore } from '../redis/token-store';
 import { FileTokenStore, fingerprint } from '../xero/tokens';
+import { connectRedisFor } from './token-store';
 
 export interface AuthOptions {
   /** Print the refresh token instead of (as well as) storing it, for a Kubernetes Secret. */
@@ -28,13 +32,13 @@ export interface AuthOptions {
 export interface AuthResult {
   connections: Connection[];
   refreshToken: string;
+  /** Where the refresh token was stored: the token file, or Redis's endpoint and key. */
   stored?: string;
 }
 
 const WEB_APP_SCOPES = 'offline_access accounting.settings.read';
 
 export async function runAuth(config: Config, options: AuthOptions = {}): Promise<AuthResult> {
-  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   if (!config.xeroClientId) throw new ConfigError('XERO_CLIENT_ID', 'is required: the client ID of your Xero web app');
   if (!config.xeroClientSecret) throw new ConfigError('XERO_CLIENT_SECRET', 'is required: the client secret of your Xero web app');
   const scope = config.xeroScopes ?? WEB_APP_SCOPES;
@@ -53,6 +57,17 @@ export async function runAuth(config: Config, options: AuthOptions = {}): Promis
     },
     options.fetch ? { fetch: options.fetch } : {},
   );
+  // Reach Redis before the consent, not after: a consent whose token cannot be stored is wasted.
+  const redis = await connectRedisFor(config);
+  try {
+    return await consent(config, options, identity, scope, redis);
+  } finally {
+    await redis?.close();
+  }
+}
+
+async function consent(config: Config, options: AuthOptions, identity: IdentityClient, scope: string, redis: RedisConnection | undefined): Promise<AuthResult> {
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const redirect = new URL(config.xeroRedirectUri);
   const pkce = createPkcePair();
   const state = randomBytes(16).toString('base64url');
@@ -104,7 +119,7 @@ export async function runAuth(config: Config, options: AuthOptions = {}): Promis
     const tokens = await identity.token({ type: 'authorization_code', code, redirectUri: config.xeroRedirectUri, codeVerifier: pkce.verifier });
     if (!tokens.refreshToken) throw new Error('Xero returned no refresh token: the app must request offline_access');
     const result: AuthResult = { connections: (await identity.connections(tokens.accessToken)).connections, refreshToken: tokens.refreshToken };
-    const store = new FileTokenStore(config.stateDir);
+    const store = redis ? new RedisTokenStore(redis, { replicaId: 'xero-scim-auth' }) : new FileTokenStore(config.stateDir);
     await store.save({
       clientId: config.xeroClientId!,
       refreshToken: tokens.refreshToken,
@@ -113,7 +128,7 @@ export async function runAuth(config: Config, options: AuthOptions = {}): Promis
       accessTokenExpiresAt: new Date(tokens.expiresAt).toISOString(),
       lineage: [fingerprint(tokens.refreshToken)],
     });
-    return { ...result, stored: store.file };
+    return { ...result, stored: store instanceof RedisTokenStore ? `Redis at ${store.location}` : store.file };
   }
 
   const server = await listen(redirect, handler);
@@ -131,7 +146,11 @@ export async function runAuth(config: Config, options: AuthOptions = {}): Promis
     const result = await done;
     out(`Connected ${result.connections.length} organisation(s):`);
     for (const c of result.connections) out(`  ${c.tenantName}  ${c.tenantId}`);
-    out(`Refresh token stored in ${result.stored} (it rotates on every use; keep STATE_DIR on a volume).`);
+    out(
+      redis
+        ? `Refresh token stored in ${result.stored}; every replica sharing this Redis uses it (it rotates on every use; keep Redis's append-only file on).`
+        : `Refresh token stored in ${result.stored} (it rotates on every use; keep STATE_DIR on a volume).`,
+    );
     if (options.printRefreshToken) {
       out('For a Kubernetes Secret, the first refresh token (valid 60 days until first used):');
       out(`  XERO_REFRESH_TOKEN=${result.refreshToken}`);

@@ -89,7 +89,7 @@ export class Credentials implements Renewing {
   private accessToken = '';
   /** When Xero last accepted the credentials (a /connections answer). */
   private validAt: string | undefined;
-  /** A rotated refresh token STATE_DIR refused, cleared once a token is had again (the provider stored it first). */
+  /** A rotated refresh token the store (STATE_DIR or Redis) refused, cleared once a token is had again (the provider stored it first). */
   private tokenWriteError: ProblemReport | undefined;
 
   constructor(
@@ -159,6 +159,8 @@ export class Credentials implements Renewing {
       options.accessToken || options.refreshToken
         ? undefined
         : await this.deps.store.load().catch((err: unknown) => {
+            // A shared store out of reach (Redis down) is retried at the next sync; an unusable stored chain is final.
+            if (err instanceof XeroError && err.retryable) throw err;
             this.configError = new XeroError('XERO_NOT_CONFIGURED', (err as Error).message, { cause: err });
             throw this.configError;
           });

@@ -9,6 +9,8 @@ export const KEYS = {
   tokensLock: 'tokens:lock',
   /** Fencing numbers of token locks (INCR). */
   tokensFence: 'tokens:fence',
+  /** A custom connection's client-credentials access token (JSON), with a TTL until it expires. */
+  tokensClientCredentials: 'tokens:client-credentials',
   /** The leader lease: `<replicaId>#<fence>`, with a TTL (LEADER_LEASE_SECONDS), renewed by the leader. */
   leader: 'leader',
   /** Fencing numbers of leases (INCR): a newer lease has a larger one. */

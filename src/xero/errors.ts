@@ -22,9 +22,23 @@ export type XeroErrorCode =
   /** The caller stopped (shutdown) while the call waited for room or for a retry. */
   | 'XERO_CANCELLED'
   /** STATE_DIR refused a write of a rotated token: it is held in memory and stored before any use. */
-  | 'XERO_STATE_NOT_WRITABLE';
+  | 'XERO_STATE_NOT_WRITABLE'
+  /**
+   * A shared token store (Redis) cannot be reached, or its lock could not be had in time: no refresh token is
+   * redeemed that could not be stored, so the renewal waits for the store.
+   */
+  | 'XERO_TOKEN_STORE_UNAVAILABLE'
+  /** A replica that does not hold the leader lease may not redeem the shared refresh token. */
+  | 'XERO_NOT_LEADER';
 
-const RETRYABLE: ReadonlySet<XeroErrorCode> = new Set(['XERO_RATE_LIMITED', 'XERO_SERVER_ERROR', 'XERO_TIMEOUT', 'XERO_NETWORK']);
+const RETRYABLE: ReadonlySet<XeroErrorCode> = new Set([
+  'XERO_RATE_LIMITED',
+  'XERO_SERVER_ERROR',
+  'XERO_TIMEOUT',
+  'XERO_NETWORK',
+  'XERO_TOKEN_STORE_UNAVAILABLE',
+  'XERO_NOT_LEADER',
+]);
 
 export type Headers = Readonly<Record<string, string>>;
 

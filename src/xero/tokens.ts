@@ -5,7 +5,8 @@
  * (docs/xero.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
  * refresh token written durably before the new access token is used, a lost answer retried with the same token
  * (Xero keeps it valid for a 30-minute grace period), and `invalid_grant` ends in a terminal state with an
- * actionable message instead of a retry loop.
+ * actionable message instead of a retry loop. A store several replicas share (`TokenStore.shared`, Redis) adds a lock
+ * around each renewal and a compare-and-set for each rotated set, so replicas hold one chain between them.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -39,13 +40,50 @@ export interface TokenStore {
   load(): Promise<StoredTokens | undefined>;
   /** Replaces the stored set; durable when the promise resolves. */
   save(tokens: StoredTokens): Promise<void>;
+  /**
+   * Present when several processes share this store (Redis): the provider then renews only under the store's lock
+   * and stores a rotated set only by compare-and-set. Absent (the file and memory stores): one process owns it.
+   */
+  readonly shared?: SharedTokenStore;
+}
+
+/** What a store shared by replicas adds: a lock around each renewal, and the client-credentials token. */
+export interface SharedTokenStore {
+  /**
+   * Runs `work` holding the store's lock, waiting (bounded) while another replica holds it, and releases it after.
+   * `redeem`: the work may redeem the refresh token, so a replica that does not hold the leader lease is refused
+   * (`XERO_NOT_LEADER`). Rejects with `XERO_TOKEN_STORE_UNAVAILABLE` when the store cannot be reached or the lock
+   * not had in time; `work` has not run then.
+   */
+  exclusive<T>(work: (lock: TokenLock) => Promise<T>, options: { readonly redeem: boolean }): Promise<T>;
+  /** The client-credentials access token another replica stored for `clientId`, if still stored. */
+  loadClientToken(clientId: string): Promise<SharedAccessToken | undefined>;
+}
+
+/** Writes allowed only while the lock is held. */
+export interface TokenLock {
+  /**
+   * Stores `next` if the stored refresh token is still `expected` (undefined: nothing usable is stored), the lock
+   * is still this one and (with a lease) the lease still this replica's. False when any of that no longer holds;
+   * rejects when the store cannot be reached (the write may not have happened).
+   */
+  compareAndSave(expected: string | undefined, next: StoredTokens): Promise<boolean>;
+  /** Shares a client-credentials access token until it expires. */
+  saveClientToken(token: SharedAccessToken): Promise<void>;
+}
+
+export interface SharedAccessToken {
+  readonly clientId: string;
+  readonly accessToken: string;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
 }
 
 export class TokenStoreError extends Error {
   override readonly name = 'TokenStoreError';
 }
 
-const storedTokensSchema = z.object({
+export const storedTokensSchema = z.object({
   clientId: z.string(),
   refreshToken: z.string().min(1),
   receivedAt: z.string(),
@@ -165,6 +203,8 @@ export class TokenProvider {
   private unsaved: StoredTokens | undefined;
   private terminal: XeroError | undefined;
   private tokenCalls = 0;
+  /** The access token Xero last refused: a shared store may still hold it, and it is not to be handed out again. */
+  private refused: string | undefined;
 
   constructor(
     private readonly options: TokenProviderOptions,
@@ -205,6 +245,7 @@ export class TokenProvider {
       );
       return;
     }
+    this.refused = accessToken;
     if (this.access?.token === accessToken) this.access = undefined;
     // The stored copy too: otherwise the next renewal hands back the very token Xero just refused.
     if (this.chain?.accessToken === accessToken) {
@@ -215,7 +256,9 @@ export class TokenProvider {
 
   private async renew(): Promise<string> {
     try {
-      return this.options.grant.kind === 'client_credentials' ? await this.clientCredentials() : await this.rotate();
+      const shared = this.deps.store.shared;
+      if (this.options.grant.kind === 'client_credentials') return shared ? await this.sharedClientCredentials(shared) : await this.clientCredentials();
+      return shared ? await this.rotateShared(shared) : await this.rotate();
     } catch (err) {
       if (err instanceof XeroError) {
         if (err.code === 'XERO_INVALID_GRANT') {
@@ -276,6 +319,153 @@ export class TokenProvider {
     this.chain = next;
     this.access = { token: set.accessToken, expiresAt: set.expiresAt };
     return set.accessToken;
+  }
+
+  // ---- a store shared by replicas (RELIABILITY.md, "One token chain across replicas") ---------------------------
+
+  /**
+   * One renewal across replicas: under the store's lock, read the stored chain (another replica may have renewed),
+   * use its access token if still good, else redeem its refresh token once and store the result by compare-and-set.
+   */
+  private async rotateShared(shared: SharedTokenStore): Promise<string> {
+    try {
+      return await shared.exclusive((lock) => this.renewUnderLock(lock), { redeem: true });
+    } catch (err) {
+      // Not the leader: the leader's stored access token may still be used; redeeming is the leader's alone.
+      if (err instanceof XeroError && err.code === 'XERO_NOT_LEADER') {
+        const stored = await this.deps.store.load().catch(() => undefined);
+        const access = stored && stored.clientId === this.options.clientId ? this.usableAccess(stored) : undefined;
+        if (access) return this.use(stored!, access);
+      }
+      throw err;
+    }
+  }
+
+  private async renewUnderLock(lock: TokenLock): Promise<string> {
+    const chain = await this.reconcile(lock, await this.loadShared());
+    const stored = this.usableAccess(chain);
+    if (stored) return this.use(chain, stored);
+    const set = await this.withRetries(() => this.deps.identity.token({ type: 'refresh_token', refreshToken: chain.refreshToken }));
+    const next = this.nextChain(chain, set);
+    let saved: boolean;
+    try {
+      saved = await lock.compareAndSave(chain.refreshToken, next);
+    } catch (err) {
+      this.unsaved = next; // stored first by the next renewal (the stored chain is then older than this one)
+      throw this.storeError('cannot store the rotated refresh token in Redis', err, 'XERO_STATE_NOT_WRITABLE');
+    }
+    if (saved) {
+      this.chain = next;
+      this.access = { token: set.accessToken, expiresAt: set.expiresAt };
+      return set.accessToken;
+    }
+    // Another replica stored first (this lock had expired, or the lease moved): its chain is the chain. Never
+    // redeem again in this renewal; the token just received stays unused.
+    const winner = await this.loadShared();
+    if (winner && winner.clientId === this.options.clientId) {
+      this.chain = winner;
+      const access = this.usableAccess(winner);
+      if (access) return this.use(winner, access);
+    }
+    throw new XeroError('XERO_TOKEN_STORE_UNAVAILABLE', 'the Xero token chain in Redis changed hands during this renewal (its lock expired, or `xero-scim auth` stored a new consent); the next renewal uses what is stored');
+  }
+
+  /**
+   * The chain to renew from, reconciling Redis with what this replica last knew: an empty store is reseeded with
+   * this replica's newest copy (else XERO_REFRESH_TOKEN); a stored chain older than this replica's (Redis lost
+   * its last write) is replaced by the newer copy; a newer stored chain is adopted.
+   */
+  private async reconcile(lock: TokenLock, stored: StoredTokens | undefined): Promise<StoredTokens> {
+    const local = this.unsaved ?? this.chain;
+    const grant = this.options.grant;
+    const initial = grant.kind === 'refresh_token' ? grant.initialRefreshToken : undefined;
+    const ours = stored && stored.clientId === this.options.clientId ? stored : undefined;
+    let chosen: StoredTokens;
+    let replace = false;
+    if (!ours) {
+      const seed = local ?? (initial === undefined ? undefined : this.seedChain(initial));
+      if (!seed) throw new XeroError('XERO_NOT_CONFIGURED', `no refresh token in XERO_REFRESH_TOKEN or Redis: ${REAUTH}`);
+      if (stored === undefined && local) this.deps.onWarning?.("Redis held no Xero token chain (flushed, or restarted without its data): stored this replica's newest copy again");
+      [chosen, replace] = [seed, true];
+    } else if (local) {
+      const storedIsOlder = ours.refreshToken !== local.refreshToken && local.lineage.includes(fingerprint(ours.refreshToken)) && !ours.lineage.includes(fingerprint(local.refreshToken));
+      if (storedIsOlder) this.deps.onWarning?.("Redis held an older Xero token chain than this replica's (it lost a write): stored the newer copy again");
+      [chosen, replace] = storedIsOlder ? [local, true] : [ours, false];
+    } else if (initial !== undefined && !ours.lineage.includes(fingerprint(initial))) {
+      [chosen, replace] = [this.seedChain(initial), true]; // a new consent in the environment
+    } else {
+      chosen = ours;
+    }
+    if (replace) {
+      let saved: boolean;
+      try {
+        saved = await lock.compareAndSave(stored?.refreshToken, chosen);
+      } catch (err) {
+        throw this.storeError('cannot store the Xero token chain in Redis', err);
+      }
+      if (!saved) throw new XeroError('XERO_TOKEN_STORE_UNAVAILABLE', 'lost the Redis token lock before the token chain was stored; the next renewal tries again');
+    }
+    this.unsaved = undefined;
+    this.chain = chosen;
+    this.loaded = true;
+    return chosen;
+  }
+
+  /** A client-credentials token shared through the store: one replica fetches, the others use it until expiry. */
+  private async sharedClientCredentials(shared: SharedTokenStore): Promise<string> {
+    const clientId = this.options.clientId;
+    try {
+      return await shared.exclusive(async (lock) => {
+        const stored = await shared.loadClientToken(clientId);
+        if (stored && stored.accessToken !== this.refused && stored.expiresAt - this.skewMs > this.clock.now()) {
+          this.access = { token: stored.accessToken, expiresAt: stored.expiresAt };
+          return stored.accessToken;
+        }
+        const token = await this.clientCredentials();
+        await lock.saveClientToken({ clientId, accessToken: token, expiresAt: this.access!.expiresAt }).catch((err: unknown) => {
+          this.deps.onWarning?.(`could not share the Xero access token through Redis (${(err as Error).message})`);
+        });
+        return token;
+      }, { redeem: false });
+    } catch (err) {
+      // Nothing rotates with client credentials: without Redis each replica fetches its own token.
+      if (!(err instanceof XeroError) || err.code !== 'XERO_TOKEN_STORE_UNAVAILABLE') throw err;
+      this.deps.onWarning?.(`${err.message}; fetching this replica's own Xero access token`);
+      return this.clientCredentials();
+    }
+  }
+
+  private async loadShared(): Promise<StoredTokens | undefined> {
+    try {
+      return await this.deps.store.load();
+    } catch (err) {
+      if (err instanceof XeroError) throw err;
+      // Unreadable JSON in Redis: reseeded from this replica's copy or XERO_REFRESH_TOKEN, if there is one.
+      this.deps.onWarning?.(`${(err as Error).message}; storing this replica's token chain instead`);
+      return undefined;
+    }
+  }
+
+  /** The chain's access token, if still good and not the one Xero refused. */
+  private usableAccess(chain: StoredTokens): { token: string; expiresAt: number } | undefined {
+    if (!chain.accessToken || !chain.accessTokenExpiresAt || chain.accessToken === this.refused) return undefined;
+    const expiresAt = Date.parse(chain.accessTokenExpiresAt);
+    return expiresAt - this.skewMs > this.clock.now() ? { token: chain.accessToken, expiresAt } : undefined;
+  }
+
+  private use(chain: StoredTokens, access: { token: string; expiresAt: number }): string {
+    this.chain = chain;
+    this.access = access;
+    return access.token;
+  }
+
+  private seedChain(refreshToken: string): StoredTokens {
+    return { clientId: this.options.clientId, refreshToken, receivedAt: isoTime(this.clock.now()), lineage: [fingerprint(refreshToken)] };
+  }
+
+  private storeError(what: string, err: unknown, code: 'XERO_STATE_NOT_WRITABLE' | 'XERO_TOKEN_STORE_UNAVAILABLE' = 'XERO_TOKEN_STORE_UNAVAILABLE'): XeroError {
+    if (err instanceof XeroError && code === 'XERO_TOKEN_STORE_UNAVAILABLE') return err;
+    return new XeroError(code, `${what} (${err instanceof XeroError ? err.message : (err as Error).message})`, { cause: err });
   }
 
   private async persist(tokens: StoredTokens): Promise<void> {
