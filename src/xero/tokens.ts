@@ -321,7 +321,7 @@ export class TokenProvider {
     return set.accessToken;
   }
 
-  // ---- a store shared by replicas (RELIABILITY.md, "One token chain across replicas") ---------------------------
+  // ---- a store shared by replicas (RELIABILITY.md, "8. One token chain across replicas") ---------------------------
 
   /**
    * One renewal across replicas: under the store's lock, read the stored chain (another replica may have renewed),

@@ -1,6 +1,6 @@
 /**
  * One Xero token chain shared by replicas through a real redis-server, renewed against the real sandbox over HTTP
- * (RELIABILITY.md, "One token chain across replicas"). Every redemption the sandbox answers is recorded from the
+ * (RELIABILITY.md, "8. One token chain across replicas"). Every redemption the sandbox answers is recorded from the
  * wire: which refresh token went out, which came back, and whether Xero said invalid_grant. A chain is sound when
  * nothing was refused, no refresh token was redeemed twice, and each redemption used the token the one before it
  * returned.
