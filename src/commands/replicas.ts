@@ -1,8 +1,8 @@
 /**
  * What `serve` builds when REDIS_URL is set: the connection to the shared Redis, this replica's `RedisReplication`
  * (the lease and the published directory), the token chain every replica shares (`RedisTokenStore`, whose
- * redemptions are fenced by the lease) and the operator confirmations (`RedisConfirmationStore`). The directory
- * takes them as its dependencies and STATE_DIR is not used. One place composes them, so `serve` only asks for them
+ * redemptions are fenced by the lease), the operator confirmations (`RedisConfirmationStore`) and the index crawls'
+ * pins (`RedisCrawlPins`). The directory and the app take them as dependencies and STATE_DIR is not used. One place composes them, so `serve` only asks for them
  * and closes them.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import type { XeroDirectoryDeps } from '../directory/sync';
 import type { Logger } from '../log';
 import { RedisConfirmationStore } from '../redis/confirmations';
 import { RedisConnection } from '../redis/connection';
+import { RedisCrawlPins } from '../redis/crawl-pins';
 import { RedisReplication } from '../redis/replication';
 import { redisSettingsOf, tokenStoreFor } from './token-store';
 
@@ -20,6 +21,8 @@ export interface Replicas {
   readonly connection: RedisConnection;
   /** What the directory takes: the replication, and the token and confirmation stores in Redis. */
   readonly deps: Required<Pick<XeroDirectoryDeps, 'replication' | 'tokenStore' | 'confirmationStore'>>;
+  /** What the app takes: index crawls' pins every replica reads, so a crawl's pages agree whichever one answers. */
+  readonly sharedPins: RedisCrawlPins;
   /**
    * Resolves once Redis answered (true) or after `ms` (false): the directory then loads the newest published state
    * before it serves, and a Redis still out of reach is retried in the background.
@@ -54,6 +57,7 @@ export function replicasFor(config: Config, logger: Logger, replicaId: string = 
     replicaId,
     connection,
     deps: { replication, tokenStore, confirmationStore: new RedisConfirmationStore(connection) },
+    sharedPins: new RedisCrawlPins(connection),
     connected: (ms) => connection.ready(AbortSignal.timeout(ms)),
     close: () => connection.close(),
   };

@@ -204,6 +204,12 @@ export interface Directory {
   forRead(): Promise<DirectorySnapshot | undefined>;
   /** Per-organisation health and overall readiness. */
   status(): DirectoryStatus;
+  /**
+   * The snapshot of `version` if this replica still holds it (the current one, or one of the last few it served),
+   * else undefined. It answers the later pages of a crawl that began on another replica; without it, only this
+   * replica's own pins and the current snapshot can.
+   */
+  snapshot?(version: string): DirectorySnapshot | undefined;
 }
 
 /** A problem with a time, as `/readyz`, metrics and the status page show it. */

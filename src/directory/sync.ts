@@ -413,6 +413,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
 
   return {
     current: () => published.current(),
+    snapshot: (version) => published.byVersion(version),
     async forRead(): Promise<DirectorySnapshot | undefined> {
       // On a follower the shared sync asks the leader and waits for its publish (`followLeader`): no Xero call here.
       if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) await loop.syncOnce();

@@ -10,6 +10,7 @@ import { type Logger, silentLogger } from '../log';
 import { Metrics } from '../ops/metrics';
 import type { SyncHistory } from '../ops/sync-history';
 import type { ViewCache } from '../scim/views';
+import type { SharedCrawlPins } from './crawl-pins';
 import { VERSION } from '../version';
 import { scimAuth, tokenMatcher } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
@@ -56,6 +57,11 @@ export interface AppOptions {
   readonly bodyLimit?: string;
   /** The snapshots' rendered views; default: the SCIM router's own. Pass one to render ahead of requests. */
   readonly views?: ViewCache;
+  /**
+   * Index crawls' pins shared by every replica behind one load balancer (`RedisCrawlPins` with REDIS_URL), so a
+   * crawl's later pages read its first page's snapshot whichever replica answers; default: this app's own only.
+   */
+  readonly sharedPins?: SharedCrawlPins;
 }
 
 /** A Host we would put in `meta.location`: a name or address and an optional port, nothing else. */
@@ -136,6 +142,8 @@ export function mountScim(app: Express, options: AppOptions): void {
         bodyLimit: options.bodyLimit,
         clock: options.clock,
         views: options.views,
+        sharedPins: options.sharedPins,
+        logger: options.logger,
       }),
     ),
   );

@@ -10,9 +10,23 @@
  *   while cursors into it are in use.
  *
  * A pin expires after `ttlMs` without use, and at most `capacity` pins are kept (the least recently used go first).
+ *
+ * Replicas behind one load balancer also share index crawls' pins through a `SharedCrawlPins` store (Redis), which
+ * holds only the version: each replica answers from its own copy of that snapshot (`Directory.snapshot`).
  */
 import { createHash } from 'node:crypto';
 import type { DirectorySnapshot } from '../directory/model';
+
+/**
+ * Index crawls' pins shared by every replica: crawl key (`CrawlPins.key`, a hash) → the version its first page was
+ * read from. Either call may reject (the store is down); `ListPages` then falls back to the replica's own pins.
+ */
+export interface SharedCrawlPins {
+  /** The version a crawl is pinned to, if the pin has not expired, extending it to `ttlMs` from now. */
+  get(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Pins a crawl to `version` for `ttlMs` (replacing any pin it had). */
+  set(key: string, version: string, ttlMs: number): Promise<void>;
+}
 
 export class CrawlPins {
   private readonly pins = new Map<string, { snapshot: DirectorySnapshot; expires: number }>();

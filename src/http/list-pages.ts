@@ -8,17 +8,32 @@
  * - By cursor, the first page comes from the current snapshot, and each later page from the snapshot its cursor
  *   names, kept for `cursorTimeout` after the last page read from it: exact whatever else anyone reads, with no
  *   state tied to the client. A cursor whose snapshot is no longer kept is `expiredCursor`.
+ *
+ * Across replicas (a load balancer spreads a crawl's pages), every replica holds the last few snapshots by version
+ * (`held`, from `Directory.snapshot`), all built alike from the leader's state. A cursor issued elsewhere is
+ * answered from this replica's copy of its snapshot. An index crawl's pin is kept in the shared store too
+ * (`SharedCrawlPins`): the store's word decides which snapshot a later page reads, and this replica's own pins
+ * answer only when the store cannot (down, slow, or without the pin), so a store failure costs consistency across
+ * replicas, never an answer.
  */
 import type { DirectorySnapshot } from '../directory/model';
+import { type Logger, silentLogger } from '../log';
 import { expiredCursor, invalidCount, invalidCursor } from '../scim/errors';
 import { CursorCodec } from '../scim/query/cursor';
 import type { ListQuery } from '../scim/query/parameters';
 import { byIndex, type PageLocation } from '../scim/query/search';
-import { CrawlPins } from './crawl-pins';
+import { CrawlPins, type SharedCrawlPins } from './crawl-pins';
+import { SharedPins } from './shared-pins';
 
 export interface ListPage {
   readonly snapshot: DirectorySnapshot;
   readonly page: PageLocation;
+  /**
+   * Resolves once what this page pinned is in the shared store (at once when nothing was, or there is no store);
+   * never rejects. Awaited before the page is sent, so the crawl's next page finds the pin whichever replica it
+   * reaches.
+   */
+  stored(): Promise<void>;
 }
 
 export interface ListPagesOptions {
@@ -31,7 +46,16 @@ export interface ListPagesOptions {
   /** Shared by every replica that must verify the others' cursors. */
   readonly cursorSecret: string | Buffer;
   readonly clock: { now(): number };
+  /** The snapshot of a version if this replica holds it (`Directory.snapshot`); default: none but the pinned ones. */
+  readonly held?: (version: string) => DirectorySnapshot | undefined;
+  /** Index crawls' pins shared with the other replicas; default: this replica's own only. */
+  readonly sharedPins?: SharedCrawlPins;
+  /** Where failures of the shared store are reported (at warn, rate-limited). */
+  readonly logger?: Logger;
 }
+
+const NOTHING_STORED = (): Promise<void> => Promise.resolve();
+const NOT_PINNED = { snapshot: undefined, share: false } as const;
 
 /**
  * Snapshots cursors may name at once: the current one and those a swap left behind while a crawl read them. Each
@@ -44,11 +68,15 @@ export class ListPages {
   private readonly crawlPins: CrawlPins | undefined;
   private readonly cursorPins: CrawlPins;
   private readonly codec: CursorCodec;
+  private readonly sharedPins: SharedPins | undefined;
+  private readonly held: (version: string) => DirectorySnapshot | undefined;
 
   constructor(private readonly options: ListPagesOptions) {
     this.crawlPins = options.crawlPinMs > 0 ? new CrawlPins(options.crawlPinMs, options.clock) : undefined;
     this.cursorPins = new CrawlPins(options.cursorTimeoutMs, options.clock, CURSOR_SNAPSHOTS);
     this.codec = new CursorCodec(options.cursorSecret);
+    this.sharedPins = options.sharedPins && this.crawlPins ? new SharedPins(options.sharedPins, options.logger ?? silentLogger, options.clock) : undefined;
+    this.held = options.held ?? (() => undefined);
   }
 
   /**
@@ -57,20 +85,47 @@ export class ListPages {
    */
   async byIndex(query: ListQuery, crawlKey: () => string): Promise<ListPage> {
     const pins = this.crawlPins;
-    const pinned = pins && query.startIndex > 1 ? pins.get(crawlKey()) : undefined;
+    const key = pins && query.startIndex > 1 ? crawlKey() : undefined;
+    const { snapshot: pinned, share } = key === undefined ? NOT_PINNED : await this.pinOf(key);
     const snapshot = pinned ?? (await this.options.current());
     const page = byIndex(query);
+    const { sharedPins } = this;
+    const ttlMs = this.options.crawlPinMs;
+    let written: Promise<void> | undefined = share && key !== undefined ? sharedPins?.write(key, snapshot.version, ttlMs) : undefined;
     return {
       snapshot,
       page: {
         offset: page.offset,
         members(totalResults) {
           const more = query.count > 0 && totalResults > page.offset + query.count;
-          if (pins && more && !pinned) pins.set(crawlKey(), snapshot);
+          if (pins && more && !pinned) {
+            const crawl = key ?? crawlKey();
+            pins.set(crawl, snapshot);
+            written = sharedPins?.write(crawl, snapshot.version, ttlMs);
+          }
           return page.members(totalResults);
         },
       },
+      stored: () => written ?? NOTHING_STORED(),
     };
+  }
+
+  /**
+   * The snapshot a crawl's later page reads, if the crawl is pinned. The shared store decides when it answers: a
+   * replica's own pin may be left from an earlier crawl of the same key that began here, while the store has the
+   * latest crawl's. This replica's own pin answers when the store cannot, or has no pin (the crawl began while it
+   * was down): `share` then asks for the store to be given it.
+   */
+  private async pinOf(key: string): Promise<{ snapshot: DirectorySnapshot | undefined; share: boolean }> {
+    const own = this.crawlPins?.get(key);
+    const shared = await this.sharedPins?.read(key, this.options.crawlPinMs);
+    if (shared?.version === undefined) return { snapshot: own, share: shared !== undefined && own !== undefined };
+    if (own?.version === shared.version) return { snapshot: own, share: false };
+    // Pinned on another replica (or re-pinned by a newer crawl of the same key): this replica's copy of the
+    // snapshot, if it still holds it; else the page starts the crawl afresh, on the current snapshot.
+    const copy = this.held(shared.version);
+    if (copy) this.crawlPins?.set(key, copy);
+    return { snapshot: copy, share: false };
   }
 
   /**
@@ -92,7 +147,8 @@ export class ListPages {
       if (position.count !== query.count) {
         throw invalidCount(`The cursor was issued for pages of ${position.count}: send the count of the first page with every later page.`);
       }
-      snapshot = this.cursorPins.get(position.version) ?? (await this.currentIf(position.version));
+      // Issued here or on another replica: any copy of its snapshot answers it exactly.
+      snapshot = this.cursorPins.get(position.version) ?? this.held(position.version) ?? (await this.currentIf(position.version));
       offset = position.offset;
     }
     // Every cursor page keeps its snapshot (a 304 too: the client reuses the cursors of the body it holds), so the
@@ -113,6 +169,7 @@ export class ListPages {
           };
         },
       },
+      stored: NOTHING_STORED,
     };
   }
 

@@ -22,7 +22,8 @@ import { queryFromParameters, queryFromSearchRequest, type ListQuery } from '../
 import { listResources, listResponse, resourceWriter, searchAll, type PageLocation } from '../scim/query/search';
 import { ViewCache, type View } from '../scim/views';
 import { RESOURCE_TYPES, type ResourceTypeDefinition } from '../scim/schemas';
-import { CrawlPins } from './crawl-pins';
+import type { Logger } from '../log';
+import { CrawlPins, type SharedCrawlPins } from './crawl-pins';
 import { ListPages } from './list-pages';
 import { notModified, sendScim, sendScimJson, weakETag } from './respond';
 
@@ -50,6 +51,10 @@ export interface ScimRouterOptions {
   readonly clock?: { now(): number };
   /** The snapshots' rendered views; default: a cache of this router's own. Pass one to render ahead of requests. */
   readonly views?: ViewCache;
+  /** Index crawls' pins shared with the other replicas (see `ListPages`); default: this router's own only. */
+  readonly sharedPins?: SharedCrawlPins;
+  /** Where failures of the shared pin store are reported. */
+  readonly logger?: Logger;
 }
 
 /** What a router keeps between requests: the views of the snapshots it serves, and the complete lists it sent. */
@@ -71,6 +76,9 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     cursorTimeoutMs: (options.cursorTimeoutSeconds ?? DEFAULT_CURSOR_TIMEOUT_SECONDS) * 1000,
     cursorSecret: options.cursorSecret ?? randomBytes(32),
     clock: options.clock ?? Date,
+    held: (version) => servable(options.directory.snapshot?.(version)),
+    ...(options.sharedPins ? { sharedPins: options.sharedPins } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const caches: Caches = { views: options.views ?? new ViewCache(), completeLists: new CompleteLists() };
   addRoutes(tenantRouter, options, pages, caches);
@@ -78,6 +86,11 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   addRoutes(router, options, pages, caches);
   router.use('/tenants/:tenantId', tenantRouter);
   return router;
+}
+
+/** A held snapshot a later page may be read from: one with an organisation, as every page ever served was. */
+function servable(snapshot: DirectorySnapshot | undefined): DirectorySnapshot | undefined {
+  return snapshot && snapshot.organisations.length > 0 ? snapshot : undefined;
 }
 
 async function currentSnapshot(options: ScimRouterOptions): Promise<DirectorySnapshot> {
@@ -93,8 +106,11 @@ async function currentSnapshot(options: ScimRouterOptions): Promise<DirectorySna
   return snapshot;
 }
 
-/** The view and position a list page is answered from; `list` names the resource type listed (`*` for all). */
-type ListPageResolver = (req: Request, query: ListQuery, list: string) => Promise<{ view: View; page: PageLocation }>;
+/**
+ * The view and position a list page is answered from; `list` names the resource type listed (`*` for all).
+ * `stored` is awaited before the page is sent (see `ListPage.stored`).
+ */
+type ListPageResolver = (req: Request, query: ListQuery, list: string) => Promise<{ view: View; page: PageLocation; stored: () => Promise<void> }>;
 
 /**
  * The JSON body parser, run only where a body is read (`.search`): elsewhere the method and the route decide the
@@ -127,14 +143,14 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages,
 
   /** The view and position of a list page, by index (the default) or by cursor (RFC 9865). */
   const listPageFor: ListPageResolver = async (req, query, list) => {
-    const { snapshot, page } =
+    const { snapshot, page, stored } =
       query.cursor === undefined
         ? await pages.byIndex(query, () => {
             const { startIndex: _startIndex, ...crawl } = query;
             return CrawlPins.key(req.headers.authorization ?? '', `${req.method} ${req.baseUrl}${req.path}`, crawl);
           })
         : await pages.byCursor(query, query.cursor, `${tenantIdOf(req) ?? ''}/${list}`);
-    return { view: viewIn(req, snapshot), page };
+    return { view: viewIn(req, snapshot), page, stored };
   };
 
   /** Discovery is the same everywhere, but a tenant-scoped URL must name a tenant that exists. */
@@ -216,12 +232,13 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages,
     .route('/.search')
     .post(jsonBody, async (req, res) => {
       const query = queryFromSearchRequest(req.body, maxResults);
-      const { view, page } = await listPageFor(req, query, '*');
+      const { view, page, stored } = await listPageFor(req, query, '*');
       const result = searchAll(
         RESOURCE_TYPES.map((t) => view.resources(t.id)),
         query,
         page,
       );
+      await stored();
       sendScim(req, res, 200, result.body);
     })
     .all(() => {
@@ -251,12 +268,14 @@ function addResourceRoutes(
   completeLists: CompleteLists,
 ) {
   const list = async (req: Request, res: Response, query: ListQuery, conditional: boolean) => {
-    const { view, page } = await listPageFor(req, query, type.id);
+    const { view, page, stored } = await listPageFor(req, query, type.id);
     const set = view.resources(type.id);
     // A list's ETag depends only on the data and the query (a cursor included), so a 304 is decided before any work.
     const etag = conditional ? weakETag(set.version, view.baseUrl, JSON.stringify(query)) : undefined;
     if (etag !== undefined && notModified(req, res, etag)) return;
-    sendScim(req, res, 200, listResources(set, query, page, completeLists).body, etag);
+    const { body } = listResources(set, query, page, completeLists);
+    await stored();
+    sendScim(req, res, 200, body, etag);
   };
 
   router

@@ -1,6 +1,6 @@
 /**
  * One Xero token chain shared by replicas through a real redis-server, renewed against the real sandbox over HTTP
- * (RELIABILITY.md, "One token chain across replicas"). Every redemption the sandbox answers is recorded from the
+ * (RELIABILITY.md, "8. One token chain across replicas"). Every redemption the sandbox answers is recorded from the
  * wire: which refresh token went out, which came back, and whether Xero said invalid_grant. A chain is sound when
  * nothing was refused, no refresh token was redeemed twice, and each redemption used the token the one before it
  * returned.
@@ -491,6 +491,34 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(wire.redemptions).toHaveLength(1);
     await expect(stale.provider.getAccessToken()).resolves.toBe(token); // a follower may use the leader's access token
     expect(wire.redemptions).toHaveLength(1);
+  });
+
+  it('a leader that loses its lease mid-renewal (paused past it) stores nothing; the new leader continues the chain', async () => {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    const leaseKey = raw.key(KEYS.leader);
+    await raw.client.set(leaseKey, 'old#1');
+    const gate = new Gate();
+    const old = replica(redis, prefix, wire.fetch(gate.pass), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'old#1' }) } });
+    const next = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'next#2' }) } });
+    await ready(old, next);
+    await raceRound([old]);
+    const before = await storedChain(redis, prefix);
+    gate.arm();
+    old.provider.invalidate(old.token!);
+    const renewal = old.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2); // redeemed while it still led
+    await raw.client.set(leaseKey, 'next#2'); // the lease moved on while its answer was in flight
+    gate.release();
+    expect(await renewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' });
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(before?.refreshToken);
+    next.provider.invalidate(old.token!);
+    await next.provider.getAccessToken(); // redeems the stored token within its grace period
+    expect(wire.redemptions.at(-1)).toMatchObject({ sent: before?.refreshToken, status: 200 });
+    expect(wire.invalidGrants).toBe(0);
   });
 
   let sandboxRefreshCalls = 0;
