@@ -133,6 +133,13 @@ describe('replicas over one store (cached mode)', () => {
       expect(f.directory.current()!.version).toBe(snapshot.version);
       expect(f.directory.current()!.builtAt).toBe(snapshot.builtAt);
     }
+    // A follower remembers the snapshots it served by version, as the leader does: a crawl begun on one goes on.
+    const org = w.sandbox.data.organisations()[0]!.organisationId;
+    w.sandbox.data.setRole(org, w.sandbox.data.users(org).find((u) => u.role === 'STANDARD' || u.role === 'READONLY')!.userId, 'INVOICEONLY');
+    await nextSync(replicas);
+    expect(leader.directory.current()!.version).not.toBe(snapshot.version);
+    for (const f of followers) expect(f.directory.snapshot(snapshot.version)).toMatchObject({ version: snapshot.version, builtAt: snapshot.builtAt });
+
     const [one, two] = await Promise.all([serve(leader), serve(followers[0]!)]);
     const [fromLeader, fromFollower] = await Promise.all([users(one), users(two)]);
     expect(fromFollower.etag).toBeTruthy();
