@@ -253,7 +253,7 @@ export class RedisReplication implements Replication {
     this.publishing = attempt.catch(() => undefined);
     const sequence = Number(await attempt);
     if (!(sequence > 0)) {
-      this.lose('Redis refused a publish: another replica holds the lease');
+      if (this.held === held) this.lose('Redis refused a publish: another replica holds the lease');
       return false;
     }
     this.highestSequence = Math.max(this.highestSequence, sequence);
