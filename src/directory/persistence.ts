@@ -91,8 +91,11 @@ export class SnapshotStoreError extends Error {
   override readonly name = 'SnapshotStoreError';
 }
 
-/** Validates a persisted state; throws `SnapshotStoreError` naming the first problem. */
-function parsePersisted(json: unknown, source: string): PersistedDirectory {
+/**
+ * Validates a persisted state (from STATE_DIR, or as a leader published it to a shared store); throws
+ * `SnapshotStoreError` naming `source` and the first problem.
+ */
+export function parsePersisted(json: unknown, source: string): PersistedDirectory {
   const result = persisted.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
