@@ -211,6 +211,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     // Every command that keeps state checks STATE_DIR first (the demo keeps its own in a temporary directory). With
     // REDIS_URL, serve, auth and confirm-disconnect keep it in Redis: a read-only root filesystem with no volume works.
     const inRedis = config.redisUrl !== undefined && (command === 'serve' || command === 'auth' || command === 'confirm-disconnect');
+    // `sync` keeps its own token chain in STATE_DIR: beside replicas it would redeem the refresh token they share.
+    if (command === 'sync' && config.redisUrl !== undefined) {
+      throw new ConfigError(
+        'REDIS_URL',
+        "is set, and `sync` would redeem the Xero refresh token the replicas share in Redis on a chain of its own: read a replica's /readyz (or its status page) instead, or unset REDIS_URL to sync with credentials no server uses",
+      );
+    }
     if (!demo && !inRedis) {
       const { stateDirProblem } = await import('./files/state-dir');
       const problem = await stateDirProblem(config.stateDir);

@@ -2,8 +2,8 @@
  * What `serve` builds when REDIS_URL is set: the connection to the shared Redis, this replica's `RedisReplication`
  * (the lease and the published directory), the token chain every replica shares (`RedisTokenStore`, whose
  * redemptions are fenced by the lease), the operator confirmations (`RedisConfirmationStore`) and the index crawls'
- * pins (`RedisCrawlPins`). The directory takes them as its dependencies, the app the pins, and STATE_DIR is not
- * used. One place composes them, so `serve` only asks for them and closes them.
+ * pins (`RedisCrawlPins`). The directory and the app take them as dependencies and STATE_DIR is not used. One place composes them, so `serve` only asks for them
+ * and closes them.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -21,8 +21,8 @@ export interface Replicas {
   readonly connection: RedisConnection;
   /** What the directory takes: the replication, and the token and confirmation stores in Redis. */
   readonly deps: Required<Pick<XeroDirectoryDeps, 'replication' | 'tokenStore' | 'confirmationStore'>>;
-  /** Index crawls' pins, shared so a crawl's pages read one snapshot whichever replica answers them. */
-  readonly crawlPins: RedisCrawlPins;
+  /** What the app takes: index crawls' pins every replica reads, so a crawl's pages agree whichever one answers. */
+  readonly sharedPins: RedisCrawlPins;
   /**
    * Resolves once Redis answered (true) or after `ms` (false): the directory then loads the newest published state
    * before it serves, and a Redis still out of reach is retried in the background.
@@ -57,7 +57,7 @@ export function replicasFor(config: Config, logger: Logger, replicaId: string = 
     replicaId,
     connection,
     deps: { replication, tokenStore, confirmationStore: new RedisConfirmationStore(connection) },
-    crawlPins: new RedisCrawlPins(connection),
+    sharedPins: new RedisCrawlPins(connection),
     connected: (ms) => connection.ready(AbortSignal.timeout(ms)),
     close: () => connection.close(),
   };

@@ -107,7 +107,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     trustProxy: effective.trustProxy,
     statusPagePublic: effective.statusPagePublic,
     cursorSecret: cursorSecretOf(effective),
-    ...(replicas ? { sharedPins: replicas.crawlPins } : {}),
+    ...(replicas ? { sharedPins: replicas.sharedPins } : {}),
   });
 
   // Signals count from here: a SIGTERM or Ctrl+C while starting (the demo's first sync) stops the server cleanly once

@@ -118,18 +118,6 @@ export class Credentials implements Renewing {
     }
   }
 
-  /**
-   * Forgets the token provider, so the next sync reads the token chain from the store again: a replica that leads
-   * again after another one did must not redeem the refresh token it held before (the other one rotated it).
-   */
-  reload(): void {
-    this.accessToken = '';
-    // A shared store's provider re-reads the stored chain under the lock at each renewal and takes a newer one
-    // there, so it is kept: its copy is what reseeds a Redis that lost its data (see `TokenProvider.followShared`).
-    if (this.deps.store.shared && this.provider && !this.provider.status().terminal) return;
-    this.provider = undefined;
-  }
-
   /** As a follower: keeps this replica's copy of the shared token chain current (nothing without a shared store). */
   async followShared(): Promise<void> {
     if (!this.deps.store.shared) return;

@@ -38,8 +38,12 @@ export class SyncLoop {
 
   /** Live mode: a recent sync attempt (successful or not) is fresh enough; this protects Xero's limits. */
   mustSyncBeforeRead(lastFinishedAtMs: number): boolean {
-    if (this.schedule.mode !== 'live') return false;
-    return !(lastFinishedAtMs > 0 && this.clock.now() - lastFinishedAtMs < this.schedule.liveMinFreshnessMs);
+    return this.schedule.mode === 'live' && !this.fresh(lastFinishedAtMs);
+  }
+
+  /** A sync finished within LIVE_MIN_FRESHNESS_SECONDS: another one now would only spend Xero's allowance. */
+  fresh(lastFinishedAtMs: number): boolean {
+    return lastFinishedAtMs > 0 && this.clock.now() - lastFinishedAtMs < this.schedule.liveMinFreshnessMs;
   }
 
   /** Cached mode: syncs now and every interval until `stop` or `pause` (once, however often it is called). */

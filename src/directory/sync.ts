@@ -376,9 +376,6 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     stopping,
   );
 
-  /** Live mode on a follower: concurrent reads share one request to the leader and one wait for its publish. */
-  let waitingForLeader: Promise<unknown> | undefined;
-
   /** The lease's events: the loop runs while leading; announcements are adopted in order. */
   function startReplica(replication: Replication): void {
     replication.start({
@@ -393,7 +390,6 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
           // Continue from the newest state (its guard counts, suspicions, detail ages), not from an older one.
           await adoptNewest('leading');
           if (!replication.leading() || stopping.signal.aborted) return;
-          if (!passing) credentials.reload();
           if (held) seedDayBudgets(tenants, held.state);
           logger.info({ sequence: held?.sequence }, 'this replica leads: it syncs from Xero and publishes');
           loop.start();
@@ -407,18 +403,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       },
       onSyncRequested: () => {
         if (!replication.leading()) return;
-        if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) void loop.syncOnce();
+        // A follower's live read (or its `syncOnce`): one shared sync, unless one finished within the freshness window.
+        if (!loop.fresh(lastSync.finishedAtMs)) void loop.syncOnce();
       },
     });
-  }
-
-  async function forReadAsFollower(replication: Replication): Promise<DirectorySnapshot | undefined> {
-    if (!loop.mustSyncBeforeRead(lastSync.finishedAtMs)) return published.current();
-    waitingForLeader ??= followLeader(replication).finally(() => {
-      waitingForLeader = undefined;
-    });
-    await waitingForLeader;
-    return published.current();
   }
 
   function replicationStatus(): ReplicationStatus | undefined {
@@ -429,7 +417,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     current: () => published.current(),
     snapshot: (version) => published.byVersion(version),
     async forRead(): Promise<DirectorySnapshot | undefined> {
-      if (replication && !replication.leading()) return forReadAsFollower(replication);
+      // On a follower the shared sync asks the leader and waits for its publish (`followLeader`): no Xero call here.
       if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) await loop.syncOnce();
       return published.current();
     },

@@ -101,7 +101,7 @@ export class Metrics {
       const at = status().lastSuccessfulSyncAt;
       return at ? ageSeconds(at) : undefined;
     });
-    snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded, 0 when it failed (a restart would lose state).', () => {
+    snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded (with REDIS_URL: the last publish to Redis), 0 when it failed.', () => {
       const persistence = status().persistence;
       return persistence ? (persistence.ok ? 1 : 0) : undefined;
     });

@@ -17,6 +17,8 @@
  *
  * Nothing here throws at start or crashes the process: every round catches its errors and tries again next round;
  * `status().store` says when Redis cannot be reached.
+ *
+ * The guarantee and its tests: RELIABILITY.md, "7. One leader, fenced publishes".
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -47,6 +49,7 @@ export type BodyEncoding = 'gzip' | 'br';
  * in 0.17 s; brotli at quality 4 writes 5.2 MB but takes 0.67 s and 0.25 s, and its better ratios cost seconds
  * (quality 9: 4.8 MB in 4.3 s). Every follower decompresses every publish, so reading fast matters more than 8% of
  * Redis memory (random ids keep either near a fifth of the JSON).
+ * Figures: RELIABILITY.md, "7. One leader, fenced publishes".
  */
 export const PUBLISH_ENCODING: BodyEncoding = 'gzip';
 
@@ -250,7 +253,7 @@ export class RedisReplication implements Replication {
     this.publishing = attempt.catch(() => undefined);
     const sequence = Number(await attempt);
     if (!(sequence > 0)) {
-      this.lose('Redis refused a publish: another replica holds the lease');
+      if (this.held === held) this.lose('Redis refused a publish: another replica holds the lease');
       return false;
     }
     this.highestSequence = Math.max(this.highestSequence, sequence);

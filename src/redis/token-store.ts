@@ -1,5 +1,5 @@
 /**
- * The Xero token chain kept in Redis, shared by every replica (docs/xero.md, "One token chain across replicas").
+ * The Xero token chain kept in Redis, shared by every replica (RELIABILITY.md, "8. One token chain across replicas").
  *
  * A refresh token redeemed twice, or redeemed and then lost, breaks the chain for everyone, so each renewal runs
  * under a lock carrying a fencing value (`<replicaId>#<INCR tokens:fence>`, with a TTL), and a rotated set is stored

@@ -5,7 +5,8 @@
  * (docs/xero.md, "Grants and tokens"; xero-node #370, #382, #572). So: one refresh at a time (single-flight), the new
  * refresh token written durably before the new access token is used, a lost answer retried with the same token
  * (Xero keeps it valid for a 30-minute grace period), and `invalid_grant` ends in a terminal state with an
- * actionable message instead of a retry loop.
+ * actionable message instead of a retry loop. A store several replicas share (`TokenStore.shared`, Redis) adds a lock
+ * around each renewal and a compare-and-set for each rotated set, so replicas hold one chain between them.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -320,7 +321,7 @@ export class TokenProvider {
     return set.accessToken;
   }
 
-  // ---- a store shared by replicas (docs/xero.md, "One token chain across replicas") ---------------------------
+  // ---- a store shared by replicas (RELIABILITY.md, "8. One token chain across replicas") ---------------------------
 
   /**
    * A follower's copy of the shared chain, brought up to the stored one when that descends from it. A follower
@@ -383,7 +384,7 @@ export class TokenProvider {
       const access = this.usableAccess(winner);
       if (access) return this.use(winner, access);
     }
-    throw new XeroError('XERO_TOKEN_STORE_UNAVAILABLE', 'another replica stored the Xero token chain in Redis during this renewal; the next renewal uses its token');
+    throw new XeroError('XERO_TOKEN_STORE_UNAVAILABLE', 'the Xero token chain in Redis changed hands during this renewal (its lock expired, or `xero-scim auth` stored a new consent); the next renewal uses what is stored');
   }
 
   /**

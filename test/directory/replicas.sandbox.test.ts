@@ -133,6 +133,13 @@ describe('replicas over one store (cached mode)', () => {
       expect(f.directory.current()!.version).toBe(snapshot.version);
       expect(f.directory.current()!.builtAt).toBe(snapshot.builtAt);
     }
+    // A follower remembers the snapshots it served by version, as the leader does: a crawl begun on one goes on.
+    const org = w.sandbox.data.organisations()[0]!.organisationId;
+    w.sandbox.data.setRole(org, w.sandbox.data.users(org).find((u) => u.role === 'STANDARD' || u.role === 'READONLY')!.userId, 'INVOICEONLY');
+    await nextSync(replicas);
+    expect(leader.directory.current()!.version).not.toBe(snapshot.version);
+    for (const f of followers) expect(f.directory.snapshot?.(snapshot.version)).toMatchObject({ version: snapshot.version, builtAt: snapshot.builtAt });
+
     const [one, two] = await Promise.all([serve(leader), serve(followers[0]!)]);
     const [fromLeader, fromFollower] = await Promise.all([users(one), users(two)]);
     expect(fromFollower.etag).toBeTruthy();
@@ -164,15 +171,9 @@ describe('replicas over one store (cached mode)', () => {
     await nextSync(replicas);
     const [a, b] = [leaderOf(replicas), replicas.find((r) => r.id !== hub.leader())!];
     expect(suspicionOf(b, gone)).toMatchObject({ reason: 'disconnected', answers: 1, answersLeft: 2 });
-    const dayLeft = a.directory.status().tenants.find((t) => t.organisationId === orgIds()[0])?.rateBudget?.dayRemaining;
 
     hub.depose({ to: b.id });
     await until(() => b.replication.leading() && !a.replication.leading());
-    // The new leader's budgets start from what the old one last saw of Xero's day allowance.
-    if (dayLeft !== undefined) {
-      await until(() => b.directory.status().tenants.find((t) => t.organisationId === orgIds()[0])?.rateBudget?.dayRemaining !== undefined);
-      expect(b.directory.status().tenants.find((t) => t.organisationId === orgIds()[0])?.rateBudget?.dayRemaining).toBeLessThanOrEqual(dayLeft);
-    }
     const callsOfA = a.calls;
     await until(() => hub.publishes.at(-1)!.publishedBy === b.id); // its first sync as leader
     await converged(replicas);
@@ -182,7 +183,45 @@ describe('replicas over one store (cached mode)', () => {
 
     await nextSync(replicas);
     for (const r of replicas) expect(r.directory.current()!.organisationById.has(gone)).toBe(false);
+    // Taken wholesale: the follower drops the organisation from its status too, as the leader did.
+    expect(a.directory.status().tenants.map((t) => t.organisationId)).toEqual(b.directory.status().tenants.map((t) => t.organisationId));
+    expect(a.directory.status().tenants.map((t) => t.organisationId)).not.toContain(gone);
     expect(a.calls).toBe(callsOfA); // the deposed leader made no call since
+  });
+
+  it("a new leader's budgets start from the day allowance the old one last saw left", async () => {
+    const replicas = ['a', 'b'].map((id) => replica(id));
+    for (const r of replicas) await r.directory.start();
+    await converged(replicas);
+    const [a, b] = [leaderOf(replicas), replicas.find((r) => r.id !== hub.leader())!];
+    const org = orgIds()[0]!;
+    const dayLeft = (r: Replica) => r.directory.status().tenants.find((t) => t.organisationId === org)?.rateBudget?.dayRemaining;
+    expect(dayLeft(a)).toBeGreaterThan(0);
+    expect(dayLeft(b)).toBeUndefined(); // a follower's own budget has seen nothing
+
+    // b's first sync as leader stalls on /connections (retries wait on the clock), so no answer of its own sets the bound.
+    w.sandbox.data.scriptFault({ path: 'connections', count: 4, kind: 503 });
+    hub.depose({ to: b.id });
+    await until(() => b.replication.leading() && dayLeft(b) !== undefined);
+    expect(dayLeft(b)).toBe(dayLeft(a));
+    expect(b.calls).toBeLessThanOrEqual(1);
+    await driving(() => hub.publishes.at(-1)!.publishedBy === b.id);
+  });
+
+  it('`syncOnce` on a follower makes no Xero call: it asks the leader, which syncs once, and reports what it then holds', async () => {
+    const replicas = ['a', 'b'].map((id) => replica(id));
+    for (const r of replicas) await r.directory.start();
+    await converged(replicas);
+    const follower = replicas.find((r) => r.id !== hub.leader())!;
+    clock.advance(w.config.liveMinFreshnessSeconds * 1000);
+    const before = hub.publishes.length;
+    const report = await follower.directory.syncOnce();
+    expect(follower.calls).toBe(0);
+    expect(report.calls).toEqual({ token: 0, connections: 0, organisation: 0, users: 0 });
+    expect(hub.publishes.length).toBe(before + 1);
+    expect(connectionsCalls()).toBe(2);
+    expect(report.snapshotVersion).toBe(hub.published()!.version);
+    expect(follower.replication.sequence).toBe(hub.published()!.sequence);
   });
 
   it('a deposed leader that does not know it yet cannot publish over its successor, and its sync is not its failure', async () => {
@@ -219,6 +258,10 @@ describe('a store that loses or withholds its data', () => {
     expect(b.replication.sequence).toBe(2);
 
     hub.flush();
+    hub.announce(7); // as the polling fallback would, of a sequence it saw: there is nothing to load
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
+    expect(b.directory.current()!.version).toBe(version);
+    expect(b.directory.status().ready).toBe(true);
     hub.down = true;
     clock.advance(INTERVAL_MS); // the leader syncs; its publish fails
     await until(() => a.directory.status().persistence?.ok === false);
@@ -240,6 +283,7 @@ describe('a store that loses or withholds its data', () => {
     await a.directory.start();
     await driving(() => a.directory.lastReport()?.outcome === 'failed');
     expect(hub.published()).toBeUndefined();
+    expect(a.directory.status().persistence).toMatchObject({ ok: true }); // not a failed publish: none was attempted
     expect(a.directory.status().ready).toBe(false);
   });
 });

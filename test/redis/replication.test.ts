@@ -117,7 +117,8 @@ describeWithRedis('replicas sharing a real redis-server', () => {
   }
 
   it('elects exactly one of three; a stopped leader hands over at once, a silent one within a lease; fences grow', async () => {
-    for (const id of ['a', 'b', 'c']) startReplica(id);
+    const [a] = ['a', 'b', 'c'].map((id) => startReplica(id));
+    const readKey = (key: string) => a!.connection.client.get(key);
     const first = await oneLeader();
     await neverTwoLeaders(3 * LEASE_MS);
     expect(leaders()).toEqual([first]);
@@ -130,8 +131,10 @@ describeWithRedis('replicas sharing a real redis-server', () => {
 
     // A rolling update: stop() releases the lease, so another takes it on its next attempt, not after the TTL.
     let since = Date.now();
+    const firstLease = first.replication.lease()!;
     await first.replication.stop();
     expect(first.leadership).toEqual([true, false]);
+    expect(await readKey(firstLease.key)).not.toBe(firstLease.value); // released, not left to expire
     const second = await oneLeader();
     expect(Date.now() - since).toBeLessThan(LEASE_MS);
     expect(fenceOf(second)).toBeGreaterThan(firstFence);
@@ -141,12 +144,33 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     const secondFence = fenceOf(second);
     since = Date.now();
     second.connection.client.disconnect();
-    await until(() => !second.replication.leading(), LEASE_MS, 'the silent leader to step down');
+    await until(() => !second.replication.leading() && second.leadership.length === 2, LEASE_MS, 'the silent leader to step down');
     expect(second.leadership).toEqual([true, false]);
     const third = await oneLeader();
     expect(third).not.toBe(second);
     expect(Date.now() - since).toBeLessThan(LEASE_MS + LEASE_MS / 2);
     expect(fenceOf(third)).toBeGreaterThan(secondFence);
+  });
+
+  it('lists the replicas that heartbeat, with the version each serves, and the leader drops ones long silent', async () => {
+    const a = startReplica('a');
+    const b = startReplica('b');
+    const leader = await oneLeader();
+    const follower = leader === a ? b : a;
+    const replicasKey = `${prefix}${KEYS.replicas}`;
+    await a.connection.ready();
+    await a.connection.client.hset(replicasKey, 'gone', JSON.stringify({ role: 'follower', seenAt: new Date(Date.now() - 4 * LEASE_MS).toISOString() }));
+    follower.replication.serving('v9', 9);
+    await until(async () => (await a.connection.client.hexists(replicasKey, 'gone')) === 0, 3_000, 'the silent entry to go');
+    await until(() => leader.replication.status().replicas.some((r) => r.replicaId === follower.id && r.version === 'v9'), 3_000, 'the served version');
+    expect(leader.replication.status()).toMatchObject({ replicaId: leader.id, role: 'leader', leader: leader.id, store: { state: 'up' } });
+    expect(follower.replication.status()).toMatchObject({ role: 'follower', leader: leader.id, sequence: 9 });
+    const roles = JSON.stringify([
+      ['a', a === leader ? 'leader' : 'follower'],
+      ['b', b === leader ? 'leader' : 'follower'],
+    ]);
+    // Roles as of each replica's last heartbeat: the leader's first may have gone out before it took the lease.
+    await until(() => JSON.stringify(follower.replication.status().replicas.map((r) => [r.replicaId, r.role])) === roles, 3_000, 'the roles');
   });
 
   it('refuses, in Redis, a publish by a replica whose lease another took, and changes nothing', async () => {
@@ -257,7 +281,7 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     const first = await oneLeader();
     const fence = fenceOf(first);
     await server.kill();
-    await until(() => leaders().length === 0, LEASE_MS, 'the leader to step down');
+    await until(() => leaders().length === 0 && first.leadership.length === 2, LEASE_MS, 'the leader to step down');
     expect(first.leadership).toEqual([true, false]);
     await until(() => [a, b].every((r) => r.replication.status().store.state === 'down'), 5_000, 'store down');
     await expect(first.replication.publish(publishInput(state(10, 1), 'v'))).resolves.toBe(false);
@@ -265,6 +289,8 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     await server.restart();
     const again = await oneLeader();
     expect(fenceOf(again)).toBeGreaterThan(fence); // appendfsync always kept the counter
+    const subscribed = async () => ((await again.connection.client.pubsub('NUMSUB', `${prefix}${KEYS.directoryChannel}`)) as [string, number])[1];
+    await until(async () => (await subscribed()) === 2, 5_000, 'both to subscribe again');
     expect(again.replication.status().store.state).toBe('up');
     await expect(again.replication.publish(publishInput(state(10, 1), 'v'))).resolves.toMatchObject({ publishedBy: again.id });
   });
@@ -278,6 +304,7 @@ describeWithRedis('replicas sharing a real redis-server', () => {
       const since = Date.now();
       await until(() => !first.replication.leading(), LEASE_MS, 'the leader to step down');
       expect(Date.now() - since).toBeLessThan(LEASE_MS); // the TTL in Redis cannot have run out before it stopped
+      await until(() => first.leadership.length === 2, 100, 'onLeadership(false)');
       expect(first.leadership).toEqual([true, false]);
       expect(first.replication.lease()).toBeUndefined();
     } finally {

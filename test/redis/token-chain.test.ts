@@ -1,6 +1,6 @@
 /**
  * One Xero token chain shared by replicas through a real redis-server, renewed against the real sandbox over HTTP
- * (RELIABILITY.md, "One token chain across replicas"). Every redemption the sandbox answers is recorded from the
+ * (RELIABILITY.md, "8. One token chain across replicas"). Every redemption the sandbox answers is recorded from the
  * wire: which refresh token went out, which came back, and whether Xero said invalid_grant. A chain is sound when
  * nothing was refused, no refresh token was redeemed twice, and each redemption used the token the one before it
  * returned.
@@ -17,7 +17,7 @@ import { DEFAULT_CLIENTS, type Sandbox, createSandbox } from '../../src/sandbox'
 import { type Clock, systemClock } from '../../src/xero/clock';
 import { XeroError } from '../../src/xero/errors';
 import { IdentityClient } from '../../src/xero/identity';
-import { type StoredTokens, TokenProvider, fingerprint } from '../../src/xero/tokens';
+import { type StoredTokens, TokenProvider, TokenStoreError, fingerprint } from '../../src/xero/tokens';
 import { RedisServer, describeWithRedis } from '../support/redis-server';
 
 jest.setTimeout(120_000);
@@ -104,6 +104,34 @@ class Wire {
 
   get lastReceived(): string | undefined {
     return this.redemptions.filter((x) => x.status === 200).at(-1)?.received;
+  }
+}
+
+/** Holds the next answer handed to one replica until released (that replica paused mid-redemption). */
+class Gate {
+  private armed: Promise<void> | undefined;
+  private open: () => void = () => undefined;
+
+  arm(): void {
+    this.armed = new Promise<void>((resolve) => (this.open = resolve));
+  }
+
+  readonly pass = (): Promise<void> => {
+    const held = this.armed ?? Promise.resolve();
+    this.armed = undefined;
+    return held;
+  };
+
+  release(): void {
+    this.open();
+  }
+}
+
+async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -260,6 +288,58 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect({ invalidGrants: wire.invalidGrants, renewals: wire.redemptions.length }).toEqual({ invalidGrants: 0, renewals: 6 });
   });
 
+  it('a renewal that outlived its lock cannot store even before the next holder has: the fence decides, and the chain continues past the grace period', async () => {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const [slowGate, fastGate] = [new Gate(), new Gate()];
+    const slow = replica(redis, prefix, wire.fetch(slowGate.pass), { initial: first, name: 'slow', store: { lockMs: 300 } });
+    const fast = replica(redis, prefix, wire.fetch(fastGate.pass), { initial: first, name: 'fast' });
+    await ready(slow, fast);
+    await raceRound([slow, fast]);
+    slowGate.arm();
+    fastGate.arm();
+    slow.provider.invalidate(slow.token!);
+    fast.provider.invalidate(fast.token!);
+    const slowRenewal = slow.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2); // A redeemed; its answer is held
+    await new Promise((resolve) => setTimeout(resolve, 400)); // A's lock expires
+    const fastRenewal = fast.provider.getAccessToken();
+    await until(() => wire.redemptions.length === 3); // B redeemed the same token (within grace); its answer is held
+    slowGate.release();
+    expect(await slowRenewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' }); // the lock is no longer A's
+    fastGate.release();
+    fast.token = await fastRenewal;
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(wire.redemptions[2]!.received);
+    slow.token = await slow.provider.getAccessToken(); // B's token, with no redemption
+    expect(slow.token).toBe(fast.token);
+    expect(wire.redemptions).toHaveLength(3);
+
+    sandboxClock.step((GRACE_SECONDS + 5) * 1000); // A's orphaned token is dead now (B's redemption replaced it)
+    for (let round = 0; round < 3; round++) await raceRound([slow, fast]);
+    expect({ invalidGrants: wire.invalidGrants, renewals: wire.redemptions.length }).toEqual({ invalidGrants: 0, renewals: 6 });
+  });
+
+  it('a consent `xero-scim auth` stores during a renewal is not overwritten by that renewal', async () => {
+    const wire = new Wire();
+    const prefix = freshPrefix();
+    const gate = new Gate();
+    const r = replica(redis, prefix, wire.fetch(gate.pass), { initial: consent() });
+    await ready(r);
+    await raceRound([r]);
+    gate.arm();
+    r.provider.invalidate(r.token!);
+    const renewal = r.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2);
+    const fresh = consent();
+    await r.store.save({ clientId: web.clientId, refreshToken: fresh, receivedAt: new Date().toISOString(), lineage: [fingerprint(fresh)] });
+    gate.release();
+    expect(await renewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' });
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(fresh);
+    await r.provider.getAccessToken();
+    expect(wire.redemptions.at(-1)).toMatchObject({ sent: fresh, status: 200 }); // the new consent's chain goes on
+  });
+
   it('Redis SIGKILLed and restarted with its append-only file: the chain continues', async () => {
     const wire = new Wire();
     const first = consent();
@@ -413,6 +493,34 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(wire.redemptions).toHaveLength(1);
   });
 
+  it('a leader that loses its lease mid-renewal (paused past it) stores nothing; the new leader continues the chain', async () => {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    const leaseKey = raw.key(KEYS.leader);
+    await raw.client.set(leaseKey, 'old#1');
+    const gate = new Gate();
+    const old = replica(redis, prefix, wire.fetch(gate.pass), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'old#1' }) } });
+    const next = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'next#2' }) } });
+    await ready(old, next);
+    await raceRound([old]);
+    const before = await storedChain(redis, prefix);
+    gate.arm();
+    old.provider.invalidate(old.token!);
+    const renewal = old.provider.getAccessToken().catch((err: unknown) => err);
+    await until(() => wire.redemptions.length === 2); // redeemed while it still led
+    await raw.client.set(leaseKey, 'next#2'); // the lease moved on while its answer was in flight
+    gate.release();
+    expect(await renewal).toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' });
+    expect((await storedChain(redis, prefix))?.refreshToken).toBe(before?.refreshToken);
+    next.provider.invalidate(old.token!);
+    await next.provider.getAccessToken(); // redeems the stored token within its grace period
+    expect(wire.redemptions.at(-1)).toMatchObject({ sent: before?.refreshToken, status: 200 });
+    expect(wire.invalidGrants).toBe(0);
+  });
+
   let sandboxRefreshCalls = 0;
   beforeEach(() => {
     sandboxRefreshCalls = sandbox.data.counters().token.refresh_token;
@@ -431,6 +539,46 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(new Set(renewed).size).toBe(1);
     expect(renewed[0]).not.toBe(tokens[0]);
     expect(wire.clientCredentials).toBe(2);
+  });
+
+  it('RedisTokenStore keeps the TokenStore contract: nothing before a save, exactly what was saved, the last of concurrent saves whole', async () => {
+    const connection = connect(redis, freshPrefix());
+    await connection.ready();
+    const store = new RedisTokenStore(connection, { replicaId: 'contract' });
+    const tokens: StoredTokens = {
+      clientId: 'client-1',
+      refreshToken: 'refresh-1',
+      receivedAt: '2026-11-27T05:00:00.000Z',
+      accessToken: 'access-1',
+      accessTokenExpiresAt: '2026-11-27T05:30:00.000Z',
+      lineage: [fingerprint('refresh-0'), fingerprint('refresh-1')],
+    };
+    expect(await store.load()).toBeUndefined();
+    await store.save(tokens);
+    expect(await store.load()).toEqual(tokens);
+    await Promise.all(['r1', 'r2', 'r3'].map((r) => store.save({ ...tokens, refreshToken: r })));
+    const loaded = await store.load();
+    expect(loaded).toEqual({ ...tokens, refreshToken: loaded?.refreshToken });
+    expect(['r1', 'r2', 'r3']).toContain(loaded?.refreshToken);
+  });
+
+  it('a corrupt chain in Redis is refused with a message that shows no content; a replica with XERO_REFRESH_TOKEN stores a good chain over it', async () => {
+    const wire = new Wire();
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    await raw.client.set(raw.key(KEYS.tokens), '{"refreshToken":"secret-value"');
+    const store = new RedisTokenStore(raw, { replicaId: 'reader' });
+    const refused = await store.load().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(TokenStoreError);
+    expect((refused as Error).message).toMatch(/re-run `xero-scim auth`/);
+    expect((refused as Error).message).not.toMatch(/secret-value/);
+    const first = consent();
+    const r = replica(redis, prefix, wire.fetch(), { initial: first });
+    await ready(r);
+    await r.provider.getAccessToken();
+    expect(wire.redemptions).toMatchObject([{ sent: first, status: 200 }]);
+    expect((await store.load())?.refreshToken).toBe(wire.lastReceived);
   });
 
   it('Credentials read the chain from the Redis store, and a Redis outage is not final', async () => {

@@ -130,7 +130,8 @@ export class RedisServer {
   async destroy(): Promise<void> {
     this.resume();
     await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+    // A background AOF rewrite (a forked child a SIGKILL does not stop) may still be writing into the directory.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
 
   /** One command through a raw socket (`command(FLUSHALL)`): its first reply line, raw RESP. For simple replies. */

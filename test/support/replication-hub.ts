@@ -49,6 +49,11 @@ export class ReplicationHub {
     this.elect(options.to, old?.replicaId);
   }
 
+  /** Tells every started replica of `sequence` (as a polling fallback would), whatever the store holds. */
+  announce(sequence: number): void {
+    for (const m of this.members.values()) if (m.started) later(() => m.events?.onPublished(sequence));
+  }
+
   /** The store lost its data: no published state, and the sequence counts from 0 again. */
   flush(): void {
     this.newest = undefined;
