@@ -57,7 +57,7 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
 }
 
 /** Removals the guard holds back, and how an operator confirms one (`xero-scim confirm-disconnect`). */
-function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySnapshot | undefined, now: number): string {
+function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySnapshot | undefined, now: number, replicated: boolean): string {
   const held = tenants.filter((t) => t.suspicion);
   if (held.length === 0) return '';
   const items = held.map((t) => {
@@ -71,7 +71,7 @@ function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySn
     return `<li><b>${escapeHtml(name)}</b> <small>${escapeHtml(t.organisationId)}</small>: <span class="reason">${s.reason}</span> since ${time(s.since, now)}, ${s.answers} answer${s.answers === 1 ? '' : 's'}; ${until}</li>`;
   });
   return `<section class="held" aria-label="Removals held back">
-<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>node dist/cli.js confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) where this server's STATE_DIR is (in Kubernetes, <code>kubectl exec deploy/xero-scim -- node dist/cli.js confirm-disconnect …</code>; in a clone, <code>npx xero-scim confirm-disconnect …</code>); its next sync applies it.</p>
+<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>node dist/cli.js confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) ${replicated ? "with the replicas' REDIS_URL and REDIS_KEY_PREFIX (in any replica)" : "where this server's STATE_DIR is"} (in Kubernetes, <code>kubectl exec deploy/xero-scim -- node dist/cli.js confirm-disconnect …</code>; in a clone, <code>npx xero-scim confirm-disconnect …</code>); its next sync applies it.</p>
 <ul>
 ${items.join('\n')}
 </ul>
@@ -177,7 +177,7 @@ ${CHART_STYLE}
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
 ${healthRows(status, now)}${replicationRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} people (${snapshot.people.filter((p) => p.active).length} with access), ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
-${heldBackSection(status.tenants, snapshot, now)}
+${heldBackSection(status.tenants, snapshot, now, status.replication !== undefined)}
 <table>
 <thead><tr><th>Organisation</th><th>State</th><th>Users</th><th>Last success</th><th>Rate budget left</th><th>Last error</th></tr></thead>
 <tbody>

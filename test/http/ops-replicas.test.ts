@@ -124,6 +124,13 @@ describe('/readyz, /metrics and the status page of a replica', () => {
     expect(page).toContain('class="banner ok"');
     expect(page).toContain('used by the leader only'); // a follower never uses the Xero credentials
 
+    // A removal held back is confirmed through Redis, from any replica.
+    const held = status(replication());
+    const suspect = { ...held, tenants: [{ ...held.tenants[0]!, state: 'stale' as const, suspicion: { reason: 'disconnected' as const, since: '2026-11-27T00:00:00.000Z', answers: 1, awaitsOperator: false, answersLeft: 2 } }] };
+    const confirmPage = (await request(appFor(suspect)).get('/').expect(200)).text;
+    expect(confirmPage).toContain("with the replicas' REDIS_URL and REDIS_KEY_PREFIX (in any replica)");
+    expect(confirmPage).not.toContain('STATE_DIR is');
+
     const single = (await request(appFor(status(undefined))).get('/').expect(200)).text;
     expect(single).not.toContain('class="leader"');
     expect(single).toContain('<dt>STATE_DIR</dt>');
