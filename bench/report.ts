@@ -229,8 +229,8 @@ export function renderReplicas(r: ReplicaResults): string {
   const equal = r.callsPerSync.every((c) => c.callsPerSync === r.callsPerSync[0]?.callsPerSync && c.replicasCallingXero === 1);
   out.push(
     table(
-      ['replicas', 'window s', 'syncs seen', 'Xero calls', 'per sync', 'token calls per sync', 'per minute', 'replicas calling Xero'],
-      r.callsPerSync.map((c) => [fmt(c.replicas), fmt(c.windowMs / 1000, 1), fmt(c.syncs), fmt(c.xeroCalls), fmt(c.callsPerSync, 1), fmt(c.tokenCallsPerSync, 2), fmt(c.callsPerMinute), fmt(c.replicasCallingXero)]),
+      ['replicas', 'syncs seen', 'Xero calls', 'Xero calls per sync', 'token calls per sync', 'replicas calling Xero'],
+      r.callsPerSync.map((c) => [fmt(c.replicas), fmt(c.syncs), fmt(c.xeroCalls), fmt(c.callsPerSync, 1), fmt(c.tokenCallsPerSync, 2), fmt(c.replicasCallingXero)]),
     ),
   );
   out.push('');

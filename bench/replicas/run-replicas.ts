@@ -3,9 +3,9 @@
  * from the sandbox (in a process of its own, Xero's limits enforced, BENCH_LATENCY_MS on every call, as the sync
  * benchmark runs it) at BENCH_REPLICA_USERS users.
  *
- * - Xero calls per sync with 1, 2 and 3 replicas, counted by the sandbox between quiet moments, and per minute, with
- *   the number of replicas that called at all (each reaches the sandbox through a port of its own): followers call
- *   nothing, so the three must be equal and one replica calls.
+ * - Xero calls per sync with 1, 2 and 3 replicas, counted by the sandbox between quiet moments (a sync is one
+ *   `/connections` call, whoever makes it), with the number of replicas that called at all (each reaches the sandbox
+ *   through a port of its own): followers call nothing, so the three must be equal and one replica calls.
  * - Follower lag: the leader's sync changes the data (a person joins before each sync); every replica's list ETag
  *   (a function of the snapshot version) is polled every 20 ms, and the lag is when a follower first serves the new
  *   version minus when the leader first does.
@@ -39,12 +39,9 @@ export interface CallsPerSync {
   replicas: number;
   /** Syncs the sandbox saw (one `/connections` call each), whichever replica made them. */
   syncs: number;
-  windowMs: number;
   xeroCalls: number;
   callsPerSync: number;
   tokenCallsPerSync: number;
-  /** Xero calls per minute of the window: with followers that call nothing, the same for 1, 2 and 3 replicas. */
-  callsPerMinute: number;
   /** How many replicas made any Xero call in the window (each reaches the sandbox through a port of its own). */
   replicasCallingXero: number;
 }
@@ -268,11 +265,9 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
       callsPerSync.push({
         replicas: n,
         syncs,
-        windowMs,
         xeroCalls: calls,
         callsPerSync: round(calls / syncs, 2),
         tokenCallsPerSync: round((tokensOf(after) - tokensOf(before)) / syncs, 2),
-        callsPerMinute: Math.round((calls / windowMs) * 60_000),
         replicasCallingXero: frontsAfter.filter((c, i) => c > frontsBefore[i]!).length,
       });
       log(`replicas: ${n} replica(s): ${calls} Xero calls over ${syncs} syncs in ${round(windowMs / 1000, 1)} s (${round(calls / syncs, 1)} per sync), from ${callsPerSync.at(-1)!.replicasCallingXero} replica(s)`);
