@@ -433,10 +433,10 @@ describeWithRedis('Replicas under faults', () => {
         if (!appendOnly) cluster.replicas[leader]!.signal('SIGSTOP');
         await cluster.redis.restart({ appendOnly });
         const restartedAt = Date.now();
-        let catchUpMs = await converged(cluster, (LEASE_SECONDS + SYNC_INTERVAL_SECONDS) * 2000 + 5_000, 'syncing to resume and every replica to serve the change', [leader]);
+        const catchUpMs = await converged(cluster, (LEASE_SECONDS + SYNC_INTERVAL_SECONDS) * 2000 + 5_000, 'syncing to resume and every replica to serve the change', [leader]);
         if (!appendOnly) {
           cluster.replicas[leader]!.signal('SIGCONT');
-          catchUpMs = await converged(cluster, (LEASE_SECONDS + SYNC_INTERVAL_SECONDS) * 1000 + 5_000, 'the paused leader to rejoin on the same version');
+          await converged(cluster, (LEASE_SECONDS + SYNC_INTERVAL_SECONDS) * 1000 + 5_000, 'the paused leader to rejoin on the same version');
         }
         expect(tokenErrors(cluster)).toBe(0);
         watch.assertClean(cluster);
