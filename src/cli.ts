@@ -208,8 +208,17 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     // The demo serves a printed token on a laptop: loopback only, unless HOST (or --host) asks for more.
     const demo = command === 'serve' && switches.has('demo');
     const config = loadConfig(demo && !io.env.HOST ? { ...io.env, HOST: '127.0.0.1' } : io.env, flags);
-    // Every command that keeps state checks STATE_DIR first (the demo keeps its own in a temporary directory).
-    if (!demo) {
+    // Every command that keeps state checks STATE_DIR first (the demo keeps its own in a temporary directory). With
+    // REDIS_URL, serve, auth and confirm-disconnect keep it in Redis: a read-only root filesystem with no volume works.
+    const inRedis = config.redisUrl !== undefined && (command === 'serve' || command === 'auth' || command === 'confirm-disconnect');
+    // `sync` keeps its own token chain in STATE_DIR: beside replicas it would redeem the refresh token they share.
+    if (command === 'sync' && config.redisUrl !== undefined) {
+      throw new ConfigError(
+        'REDIS_URL',
+        "is set, and `sync` would redeem the Xero refresh token the replicas share in Redis on a chain of its own: read a replica's /readyz (or its status page) instead, or unset REDIS_URL to sync with credentials no server uses",
+      );
+    }
+    if (!demo && !inRedis) {
       const { stateDirProblem } = await import('./files/state-dir');
       const problem = await stateDirProblem(config.stateDir);
       if (problem) throw new ConfigError('STATE_DIR', `${problem}: give the process a directory it can read and write (a volume in a container)`);

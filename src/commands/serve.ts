@@ -19,6 +19,7 @@ import { SyncHistory } from '../ops/sync-history';
 import { missingV8Flags } from '../runtime';
 import { requireXeroCredentials } from './credentials';
 import { directoryOptions } from './directory-options';
+import { replicasFor } from './replicas';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -34,6 +35,8 @@ export interface ServeOptions {
 
 /** Kubernetes' default grace period is 30 s: finish in-flight requests well within it. */
 const SHUTDOWN_GRACE_MS = 20_000;
+/** How long a replica waits at start for Redis before it listens for it in the background. */
+const REDIS_START_WAIT_MS = 5_000;
 
 export async function runServe(config: Config, options: ServeOptions = {}): Promise<void> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -68,11 +71,20 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     }
   }
 
+  // With REDIS_URL this process is one of several replicas: the lease, the published directory, the token chain and
+  // the confirmations live in Redis, and STATE_DIR is not used (the demo keeps to itself).
+  const replicas = options.demo ? undefined : replicasFor(effective, logger);
+  if (replicas) {
+    cleanups.push(() => replicas.close());
+    logger.info({ replicaId: replicas.replicaId, redis: replicas.connection.endpoint }, 'running as one of several replicas over a shared Redis');
+  }
+
   // Metrics read the directory at scrape time, and the directory reports syncs and Xero calls to them.
   const observers: { metrics?: Metrics } = {};
   const history = new SyncHistory();
   const directory = createXeroDirectory(directoryOptions(effective), {
     logger,
+    ...(replicas ? replicas.deps : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     onSync: (report) => {
       observers.metrics?.observeSync(report.outcome, report.durationMs / 1000);
@@ -95,6 +107,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     trustProxy: effective.trustProxy,
     statusPagePublic: effective.statusPagePublic,
     cursorSecret: cursorSecretOf(effective),
+    ...(replicas ? { sharedPins: replicas.sharedPins } : {}),
   });
 
   // Signals count from here: a SIGTERM or Ctrl+C while starting (the demo's first sync) stops the server cleanly once
@@ -108,6 +121,9 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
       for (const cleanup of cleanups) await cleanup();
       throw listenError(err as NodeJS.ErrnoException, effective.port, effective.host);
     }
+    // A replica loads the newest published state before anything else, so a new one serves at once; a Redis out of
+    // reach for longer is retried in the background (the replica is ready once a published state arrives).
+    if (replicas) await replicas.connected(REDIS_START_WAIT_MS);
     await directory.start();
     // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
     if (options.demo) await directory.syncOnce();
@@ -127,7 +143,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     await stop.stopped;
     logger.info('shutting down: no new connections, finishing requests in flight');
     await server.close(SHUTDOWN_GRACE_MS);
-    await directory.stop(); // ends the sync loop; each sync already persisted its state
+    await directory.stop(); // ends the sync loop (and gives the lease up); each sync already persisted its state
     for (const cleanup of cleanups) await cleanup();
     logger.info('stopped');
     logger.flush();

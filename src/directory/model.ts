@@ -4,6 +4,7 @@
  * A `DirectorySnapshot` is immutable once built (see `buildSnapshot`) and is swapped atomically, so every
  * SCIM response is computed from exactly one snapshot.
  */
+import type { ReplicationStatus } from './replication';
 
 /** Roles a Xero user can hold in an organisation (docs/xero.md, "OrganisationRole"). Note FINANCIAL**ADVISER**. */
 export const ROLE_CODES = [
@@ -260,4 +261,6 @@ export interface DirectoryStatus {
   readonly credentials?: CredentialHealth;
   readonly persistence?: PersistenceHealth;
   readonly tenants: readonly TenantHealth[];
+  /** As one of several replicas: this one's role, the leader, the shared store's state and each replica's version. */
+  readonly replication?: ReplicationStatus;
 }

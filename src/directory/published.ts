@@ -55,6 +55,15 @@ export class PublishedSnapshot {
     return true;
   }
 
+  /**
+   * The snapshot of a state another replica published, built with that replica's `builtAt` so both serve the same
+   * bytes; the same object is kept when the content is unchanged.
+   */
+  adopt(data: readonly TenantData[], builtAt: string): DirectorySnapshot {
+    if (this.snapshot && this.snapshot.version === snapshotVersion(data) && this.snapshot.builtAt === builtAt) return this.snapshot;
+    return this.swap(buildSnapshot(data, builtAt));
+  }
+
   /** The snapshot of a state loaded from STATE_DIR, built as it was saved. */
   restore(data: readonly TenantData[], savedAt: string): DirectorySnapshot {
     return this.swap(buildSnapshot(data, savedAt));

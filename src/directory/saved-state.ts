@@ -50,6 +50,45 @@ export function restoreTenants(tenants: Tenants, state: PersistedDirectory, allo
   return kept;
 }
 
+/**
+ * Replaces the tenant states with a state another replica published, wholesale: an organisation absent from it is
+ * dropped, and each one's data, health, suspicion and detail age are the publisher's (a field it did not have is
+ * cleared). The rate budgets stay: they describe this process's calls. Answers the data the snapshot is built from.
+ */
+export function adoptTenants(tenants: Tenants, state: PersistedDirectory, allowList: ReadonlySet<string>): TenantData[] {
+  const allowed = (id: string): boolean => allowList.size === 0 || allowList.has(id);
+  const ids = new Set([...state.tenants.map((t) => t.organisation.id), ...state.health.map((h) => h.organisationId)].filter(allowed));
+  for (const s of tenants.all()) if (!ids.has(s.id)) tenants.delete(s.id);
+  for (const id of ids) {
+    const s = tenants.get(id);
+    delete s.connection;
+    delete s.data;
+    delete s.organisation;
+    delete s.organisationFetchedAt;
+    delete s.lastSuccessAt;
+    delete s.lastAttemptAt;
+    delete s.lastError;
+    delete s.suspicion;
+    delete s.answer;
+    delete s.callsLastSync;
+  }
+  const kept = restoreTenants(tenants, state, allowList);
+  for (const h of state.health) {
+    const s = tenants.find(h.organisationId);
+    if (s && h.callsLastSync !== undefined) s.callsLastSync = h.callsLastSync;
+  }
+  return kept;
+}
+
+/** Gives each organisation's budget the day allowance the publisher last saw left (`at`: when it published). */
+export function seedDayBudgets(tenants: Tenants, state: PersistedDirectory): void {
+  const at = Date.parse(state.savedAt);
+  for (const h of state.health) {
+    const remaining = h.rateBudget?.dayRemaining;
+    if (remaining !== undefined) tenants.find(h.organisationId)?.budget.seedDayRemaining(remaining, at);
+  }
+}
+
 /** The latest success any organisation had in a persisted state. */
 export function lastSuccessOf(state: PersistedDirectory): string | undefined {
   return state.health.reduce<string | undefined>((latest, h) => (h.lastSuccessAt && (!latest || h.lastSuccessAt > latest) ? h.lastSuccessAt : latest), undefined);

@@ -1,7 +1,8 @@
 /**
  * When syncs run: one at a time (concurrent callers share the one in progress), every SYNC_INTERVAL_SECONDS with
  * ±10% jitter in cached mode until stopped, and, in live mode, before a read unless a sync finished within
- * LIVE_MIN_FRESHNESS_SECONDS. What a sync does is the caller's `run`.
+ * LIVE_MIN_FRESHNESS_SECONDS. What a sync does is the caller's `run`. As one of several replicas the loop runs only
+ * while this replica leads: `pause` ends it when the lease is lost and `start` begins it again when regained.
  */
 import type { Clock } from '../xero/clock';
 import type { SyncReport } from './sync-report';
@@ -15,6 +16,8 @@ export interface SyncSchedule {
 export class SyncLoop {
   private inFlight: Promise<SyncReport> | undefined;
   private loop: Promise<void> | undefined;
+  /** Ends the current loop alone (`pause`), leaving the directory's stop signal and a sync in progress alone. */
+  private halt: AbortController | undefined;
 
   /** `stopping` also reaches every rate budget, so waits inside a sync end at once when it aborts. */
   constructor(
@@ -35,26 +38,46 @@ export class SyncLoop {
 
   /** Live mode: a recent sync attempt (successful or not) is fresh enough; this protects Xero's limits. */
   mustSyncBeforeRead(lastFinishedAtMs: number): boolean {
-    if (this.schedule.mode !== 'live') return false;
-    return !(lastFinishedAtMs > 0 && this.clock.now() - lastFinishedAtMs < this.schedule.liveMinFreshnessMs);
+    return this.schedule.mode === 'live' && !this.fresh(lastFinishedAtMs);
   }
 
-  /** Cached mode: syncs now and every interval until `stop` (once, however often it is called). */
+  /** A sync finished within LIVE_MIN_FRESHNESS_SECONDS: another one now would only spend Xero's allowance. */
+  fresh(lastFinishedAtMs: number): boolean {
+    return lastFinishedAtMs > 0 && this.clock.now() - lastFinishedAtMs < this.schedule.liveMinFreshnessMs;
+  }
+
+  /** Cached mode: syncs now and every interval until `stop` or `pause` (once, however often it is called). */
   start(): void {
-    if (this.schedule.mode !== 'cached' || this.loop) return;
+    if (this.schedule.mode !== 'cached' || this.loop || this.stopping.signal.aborted) return;
+    const halt = (this.halt = new AbortController());
+    const signal = AbortSignal.any([this.stopping.signal, halt.signal]);
     this.loop = (async () => {
-      while (!this.stopping.signal.aborted) {
+      while (!signal.aborted) {
         await this.syncOnce();
+        if (signal.aborted) break;
         // ±10% jitter so replicas and restarts do not call Xero in lockstep.
-        await this.clock.sleep(this.schedule.intervalMs * (0.9 + 0.2 * this.random()), this.stopping.signal);
+        await this.clock.sleep(this.schedule.intervalMs * (0.9 + 0.2 * this.random()), signal);
       }
     })();
+  }
+
+  /** Ends the loop without cancelling a sync in progress (its result is the caller's to keep or drop); `start` resumes. */
+  pause(): void {
+    this.halt?.abort();
+    this.halt = undefined;
+    this.loop = undefined;
+  }
+
+  /** True while a sync runs. */
+  syncing(): boolean {
+    return this.inFlight !== undefined;
   }
 
   /** Ends the loop; a sync in progress stops waiting (Retry-After, backoff) and keeps what it had. */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
+    this.loop = undefined;
     await this.inFlight?.catch(() => undefined);
   }
 }

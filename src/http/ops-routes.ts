@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Directory } from '../directory/model';
+import type { ReplicationStatus } from '../directory/replication';
 import type { Metrics } from '../ops/metrics';
 import { renderStatusPage } from '../ops/status-page';
 import type { SyncHistory } from '../ops/sync-history';
@@ -26,6 +27,18 @@ export interface OpsOptions {
 
 const STATUS_CSP = (nonce: string) =>
   `default-src 'none'; style-src 'nonce-${nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+/** `/readyz`'s view of the replicas: absent values as null, so a reader sees every field. */
+function replicationBody(r: ReplicationStatus) {
+  return {
+    replicaId: r.replicaId,
+    role: r.role,
+    leader: r.leader ?? null,
+    store: r.store,
+    sequence: r.sequence ?? null,
+    replicas: r.replicas.map((x) => ({ replicaId: x.replicaId, role: x.role, version: x.version ?? null, seenAt: x.seenAt })),
+  };
+}
 
 export function createOpsRouter(options: OpsOptions): Router {
   const { directory, metrics } = options;
@@ -48,6 +61,8 @@ export function createOpsRouter(options: OpsOptions): Router {
       // Health beside readiness: a pod holding a snapshot stays in the Service whatever Xero says of its credentials.
       ...(status.credentials ? { credentials: status.credentials } : {}),
       ...(status.persistence ? { persistence: status.persistence } : {}),
+      // As one of several replicas: which one leads, and whether the shared store answers (serving goes on without it).
+      ...(status.replication ? { replication: replicationBody(status.replication) } : {}),
       tenants: status.tenants.map((t) => ({
         id: t.organisationId,
         name: t.name ?? null,

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CREDENTIAL_STATES, type Directory, type DirectoryStatus, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
+import type { ReplicationStatus } from '../directory/replication';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -100,10 +101,29 @@ export class Metrics {
       const at = status().lastSuccessfulSyncAt;
       return at ? ageSeconds(at) : undefined;
     });
-    snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded, 0 when it failed (a restart would lose state).', () => {
+    snapshotGauge('xero_scim_state_persisted', '1 when the last write to STATE_DIR succeeded (with REDIS_URL: the last publish to Redis), 0 when it failed.', () => {
       const persistence = status().persistence;
       return persistence ? (persistence.ok ? 1 : 0) : undefined;
     });
+    // Replicas (REDIS_URL), labelled with this replica's id: absent in a single process.
+    const replicaGauge = (name: string, help: string, read: (r: ReplicationStatus) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['replica'],
+        registers,
+        collect() {
+          const replication = status().replication;
+          const value = replication ? read(replication) : undefined;
+          this.reset();
+          if (replication && value !== undefined) this.set({ replica: replication.replicaId }, value);
+        },
+      });
+    replicaGauge('xero_scim_redis_up', '1 while the shared Redis answers, 0 while it is down or not reached yet (replicas keep serving what they hold).', (r) =>
+      r.store.state === 'up' ? 1 : 0,
+    );
+    replicaGauge('xero_scim_leader', '1 on the replica that holds the lease (syncs from Xero and publishes), 0 on the others.', (r) => (r.role === 'leader' ? 1 : 0));
+    replicaGauge('xero_scim_published_sequence', 'The newest published directory state this replica holds (equal on every replica once they agree).', (r) => r.sequence);
     new Gauge({
       name: 'xero_scim_credentials',
       help: 'Xero credentials by state, 1 for the current one (valid, unknown, invalid_grant, invalid_client, unauthorized, not_configured).',

@@ -57,7 +57,7 @@ function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now
 }
 
 /** Removals the guard holds back, and how an operator confirms one (`xero-scim confirm-disconnect`). */
-function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySnapshot | undefined, now: number): string {
+function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySnapshot | undefined, now: number, replicated: boolean): string {
   const held = tenants.filter((t) => t.suspicion);
   if (held.length === 0) return '';
   const items = held.map((t) => {
@@ -71,7 +71,7 @@ function heldBackSection(tenants: readonly TenantHealth[], snapshot: DirectorySn
     return `<li><b>${escapeHtml(name)}</b> <small>${escapeHtml(t.organisationId)}</small>: <span class="reason">${s.reason}</span> since ${time(s.since, now)}, ${s.answers} answer${s.answers === 1 ? '' : 's'}; ${until}</li>`;
   });
   return `<section class="held" aria-label="Removals held back">
-<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>node dist/cli.js confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) where this server's STATE_DIR is (in Kubernetes, <code>kubectl exec deploy/xero-scim -- node dist/cli.js confirm-disconnect …</code>; in a clone, <code>npx xero-scim confirm-disconnect …</code>); its next sync applies it.</p>
+<p><b>Removals held back (${held.length}).</b> Xero's answers would remove these organisations; each serves its last good data meanwhile. To confirm one, run <code>node dist/cli.js confirm-disconnect &lt;tenantId&gt;</code> (or <code>--all</code>) ${replicated ? "with the replicas' REDIS_URL and REDIS_KEY_PREFIX (in any replica)" : "where this server's STATE_DIR is"} (in Kubernetes, <code>kubectl exec deploy/xero-scim -- node dist/cli.js confirm-disconnect …</code>; in a clone, <code>npx xero-scim confirm-disconnect …</code>); its next sync applies it.</p>
 <ul>
 ${items.join('\n')}
 </ul>
@@ -84,15 +84,41 @@ function healthRows(status: DirectoryStatus, now: number): string {
   const rows: string[] = [];
   const c = status.credentials;
   if (c) {
-    const text = c.error ? `<strong>${escapeHtml(c.state)}</strong>: ${problem(c.error)}` : c.state === 'valid' ? `valid, accepted ${time(c.validAt, now)}` : 'not checked yet';
+    const unchecked = status.replication?.role === 'follower' ? 'used by the leader only' : 'not checked yet';
+    const text = c.error ? `<strong>${escapeHtml(c.state)}</strong>: ${problem(c.error)}` : c.state === 'valid' ? `valid, accepted ${time(c.validAt, now)}` : unchecked;
     rows.push(`<dt>Xero credentials</dt><dd class="credentials">${text}</dd>`);
   }
   const p = status.persistence;
   if (p) {
     const text = p.error ? `<strong>failing</strong>: ${problem(p.error)}` : p.lastSavedAt ? `saved ${time(p.lastSavedAt, now)}` : 'nothing saved yet';
-    rows.push(`<dt>STATE_DIR</dt><dd class="persistence">${text}</dd>`);
+    // As a replica the state goes to Redis: what fails then is the publish.
+    rows.push(`<dt>${status.replication ? 'Published state' : 'STATE_DIR'}</dt><dd class="persistence">${text}</dd>`);
   }
   return rows.map((r) => `${r}\n`).join('');
+}
+
+/** As one of several replicas: this one's role, the leader, the shared store, and the version each replica serves. */
+function replicationRows(status: DirectoryStatus, now: number): string {
+  const r = status.replication;
+  if (!r) return '';
+  const store =
+    r.store.state === 'up'
+      ? `up (${escapeHtml(r.store.endpoint)})`
+      : `<strong>${r.store.state}</strong> (${escapeHtml(r.store.endpoint)}) since ${time(r.store.since, now)}${r.store.lastError ? `: ${escapeHtml(r.store.lastError)}` : ''}; serving what this replica holds`;
+  const replicas = r.replicas
+    .map((x) => {
+      const self = x.replicaId === r.replicaId ? ' (this one)' : '';
+      return `<li>${escapeHtml(x.replicaId)}${self}: <b>${x.role}</b>, serving ${x.version ? `<code>${escapeHtml(x.version)}</code>` : 'nothing yet'}, seen ${time(x.seenAt, now)}</li>`;
+    })
+    .join('');
+  return [
+    `<dt>This replica</dt><dd class="replica">${escapeHtml(r.replicaId)}: <b>${r.role}</b>${r.sequence === undefined ? '' : `, holding published state #${r.sequence}`}</dd>`,
+    `<dt>Leader</dt><dd class="leader">${r.leader ? escapeHtml(r.leader) : '<strong>none</strong> (no replica holds the lease)'}</dd>`,
+    `<dt>Redis</dt><dd class="store">${store}</dd>`,
+    `<dt>Replicas</dt><dd class="replicas"><ul>${replicas || '<li>none seen</li>'}</ul></dd>`,
+  ]
+    .map((row) => `${row}\n`)
+    .join('');
 }
 
 export function renderStatusPage(input: StatusPageInput): string {
@@ -100,16 +126,21 @@ export function renderStatusPage(input: StatusPageInput): string {
   const stale = status.tenants.filter((t) => t.state !== 'current').length;
   const refused = status.credentials?.error;
   const unsaved = status.persistence?.ok === false;
-  const overall = !status.ready ? 'not-ready' : stale > 0 || refused || unsaved ? 'degraded' : 'ok';
+  const storeDown = status.replication !== undefined && status.replication.store.state !== 'up';
+  const overall = !status.ready ? 'not-ready' : stale > 0 || refused || unsaved || storeDown ? 'degraded' : 'ok';
   const headline = !status.ready
     ? `Not ready: ${escapeHtml(status.reason ?? 'starting')}`
     : refused
       ? `Serving the last snapshot; Xero refuses the credentials (${escapeHtml(status.credentials!.state)})`
       : stale > 0
         ? `Serving, ${stale} of ${status.tenants.length} organisations not current`
-        : unsaved
-          ? 'Serving, but STATE_DIR cannot be written'
-          : 'Serving, all organisations current';
+        : storeDown
+          ? `Serving what this replica holds; the shared Redis is ${status.replication!.store.state}`
+          : unsaved
+            ? status.replication
+              ? 'Serving, but the directory state cannot be published to Redis'
+              : 'Serving, but STATE_DIR cannot be written'
+            : 'Serving, all organisations current';
   const rows = status.tenants.map((t) => tenantRow(t, snapshot, now)).join('\n');
   return `<!doctype html>
 <html lang="en">
@@ -123,7 +154,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem au
 h1{font-size:1.4rem;margin:0 0 .25rem}
 .banner{padding:.75rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}
 .banner.ok{background:#e6f4ea;color:#14532d}.banner.degraded{background:#fff4e5;color:#7a4100}.banner.not-ready{background:#fde8e8;color:#8a1c1c}
-dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;margin:0 0 1rem}dt{color:#57606a}dd{margin:0}
+dd ul{margin:0;padding-left:1.2rem}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;margin:0 0 1rem}dt{color:#57606a}dd{margin:0}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #d8dee4;vertical-align:top}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#57606a}td.num{text-align:right}
 small{color:#6e7781}.state{font-weight:600}tr.stale .state{color:#9a5b00}tr.missing .state{color:#b42318}tr.current .state{color:#1a7f37}
@@ -144,9 +175,9 @@ ${CHART_STYLE}
 <div class="banner ${overall}" role="status">${headline}</div>
 <dl>
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
-${healthRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} people (${snapshot.people.filter((p) => p.active).length} with access), ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
+${healthRows(status, now)}${replicationRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} people (${snapshot.people.filter((p) => p.active).length} with access), ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
-${heldBackSection(status.tenants, snapshot, now)}
+${heldBackSection(status.tenants, snapshot, now, status.replication !== undefined)}
 <table>
 <thead><tr><th>Organisation</th><th>State</th><th>Users</th><th>Last success</th><th>Rate budget left</th><th>Last error</th></tr></thead>
 <tbody>

@@ -124,6 +124,16 @@ export class RemainingEstimate {
     return this.inFlight;
   }
 
+  /**
+   * Takes a bound another process observed (a replica that synced before this one led): kept only when it is lower
+   * than what this estimate knows, so a seed never makes it optimistic.
+   */
+  seed(remaining: number, at: number): void {
+    if (this.bound !== undefined && this.bound <= remaining) return;
+    this.bound = remaining;
+    this.at = at;
+  }
+
   /** After the window has moved on: allow one probing call, whose answer sets a fresh bound. */
   probe(): void {
     this.bound = 1;
@@ -208,6 +218,14 @@ export class RateBudget {
       calls: this.calls,
       rateLimited: this.rateLimited,
     };
+  }
+
+  /**
+   * Seeds the day's remaining allowance from what another replica last saw of it (`at`: when), so a new leader
+   * does not start as if the day were untouched; a lower bound this budget already has wins.
+   */
+  seedDayRemaining(remaining: number, at: number): void {
+    if (Number.isFinite(remaining) && remaining >= 0) this.day.seed(Math.floor(remaining), at);
   }
 
   /**
