@@ -277,6 +277,28 @@ describe('a store that loses or withholds its data', () => {
     expect(a.directory.current()!.version).toBe(version);
   });
 
+  it('a confirmation is consumed only once the sync that applied it is published', async () => {
+    const replicas = ['a', 'b'].map((id) => replica(id));
+    for (const r of replicas) await r.directory.start();
+    await converged(replicas);
+    const follower = replicas.find((r) => r.id !== hub.leader())!;
+    w.sandbox.data.scriptFault({ path: 'connections', count: 10, kind: 'empty' }); // a mass drop, held for an operator
+    await nextSync(replicas);
+    expect(suspicionOf(follower, orgIds()[0]!)).toMatchObject({ reason: 'suspect-disconnect', awaitsOperator: true });
+    await confirmations.add({ tenantIds: orgIds(), at: new Date(clock.now()).toISOString() });
+
+    hub.down = true;
+    clock.advance(INTERVAL_MS); // applied by the leader, but not published
+    await until(() => leaderOf(replicas).directory.status().persistence?.ok === false);
+    expect(await confirmations.pending()).toHaveLength(1);
+    expect(follower.directory.current()!.organisations).toHaveLength(orgIds().length); // followers still serve the last publish
+
+    hub.down = false;
+    await nextSync(replicas);
+    expect(await confirmations.pending()).toHaveLength(0);
+    expect(follower.directory.current()!.organisations).toHaveLength(0);
+  });
+
   it('a leader that never read Xero publishes nothing: an empty directory is never the shared truth', async () => {
     w.sandbox.data.scriptFault({ path: 'connections', count: 50, kind: 503 });
     const a = replica('a');

@@ -92,7 +92,8 @@ export class RedisServer {
       ...(options.password ? ['--requirepass', options.password] : []),
       ...(options.args ?? []),
     ];
-    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group: a background AOF rewrite is a forked child, and a signal to the group reaches it too.
+    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += String(chunk)));
@@ -119,18 +120,17 @@ export class RedisServer {
 
   /** Pauses (SIGSTOP) or resumes (SIGCONT) the process. */
   pause(): void {
-    this.child?.kill('SIGSTOP');
+    this.signalGroup('SIGSTOP');
   }
 
   resume(): void {
-    this.child?.kill('SIGCONT');
+    this.signalGroup('SIGCONT');
   }
 
   /** Stops it and removes its directory. */
   async destroy(): Promise<void> {
     this.resume();
     await this.kill();
-    // A background AOF rewrite (a forked child a SIGKILL does not stop) may still be writing into the directory.
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
 
@@ -151,12 +151,27 @@ export class RedisServer {
     });
   }
 
+  /** Signals the whole process group (the server and any AOF-rewrite child), and waits until every one has exited. */
   private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
-    if (!child) return;
+    if (!child?.pid) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
+    this.signalGroup(signal);
     await exited;
+    const deadline = Date.now() + 10_000;
+    while (groupAlive(child.pid) && Date.now() < deadline) {
+      if (signal === 'SIGKILL') this.signalGroup('SIGKILL', child.pid);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private signalGroup(signal: NodeJS.Signals, pid = this.child?.pid): void {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone already
+    }
   }
 
   private async answersPing(): Promise<boolean> {
@@ -166,5 +181,14 @@ export class RedisServer {
     } catch {
       return false;
     }
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
