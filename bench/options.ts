@@ -5,7 +5,7 @@
  * |---|---|---|
  * | BENCH_QUICK | unset | `1`: a quick pass (2,000 users, 10 and 50 organisations, short runs) for development |
  * | BENCH_SIZES | 10000,100000 | SCIM users per serving run (comma-separated) |
- * | BENCH_PARTS | serve,sync | which halves to run |
+ * | BENCH_PARTS | serve,sync | which parts to run: serve, sync, replicas (replicas is not in the default) |
  * | BENCH_SERVERS | xero-scim,floor,scimmy | servers in the serving runs (xero-scim and the floor always) |
  * | BENCH_WORKLOADS | a,b,c,d,e | serving workloads to run (e is the crawl) |
  * | BENCH_DURATION | 5 | seconds per timed run (each workload runs twice per server) |
@@ -15,12 +15,16 @@
  * | BENCH_CRAWL_LIMIT | 60 | seconds SCIMMY's crawl (e) may take before it is stopped and reported unfinished (xero-scim's and the floor's: 10×) |
  * | BENCH_SYNC_ORGS | 10,100,1000 | organisations per sync run |
  * | BENCH_LATENCY_MS | 200 | latency the sandbox adds to every Xero call in the sync runs |
+ * | BENCH_REPLICA_USERS | 100000 | replicas part: SCIM users in the sandbox the replicas sync from |
+ * | BENCH_REPLICA_SYNCS | 10 | replicas part: syncs whose spread to the followers is timed (two lag samples each) |
+ * | BENCH_FAILOVERS | 3 | replicas part: leader kills timed |
+ * | BENCH_LEASE_SECONDS | 15 | replicas part: LEADER_LEASE_SECONDS of the replicas (the product's default) |
  * | BENCH_PROFILE | unset | `1`: run every server with `node --cpu-prof` (profiles in bench/results/profiles/<run>/) |
  */
 export interface BenchOptions {
   readonly quick: boolean;
   readonly sizes: readonly number[];
-  readonly parts: ReadonlySet<'serve' | 'sync'>;
+  readonly parts: ReadonlySet<BenchPart>;
   readonly servers: ReadonlySet<'xero-scim' | 'floor' | 'scimmy'>;
   readonly workloads: ReadonlySet<'a' | 'b' | 'c' | 'd' | 'e'>;
   readonly durationSeconds: number;
@@ -30,8 +34,15 @@ export interface BenchOptions {
   readonly slowCapSeconds: number;
   readonly syncOrganisations: readonly number[];
   readonly latencyMs: number;
+  readonly replicaUsers: number;
+  readonly replicaSyncs: number;
+  readonly failovers: number;
+  readonly leaseSeconds: number;
   readonly profile: boolean;
 }
+
+export const BENCH_PARTS = ['serve', 'sync', 'replicas'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
 
 function numbers(name: string, raw: string): number[] {
   const values = raw.split(',').map((s) => Number(s.trim()));
@@ -51,7 +62,7 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
 export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
   const parts = (env.BENCH_PARTS ?? 'serve,sync').split(',').map((s) => s.trim());
-  for (const p of parts) if (p !== 'serve' && p !== 'sync') throw new Error(`BENCH_PARTS may list serve and sync, got "${p}"`);
+  for (const p of parts) if (!(BENCH_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_PARTS may list ${BENCH_PARTS.join(', ')}, got "${p}"`);
   const servers = new Set(['xero-scim', 'floor', ...(env.BENCH_SERVERS ?? 'scimmy').split(',').map((x) => x.trim())]);
   for (const name of servers) if (name !== 'xero-scim' && name !== 'floor' && name !== 'scimmy') throw new Error(`BENCH_SERVERS may list xero-scim, floor and scimmy, got "${name}"`);
   const workloads = new Set((env.BENCH_WORKLOADS ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
@@ -61,7 +72,7 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     workloads: workloads as Set<'a' | 'b' | 'c' | 'd' | 'e'>,
     servers: servers as Set<'xero-scim' | 'floor' | 'scimmy'>,
     sizes: numbers('BENCH_SIZES', env.BENCH_SIZES ?? (quick ? '2000' : '10000,100000')),
-    parts: new Set(parts as ('serve' | 'sync')[]),
+    parts: new Set(parts as BenchPart[]),
     durationSeconds: positive('BENCH_DURATION', env.BENCH_DURATION, quick ? 2 : 5),
     warmupSeconds: positive('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 3),
     connections: positive('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 32),
@@ -69,6 +80,10 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     slowCapSeconds: positive('BENCH_SLOW_CAP', env.BENCH_SLOW_CAP, quick ? 20 : 45),
     syncOrganisations: numbers('BENCH_SYNC_ORGS', env.BENCH_SYNC_ORGS ?? (quick ? '10,50' : '10,100,1000')),
     latencyMs: positive('BENCH_LATENCY_MS', env.BENCH_LATENCY_MS, 200),
+    replicaUsers: positive('BENCH_REPLICA_USERS', env.BENCH_REPLICA_USERS, quick ? 2000 : 100_000),
+    replicaSyncs: positive('BENCH_REPLICA_SYNCS', env.BENCH_REPLICA_SYNCS, quick ? 3 : 10),
+    failovers: positive('BENCH_FAILOVERS', env.BENCH_FAILOVERS, quick ? 2 : 3),
+    leaseSeconds: positive('BENCH_LEASE_SECONDS', env.BENCH_LEASE_SECONDS, quick ? 3 : 15),
     profile: env.BENCH_PROFILE === '1' || env.BENCH_PROFILE === 'true',
   };
 }

@@ -4,6 +4,7 @@
 import type { BenchOptions } from './options';
 import type { WorkloadName } from './driver/driver-process';
 import { SERVERS, WORKLOAD_TITLES, WORKLOADS, type ServerName, type ServingResult } from './serve';
+import type { ReplicaResults } from './replicas/run-replicas';
 import type { SyncResults } from './sync/run-sync';
 
 export interface BenchResults {
@@ -14,6 +15,8 @@ export interface BenchResults {
   options: Omit<BenchOptions, 'parts' | 'servers' | 'workloads'> & { parts: string[]; servers: string[]; workloads: string[] };
   serving: ServingResult[];
   sync: SyncResults | undefined;
+  /** Absent in runs made before the replicas part existed, and when BENCH_PARTS does not name it. */
+  replicas?: ReplicaResults | undefined;
 }
 
 /** Targets at 100,000 users (issue 7): xero-scim ÷ floor. */
@@ -214,6 +217,45 @@ export function renderSync(sync: SyncResults): string {
   return out.join('\n');
 }
 
+/** Targets of the replicas part. */
+export const REPLICA_TARGETS = { lagP99Ms: 2_000 } as const;
+
+export function renderReplicas(r: ReplicaResults): string {
+  const out: string[] = [];
+  out.push(
+    `### Replicas on one Redis (${fmt(r.users)} users: ${fmt(r.organisations)} organisations, ${fmt(r.memberships)} memberships; limits enforced, ${r.latencyMs} ms per call; LEADER_LEASE_SECONDS ${r.leaseSeconds}, SYNC_INTERVAL_SECONDS ${r.syncIntervalSeconds})`,
+  );
+  out.push('');
+  const equal = r.callsPerSync.every((c) => c.callsPerSync === r.callsPerSync[0]?.callsPerSync && c.replicasCallingXero === 1);
+  out.push(
+    table(
+      ['replicas', 'syncs seen', 'Xero calls', 'Xero calls per sync', 'token calls per sync', 'replicas calling Xero'],
+      r.callsPerSync.map((c) => [fmt(c.replicas), fmt(c.syncs), fmt(c.xeroCalls), fmt(c.callsPerSync, 1), fmt(c.tokenCallsPerSync, 2), fmt(c.replicasCallingXero)]),
+    ),
+  );
+  out.push('');
+  out.push(`Xero calls per sync equal for 1, 2 and 3 replicas, all from one replica: ${equal ? 'yes' : '**NO**'}`);
+  out.push('');
+  const failover = (pick: (f: ReplicaResults['failovers'][number]) => number) => r.failovers.map((f) => fmt(pick(f) / 1000, 1)).join(' / ');
+  const memoryRow = (name: string, m: { rssMiB: number; peakRssMiB: number }) => [name, fmt(m.rssMiB), fmt(m.peakRssMiB)];
+  out.push(
+    table(
+      ['measure', 'value', 'target', 'verdict'],
+      [
+        [`follower lag p50 (${r.lagMs.samples.length} samples)`, `${fmt(r.lagMs.p50)} ms`, '', ''],
+        ['follower lag p99', `${fmt(r.lagMs.p99)} ms`, `≤ ${fmt(REPLICA_TARGETS.lagP99Ms)} ms`, verdict(r.lagMs.p99 <= REPLICA_TARGETS.lagP99Ms, r.lagMs.p99)],
+        ['follower lag max', `${fmt(r.lagMs.max)} ms`, '', ''],
+        [`failover: leader SIGKILLed → another leads, s (${r.failovers.length} samples)`, failover((f) => f.leadershipMs), '', ''],
+        ['failover: leader SIGKILLed → its successor’s sync served, s', failover((f) => f.publishedMs), '', ''],
+        ['new replica: start → serving the current version, s', r.replicaStartMs.map((ms) => fmt(ms / 1000, 1)).join(' / '), '', ''],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(table(['memory', 'RSS MiB', 'peak RSS MiB'], [memoryRow('leader', r.memory.leader), ...r.memory.followers.map((m, i) => memoryRow(`follower ${i + 1}`, m))]));
+  return out.join('\n');
+}
+
 /** The one run these results come from; throws when they come from more than one (ratios across runs mislead). */
 export function sameRun(results: readonly BenchResults[]): BenchResults {
   const ids = [...new Set(results.map((r) => r.runId))];
@@ -239,6 +281,10 @@ export function renderReport(results: BenchResults): string {
   if (results.sync) {
     out.push('');
     out.push(renderSync(results.sync));
+  }
+  if (results.replicas) {
+    out.push('');
+    out.push(renderReplicas(results.replicas));
   }
   return out.join('\n');
 }

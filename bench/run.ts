@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the serving benchmark at each size (xero-scim vs the Express floor vs SCIMMY) and the sync
- * benchmark against the sandbox, in one run on one machine. Prints tables and writes bench/results/<run>.json
+ * benchmark against the sandbox, in one run on one machine (and, when BENCH_PARTS names it, the replicas benchmark). Prints tables and writes bench/results/<run>.json
  * (and latest.json). `npm run bench -- --report <file.json> [...]` prints the tables of a saved run again; it
  * refuses to put figures of different runs side by side.
  */
@@ -13,6 +13,7 @@ import { benchOptions } from './options';
 import { loadAverage } from './proc';
 import { renderReport, sameRun, type BenchResults } from './report';
 import { runServing } from './serve';
+import { runReplicas } from './replicas/run-replicas';
 import { runSync } from './sync/run-sync';
 
 const RESULTS_DIR = path.resolve(__dirname, '..', '..', '..', 'results');
@@ -38,6 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
     options: { ...options, parts: [...options.parts], servers: [...options.servers], workloads: [...options.workloads] },
     serving: [],
     sync: undefined,
+    replicas: undefined,
   };
   const save = () => {
     const text = `${JSON.stringify(results, null, 2)}\n`;
@@ -58,6 +60,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (options.parts.has('sync')) {
     results.sync = await runSync(options, runDir);
+    save();
+  }
+  if (options.parts.has('replicas')) {
+    results.replicas = await runReplicas(options);
     save();
   }
   results.finishedAt = new Date().toISOString();

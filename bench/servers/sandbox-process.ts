@@ -1,7 +1,10 @@
 /**
  * The Xero sandbox in a process of its own, so syncing from it costs the synced server nothing but the calls.
  * It issues a web-app refresh token for every organisation (as if someone had consented to all of them).
+ * With `fronts`, it also answers on that many more ports, counting the calls each receives: the replicas bench gives
+ * each replica one, so the calls are attributed to the replica that made them.
  */
+import { createServer } from 'node:http';
 import { createSandbox, type GenerateOptions, type LatencyOptions, type RateLimitOptions } from '../../src/sandbox';
 import { childInput, failStartup, serveParent } from '../ipc';
 
@@ -9,6 +12,7 @@ interface Input {
   data: GenerateOptions;
   limits?: RateLimitOptions;
   latency?: LatencyOptions;
+  fronts?: number;
 }
 
 export interface SandboxInfo {
@@ -19,6 +23,8 @@ export interface SandboxInfo {
   organisations: number;
   memberships: number;
   generateMs: number;
+  /** One URL per front (`fronts`), each reaching the same sandbox. */
+  frontUrls: string[];
 }
 
 async function main(): Promise<void> {
@@ -31,10 +37,27 @@ async function main(): Promise<void> {
   const tenantIds = organisations.map((o) => o.organisationId);
   const web = sandbox.clients.web;
   const issue = () => sandbox.data.issueRefreshToken(web.clientId, tenantIds);
+  const frontCalls: number[] = [];
+  const frontUrls: string[] = [];
+  for (let i = 0; i < (input.fronts ?? 0); i++) {
+    frontCalls.push(0);
+    const front = createServer((req, res) => {
+      frontCalls[i]!++;
+      sandbox.app(req, res);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    frontUrls.push(`http://127.0.0.1:${(front.address() as { port: number }).port}`);
+  }
   serveParent({
     counters: () => sandbox.data.counters(),
     resetCounters: () => sandbox.data.resetCounters(),
     refreshToken: () => issue(),
+    frontCalls: () => [...frontCalls],
+    // A person joins one organisation: the next sync's version differs (the replicas bench times its spread).
+    join: ({ n }: { n: number }) => {
+      const organisationId = tenantIds[n % tenantIds.length]!;
+      sandbox.data.addUser(organisationId, { email: `bench-joiner-${n}@example.com`, firstName: 'Bench', lastName: `Joiner ${n}`, role: 'STANDARD' });
+    },
   }).ready({
     url,
     clientId: web.clientId,
@@ -43,6 +66,7 @@ async function main(): Promise<void> {
     organisations: organisations.length,
     memberships: organisations.reduce((n, o) => n + o.userCount, 0),
     generateMs,
+    frontUrls,
   } satisfies SandboxInfo);
 }
 

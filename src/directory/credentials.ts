@@ -118,6 +118,13 @@ export class Credentials implements Renewing {
     }
   }
 
+  /** As a follower: keeps this replica's copy of the shared token chain current (nothing without a shared store). */
+  async followShared(): Promise<void> {
+    if (!this.deps.store.shared) return;
+    const provider = await this.tokenProvider().catch(() => undefined);
+    await provider?.followShared();
+  }
+
   /** Xero accepted the credentials (it answered `/connections`). */
   accepted(): void {
     this.validAt = isoTime(this.deps.clock.now());

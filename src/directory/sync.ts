@@ -312,6 +312,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     lastPublishedAt = state.state.savedAt;
     held = { sequence: state.sequence, version: snapshot.version, state: state.state };
     replication.serving(snapshot.version, state.sequence);
+    // The leader rotated the refresh token for this sync: this replica's copy follows, in case it must reseed Redis.
+    if (!replication.leading()) void credentials.followShared();
     logger.info({ sequence: state.sequence, version: snapshot.version, publishedBy: state.publishedBy }, 'loaded the published directory');
     for (const wake of [...arrivals]) wake();
   }

@@ -48,11 +48,21 @@ const chainSchema = storedTokensSchema.extend({
 
 const clientTokenSchema = z.object({ clientId: z.string(), accessToken: z.string().min(1), expiresAt: z.number() });
 
-/** KEYS[1] lock, KEYS[2] fence, KEYS[3] lease key or ''; ARGV replicaId, lockMs, lease value. {1, value} | {0} held | {-1} no lease. */
+/**
+ * KEYS[1] lock, KEYS[2] fence, KEYS[3] lease key or ''; ARGV replicaId, lockMs, lease value. {1, value} | {0} held |
+ * {-1} no lease. Under a lease the lock's value ends with `|<lease value>`, and a lock taken under an older lease is
+ * taken over: its holder no longer leads (killed or paused mid-redemption), its compare-and-set can no longer store
+ * (the lock and the lease both moved), so waiting out its lockMs would only stop the chain for the new leader.
+ */
 const LOCK = `
 if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then return {-1} end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local held = redis.call('GET', KEYS[1])
+if held then
+  local bar = string.find(held, '|', 1, true)
+  if KEYS[3] == '' or not bar or string.sub(held, bar + 1) == ARGV[3] then return {0} end
+end
 local value = ARGV[1] .. '#' .. redis.call('INCR', KEYS[2])
+if KEYS[3] ~= '' then value = value .. '|' .. ARGV[3] end
 redis.call('SET', KEYS[1], value, 'PX', tonumber(ARGV[2]))
 return {1, value}
 `;

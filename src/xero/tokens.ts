@@ -324,6 +324,23 @@ export class TokenProvider {
   // ---- a store shared by replicas (RELIABILITY.md, "8. One token chain across replicas") ---------------------------
 
   /**
+   * A follower's copy of the shared chain, brought up to the stored one when that descends from it. A follower
+   * never renews, so without this its copy dates from when it last led (or is none): leading after Redis lost its
+   * data, it would reseed an older chain than the leader's, or XERO_REFRESH_TOKEN, and meet invalid_grant. Kept
+   * current, it reseeds the newest chain it saw, at worst one rotation old (which Xero's grace period accepts).
+   * A stored chain that does not descend from this copy is left for `reconcile` to judge under the lock.
+   */
+  async followShared(): Promise<void> {
+    if (!this.deps.store.shared || this.options.grant.kind !== 'refresh_token' || this.inFlight) return;
+    const stored = await this.deps.store.load().catch(() => undefined);
+    if (!stored || stored.clientId !== this.options.clientId) return;
+    const local = this.unsaved ?? this.chain;
+    if (local && local.refreshToken !== stored.refreshToken && !stored.lineage.includes(fingerprint(local.refreshToken))) return;
+    if (this.inFlight || this.unsaved) return; // a renewal began meanwhile: its result is newer
+    this.chain = stored;
+  }
+
+  /**
    * One renewal across replicas: under the store's lock, read the stored chain (another replica may have renewed),
    * use its access token if still good, else redeem its refresh token once and store the result by compare-and-set.
    */

@@ -521,6 +521,53 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(wire.invalidGrants).toBe(0);
   });
 
+  it('a token lock left by a leader that lost its lease (killed mid-redemption) is taken over by the new leader at once; one taken under the current lease is waited for', async () => {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    const leaseKey = raw.key(KEYS.leader);
+    const lockKey = raw.key(KEYS.tokensLock);
+    await raw.client.set(leaseKey, 'next#2');
+    // The dead leader's lock, taken under its own lease and left to a TTL far longer than this test waits.
+    await raw.client.set(lockKey, 'dead#5|dead#1', 'PX', 60_000);
+    const next = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'next#2' }), waitMs: 1_000 } });
+    await ready(next);
+    const token = await next.provider.getAccessToken();
+    expect(wire.redemptions).toMatchObject([{ sent: first, status: 200 }]);
+    // A lock held under the lease that is current belongs to a redemption that may still store: it is waited for.
+    await raw.client.set(lockKey, 'other#9|next#2', 'PX', 60_000);
+    next.provider.invalidate(token);
+    await expect(next.provider.getAccessToken()).rejects.toMatchObject({ code: 'XERO_TOKEN_STORE_UNAVAILABLE' });
+    expect(wire.redemptions).toHaveLength(1);
+  });
+
+  it('a follower keeps its copy of the chain current, so leading after Redis lost its data it reseeds the newest chain, with no invalid_grant', async () => {
+    const volatile = await RedisServer.start({ appendOnly: false });
+    try {
+      const wire = new Wire();
+      const first = consent();
+      const prefix = freshPrefix();
+      const leader = replica(volatile, prefix, wire.fetch(), { initial: first, name: 'leader' });
+      const follower = replica(volatile, prefix, wire.fetch(), { initial: first, name: 'follower' });
+      await ready(leader, follower);
+      let token = '';
+      for (let round = 0; round < 3; round++) [token] = (await raceRound([leader])) as [string];
+      await follower.provider.followShared(); // what a follower does on each publish it adopts
+      follower.provider.invalidate(token); // its copy holds the leader's access token: make it redeem
+      await volatile.kill();
+      await volatile.restart();
+      await ready(follower);
+      sandboxClock.step((GRACE_SECONDS + 5) * 1000); // XERO_REFRESH_TOKEN and every replaced token are dead now
+      await follower.provider.getAccessToken();
+      expect(wire.redemptions.at(-1)).toMatchObject({ sent: wire.redemptions.at(-2)?.received, status: 200 });
+      expect({ invalidGrants: wire.invalidGrants, duplicateRedeems: wire.duplicateRedeems, brokenLinks: wire.brokenLinks(first) }).toEqual({ invalidGrants: 0, duplicateRedeems: 0, brokenLinks: 0 });
+    } finally {
+      await volatile.destroy();
+    }
+  });
+
   let sandboxRefreshCalls = 0;
   beforeEach(() => {
     sandboxRefreshCalls = sandbox.data.counters().token.refresh_token;
