@@ -8,7 +8,8 @@
  *   through a port of its own): followers call nothing, so the three must be equal and one replica calls.
  * - Follower lag: the leader's sync changes the data (a person joins before each sync); every replica's list ETag
  *   (a function of the snapshot version) is polled every 20 ms, and the lag is when a follower first serves the new
- *   version minus when the leader first does.
+ *   version minus when the leader's publish of it was stored (`publishedAt`, Redis's clock, on this machine), and
+ *   also minus when the leader first served it (which adds the publish itself: serialising and compressing).
  * - RSS of the leader and of the followers (from /proc) once they have served a few versions.
  * - Failover: the leader SIGKILLed at a random point of its sync cycle, with a change made at that instant; the
  *   time until another replica leads (/readyz) and until a survivor serves the change (the successor's first
@@ -26,6 +27,7 @@ import { type Memory, memory, round } from '../proc';
 import type { SandboxInfo } from '../servers/sandbox-process';
 import type { SandboxCounters } from '../../src/sandbox';
 import { V8_FLAGS } from '../../src/runtime';
+import { Redis } from 'ioredis';
 import { BenchRedis } from './redis';
 
 /** The bench's own build of the CLI (bench/tsconfig.json includes src/cli.ts). */
@@ -61,7 +63,10 @@ export interface ReplicaResults {
   leaseSeconds: number;
   syncIntervalSeconds: number;
   callsPerSync: CallsPerSync[];
+  /** Leader's publish stored → a follower serves it. */
   lagMs: { samples: number[]; p50: number; p99: number; max: number };
+  /** Leader serves a version → a follower serves it (the publish included). */
+  lagFromLeaderMs: { samples: number[]; p50: number; p99: number; max: number };
   /** Once they have served BENCH_REPLICA_SYNCS versions. */
   memory: { leader: Memory; followers: Memory[] };
   failovers: Failover[];
@@ -275,14 +280,23 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
 
     // Follower lag: a change before each sync; the moment each replica first serves the new version.
     const lag: number[] = [];
+    const lagFromLeader: number[] = [];
     const leader = await leaderOf();
+    const published = new Redis(redis!.url, { lazyConnect: false });
+    const publishKey = 'xero-scim:directory';
     for (let i = 0; i < options.replicaSyncs; i++) {
       await quiet();
       const baseline = await Promise.all(live().map((r) => r.version()));
+      const baselineVersion = await published.hget(publishKey, 'version');
       await change();
       const firstServed = new Map<ServeReplica, number>();
+      let publishedAt: number | undefined;
       await until(
         async () => {
+          if (publishedAt === undefined) {
+            const [version, at] = await published.hmget(publishKey, 'version', 'publishedAt');
+            if (version !== baselineVersion && at) publishedAt = Number(at);
+          }
           await Promise.all(
             live().map(async (r, k) => {
               if (firstServed.has(r)) return;
@@ -296,9 +310,15 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
         'every replica to serve the new version',
       );
       const at = firstServed.get(leader)!;
-      for (const [r, t] of firstServed) if (r !== leader) lag.push(t - at);
-      log(`replicas: sync ${i + 1}/${options.replicaSyncs}: follower lag ${[...firstServed].filter(([r]) => r !== leader).map(([, t]) => `${t - at} ms`).join(', ')}`);
+      const stored = publishedAt ?? Number(await published.hget(publishKey, 'publishedAt'));
+      for (const [r, t] of firstServed) {
+        if (r === leader) continue;
+        lagFromLeader.push(t - at);
+        lag.push(t - stored);
+      }
+      log(`replicas: sync ${i + 1}/${options.replicaSyncs}: follower lag after the publish ${[...firstServed].filter(([r]) => r !== leader).map(([, t]) => `${t - stored} ms`).join(', ')} (after the leader served it: ${[...firstServed].filter(([r]) => r !== leader).map(([, t]) => `${t - at} ms`).join(', ')})`);
     }
+    published.disconnect();
     const mem = { leader: memory(leader.pid), followers: live().filter((r) => r !== leader).map((r) => memory(r.pid)) };
     log(`replicas: RSS leader ${mem.leader.rssMiB} MiB (peak ${mem.leader.peakRssMiB}), followers ${mem.followers.map((m) => `${m.rssMiB} MiB (peak ${m.peakRssMiB})`).join(', ')}`);
 
@@ -347,6 +367,7 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
       syncIntervalSeconds: SYNC_INTERVAL_SECONDS,
       callsPerSync,
       lagMs: { samples: lag, p50: percentile(lag, 50), p99: percentile(lag, 99), max: Math.max(...lag) },
+      lagFromLeaderMs: { samples: lagFromLeader, p50: percentile(lagFromLeader, 50), p99: percentile(lagFromLeader, 99), max: Math.max(...lagFromLeader) },
       memory: mem,
       failovers,
       replicaStartMs,

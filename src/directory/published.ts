@@ -51,7 +51,7 @@ export class PublishedSnapshot {
   publish(data: readonly TenantData[], builtAt: number): boolean {
     // Hashing the content costs a fraction of a build: an unchanged directory (the usual sync) builds nothing.
     if (this.snapshot && this.snapshot.version === snapshotVersion(data)) return false;
-    this.swap(buildSnapshot(data, isoTime(builtAt)));
+    this.swap(buildSnapshot(data, isoTime(builtAt), this.snapshot));
     return true;
   }
 
@@ -60,13 +60,14 @@ export class PublishedSnapshot {
    * bytes; the same object is kept when the content is unchanged.
    */
   adopt(data: readonly TenantData[], builtAt: string): DirectorySnapshot {
-    if (this.snapshot && this.snapshot.version === snapshotVersion(data) && this.snapshot.builtAt === builtAt) return this.snapshot;
-    return this.swap(buildSnapshot(data, builtAt));
+    // A new build has a new `builtAt`: compared first, it spares hashing the content of every changed state.
+    if (this.snapshot && this.snapshot.builtAt === builtAt && this.snapshot.version === snapshotVersion(data)) return this.snapshot;
+    return this.swap(buildSnapshot(data, builtAt, this.snapshot));
   }
 
   /** The snapshot of a state loaded from STATE_DIR, built as it was saved. */
   restore(data: readonly TenantData[], savedAt: string): DirectorySnapshot {
-    return this.swap(buildSnapshot(data, savedAt));
+    return this.swap(buildSnapshot(data, savedAt, this.snapshot));
   }
 
   private swap(snapshot: DirectorySnapshot): DirectorySnapshot {

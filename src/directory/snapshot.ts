@@ -39,8 +39,11 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
  * (no group, no role) but the person stays listed, inactive, while Xero lists them; `UNKNOWN` is a membership
  * without a grantable role. A role held by a user in an edition that does not list it (e.g. MANAGEDCLIENT seen in a
  * BUSINESS organisation) is still shown: Xero's answer wins over our edition table.
+ *
+ * `previous`, the snapshot this one replaces, lends its ids: a person's and a role's id are name-based UUIDs (a SHA-1
+ * each) of what does not change from sync to sync, so the ones it already computed are taken rather than hashed again.
  */
-export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): DirectorySnapshot {
+export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, previous?: DirectorySnapshot): DirectorySnapshot {
   const sortedTenants = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
   const organisations = sortedTenants.map((t) => t.organisation);
   const organisationById = new Map(organisations.map((o) => [o.id, o]));
@@ -68,7 +71,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
       if (r.updatedAt > newest.updatedAt) newest = r;
     }
     people.push({
-      id: personId(userName),
+      id: previous?.personByUserName.get(userName)?.id ?? personId(userName),
       userName,
       email: newest.email.trim(),
       givenName: newest.firstName,
@@ -82,12 +85,14 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string): 
   people.sort((a, b) => byString(a.id, b.id));
 
   // Role ids are per (organisation, code): computed once each, not once per record.
+  const previousRoleId = (organisationId: string, code: RoleCode): string | undefined =>
+    previous?.rolesByOrganisation.get(organisationId)?.find((r) => r.code === code)?.id;
   const roleIds = new Map<string, Map<string, string>>();
   const roleIdOf = (organisationId: string, code: RoleCode): string => {
     let codes = roleIds.get(organisationId);
     if (!codes) roleIds.set(organisationId, (codes = new Map()));
     let id = codes.get(code);
-    if (id === undefined) codes.set(code, (id = roleId(organisationId, code)));
+    if (id === undefined) codes.set(code, (id = previousRoleId(organisationId, code) ?? roleId(organisationId, code)));
     return id;
   };
 

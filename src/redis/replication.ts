@@ -45,10 +45,11 @@ export interface RedisReplicationOptions {
 export type BodyEncoding = 'gzip' | 'br';
 
 /**
- * gzip at level 6. At 100,000 users (1,000 organisations, a 30 MB state) it writes 5.6 MB in 0.48 s and reads back
- * in 0.17 s; brotli at quality 4 writes 5.2 MB but takes 0.67 s and 0.25 s, and its better ratios cost seconds
- * (quality 9: 4.8 MB in 4.3 s). Every follower decompresses every publish, so reading fast matters more than 8% of
- * Redis memory (random ids keep either near a fifth of the JSON).
+ * gzip at level 1. At 100,000 users (1,000 organisations, a 30 MB state) it writes 6.2 MB in about 0.3 s and reads
+ * back in about 0.14 s; level 6 saves 0.5 MB for a third more time, brotli at quality 4 writes 5.2 MB but takes
+ * 0.67 s and 0.25 s, and its better ratios cost seconds (quality 9: 4.8 MB in 4.3 s). A publish is on the path from
+ * the leader's sync to every follower serving it, so time matters more than 10% of Redis memory (random ids keep
+ * every setting near a fifth of the JSON).
  * Figures: RELIABILITY.md, "7. One leader, fenced publishes".
  */
 export const PUBLISH_ENCODING: BodyEncoding = 'gzip';
@@ -60,7 +61,7 @@ const unbrotliAsync = promisify(brotliDecompress);
 
 export async function compressBody(json: string, encoding: BodyEncoding = PUBLISH_ENCODING): Promise<Buffer> {
   if (encoding === 'br') return brotliAsync(json, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: json.length } });
-  return gzipAsync(json, { level: 6 });
+  return gzipAsync(json, { level: 1 });
 }
 
 export async function decompressBody(body: Buffer, encoding: string): Promise<string> {
@@ -89,7 +90,7 @@ class LuaScript {
 /** KEYS: leader, fence. ARGV: replicaId, leaseMs, fence floor, the value this replica held last (or ''). */
 const ACQUIRE = new LuaScript(`
 local current = redis.call('GET', KEYS[1])
-if current and current ~= ARGV[4] then return {0, current} end
+if current and current ~= ARGV[4] then return {0, current, redis.call('PTTL', KEYS[1])} end
 local fence = redis.call('INCR', KEYS[2])
 local floor = tonumber(ARGV[3])
 if fence <= floor then fence = floor + 1; redis.call('SET', KEYS[2], fence) end
@@ -120,8 +121,9 @@ local sequence = redis.call('INCR', KEYS[2])
 local floor = tonumber(ARGV[2])
 if sequence <= floor then sequence = floor + 1; redis.call('SET', KEYS[2], sequence) end
 redis.call('DEL', KEYS[3])
+local now = redis.call('TIME')
 redis.call('HSET', KEYS[3], 'sequence', sequence, 'version', ARGV[3], 'builtAt', ARGV[4], 'publishedBy', ARGV[5],
-  'fence', ARGV[6], 'encoding', ARGV[7], 'body', ARGV[8])
+  'fence', ARGV[6], 'encoding', ARGV[7], 'body', ARGV[8], 'publishedAt', now[1] * 1000 + math.floor(now[2] / 1000))
 redis.call('PUBLISH', KEYS[4], sequence)
 return sequence
 `);
@@ -321,25 +323,30 @@ export class RedisReplication implements Replication {
       await this.renew(this.held);
       return this.leaseMs / 3;
     }
-    await this.acquire();
-    return this.held ? this.leaseMs / 3 : this.jittered(this.leaseMs / 3);
+    const leaseLeftMs = await this.acquire();
+    if (this.held) return this.leaseMs / 3;
+    // Another replica leads: try again just after its lease would run out (a dead leader's is not renewed), so a
+    // successor takes over within one lease TTL, not up to a third of one later; the jitter spreads the replicas.
+    const untilExpiry = leaseLeftMs !== undefined && leaseLeftMs >= 0 ? leaseLeftMs + 20 + Math.round(80 * this.random()) : Infinity;
+    return Math.min(this.jittered(this.leaseMs / 3), untilExpiry);
   }
 
-  private async acquire(): Promise<void> {
+  /** Takes the lease if it is free (or still ours); answers the milliseconds left of another replica's lease. */
+  private async acquire(): Promise<number | undefined> {
     const sentAt = this.now();
     const reply = (await ACQUIRE.run(this.connection.client, [this.connection.key(KEYS.leader), this.connection.key(KEYS.leaderFence)], [
       this.replicaId,
       this.leaseMs,
       this.highestFence,
       this.previousValue,
-    ])) as [number, string];
-    const [acquired, value] = reply;
+    ])) as [number, string, number?];
+    const [acquired, value, leaseLeftMs] = reply;
     if (!this.running) {
       if (acquired === 1) await RELEASE.run(this.connection.client, [this.connection.key(KEYS.leader)], [value]);
-      return;
+      return undefined;
     }
     this.leaderSeen = leaseHolder(value);
-    if (acquired !== 1) return;
+    if (acquired !== 1) return leaseLeftMs;
     const fence = fenceOf(value);
     this.highestFence = Math.max(this.highestFence, fence);
     this.previousValue = value;
@@ -347,6 +354,7 @@ export class RedisReplication implements Replication {
     this.logger.info({ replica: this.replicaId, fence }, 'this replica leads: it syncs from Xero and publishes');
     this.armExpiry();
     this.tellLeadership(true);
+    return undefined;
   }
 
   private async renew(held: HeldLease): Promise<void> {
