@@ -5,7 +5,6 @@
  * nothing was refused, no refresh token was redeemed twice, and each redemption used the token the one before it
  * returned.
  */
-import { createServer } from 'node:net';
 import { runAuth } from '../../src/commands/auth';
 import { loadConfig } from '../../src/config';
 import { Credentials } from '../../src/directory/credentials';
@@ -19,6 +18,7 @@ import { XeroError } from '../../src/xero/errors';
 import { IdentityClient } from '../../src/xero/identity';
 import { type StoredTokens, TokenProvider, TokenStoreError, fingerprint } from '../../src/xero/tokens';
 import { RedisServer, describeWithRedis } from '../support/redis-server';
+import { freePort } from '../support/free-port';
 
 jest.setTimeout(120_000);
 
@@ -604,12 +604,7 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   });
 
   it('xero-scim auth with REDIS_URL stores the consent in Redis and says so', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = probe.address() as { port: number };
-        probe.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const prefix = freshPrefix();
     const lines: string[] = [];
     const config = loadConfig({
