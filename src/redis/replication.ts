@@ -27,7 +27,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { parsePersisted } from '../directory/persistence';
 import type { PublishedState, ReplicaInfo, Replication, ReplicationEvents, ReplicationStatus } from '../directory/replication';
-import type { RedisConnection } from './connection';
+import { type RedisConnection, quit } from './connection';
 import { KEYS } from './keys';
 
 export interface RedisReplicationOptions {
@@ -229,7 +229,7 @@ export class RedisReplication implements Replication {
     await client.hdel(this.connection.key(KEYS.replicas), this.replicaId).catch(() => undefined);
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
+    if (subscriber) await quit(subscriber);
   }
 
   leading(): boolean {
