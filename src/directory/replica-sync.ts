@@ -7,7 +7,8 @@
  * `sync.ts` composes it when `XeroDirectoryDeps.replication` is given; without it none of this runs and STATE_DIR
  * keeps the state (`saved-state.ts`). The rules it keeps:
  * - only the lease holder syncs: the sync loop runs while this replica leads (`start`), and a result the store
- *   refuses (the lease moved on) is dropped, not reported as this replica's, and the newest published state taken;
+ *   refuses (the lease moved on), or one another leader's publish overtook while it ran, is dropped, not reported
+ *   as this replica's, and the newest published state taken;
  * - nothing empty is published (a leader without a snapshot publishes nothing), and nothing empty is adopted (no
  *   published state, or a store that cannot be read, leaves what is held);
  * - a published state is not adopted under this replica's own sync pass, and adoptions run one at a time, in order;
@@ -49,6 +50,9 @@ export interface ReplicaSyncParts {
   /** The directory's record of the last sync: an adopted state replaces it with the publisher's. */
   readonly lastSync: { get(): LastSync; set(lastSync: LastSync): void };
 }
+
+/** What became of a leader's sync result: published (or kept here while the store is unreachable), or dropped. */
+type Publication = 'kept' | 'lost' | 'superseded';
 
 /** A leader's sync pass with what became of its result: `kept` is false when it was dropped (the lease moved on). */
 export interface LeaderPass {
@@ -127,19 +131,20 @@ export class ReplicaSync {
   async leaderPass(pass: () => Promise<SyncPassResult>): Promise<LeaderPass> {
     this.passing = true;
     let result: SyncPassResult;
-    let kept: boolean;
+    let kept: Publication;
     try {
       result = await pass();
       kept = await this.publishResult(result.consumed);
     } finally {
       this.passing = false;
     }
-    if (!kept) {
+    if (kept !== 'kept') {
       // The lease went to another replica meanwhile: its syncs are the truth, and this one's failures are not ours.
-      this.parts.logger.info({ version: result.report.snapshotVersion }, 'sync result dropped: this replica no longer leads');
+      const why = kept === 'superseded' ? 'another replica published while it ran' : 'this replica no longer leads';
+      this.parts.logger.info({ version: result.report.snapshotVersion }, `sync result dropped: ${why}`);
       void this.enqueue(() => this.adoptNewest('dropped'));
     }
-    return { result, kept };
+    return { result, kept: kept === 'kept' };
   }
 
   /**
@@ -173,17 +178,22 @@ export class ReplicaSync {
 
   /**
    * The leader's half of a sync: publishes the result, fenced (only when a snapshot exists: nothing empty is
-   * published), and consumes the confirmations it applied once that succeeded. False when the result must be
-   * dropped: the lease is no longer this replica's. A store that cannot be reached keeps the result here, reported.
+   * published), and consumes the confirmations it applied once that succeeded. The result is dropped when the lease
+   * is no longer this replica's (`lost`), or when another replica published while the pass ran (`superseded`: the
+   * lease moved on and came back, and this result was built without what the other leader applied, a confirmed
+   * removal say). A store that cannot be reached keeps the result here, reported.
    */
-  private async publishResult(consumed: readonly string[]): Promise<boolean> {
+  private async publishResult(consumed: readonly string[]): Promise<Publication> {
     const { replication, published, tenants, clock, policy, logger, confirmationStore } = this.parts;
-    if (!replication.leading()) return false;
+    if (!replication.leading()) return 'lost';
     const snapshot = published.current();
-    if (!snapshot) return true;
+    if (!snapshot) return 'kept';
     const state = toPersisted(tenants.sorted(), isoTime(clock.now()), policy);
     let result: false | PublishedState;
     try {
+      // Adoptions wait while a pass runs, so `held` is what the pass started from; no other replica can publish
+      // between this read and the fenced publish below while this one holds the lease.
+      if (await replication.fetchPublished(this.held?.sequence)) return 'superseded';
       result = await replication.publish({ version: snapshot.version, builtAt: snapshot.builtAt, state });
     } catch (err) {
       this.publishFailure = {
@@ -192,9 +202,9 @@ export class ReplicaSync {
         at: isoTime(clock.now()),
       };
       logger.error({ err }, 'cannot publish the directory state; serving it from this replica only');
-      return true;
+      return 'kept';
     }
-    if (result === false) return false;
+    if (result === false) return 'lost';
     this.held = { sequence: result.sequence, version: snapshot.version, state };
     this.lastPublished = state.savedAt;
     this.publishFailure = undefined;
@@ -202,7 +212,7 @@ export class ReplicaSync {
     if (consumed.length > 0) {
       await confirmationStore.consume(consumed).catch((err: unknown) => logger.error({ err }, 'cannot delete consumed disconnect confirmations'));
     }
-    return true;
+    return 'kept';
   }
 
   /** A published state, taken wholesale: the tenant states, and the snapshot built with the publisher's `builtAt`. */
