@@ -34,18 +34,30 @@ export interface ConfirmationStore {
 /** What a sync applies: every readable confirmation; a store that cannot be read at all confirms nothing (and says so). */
 export async function readConfirmations(store: ConfirmationStore, logger: Logger): Promise<PendingConfirmation[]> {
   try {
-    return await store.pending((key, err) => logger.warn({ key, err }, 'ignoring an unreadable disconnect confirmation in STATE_DIR'));
+    return await store.pending((key, err) => logger.warn({ key, err }, 'ignoring an unreadable disconnect confirmation'));
   } catch (err) {
-    logger.error({ err }, 'cannot read disconnect confirmations from STATE_DIR');
+    logger.error({ err }, 'cannot read the disconnect confirmations; none is applied this sync');
     return [];
   }
 }
 
-const confirmationFile = z.object({
+const storedConfirmation = z.object({
   format: z.literal(1),
   tenantIds: z.array(z.string().min(1).transform((id) => id.toLowerCase())).min(1),
   at: z.string(),
 });
+
+/** A confirmation as every store keeps it (a file's content, a Redis hash field's value). */
+export function confirmationJson(confirmation: DisconnectConfirmation): string {
+  return JSON.stringify({ format: 1, tenantIds: confirmation.tenantIds, at: confirmation.at });
+}
+
+/** A stored confirmation read back; throws, saying why, when `json` is not one (the store's `onUnreadable`). */
+export function parseConfirmation(json: unknown): DisconnectConfirmation {
+  const parsed = storedConfirmation.safeParse(json);
+  if (!parsed.success) throw new Error(`not a confirmation (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+  return { tenantIds: parsed.data.tenantIds, at: parsed.data.at };
+}
 
 const CONFIRMATIONS_DIR = 'confirm-disconnect';
 
@@ -59,7 +71,7 @@ export class FileConfirmationStore implements ConfirmationStore {
   async add(confirmation: DisconnectConfirmation): Promise<void> {
     // Time first, so the files sort in the order they were written.
     const name = `${confirmation.at.replace(/[^0-9]/g, '')}-${randomBytes(6).toString('hex')}.json`;
-    await writeFileDurably(path.join(this.dir, name), JSON.stringify({ format: 1, ...confirmation }));
+    await writeFileDurably(path.join(this.dir, name), confirmationJson(confirmation));
   }
 
   async pending(onUnreadable?: (key: string, error: Error) => void): Promise<PendingConfirmation[]> {
@@ -72,9 +84,7 @@ export class FileConfirmationStore implements ConfirmationStore {
       try {
         const json = await readJsonFileIfExists(path.join(this.dir, key), () => new Error('not valid JSON'));
         if (json === undefined) continue; // consumed meanwhile
-        const parsed = confirmationFile.safeParse(json);
-        if (!parsed.success) throw new Error(`not a confirmation (${parsed.error.issues[0]?.message ?? 'invalid'})`);
-        out.push({ key, confirmation: { tenantIds: parsed.data.tenantIds, at: parsed.data.at } });
+        out.push({ key, confirmation: parseConfirmation(json) });
       } catch (err) {
         onUnreadable?.(key, err as Error);
       }

@@ -5,16 +5,9 @@
  * first, so fields sort in the order they were written), the same JSON form as the files.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import type { ConfirmationStore, DisconnectConfirmation, PendingConfirmation } from '../directory/confirmations';
+import { type ConfirmationStore, type DisconnectConfirmation, type PendingConfirmation, confirmationJson, parseConfirmation } from '../directory/confirmations';
 import type { RedisConnection } from './connection';
 import { KEYS } from './keys';
-
-const stored = z.object({
-  format: z.literal(1),
-  tenantIds: z.array(z.string().min(1).transform((id) => id.toLowerCase())).min(1),
-  at: z.string(),
-});
 
 export class RedisConfirmationStore implements ConfirmationStore {
   constructor(private readonly connection: RedisConnection) {}
@@ -25,7 +18,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
 
   async add(confirmation: DisconnectConfirmation): Promise<void> {
     const field = `${confirmation.at.replace(/[^0-9]/g, '')}-${randomBytes(6).toString('hex')}`;
-    await this.connection.client.hset(this.hash, field, JSON.stringify({ format: 1, tenantIds: confirmation.tenantIds, at: confirmation.at }));
+    await this.connection.client.hset(this.hash, field, confirmationJson(confirmation));
   }
 
   async pending(onUnreadable?: (key: string, error: Error) => void): Promise<PendingConfirmation[]> {
@@ -33,9 +26,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
     const out: PendingConfirmation[] = [];
     for (const key of Object.keys(all).sort()) {
       try {
-        const parsed = stored.safeParse(JSON.parse(all[key]!));
-        if (!parsed.success) throw new Error(`not a confirmation (${parsed.error.issues[0]?.message ?? 'invalid'})`);
-        out.push({ key, confirmation: { tenantIds: parsed.data.tenantIds, at: parsed.data.at } });
+        out.push({ key, confirmation: parseConfirmation(JSON.parse(all[key]!)) });
       } catch (err) {
         onUnreadable?.(key, err as Error);
       }

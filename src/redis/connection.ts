@@ -143,9 +143,7 @@ export class RedisConnection {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const connection of [this.client, ...this.subscribers]) {
-      await connection.quit().catch(() => connection.disconnect());
-    }
+    for (const connection of [this.client, ...this.subscribers]) await quit(connection);
   }
 
   private options(): RedisOptions {
@@ -185,4 +183,27 @@ export class RedisConnection {
     const secrets = [new URL(this.settings.url).password, this.settings.password].filter((s): s is string => !!s);
     return secrets.reduce((t, secret) => t.split(secret).join('***').split(encodeURIComponent(secret)).join('***'), text);
   }
+}
+
+/** Connections being closed, so a second `quit` (the connection closing a subscriber its user quit) waits on the first. */
+const closing = new WeakMap<Redis, Promise<void>>();
+
+/**
+ * QUIT, resolving once the socket has closed; a plain disconnect if QUIT fails (Redis down). Called again for the
+ * same connection it waits on the first call: a second QUIT on a closing socket fails, and the disconnect that
+ * followed armed a timer that held the process for seconds after shutdown.
+ */
+export function quit(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return Promise.resolve();
+  let closed = closing.get(connection);
+  if (!closed) {
+    closed = connection.quit().then(
+      () => (connection.status === 'end' ? undefined : new Promise<void>((resolve) => connection.once('end', () => resolve()))),
+      () => {
+        if (connection.status !== 'end') connection.disconnect();
+      },
+    );
+    closing.set(connection, closed);
+  }
+  return closed;
 }

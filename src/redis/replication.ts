@@ -27,7 +27,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { parsePersisted } from '../directory/persistence';
 import type { PublishedState, ReplicaInfo, Replication, ReplicationEvents, ReplicationStatus } from '../directory/replication';
-import type { RedisConnection } from './connection';
+import { type RedisConnection, quit } from './connection';
 import { KEYS } from './keys';
 
 export interface RedisReplicationOptions {
@@ -231,7 +231,7 @@ export class RedisReplication implements Replication {
     await client.hdel(this.connection.key(KEYS.replicas), this.replicaId).catch(() => undefined);
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
+    if (subscriber) await quit(subscriber);
   }
 
   leading(): boolean {
@@ -253,7 +253,13 @@ export class RedisReplication implements Replication {
     const floor = Math.max(this.highestSequence, this.servingSequence ?? 0);
     const attempt = PUBLISH.run(this.connection.client, keys, [held.value, floor, input.version, input.builtAt, this.replicaId, held.fence, PUBLISH_ENCODING, body]);
     this.publishing = attempt.catch(() => undefined);
-    const sequence = Number(await attempt);
+    // ioredis attaches the command's arguments to a reply error: here the lease value and the whole compressed
+    // state, which a logged error would then carry. The caller gets Redis's answer alone.
+    const sequence = Number(
+      await attempt.catch((err: unknown) => {
+        throw new Error(`publishing to Redis at ${this.connection.endpoint} failed: ${String((err as Error).message).split('\n')[0]}`);
+      }),
+    );
     if (!(sequence > 0)) {
       if (this.held === held) this.lose('Redis refused a publish: another replica holds the lease');
       return false;

@@ -17,7 +17,8 @@ import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/log';
 import { RedisConnection } from '../../src/redis/connection';
 import { KUBERNETES, type Json, only, render, secretReferences } from './kustomize';
-import { describeWithRedis, freePort } from '../support/redis-server';
+import { freePort } from '../support/free-port';
+import { describeWithRedis } from '../support/redis-server';
 
 const HA = path.join(KUBERNETES, 'ha');
 const docs = render('ha');

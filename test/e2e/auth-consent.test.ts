@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -16,6 +15,7 @@ import { silentLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import { ensureBuilt } from '../reliability/support';
 import { artifactPath, chromiumAvailable, launchChromium } from '../support/browser';
+import { freePort } from '../support/free-port';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -38,17 +38,6 @@ function readmeRehearsal(): { env: Record<string, string>; command: string[]; lo
   const loginUrl = /`(http:\/\/127\.0\.0\.1:\d+\/identity\/connect\/authorize\?[^`]*?)&…`/.exec(readme)?.[1];
   if (!loginUrl) throw new Error('README.md does not show the sandbox login URL');
   return { env, command, loginUrl };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 const describeWithBrowser = chromiumAvailable() ? describe : describe.skip;

@@ -77,17 +77,7 @@ const gauge = (text: string, name: string): string | undefined => text.split('\n
 describe('/readyz, /metrics and the status page of a replica', () => {
   it('/readyz shows the role, the leader, the store and each replica, as the OpenAPI description says', async () => {
     const res = expectContract(await request(appFor(status(replication()))).get('/readyz').expect(200));
-    expect(res.body.replication).toEqual({
-      replicaId: 'xero-scim-7f9c-b2k4p#a1b2',
-      role: 'follower',
-      leader: 'xero-scim-7f9c-x8q2z#c3d4',
-      store: { state: 'up', endpoint: 'redis://redis:6379/0', since: '2026-11-27T00:00:00.000Z' },
-      sequence: 42,
-      replicas: [
-        { replicaId: 'xero-scim-7f9c-x8q2z#c3d4', role: 'leader', version: snapshot.version, seenAt: '2026-11-27T00:09:58.000Z' },
-        { replicaId: 'xero-scim-7f9c-b2k4p#a1b2', role: 'follower', version: snapshot.version, seenAt: '2026-11-27T00:09:59.000Z' },
-      ],
-    });
+    expect(res.body.replication).toEqual(replication()); // every field known, so every field as the directory said
   });
 
   it('with Redis down a replica holding a snapshot stays ready; the body and the page say why it is degraded', async () => {

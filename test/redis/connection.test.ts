@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { RedisConnection, reconnectDelayMs, redisEndpoint } from '../../src/redis/connection';
-import { describeWithRedis, freePort, RedisServer } from '../support/redis-server';
+import { freePort } from '../support/free-port';
+import { describeWithRedis, RedisServer } from '../support/redis-server';
 
 /** A logger whose lines the test reads. */
 function capturingLogger() {

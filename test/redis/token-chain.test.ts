@@ -5,7 +5,6 @@
  * nothing was refused, no refresh token was redeemed twice, and each redemption used the token the one before it
  * returned.
  */
-import { createServer } from 'node:net';
 import { runAuth } from '../../src/commands/auth';
 import { loadConfig } from '../../src/config';
 import { Credentials } from '../../src/directory/credentials';
@@ -19,6 +18,8 @@ import { XeroError } from '../../src/xero/errors';
 import { IdentityClient } from '../../src/xero/identity';
 import { type StoredTokens, TokenProvider, TokenStoreError, fingerprint } from '../../src/xero/tokens';
 import { RedisServer, describeWithRedis } from '../support/redis-server';
+import { freePort } from '../support/free-port';
+import { tokenStoreContract } from '../support/token-store-contract';
 
 jest.setTimeout(120_000);
 
@@ -102,10 +103,17 @@ class Wire {
     return broken;
   }
 
+  /** What breaks a chain, counted: every one is 0 for a chain that held (`CHAIN_HELD`). */
+  breaks(first: string): { invalidGrants: number; duplicateRedeems: number; brokenLinks: number } {
+    return { invalidGrants: this.invalidGrants, duplicateRedeems: this.duplicateRedeems, brokenLinks: this.brokenLinks(first) };
+  }
+
   get lastReceived(): string | undefined {
     return this.redemptions.filter((x) => x.status === 200).at(-1)?.received;
   }
 }
+
+const CHAIN_HELD = { invalidGrants: 0, duplicateRedeems: 0, brokenLinks: 0 };
 
 /** Holds the next answer handed to one replica until released (that replica paused mid-redemption). */
 class Gate {
@@ -222,6 +230,30 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     );
   }
 
+  /** Three web replicas on `server` sharing one new chain from a fresh consent, connected. */
+  async function threeReplicas(server: RedisServer): Promise<{ wire: Wire; first: string; prefix: string; replicas: Replica[] }> {
+    const wire = new Wire();
+    const first = consent();
+    const prefix = freshPrefix();
+    const replicas = [0, 1, 2].map((i) => replica(server, prefix, wire.fetch(), { initial: first, name: `r${i}` }));
+    await ready(...replicas);
+    return { wire, first, prefix, replicas };
+  }
+
+  /** A new chain whose redemptions are fenced by the leader lease, held in Redis by `holder` (`<replica>#<fence>`). */
+  async function leasedChain(holder: string): Promise<{ wire: Wire; first: string; prefix: string; leaseKey: string; raw: RedisConnection }> {
+    const prefix = freshPrefix();
+    const raw = connect(redis, prefix);
+    await raw.ready();
+    const leaseKey = raw.key(KEYS.leader);
+    await raw.client.set(leaseKey, holder);
+    return { wire: new Wire(), first: consent(), prefix, leaseKey, raw };
+  }
+
+  async function raceRounds(replicas: Replica[], rounds: number): Promise<void> {
+    for (let round = 0; round < rounds; round++) await raceRound(replicas);
+  }
+
   async function ready(...replicas: Replica[]): Promise<void> {
     for (const r of replicas) {
       const deadline = Date.now() + 20_000;
@@ -239,19 +271,15 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   }
 
   it(`three replicas racing to renew for ${ROUNDS} rounds: one redemption per rotation, no invalid_grant, an unbroken chain`, async () => {
-    const wire = new Wire();
-    const first = consent();
-    const prefix = freshPrefix();
-    const replicas = [0, 1, 2].map((i) => replica(redis, prefix, wire.fetch(), { initial: first, name: `r${i}` }));
-    await ready(...replicas);
+    const { wire, first, prefix, replicas } = await threeReplicas(redis);
     for (let round = 1; round <= ROUNDS; round++) {
       const tokens = await raceRound(replicas);
       expect({ round, distinct: new Set(tokens).size }).toEqual({ round, distinct: 1 }); // access tokens are shared
     }
     const tokenCalls = replicas.reduce((n, r) => n + r.provider.status().tokenCalls, 0);
-    const figures = { rotations: wire.redemptions.length, tokenCalls, invalidGrants: wire.invalidGrants, duplicateRedeems: wire.duplicateRedeems, brokenLinks: wire.brokenLinks(first) };
+    const figures = { rotations: wire.redemptions.length, tokenCalls, ...wire.breaks(first) };
     console.info(`token chain race: ${JSON.stringify(figures)}`);
-    expect(figures).toEqual({ rotations: ROUNDS, tokenCalls: ROUNDS, invalidGrants: 0, duplicateRedeems: 0, brokenLinks: 0 });
+    expect(figures).toEqual({ rotations: ROUNDS, tokenCalls: ROUNDS, ...CHAIN_HELD });
     const stored = await storedChain(redis, prefix);
     expect(stored?.refreshToken).toBe(wire.lastReceived);
     expect(stored?.lineage[0]).toBe(fingerprint(first)); // the consent's token is kept: XERO_REFRESH_TOKEN stays recognised
@@ -341,42 +369,29 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   });
 
   it('Redis SIGKILLed and restarted with its append-only file: the chain continues', async () => {
-    const wire = new Wire();
-    const first = consent();
-    const prefix = freshPrefix();
-    const replicas = [0, 1, 2].map((i) => replica(redis, prefix, wire.fetch(), { initial: first, name: `r${i}` }));
-    await ready(...replicas);
-    for (let round = 0; round < 5; round++) await raceRound(replicas);
+    const { wire, first, replicas } = await threeReplicas(redis);
+    await raceRounds(replicas, 5);
     await redis.kill();
     await redis.restart();
     await ready(...replicas);
     sandboxClock.step((GRACE_SECONDS + 5) * 1000); // any replayed token would now be refused
-    for (let round = 0; round < 5; round++) await raceRound(replicas);
-    expect({ invalidGrants: wire.invalidGrants, duplicateRedeems: wire.duplicateRedeems, brokenLinks: wire.brokenLinks(first), rotations: wire.redemptions.length }).toEqual({
-      invalidGrants: 0,
-      duplicateRedeems: 0,
-      brokenLinks: 0,
-      rotations: 10,
-    });
+    await raceRounds(replicas, 5);
+    expect({ ...wire.breaks(first), rotations: wire.redemptions.length }).toEqual({ ...CHAIN_HELD, rotations: 10 });
     expect(replicas.flatMap((r) => r.warnings)).toEqual([]); // nothing was lost, so nothing reseeded
   });
 
   it('Redis restarted without its data: a replica reseeds the chain from its own newest copy, with no invalid_grant', async () => {
     const volatile = await RedisServer.start({ appendOnly: false });
     try {
-      const wire = new Wire();
-      const first = consent();
-      const prefix = freshPrefix();
-      const replicas = [0, 1, 2].map((i) => replica(volatile, prefix, wire.fetch(), { initial: first, name: `r${i}` }));
-      await ready(...replicas);
-      for (let round = 0; round < 5; round++) await raceRound(replicas);
+      const { wire, first, prefix, replicas } = await threeReplicas(volatile);
+      await raceRounds(replicas, 5);
       await volatile.kill();
       await volatile.restart();
       await ready(...replicas);
       expect(await storedChain(volatile, prefix)).toBeUndefined(); // the data is gone
       sandboxClock.step((GRACE_SECONDS + 5) * 1000); // XERO_REFRESH_TOKEN and every old token are dead now
-      for (let round = 0; round < 5; round++) await raceRound(replicas);
-      expect({ invalidGrants: wire.invalidGrants, duplicateRedeems: wire.duplicateRedeems, brokenLinks: wire.brokenLinks(first) }).toEqual({ invalidGrants: 0, duplicateRedeems: 0, brokenLinks: 0 });
+      await raceRounds(replicas, 5);
+      expect(wire.breaks(first)).toEqual(CHAIN_HELD);
       expect(replicas.flatMap((r) => r.warnings).filter((w) => w.includes('Redis held no Xero token chain'))).toHaveLength(1);
       expect((await storedChain(volatile, prefix))?.lineage[0]).toBe(fingerprint(first));
     } finally {
@@ -385,20 +400,16 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   });
 
   it('Redis holding an older chain (its last write lost): a replica stores its newer copy again; one without a copy redeems the previous token within grace', async () => {
-    const wire = new Wire();
-    const first = consent();
-    const prefix = freshPrefix();
-    const replicas = [0, 1, 2].map((i) => replica(redis, prefix, wire.fetch(), { initial: first, name: `r${i}` }));
-    await ready(...replicas);
+    const { wire, first, prefix, replicas } = await threeReplicas(redis);
     const raw = connect(redis, prefix);
     await raw.ready();
-    for (let round = 0; round < 3; round++) await raceRound(replicas);
+    await raceRounds(replicas, 3);
     const older = await raw.client.get(raw.key(KEYS.tokens));
     await raceRound(replicas);
     await raw.client.set(raw.key(KEYS.tokens), older!); // Redis lost the last rotation
     sandboxClock.step((GRACE_SECONDS + 5) * 1000); // the older chain's token is past its grace period
-    for (let round = 0; round < 3; round++) await raceRound(replicas);
-    expect({ invalidGrants: wire.invalidGrants, duplicateRedeems: wire.duplicateRedeems, brokenLinks: wire.brokenLinks(first) }).toEqual({ invalidGrants: 0, duplicateRedeems: 0, brokenLinks: 0 });
+    await raceRounds(replicas, 3);
+    expect(wire.breaks(first)).toEqual(CHAIN_HELD);
     expect(replicas.flatMap((r) => r.warnings).filter((w) => w.includes('older Xero token chain'))).toHaveLength(1);
 
     // No replica remembers the newer chain (all restarted): the previous token is still inside Xero's grace period.
@@ -471,13 +482,7 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   });
 
   it('a replica without the leader lease never redeems; the leader does', async () => {
-    const wire = new Wire();
-    const first = consent();
-    const prefix = freshPrefix();
-    const raw = connect(redis, prefix);
-    await raw.ready();
-    const leaseKey = raw.key(KEYS.leader);
-    await raw.client.set(leaseKey, 'leader#7');
+    const { wire, first, prefix, leaseKey } = await leasedChain('leader#7');
     const stale = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'paused#6' }) } }); // lost its lease
     const none = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => undefined } });
     await ready(stale, none);
@@ -494,13 +499,7 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   });
 
   it('a leader that loses its lease mid-renewal (paused past it) stores nothing; the new leader continues the chain', async () => {
-    const wire = new Wire();
-    const first = consent();
-    const prefix = freshPrefix();
-    const raw = connect(redis, prefix);
-    await raw.ready();
-    const leaseKey = raw.key(KEYS.leader);
-    await raw.client.set(leaseKey, 'old#1');
+    const { wire, first, prefix, leaseKey, raw } = await leasedChain('old#1');
     const gate = new Gate();
     const old = replica(redis, prefix, wire.fetch(gate.pass), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'old#1' }) } });
     const next = replica(redis, prefix, wire.fetch(), { initial: first, store: { lease: () => ({ key: leaseKey, value: 'next#2' }) } });
@@ -588,26 +587,12 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
     expect(wire.clientCredentials).toBe(2);
   });
 
-  it('RedisTokenStore keeps the TokenStore contract: nothing before a save, exactly what was saved, the last of concurrent saves whole', async () => {
-    const connection = connect(redis, freshPrefix());
-    await connection.ready();
-    const store = new RedisTokenStore(connection, { replicaId: 'contract' });
-    const tokens: StoredTokens = {
-      clientId: 'client-1',
-      refreshToken: 'refresh-1',
-      receivedAt: '2026-11-27T05:00:00.000Z',
-      accessToken: 'access-1',
-      accessTokenExpiresAt: '2026-11-27T05:30:00.000Z',
-      lineage: [fingerprint('refresh-0'), fingerprint('refresh-1')],
-    };
-    expect(await store.load()).toBeUndefined();
-    await store.save(tokens);
-    expect(await store.load()).toEqual(tokens);
-    await Promise.all(['r1', 'r2', 'r3'].map((r) => store.save({ ...tokens, refreshToken: r })));
-    const loaded = await store.load();
-    expect(loaded).toEqual({ ...tokens, refreshToken: loaded?.refreshToken });
-    expect(['r1', 'r2', 'r3']).toContain(loaded?.refreshToken);
-  });
+  describe('TokenStore contract: RedisTokenStore', () =>
+    tokenStoreContract(async () => {
+      const connection = connect(redis, freshPrefix());
+      await connection.ready();
+      return new RedisTokenStore(connection, { replicaId: 'contract' });
+    }));
 
   it('a corrupt chain in Redis is refused with a message that shows no content; a replica with XERO_REFRESH_TOKEN stores a good chain over it', async () => {
     const wire = new Wire();
@@ -651,12 +636,7 @@ describeWithRedis('one Xero token chain shared by replicas through Redis', () =>
   });
 
   it('xero-scim auth with REDIS_URL stores the consent in Redis and says so', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = probe.address() as { port: number };
-        probe.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const prefix = freshPrefix();
     const lines: string[] = [];
     const config = loadConfig({

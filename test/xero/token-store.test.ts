@@ -1,16 +1,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileTokenStore, MemoryTokenStore, type StoredTokens, type TokenStore, TokenStoreError, fingerprint } from '../../src/xero/tokens';
-
-const TOKENS: StoredTokens = {
-  clientId: 'client-1',
-  refreshToken: 'refresh-1',
-  receivedAt: '2026-11-27T05:00:00.000Z',
-  accessToken: 'access-1',
-  accessTokenExpiresAt: '2026-11-27T05:30:00.000Z',
-  lineage: [fingerprint('refresh-0'), fingerprint('refresh-1')],
-};
+import { FileTokenStore, MemoryTokenStore, type TokenStore, TokenStoreError } from '../../src/xero/tokens';
+import { TOKENS, tokenStoreContract } from '../support/token-store-contract';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -22,47 +14,11 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 });
 
-/** One contract, every implementation (docs/architecture.md, "Tests"). */
+/** One contract, every implementation (docs/architecture.md, "Tests"); RedisTokenStore runs it with a redis-server. */
 describe.each<[string, () => Promise<TokenStore>]>([
   ['MemoryTokenStore', async () => new MemoryTokenStore()],
   ['FileTokenStore', async () => new FileTokenStore(await tempDir())],
-])('TokenStore contract: %s', (_name, make) => {
-  it('loads nothing before the first save', async () => {
-    expect(await (await make()).load()).toBeUndefined();
-  });
-
-  it('loads exactly what was saved', async () => {
-    const store = await make();
-    await store.save(TOKENS);
-    expect(await store.load()).toEqual(TOKENS);
-  });
-
-  it('replaces the whole set on save (the rotated refresh token wins)', async () => {
-    const store = await make();
-    await store.save(TOKENS);
-    const rotated: StoredTokens = { clientId: 'client-1', refreshToken: 'refresh-2', receivedAt: '2026-11-27T05:10:00.000Z', lineage: ['a'] };
-    await store.save(rotated);
-    expect(await store.load()).toEqual(rotated);
-  });
-
-  it('hands out copies: changing a loaded or saved object does not change the store', async () => {
-    const store = await make();
-    const saved = { ...TOKENS, lineage: [...TOKENS.lineage] };
-    await store.save(saved);
-    saved.lineage.push('tampered');
-    const loaded = (await store.load()) as unknown as { lineage: string[] };
-    loaded.lineage.push('tampered again');
-    expect(await store.load()).toEqual(TOKENS);
-  });
-
-  it('keeps the last of concurrent saves whole', async () => {
-    const store = await make();
-    await Promise.all(['r1', 'r2', 'r3'].map((r) => store.save({ ...TOKENS, refreshToken: r })));
-    const loaded = await store.load();
-    expect(['r1', 'r2', 'r3']).toContain(loaded?.refreshToken);
-    expect(loaded).toEqual({ ...TOKENS, refreshToken: loaded?.refreshToken });
-  });
-});
+])('TokenStore contract: %s', (_name, make) => tokenStoreContract(make));
 
 describe('FileTokenStore on disk (write, fsync, rename in STATE_DIR)', () => {
   it('writes mode 0600 and leaves no temporary file behind', async () => {
