@@ -3,6 +3,7 @@
  * What is kept is the per-organisation data and health; the snapshot is rebuilt from it with `buildSnapshot`,
  * so indexes and ids always follow the current code. Written atomically (write, fsync, rename), mode 0600.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
@@ -89,6 +90,26 @@ const persisted = z.object({
 
 export class SnapshotStoreError extends Error {
   override readonly name = 'SnapshotStoreError';
+}
+
+/**
+ * A fingerprint of the persisted form's schema: equal on two processes exactly when both validate the same shape.
+ * A replica reading a state another replica published with the same fingerprint was written by code with this very
+ * schema, from typed state, so it needs only `parseOwnPersisted`'s outline check (gzip's CRC already guards the
+ * bytes); a state from a replica with another schema (a rolling update) is validated in full.
+ */
+export const PERSISTED_SCHEMA_ID = createHash('sha256').update(JSON.stringify(z.toJSONSchema(persisted))).digest('base64url').slice(0, 16);
+
+/**
+ * A state written by code with this schema (`PERSISTED_SCHEMA_ID`): its outline is checked (format, the three
+ * collections), not every field of every user: at 100,000 users full validation costs more than parsing the JSON.
+ */
+export function parseOwnPersisted(json: unknown, source: string): PersistedDirectory {
+  const state = json as Partial<PersistedDirectory> | null;
+  if (state?.format !== 1 || typeof state.savedAt !== 'string' || !Array.isArray(state.tenants) || !Array.isArray(state.health) || typeof state.organisationsFetchedAt !== 'object') {
+    throw new SnapshotStoreError(`${source}: not a directory state of this version`);
+  }
+  return state as PersistedDirectory;
 }
 
 /**

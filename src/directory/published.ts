@@ -57,12 +57,13 @@ export class PublishedSnapshot {
 
   /**
    * The snapshot of a state another replica published, built with that replica's `builtAt` so both serve the same
-   * bytes; the same object is kept when the content is unchanged.
+   * bytes; the same object is kept when the content is unchanged. `version`: the publisher's, when `data` is exactly
+   * what it published (no allow-list of this replica's own took anything away).
    */
-  adopt(data: readonly TenantData[], builtAt: string): DirectorySnapshot {
+  adopt(data: readonly TenantData[], builtAt: string, version?: string): DirectorySnapshot {
     // A new build has a new `builtAt`: compared first, it spares hashing the content of every changed state.
-    if (this.snapshot && this.snapshot.builtAt === builtAt && this.snapshot.version === snapshotVersion(data)) return this.snapshot;
-    return this.swap(buildSnapshot(data, builtAt, this.snapshot));
+    if (this.snapshot && this.snapshot.builtAt === builtAt && this.snapshot.version === (version ?? snapshotVersion(data))) return this.snapshot;
+    return this.swap(buildSnapshot(data, builtAt, this.snapshot, version));
   }
 
   /** The snapshot of a state loaded from STATE_DIR, built as it was saved. */

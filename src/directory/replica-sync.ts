@@ -221,7 +221,8 @@ export class ReplicaSync {
   /** A published state, taken wholesale: the tenant states, and the snapshot built with the publisher's `builtAt`. */
   private adopt(state: PublishedState): void {
     const { replication, published, tenants, allowList, logger } = this.parts;
-    const snapshot = published.adopt(adoptTenants(tenants, state.state, allowList), state.builtAt);
+    // With no allow-list of its own this replica builds exactly what the leader published: its version is the leader's.
+    const snapshot = published.adopt(adoptTenants(tenants, state.state, allowList), state.builtAt, allowList.size === 0 ? state.version : undefined);
     if (snapshot.version !== state.version) {
       logger.warn({ published: state.version, built: snapshot.version }, 'the published state builds another version here: is XERO_TENANT_IDS the same on every replica?');
     }

@@ -42,8 +42,10 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
  *
  * `previous`, the snapshot this one replaces, lends its ids: a person's and a role's id are name-based UUIDs (a SHA-1
  * each) of what does not change from sync to sync, so the ones it already computed are taken rather than hashed again.
+ * `knownVersion`, when the caller already has the content's version (a replica adopting exactly what its leader
+ * published and versioned), spares hashing the content again.
  */
-export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, previous?: DirectorySnapshot): DirectorySnapshot {
+export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, previous?: DirectorySnapshot, knownVersion?: string): DirectorySnapshot {
   const sortedTenants = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
   const organisations = sortedTenants.map((t) => t.organisation);
   const organisationById = new Map(organisations.map((o) => [o.id, o]));
@@ -143,7 +145,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
   roles.sort((a, b) => byString(a.id, b.id));
 
   return {
-    version: snapshotVersion(sortedTenants),
+    version: knownVersion ?? snapshotVersion(sortedTenants),
     builtAt,
     tenants: sortedTenants,
     people,

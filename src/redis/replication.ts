@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants as zlibConstants, gunzip, gzip } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
-import { parsePersisted } from '../directory/persistence';
+import { PERSISTED_SCHEMA_ID, parseOwnPersisted, parsePersisted } from '../directory/persistence';
 import type { PublishedState, ReplicaInfo, Replication, ReplicationEvents, ReplicationStatus } from '../directory/replication';
 import { type RedisConnection, quit } from './connection';
 import { KEYS } from './keys';
@@ -123,12 +123,13 @@ if sequence <= floor then sequence = floor + 1; redis.call('SET', KEYS[2], seque
 redis.call('DEL', KEYS[3])
 local now = redis.call('TIME')
 redis.call('HSET', KEYS[3], 'sequence', sequence, 'version', ARGV[3], 'builtAt', ARGV[4], 'publishedBy', ARGV[5],
-  'fence', ARGV[6], 'encoding', ARGV[7], 'body', ARGV[8], 'publishedAt', now[1] * 1000 + math.floor(now[2] / 1000))
+  'fence', ARGV[6], 'encoding', ARGV[7], 'body', ARGV[8], 'publishedAt', now[1] * 1000 + math.floor(now[2] / 1000),
+  'schema', ARGV[9])
 redis.call('PUBLISH', KEYS[4], sequence)
 return sequence
 `);
 
-const META_FIELDS = ['sequence', 'version', 'builtAt', 'publishedBy', 'fence', 'encoding', 'body'] as const;
+const META_FIELDS = ['sequence', 'version', 'builtAt', 'publishedBy', 'fence', 'encoding', 'body', 'schema'] as const;
 
 /** The lease this replica holds: its value and until when (local clock) it counts as leading. */
 interface HeldLease {
@@ -251,7 +252,7 @@ export class RedisReplication implements Replication {
     if (!held || !this.leading()) return false;
     const keys = [KEYS.leader, KEYS.directorySequence, KEYS.directory, KEYS.directoryChannel].map((k) => this.connection.key(k));
     const floor = Math.max(this.highestSequence, this.servingSequence ?? 0);
-    const attempt = PUBLISH.run(this.connection.client, keys, [held.value, floor, input.version, input.builtAt, this.replicaId, held.fence, PUBLISH_ENCODING, body]);
+    const attempt = PUBLISH.run(this.connection.client, keys, [held.value, floor, input.version, input.builtAt, this.replicaId, held.fence, PUBLISH_ENCODING, body, PERSISTED_SCHEMA_ID]);
     this.publishing = attempt.catch(() => undefined);
     // ioredis attaches the command's arguments to a reply error: here the lease value and the whole compressed
     // state, which a logged error would then carry. The caller gets Redis's answer alone.
@@ -277,7 +278,7 @@ export class RedisReplication implements Replication {
     const newest = Number(await client.hget(key, 'sequence'));
     if (!(newest > after)) return undefined;
     const fields = await client.hmgetBuffer(key, [...META_FIELDS]);
-    const [sequenceText, version, builtAt, publishedBy, fenceText, encoding, body] = fields.map((f) => f ?? undefined);
+    const [sequenceText, version, builtAt, publishedBy, fenceText, encoding, body, schema] = fields.map((f) => f ?? undefined);
     const sequence = Number(sequenceText);
     const fence = Number(fenceText);
     if (!(sequence > after)) return undefined; // replaced meanwhile by nothing newer (a flush)
@@ -285,7 +286,10 @@ export class RedisReplication implements Replication {
       if (!version || !builtAt || !publishedBy || !encoding || !body || !Number.isSafeInteger(sequence) || !Number.isSafeInteger(fence)) {
         throw new Error('incomplete published state');
       }
-      const state = parsePersisted(JSON.parse(await decompressBody(body, String(encoding))), `published state ${sequence}`);
+      const json: unknown = JSON.parse(await decompressBody(body, String(encoding)));
+      // Written by code with this schema: its outline suffices; by another (a rolling update): validated in full.
+      const parse = schema !== undefined && String(schema) === PERSISTED_SCHEMA_ID ? parseOwnPersisted : parsePersisted;
+      const state = parse(json, `published state ${sequence}`);
       this.highestSequence = Math.max(this.highestSequence, sequence);
       this.highestFence = Math.max(this.highestFence, fence);
       return { sequence, version: String(version), builtAt: String(builtAt), publishedBy: String(publishedBy), fence, state };

@@ -10,9 +10,9 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { PublishedState, ReplicationEvents } from '../../src/directory/replication';
-import type { PersistedDirectory } from '../../src/directory/persistence';
 import { RedisConfirmationStore } from '../../src/redis/confirmations';
 import { RedisConnection } from '../../src/redis/connection';
+import { PERSISTED_SCHEMA_ID, type PersistedDirectory } from '../../src/directory/persistence';
 import { KEYS } from '../../src/redis/keys';
 import { leaseHolder, RedisReplication } from '../../src/redis/replication';
 import { persistedDirectoryOf } from '../support/persisted-directory';
@@ -273,6 +273,17 @@ describeWithRedis('replicas sharing a real redis-server', () => {
     expect(lines.join('')).toContain('not a directory state of this version (format');
     await leader.connection.client.hset(key, { body: gzipSync(JSON.stringify({ format: 1, savedAt: 'x', tenants: [], health: [], organisationsFetchedAt: {} })) });
     expect(await reader.replication.fetchPublished()).toMatchObject({ sequence: 7, state: { tenants: [] } }); // a valid body reads
+
+    // From a replica with another schema (a rolling update), every field is checked; from one with this schema, the outline.
+    const badUser = { format: 1, savedAt: 'x', tenants: [{ organisation: { id: 'o' }, users: [{ role: 'OWNER' }], syncedAt: 'x' }], health: [], organisationsFetchedAt: {} };
+    await leader.connection.client.hset(key, { sequence: 8, schema: 'another-schema', body: gzipSync(JSON.stringify(badUser)) });
+    expect(await reader.replication.fetchPublished()).toBeUndefined();
+    await leader.connection.client.hset(key, { sequence: 9, schema: PERSISTED_SCHEMA_ID, body: gzipSync(JSON.stringify({ format: 1, tenants: {} })) });
+    expect(await reader.replication.fetchPublished()).toBeUndefined();
+    const published = await leader.replication.publish({ version: 'v2', builtAt: '2026-01-01T00:00:00.000Z', state: { format: 1, savedAt: 'y', tenants: [], health: [], organisationsFetchedAt: {} } });
+    expect(published).not.toBe(false);
+    expect(await leader.connection.client.hget(key, 'schema')).toBe(PERSISTED_SCHEMA_ID);
+    expect(await reader.replication.fetchPublished()).toMatchObject({ version: 'v2', state: { savedAt: 'y' } });
   });
 
   it('when Redis is SIGKILLed and restarted, the leader steps down and one leads again, with nothing thrown', async () => {
