@@ -6,8 +6,8 @@
  * - Xero calls per sync with 1, 2 and 3 replicas, counted by the sandbox between quiet moments (a sync is one
  *   `/connections` call, whoever makes it), with the number of replicas that called at all (each reaches the sandbox
  *   through a port of its own): followers call nothing, so the three must be equal and one replica calls.
- * - Follower lag: the leader's sync changes the data (a person joins before each sync); every replica's list ETag
- *   (a function of the snapshot version) is polled every 20 ms, and the lag is when a follower first serves the new
+ * - Follower lag: the leader's sync changes the data (a person joins before each sync); every replica's `/readyz`
+ *   (the snapshot version it serves) is polled every 20 ms, and the lag is when a follower first serves the new
  *   version minus when the leader's publish of it was stored (`publishedAt`, Redis's clock, on this machine), and
  *   also minus when the leader first served it (which adds the publish itself: serialising and compressing).
  * - RSS of the leader and of the followers (from /proc) once they have served a few versions.
@@ -143,6 +143,21 @@ class ServeReplica {
       const res = await fetch(`${this.url}/scim/v2/Users?count=1&attributes=id`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(5_000) });
       await res.arrayBuffer();
       return res.status === 200 ? (res.headers.get('etag') ?? undefined) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The snapshot version this replica serves, as its `/readyz` says (set the moment a snapshot is swapped in): cheap,
+   * unlike a SCIM list, whose every call renders a page of the 100,000 users and would load the replicas it measures.
+   */
+  async servedVersion(): Promise<string | undefined> {
+    try {
+      const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(5_000) });
+      const body = (await res.json()) as { replication?: { replicaId?: string; replicas?: { replicaId: string; version?: string }[] } };
+      const self = body.replication?.replicas?.find((r) => r.replicaId === body.replication?.replicaId);
+      return self?.version;
     } catch {
       return undefined;
     }
@@ -286,7 +301,7 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
     const publishKey = 'xero-scim:directory';
     for (let i = 0; i < options.replicaSyncs; i++) {
       await quiet();
-      const baseline = await Promise.all(live().map((r) => r.version()));
+      const baseline = await Promise.all(live().map((r) => r.servedVersion()));
       const baselineVersion = await published.hget(publishKey, 'version');
       await change();
       const firstServed = new Map<ServeReplica, number>();
@@ -300,7 +315,7 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
           await Promise.all(
             live().map(async (r, k) => {
               if (firstServed.has(r)) return;
-              const v = await r.version();
+              const v = await r.servedVersion();
               if (v !== undefined && v !== baseline[k]) firstServed.set(r, Date.now());
             }),
           );
