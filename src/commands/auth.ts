@@ -16,7 +16,7 @@ import { type Connection, IdentityClient, createPkcePair } from '../xero/identit
 import type { RedisConnection } from '../redis/connection';
 import { RedisTokenStore } from '../redis/token-store';
 import { FileTokenStore, fingerprint } from '../xero/tokens';
-import { connectRedisFor } from './token-store';
+import { connectRedisFor } from './redis';
 
 export interface AuthOptions {
   /** Print the refresh token instead of (as well as) storing it, for a Kubernetes Secret. */

@@ -12,7 +12,7 @@ import { RedisConfirmationStore } from '../redis/confirmations';
 import type { RedisConnection } from '../redis/connection';
 import { RedisReplication } from '../redis/replication';
 import { isoTime } from '../xero/clock';
-import { connectRedisFor } from './token-store';
+import { connectRedisFor } from './redis';
 
 export interface ConfirmDisconnectOptions {
   readonly tenantIds: readonly string[];

@@ -2,8 +2,8 @@
  * What `serve` builds when REDIS_URL is set: the connection to the shared Redis, this replica's `RedisReplication`
  * (the lease and the published directory), the token chain every replica shares (`RedisTokenStore`, whose
  * redemptions are fenced by the lease), the operator confirmations (`RedisConfirmationStore`) and the index crawls'
- * pins (`RedisCrawlPins`). The directory and the app take them as dependencies and STATE_DIR is not used. One place composes them, so `serve` only asks for them
- * and closes them.
+ * pins (`RedisCrawlPins`). The directory and the app take them as dependencies and STATE_DIR is not used. One
+ * place composes them, so `serve` only asks for them and closes them.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -14,7 +14,8 @@ import { RedisConfirmationStore } from '../redis/confirmations';
 import { RedisConnection } from '../redis/connection';
 import { RedisCrawlPins } from '../redis/crawl-pins';
 import { RedisReplication } from '../redis/replication';
-import { redisSettingsOf, tokenStoreFor } from './token-store';
+import { RedisTokenStore } from '../redis/token-store';
+import { redisSettingsOf } from './redis';
 
 export interface Replicas {
   readonly replicaId: string;
@@ -47,7 +48,7 @@ export function replicasFor(config: Config, logger: Logger, replicaId: string = 
   if (!settings) return undefined;
   const connection = new RedisConnection(settings, logger);
   const replication = new RedisReplication(connection, { replicaId, leaseMs: config.leaderLeaseSeconds * 1000, logger });
-  const tokenStore = tokenStoreFor(config, { connection, replicaId, lease: () => replication.lease() });
+  const tokenStore = new RedisTokenStore(connection, { replicaId, lease: () => replication.lease() });
   // Settings that would let Redis lose the token chain are said once, when it first answers (it never blocks start).
   void connection.ready().then(async (up) => {
     if (!up) return;

@@ -1,27 +1,15 @@
 /**
- * Which token store a command uses: the file in STATE_DIR, or, with REDIS_URL, the chain every replica shares in
- * Redis. One place decides, so `auth` writes where `serve` reads.
+ * REDIS_URL for the commands: the settings a `RedisConnection` takes, and a connection for a one-shot command
+ * (`auth`, `confirm-disconnect`) that fails with a clear message when Redis does not answer.
  */
 import type { Config } from '../config';
 import { type Logger, silentLogger } from '../log';
 import { RedisConnection } from '../redis/connection';
-import { RedisTokenStore, type RedisTokenStoreOptions } from '../redis/token-store';
-import { FileTokenStore, type TokenStore } from '../xero/tokens';
 
 /** The Redis settings of `config` (REDIS_URL set), for `new RedisConnection`. */
 export function redisSettingsOf(config: Pick<Config, 'redisUrl' | 'redisPassword' | 'redisKeyPrefix'>): { url: string; password?: string; keyPrefix: string } | undefined {
   if (!config.redisUrl) return undefined;
   return { url: config.redisUrl, keyPrefix: config.redisKeyPrefix, ...(config.redisPassword ? { password: config.redisPassword } : {}) };
-}
-
-/** The Redis store over `connection` when one is given (REDIS_URL set), else the file in STATE_DIR. */
-export function tokenStoreFor(
-  config: Pick<Config, 'stateDir'>,
-  redis?: { readonly connection: RedisConnection } & RedisTokenStoreOptions,
-): TokenStore {
-  if (!redis) return new FileTokenStore(config.stateDir);
-  const { connection, ...options } = redis;
-  return new RedisTokenStore(connection, options);
 }
 
 /**
