@@ -28,7 +28,8 @@ import type { SandboxInfo } from '../servers/sandbox-process';
 import type { SandboxCounters } from '../../src/sandbox';
 import { V8_FLAGS } from '../../src/runtime';
 import { Redis } from 'ioredis';
-import { BenchRedis } from './redis';
+// The tests' redis-server launcher, run as a deployment's Redis is (appendonly yes, fsync every second, noeviction).
+import { RedisServer } from '../../test/support/redis-process';
 
 /** The bench's own build of the CLI (bench/tsconfig.json includes src/cli.ts). */
 const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
@@ -195,7 +196,7 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
   const work = mkdtempSync(path.join(os.tmpdir(), 'xero-scim-replicas-bench-'));
   const replicas: ServeReplica[] = [];
   let sandbox: Child<SandboxInfo> | undefined;
-  let redis: BenchRedis | undefined;
+  let redis: RedisServer | undefined;
   try {
     const data = dataFor(options.replicaUsers);
     log(`replicas: sandbox with ${data.organisations} organisations (~${options.replicaUsers} users), limits enforced, ${options.latencyMs} ms per call`);
@@ -204,7 +205,7 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
       input: { data, limits: { enforce: true }, latency: { fixedMs: options.latencyMs }, fronts: 3 },
     });
     const s = sandbox;
-    redis = await BenchRedis.start();
+    redis = await RedisServer.start({ appendFsync: 'everysec' });
     const counters = () => s.call<SandboxCounters>('counters');
     let joined = 0;
     const change = () => s.call('join', { n: joined++ });
@@ -390,7 +391,7 @@ export async function runReplicas(options: BenchOptions): Promise<ReplicaResults
   } finally {
     await Promise.all(replicas.map((r) => r.kill()));
     await sandbox?.stop();
-    await redis?.stop();
+    await redis?.destroy();
     rmSync(work, { recursive: true, force: true });
   }
 }
