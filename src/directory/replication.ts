@@ -49,7 +49,7 @@ export interface ReplicationStatus {
   readonly store: { readonly state: 'connecting' | 'up' | 'down'; readonly endpoint: string; readonly since: string; readonly lastError?: string };
   /** The replicas seen recently (heartbeats), this one included. */
   readonly replicas: readonly ReplicaInfo[];
-  /** The newest published sequence this replica has loaded (or published). */
+  /** The published sequence this replica serves, loaded or published by it (as it last told `serving`). */
   readonly sequence?: number;
 }
 

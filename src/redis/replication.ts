@@ -183,7 +183,6 @@ export class RedisReplication implements Replication {
   private announced = 0;
   private servingVersion: string | undefined;
   private servingSequence: number | undefined;
-  private publishedSequence: number | undefined;
   /** Read on the heartbeat round. */
   private leaderSeen: string | undefined;
   private replicasSeen: ReplicaInfo[] = [];
@@ -251,7 +250,7 @@ export class RedisReplication implements Replication {
     const held = this.held;
     if (!held || !this.leading()) return false;
     const keys = [KEYS.leader, KEYS.directorySequence, KEYS.directory, KEYS.directoryChannel].map((k) => this.connection.key(k));
-    const floor = Math.max(this.highestSequence, this.servingSequence ?? 0);
+    const floor = this.highestSequence;
     const attempt = PUBLISH.run(this.connection.client, keys, [held.value, floor, input.version, input.builtAt, this.replicaId, held.fence, PUBLISH_ENCODING, body, PERSISTED_SCHEMA_ID]);
     this.publishing = attempt.catch(() => undefined);
     // ioredis attaches the command's arguments to a reply error: here the lease value and the whole compressed
@@ -267,7 +266,6 @@ export class RedisReplication implements Replication {
     }
     this.highestSequence = Math.max(this.highestSequence, sequence);
     this.announced = Math.max(this.announced, sequence);
-    this.publishedSequence = sequence;
     return { sequence, version: input.version, builtAt: input.builtAt, publishedBy: this.replicaId, fence: held.fence, state: input.state };
   }
 
@@ -314,14 +312,13 @@ export class RedisReplication implements Replication {
     const self: ReplicaInfo = { replicaId: this.replicaId, role, ...(this.servingVersion ? { version: this.servingVersion } : {}), seenAt: new Date(this.now()).toISOString() };
     const others = this.replicasSeen.filter((r) => r.replicaId !== this.replicaId);
     const leader = role === 'leader' ? this.replicaId : this.leaderSeen;
-    const sequence = Math.max(this.servingSequence ?? 0, this.publishedSequence ?? 0) || undefined;
     return {
       replicaId: this.replicaId,
       role,
       ...(leader ? { leader } : {}),
       store: this.connection.health(),
       replicas: [self, ...others].sort((a, b) => a.replicaId.localeCompare(b.replicaId)),
-      ...(sequence ? { sequence } : {}),
+      ...(this.servingSequence ? { sequence: this.servingSequence } : {}),
     };
   }
 
