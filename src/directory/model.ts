@@ -133,12 +133,11 @@ export interface DirectorySnapshot {
   readonly organisations: readonly Organisation[];
   /** Roles in a stable order: by `id`. */
   readonly roles: readonly Role[];
-  readonly personById: ReadonlyMap<string, Person>;
-  /** Keyed by normalised e-mail. */
+  /** Keyed by normalised e-mail. (By id: `personWithId`, a binary search over `people`.) */
   readonly personByUserName: ReadonlyMap<string, Person>;
-  /** Keyed by Xero UserID (unique per organisation; a key is `${organisationId}/${xeroUserId}`). */
-  readonly membershipByXeroUserId: ReadonlyMap<string, Membership>;
   readonly organisationById: ReadonlyMap<string, Organisation>;
+  /** Each organisation's data, by organisation id. (Its memberships by Xero UserID: `membershipsOf`.) */
+  readonly tenantById: ReadonlyMap<string, TenantData>;
   readonly roleById: ReadonlyMap<string, Role>;
   /** Memberships of each organisation (REMOVED records excluded), ordered by person id. */
   readonly membersByOrganisation: ReadonlyMap<string, readonly Membership[]>;

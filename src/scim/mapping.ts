@@ -9,6 +9,7 @@
  * resource again whenever it is read rather than keep it.
  */
 import { normaliseEmail, roleId } from '../directory/ids';
+import { membershipsOf, personWithId } from '../directory/snapshot';
 import {
   type DirectorySnapshot,
   type Membership,
@@ -38,13 +39,32 @@ export type ScimResource = Readonly<Record<string, unknown>>;
 /** Renders one source record (a person, an organisation, a role, a Xero user record) as a SCIM resource. */
 export type Renderer<S> = (source: S) => Record<string, unknown>;
 
-/** What a view renders for one resource type: its sources in the default order, and how to render each. */
+/**
+ * The values a path reaches in the rendered resource (what `valuesAt` would read from it), taken from the source
+ * without rendering: a set finds ids, builds indexes and scans columns from these, so that neither a first page nor
+ * a lookup renders the whole collection.
+ */
+export type FieldReader<S> = (source: S) => readonly unknown[];
+
+/**
+ * What a view renders for one resource type: its sources in the default order (ascending `id`, by code unit), how
+ * to render each, and readers of the fields queries touch most, by lower-case core path (`username`,
+ * `emails.value`, `meta.lastmodified`). A path without a reader is read from a rendering. `test/scim/fields.test.ts`
+ * holds every reader to its renderer.
+ */
 export interface Rendering<S = unknown> {
   readonly sources: readonly S[];
   readonly render: Renderer<S>;
+  readonly idOf: (source: S) => string;
+  readonly fields: Readonly<Record<string, FieldReader<S>>>;
 }
 
-const rendering = <S>(sources: readonly S[], render: Renderer<S>): Rendering => ({ sources, render: render as Renderer<unknown> });
+const rendering = <S>(sources: readonly S[], render: Renderer<S>, idOf: (source: S) => string, fields: Readonly<Record<string, FieldReader<S>>>): Rendering =>
+  ({ sources, render, idOf, fields }) as unknown as Rendering;
+
+/** Readers every type shares: the id, and `externalId`, which this server never sets. */
+const NOTHING: readonly unknown[] = [];
+const idFields = <S>(idOf: (source: S) => string): Record<string, FieldReader<S>> => ({ id: (s) => [idOf(s)], externalid: () => NOTHING });
 
 const personDisplayName = (givenName: string, familyName: string, email: string) =>
   `${givenName} ${familyName}`.trim() || email;
@@ -93,20 +113,44 @@ export function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName
   switch (type) {
     case 'User': {
       const roleByCode = new Map(snapshot.roles.map((r) => [`${r.organisationId}/${r.code}`, r]));
-      return rendering(snapshot.people, (p) => globalUser(snapshot, roleByCode, p, base));
+      return rendering(snapshot.people, (p) => globalUser(snapshot, roleByCode, p, base), (p) => p.id, GLOBAL_USER_FIELDS);
     }
     case 'Group':
-      return rendering(snapshot.organisations, (o) => globalGroup(snapshot, o, base));
+      return rendering(snapshot.organisations, (o) => globalGroup(snapshot, o, base), (o) => o.id, {
+        ...idFields<Organisation>((o) => o.id),
+        displayname: (o) => [o.name],
+        'members.value': (o) => distinct((snapshot.membersByOrganisation.get(o.id) ?? []).map((m) => m.person.id)),
+      });
     case 'Role':
-      return rendering(snapshot.roles, (role) => globalRole(snapshot, role, base));
+      return rendering(snapshot.roles, (role) => globalRole(snapshot, role, base), (r) => r.id, {
+        ...idFields<Role>((r) => r.id),
+        displayname: (r) => [r.displayName],
+      });
   }
 }
+
+const distinct = (values: readonly string[]): readonly string[] => [...new Set(values)];
+
+/** The one-valued reader of a string the resource always carries. */
+const one = <S>(read: (source: S) => string): FieldReader<S> => (source) => [read(source)];
+
+const GLOBAL_USER_FIELDS: Readonly<Record<string, FieldReader<Person>>> = {
+  ...idFields<Person>((p) => p.id),
+  username: one((p) => p.userName),
+  'emails.value': one((p) => p.email),
+  displayname: one((p) => personDisplayName(p.givenName, p.familyName, p.email)),
+  'name.givenname': one((p) => p.givenName),
+  'name.familyname': one((p) => p.familyName),
+  active: (p) => [p.active],
+  'meta.created': one((p) => p.createdAt),
+  'meta.lastmodified': one((p) => p.lastModified),
+};
 
 function globalRole(snapshot: DirectorySnapshot, role: Role, base: string): Record<string, unknown> {
   const organisation = snapshot.organisationById.get(role.organisationId);
   let lastModified = organisation?.createdAt ?? snapshot.builtAt;
   const members = role.memberIds.flatMap((id) => {
-    const person = snapshot.personById.get(id);
+    const person = personWithId(snapshot, id);
     if (!person) return [];
     for (const r of person.records) if (r.organisationId === role.organisationId) lastModified = latest(lastModified, r.updatedAt);
     return [{ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(person.givenName, person.familyName, person.email), type: 'User' }];
@@ -197,27 +241,45 @@ function globalGroup(snapshot: DirectorySnapshot, organisation: Organisation, ba
 // ---- a tenant view: one organisation, Xero's identifiers and baton-xero's role slugs ----
 
 function tenantRecords(snapshot: DirectorySnapshot, organisation: Organisation): Membership[] {
-  const prefix = `${organisation.id}/`;
-  const out: Membership[] = [];
-  for (const [key, membership] of snapshot.membershipByXeroUserId) if (key.startsWith(prefix)) out.push(membership);
-  return out.sort((a, b) => (a.record.xeroUserId < b.record.xeroUserId ? -1 : a.record.xeroUserId > b.record.xeroUserId ? 1 : 0));
+  return membershipsOf(snapshot, organisation.id);
 }
 
 /** A tenant view's rendering of one resource type. */
 export function renderTenant(snapshot: DirectorySnapshot, organisation: Organisation, type: ResourceTypeName, base: string): Rendering {
   switch (type) {
     case 'User':
-      return rendering(tenantRecords(snapshot, organisation), ({ record }) => tenantUser(organisation, record, base));
-    case 'Group':
-      return rendering([organisation], (o) => groupResource(o, snapshot.membersByOrganisation.get(o.id) ?? [], (m) => m.record.xeroUserId, base));
+      return rendering(tenantRecords(snapshot, organisation), ({ record }) => tenantUser(organisation, record, base), (m) => m.record.xeroUserId, TENANT_USER_FIELDS);
+    case 'Group': {
+      const members = snapshot.membersByOrganisation.get(organisation.id) ?? [];
+      return rendering([organisation], (o) => groupResource(o, members, (m) => m.record.xeroUserId, base), (o) => o.id, {
+        ...idFields<Organisation>((o) => o.id),
+        displayname: (o) => [o.name],
+        'members.value': () => distinct(members.map((m) => m.record.xeroUserId)),
+      });
+    }
     case 'Role': {
       const records = tenantRecords(snapshot, organisation);
       // The default order is by id, and a tenant role's id is its slug.
       const roles = [...(snapshot.rolesByOrganisation.get(organisation.id) ?? [])].sort((a, b) => (slugOf(a.code) < slugOf(b.code) ? -1 : 1));
-      return rendering(roles, (role) => tenantRole(organisation, records, role, base));
+      return rendering(roles, (role) => tenantRole(organisation, records, role, base), (r) => slugOf(r.code), {
+        ...idFields<Role>((r) => slugOf(r.code)),
+        displayname: (r) => [ROLE_NAMES[r.code]],
+      });
     }
   }
 }
+
+const TENANT_USER_FIELDS: Readonly<Record<string, FieldReader<Membership>>> = {
+  ...idFields<Membership>((m) => m.record.xeroUserId),
+  username: one(({ record }) => normaliseEmail(record.email)),
+  'emails.value': one(({ record }) => record.email.trim()),
+  displayname: one(({ record }) => personDisplayName(record.firstName, record.lastName, record.email.trim())),
+  'name.givenname': one(({ record }) => record.firstName),
+  'name.familyname': one(({ record }) => record.lastName),
+  active: ({ record }) => [record.role !== 'REMOVED'],
+  'meta.created': one(({ record }) => record.updatedAt),
+  'meta.lastmodified': one(({ record }) => record.updatedAt),
+};
 
 function tenantRole(organisation: Organisation, records: readonly Membership[], role: Role, base: string): Record<string, unknown> {
   const slug = slugOf(role.code);

@@ -3,16 +3,18 @@
  * exact-match indexes the query planner uses, and the orderings queries derive from them. A set is built once per
  * snapshot, view and type (see `views.ts`) and never changes, so everything it keeps stays valid for its life.
  *
- * What each resource keeps: its source record and, once it has been sent, its serialised JSON and weak ETag
- * (computed the first time and reused by every later request). The resource object itself is rendered from the
- * source (`mapping.ts`) whenever a filter, a sort or an attribute selection reads it, and dropped: at 100,000
- * people, keeping them cost more memory than the snapshot and the serialised text together, and the garbage
- * collector's time with them.
+ * Building a set renders nothing: each resource is its source record and id, and everything else is made when a
+ * query first needs it, from the rendering's field readers (`mapping.ts`) where it has one: an index the first time
+ * a filter uses it, a column of one attribute's values the first time a scan reads it, a resource's JSON and weak
+ * ETag the first time it is sent (kept in the app's bounded `RenderCache`). A first page, or a lookup by id, costs
+ * the resources it returns, not the collection.
  */
 import { createHash } from 'node:crypto';
 import { equalityKey, type Instant } from './filter';
 import { RENDER_VERSION, type Renderer, type Rendering, type ScimResource } from './mapping';
-import { resolvePath, valuesAt, type ResolvedPath } from './paths';
+import { resolvePath, valuesAt as valuesAtPath, type ResolvedPath } from './paths';
+import { RenderCache, type Serialised } from './render-cache';
+import type { Column } from './query/columns';
 import type { AttributeDefinition } from './attributes';
 import type { ResourceTypeDefinition, ResourceTypeName } from './schemas';
 
@@ -24,49 +26,43 @@ export interface RenderedResource {
    * people would otherwise hold millions of small objects that every garbage collection has to walk.
    */
   readonly data: ScimResource;
-  /** The full resource, `meta.version` included (serialises it on first use). */
+  /** The full resource, `meta.version` included. */
   readonly resource: ScimResource;
-  /**
-   * The serialised resource as UTF-8, computed on first use and kept. Kept as bytes, not a string: it is what a
-   * socket is written, with no encoding per request, and it lives outside the JavaScript heap (a string with one
-   * non-Latin-1 character, a Greek or Chinese name, would take two bytes a character there).
-   */
+  /** The serialised resource as UTF-8: what a socket is written, with no encoding per request. */
   readonly bytes: Buffer;
   /** Weak ETag derived from the content, equal to `meta.version` (RFC 7644 §3.14). */
   readonly etag: string;
-  /** Group only: the serialised resource without `members`, so `excludedAttributes=members` costs nothing. */
+  /** Group only: the serialised resource without `members`, so `excludedAttributes=members` sends no member. */
   readonly bytesWithoutMembers?: Buffer;
 }
 
 /**
- * A resource kept as its source record and, once it has been sent, its serialised text: serialisation and hashing
- * are the expensive part of rendering, and most resources of a large directory are only ever filtered or counted,
- * so each resource is serialised the first time it is sent, then reused.
+ * A resource kept as its source record: rendered when read, serialised (with its ETag) when sent, and the serialised
+ * form kept in the app's `RenderCache` for the next read, within the cache's budget.
  */
 class CompactResource implements RenderedResource {
-  #bytes: Buffer | undefined;
-  #etag: string | undefined;
-  #withoutMembers: Buffer | undefined;
-
   constructor(
     readonly id: string,
     private readonly source: unknown,
     private readonly render: Renderer<unknown>,
     private readonly group: boolean,
+    private readonly cache: RenderCache,
   ) {}
 
   get data(): ScimResource {
     return this.render(this.source);
   }
 
-  private serialise(): void {
-    if (this.#bytes !== undefined) return;
+  private serialised(): Serialised {
+    const held = this.cache.get(this);
+    if (held !== undefined) return held;
     const data = this.render(this.source);
-    // Made flat: a template literal is a rope of three strings, kept for the life of the snapshot.
+    // Made flat: a template literal is a rope of three strings.
     const etag = flatAscii(`W/"${createHash('sha1').update(RENDER_VERSION).update(JSON.stringify(data)).digest('base64url')}"`);
     (data.meta as Record<string, unknown>).version = etag;
-    this.#etag = etag;
-    this.#bytes = Buffer.from(JSON.stringify(data), 'utf8');
+    const entry: Serialised = { etag, bytes: Buffer.from(JSON.stringify(data), 'utf8') };
+    this.cache.set(this, entry);
+    return entry;
   }
 
   get resource(): ScimResource {
@@ -76,22 +72,23 @@ class CompactResource implements RenderedResource {
   }
 
   get bytes(): Buffer {
-    this.serialise();
-    return this.#bytes as Buffer;
+    return this.serialised().bytes;
   }
 
   get etag(): string {
-    this.serialise();
-    return this.#etag as string;
+    return this.serialised().etag;
   }
 
   get bytesWithoutMembers(): Buffer | undefined {
     if (!this.group) return undefined;
-    if (this.#withoutMembers === undefined) {
-      const { members: _members, ...rest } = this.resource;
-      this.#withoutMembers = Buffer.from(JSON.stringify(rest), 'utf8');
+    const entry = this.serialised();
+    if (entry.withoutMembers === undefined) {
+      const { members: _members, ...rest } = JSON.parse(entry.bytes.toString('utf8')) as Record<string, unknown>;
+      const withoutMembers = Buffer.from(JSON.stringify(rest), 'utf8');
+      this.cache.set(this, { ...entry, withoutMembers });
+      return withoutMembers;
     }
-    return this.#withoutMembers;
+    return entry.withoutMembers;
   }
 }
 
@@ -136,29 +133,45 @@ export class Orderings {
   readonly indexKeys = new Map<string, readonly string[]>();
   /** Positions by instant of a range-indexed dateTime, by the path's `urn:attribute.sub` (`query/plan.ts`). */
   readonly byInstant = new Map<string, InstantOrdering>();
+  /** One attribute's folded values in one string, by the path's `urn:attribute.sub` (`query/columns.ts`). */
+  readonly columns = new Map<string, Column>();
 }
 
 /** The key `Orderings` keeps a path's derived orderings under: `urn:attribute.sub`. */
 export const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
 
+/** Exact-match lookups by id: the positions of a set's resources, whose ids ascend in code-unit order. */
+export interface PositionsById {
+  get(id: string): number | undefined;
+}
+
+/** A set's exact-match indexes by name, each built the first time it is asked for. */
+export interface Indexes {
+  get(name: string): ReadonlyMap<string, IndexEntry> | undefined;
+}
+
 /** One resource type's resources in one view, in the default order (by `id`), with lookup indexes. */
 export interface ResourceSet {
   readonly type: ResourceTypeDefinition;
   readonly items: readonly RenderedResource[];
-  readonly positionById: ReadonlyMap<string, number>;
+  readonly positionById: PositionsById;
   /**
    * Exact-match indexes: canonical lower-case path (`username`, `emails.value`, `members.value`, `active`) → index
    * key (`indexKey`: a string folded exactly as the filter compares it, a boolean as `true`/`false`) → the position in
    * `items`, or positions ascending when several resources share the key. (A one-element array per key was a
    * million small objects at 100,000 people for the garbage collector to walk.)
    */
-  readonly indexes: ReadonlyMap<string, ReadonlyMap<string, IndexEntry>>;
+  readonly indexes: Indexes;
   /**
    * Changes whenever any resource may have changed: derived from the snapshot's content hash, the rendering
    * version, the view and the base URL (every resource is a function of these).
    */
   readonly version: string;
   readonly orderings: Orderings;
+  /** The values `path` reaches in the resource at `position`, read without rendering it when the rendering can. */
+  valuesAt(position: number, path: ResolvedPath): readonly unknown[];
+  /** Whether `valuesAt` reads `path` without rendering. */
+  reads(path: ResolvedPath): boolean;
 }
 
 /** Which attributes each type indexes for `eq` lookups (RFC 7644 §3.4.2.2), by canonical path. */
@@ -168,33 +181,103 @@ const INDEXED_PATHS: Readonly<Record<ResourceTypeName, readonly string[]>> = {
   Role: ['id', 'externalId', 'displayName'],
 };
 
-/** Builds the set of one type from its rendering; `version` as `ResourceSet.version` says. */
-export function buildSet(type: ResourceTypeDefinition, { sources, render }: Rendering, version: string): ResourceSet {
-  const items: RenderedResource[] = [];
-  const positionById = new Map<string, number>();
-  const indexed = INDEXED_PATHS[type.id].map((text) => {
-    const path = resolvePath(type.schema, text) as ResolvedPath;
-    return { name: text.toLowerCase(), path, leaf: path.subAttribute ?? path.attribute, index: new Map<string, number | number[]>() };
-  });
-  // One rendering per resource, read once for its id and index keys, then dropped.
-  for (const source of sources) {
-    const data = render(source);
-    const id = data.id as string;
-    const position = items.length;
-    positionById.set(id, position);
-    items.push(new CompactResource(id, source, render, type.id === 'Group'));
-    for (const { path, leaf, index } of indexed) {
-      for (const value of valuesAt(data, path)) {
-        const key = indexKey(leaf, value);
-        if (key === undefined) continue;
-        const entry = index.get(key);
-        if (entry === undefined) index.set(key, position);
-        else if (typeof entry === 'number') {
-          if (entry !== position) index.set(key, [entry, position]);
-        } else if (entry[entry.length - 1] !== position) entry.push(position);
-      }
+/** The lower-case name a core path's field reader and index go by: `username`, `emails.value`; undefined outside the core. */
+export function fieldName(path: ResolvedPath): string | undefined {
+  if (!path.core) return undefined;
+  return (path.subAttribute ? `${path.attribute.name}.${path.subAttribute.name}` : path.attribute.name).toLowerCase();
+}
+
+/**
+ * Builds the set of one type from its rendering; `version` as `ResourceSet.version` says; serialised resources are
+ * kept in `cache`. Renders nothing: see the file's header.
+ */
+export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, version: string, cache: RenderCache = new RenderCache()): ResourceSet {
+  const { sources, render, idOf, fields } = rendering;
+  const group = type.id === 'Group';
+  const ids = sources.map(idOf);
+  const items: RenderedResource[] = sources.map((source, i) => new CompactResource(ids[i]!, source, render, group, cache));
+  const positionById = positionsById(ids);
+
+  const valuesAt = (position: number, path: ResolvedPath): readonly unknown[] => {
+    const name = fieldName(path);
+    const read = name === undefined ? undefined : fields[name];
+    return read ? read(sources[position]) : valuesAtPath(items[position]!.data, path);
+  };
+
+  const built = new Map<string, ReadonlyMap<string, IndexEntry>>();
+  const indexed = new Map(
+    INDEXED_PATHS[type.id].map((text) => {
+      const path = resolvePath(type.schema, text) as ResolvedPath;
+      return [text.toLowerCase(), path] as const;
+    }),
+  );
+  const indexes: Indexes = {
+    get(name) {
+      const cached = built.get(name);
+      if (cached) return cached;
+      const path = indexed.get(name);
+      if (!path) return undefined;
+      const index = buildIndex(items.length, path, valuesAt);
+      built.set(name, index);
+      return index;
+    },
+  };
+  return {
+    type,
+    items,
+    positionById,
+    indexes,
+    version,
+    orderings: new Orderings(),
+    valuesAt,
+    reads: (path) => {
+      const name = fieldName(path);
+      return name !== undefined && fields[name] !== undefined;
+    },
+  };
+}
+
+function buildIndex(size: number, path: ResolvedPath, valuesAt: ResourceSet['valuesAt']): ReadonlyMap<string, IndexEntry> {
+  const leaf = path.subAttribute ?? path.attribute;
+  const index = new Map<string, number | number[]>();
+  for (let position = 0; position < size; position++) {
+    for (const value of valuesAt(position, path)) {
+      const key = indexKey(leaf, value);
+      if (key === undefined) continue;
+      const entry = index.get(key);
+      if (entry === undefined) index.set(key, position);
+      else if (typeof entry === 'number') {
+        if (entry !== position) index.set(key, [entry, position]);
+      } else if (entry[entry.length - 1] !== position) entry.push(position);
     }
   }
-  const indexes = new Map(indexed.map(({ name, index }) => [name, index as ReadonlyMap<string, IndexEntry>]));
-  return { type, items, positionById, indexes, version, orderings: new Orderings() };
+  return index;
+}
+
+/**
+ * Lookups by id without a map: a set's ids ascend in code-unit order (the default order), so a binary search finds
+ * one. Should a rendering ever break that order, a map is built instead, so a lookup is never wrong.
+ */
+function positionsById(ids: readonly string[]): PositionsById {
+  for (let i = 1; i < ids.length; i++) {
+    if (!(ids[i - 1]! < ids[i]!)) {
+      const map = new Map<string, number>();
+      ids.forEach((id, position) => {
+        if (!map.has(id)) map.set(id, position);
+      });
+      return map;
+    }
+  }
+  return {
+    get(id) {
+      let low = 0;
+      let high = ids.length;
+      while (low < high) {
+        const mid = (low + high) >>> 1;
+        if (ids[mid]! < id) low = mid + 1;
+        else high = mid;
+      }
+      return low < ids.length && ids[low] === id ? low : undefined;
+    },
+  };
 }

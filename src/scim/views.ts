@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { DirectorySnapshot, Organisation } from '../directory/model';
 import { RENDER_VERSION, renderGlobal, renderTenant, type Rendering } from './mapping';
+import { RenderCache } from './render-cache';
 import { buildSet, type ResourceSet } from './resource-set';
 import { GROUP_TYPE, ROLE_TYPE, USER_TYPE, type ResourceTypeDefinition, type ResourceTypeName } from './schemas';
 
@@ -32,6 +33,12 @@ const MAX_BASES_PER_SNAPSHOT = 4;
 export class ViewCache {
   /** snapshot → root URL → tenant id (`''` for the global view) → view. */
   readonly #views = new WeakMap<DirectorySnapshot, Map<string, Map<string, View>>>();
+  /** The serialised resources of every view, within one budget. */
+  readonly renderCache: RenderCache;
+
+  constructor(renderCacheBytes?: number) {
+    this.renderCache = new RenderCache(renderCacheBytes);
+  }
 
   /**
    * The global view (`tenantId` undefined) or one tenant's view of a snapshot; undefined for an unknown tenant.
@@ -54,8 +61,8 @@ export class ViewCache {
     let view = byTenant.get(key);
     if (!view) {
       view = tenant
-        ? createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, (type, base) => renderTenant(snapshot, tenant, type, base))
-        : createView(snapshot, rootUrl, undefined, (type, base) => renderGlobal(snapshot, type, base));
+        ? createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, this.renderCache, (type, base) => renderTenant(snapshot, tenant, type, base))
+        : createView(snapshot, rootUrl, undefined, this.renderCache, (type, base) => renderGlobal(snapshot, type, base));
       byTenant.set(key, view);
     }
     return view;
@@ -71,6 +78,7 @@ function createView(
   snapshot: DirectorySnapshot,
   baseUrl: string,
   tenant: Organisation | undefined,
+  cache: RenderCache,
   render: (type: ResourceTypeName, baseUrl: string) => Rendering,
 ): View {
   const sets = new Map<ResourceTypeName, ResourceSet>();
@@ -81,7 +89,7 @@ function createView(
       let set = sets.get(type);
       if (!set) {
         const version = createHash('sha1').update(`${RENDER_VERSION}\n${snapshot.version}\n${type}\n${baseUrl}`).digest('base64url');
-        sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl), version)));
+        sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl), version, cache)));
       }
       return set;
     },

@@ -1,4 +1,5 @@
-import { buildSnapshot, grantableRoles } from '../../src/directory/snapshot';
+import { buildSnapshot, grantableRoles, membershipsOf, personWithId, sortById } from '../../src/directory/snapshot';
+import fc from 'fast-check';
 import { personId, roleId, uuidV5 } from '../../src/directory/ids';
 import type { Organisation, TenantData, XeroUserRecord } from '../../src/directory/model';
 
@@ -93,8 +94,8 @@ describe('directory snapshot', () => {
   });
 
   it('indexes memberships by organisation and Xero UserID', () => {
-    expect(snapshot.membershipByXeroUserId.get(`${PRACTICE}/p1`)!.person.userName).toBe('ann.lee@example.com');
-    expect(snapshot.membershipByXeroUserId.get(`${ACME}/u2`)!.record.role).toBe('REMOVED');
+    expect(membershipsOf(snapshot, PRACTICE).find((m) => m.record.xeroUserId === 'p1')!.person.userName).toBe('ann.lee@example.com');
+    expect(membershipsOf(snapshot, ACME).find((m) => m.record.xeroUserId === 'u2')!.record.role).toBe('REMOVED');
   });
 
   it('has a content version that ignores fetch times and input order but not content', () => {
@@ -102,5 +103,41 @@ describe('directory snapshot', () => {
     expect(again.version).toBe(snapshot.version);
     const changed = buildSnapshot([{ ...tenants[0]!, users: tenants[0]!.users.slice(1) }, tenants[1]!], '2026-01-01T00:00:00.000Z');
     expect(changed.version).not.toBe(snapshot.version);
+  });
+});
+
+describe('ordering and finding people by id', () => {
+  const snapshot = buildSnapshot(tenants, '2026-01-01T00:00:00.000Z');
+  const plainSort = (ids: readonly string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+  it('sorts ids exactly as a code-unit comparison does: hex UUIDs, ids sharing a prefix, and ids of any other shape', () => {
+    const hex = fc.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}$/);
+    const sharedPrefix = fc.tuple(fc.constantFrom('00000000', 'ffffffff', '0000000a'), fc.stringMatching(/^[-0-9a-f]{0,6}$/)).map(([p, rest]) => p + rest);
+    const anything = fc.string({ maxLength: 10 });
+    for (const ids of [hex, sharedPrefix, fc.oneof(hex, anything)]) {
+      fc.assert(
+        fc.property(fc.array(ids, { maxLength: 300 }), (list) => {
+          const items = list.map((id) => ({ id }));
+          sortById(items);
+          expect(items.map((i) => i.id)).toEqual(plainSort(list));
+        }),
+        { numRuns: 200 },
+      );
+    }
+  });
+
+  it('finds every person by id, and no one for an unknown or differently-cased id', () => {
+    const people = snapshot.people;
+    for (const person of people) expect(personWithId(snapshot, person.id)).toBe(person);
+    expect(personWithId(snapshot, people[0]!.id.toUpperCase())).toBeUndefined();
+    expect(personWithId(snapshot, '')).toBeUndefined();
+    expect(personWithId(snapshot, 'ffffffff-ffff-5fff-bfff-ffffffffffff')).toBeUndefined();
+  });
+
+  it("lists an organisation's memberships by Xero UserID, REMOVED ones included, and none of an unknown organisation", () => {
+    const acme = membershipsOf(snapshot, ACME);
+    expect(acme.map((m) => m.record.xeroUserId)).toEqual(plainSort(acme.map((m) => m.record.xeroUserId)));
+    expect(acme.some((m) => m.record.role === 'REMOVED')).toBe(true);
+    expect(membershipsOf(snapshot, 'nope')).toEqual([]);
   });
 });

@@ -60,6 +60,15 @@ describe('query planner: indexed lookups', () => {
     'active eq true',
     'ACTIVE eq false',
     'userName eq "user1@example.com" or active eq false',
+    // Substring searches from one attribute's column: case folded as the filter folds.
+    'userName co "user1"',
+    'userName co "R1"',
+    'userName co ""',
+    'emails co "example"',
+    'displayName ew "LY10"',
+    'name.familyName eq "Family12"',
+    'name.givenName sw "given2"',
+    'userName co "user1" or displayName co "y20"',
     // Entra's delta filter: the window and `active` both from indexes, nothing left to test per resource.
     'active eq true and (meta.lastModified ge "2024-02-27T00:00:00.0000000Z" and meta.lastModified le "2024-02-28T23:59:59.9999999Z")',
   ])('answers %s exactly from indexes', (filter) => {
@@ -83,7 +92,7 @@ describe('query planner: indexed lookups', () => {
     for (const p of matches) expect(planned.positions).toContain(p);
   });
 
-  it.each(['active eq "true"', 'active ne true', 'userName co "user1"', 'not (userName eq "user1@example.com")', 'userName eq "user1@example.com" or name.givenName pr', 'meta.lastModified eq "2024-02-27T10:00:00Z"'])(
+  it.each(['active eq "true"', 'active ne true', 'userName gt "user1"', 'emails[type eq "work"].value co "user1"', 'not (userName eq "user1@example.com")', 'userName eq "user1@example.com" or name.givenName pr', 'meta.lastModified eq "2024-02-27T10:00:00Z"'])(
     'scans for %s',
     (filter) => {
       expect(plan(parseFilter(filter), view.resources('User'))).toBeUndefined();
@@ -104,6 +113,12 @@ describe('query planner: indexed lookups', () => {
       fc.tuple(fc.constantFrom('userName', 'emails.value', 'emails', 'displayName', 'id', 'externalId'), fc.constantFrom('u', 'User1', 'given2', 'Given2', '0', 'a', 'e')).map(
         ([path, prefix]) => `${path} sw "${prefix}"`,
       ),
+      // Searches answered from a column: any needle, any case, empty, absent, spanning two values' boundary.
+      fc.tuple(
+        fc.constantFrom('userName', 'emails.value', 'emails', 'displayName', 'name.givenName', 'name.familyName'),
+        fc.constantFrom('co', 'sw', 'ew', 'eq'),
+        fc.oneof(fc.constantFrom('', 'user1', 'USER', '@example.com', 'ly1', 'Given2 Fam', 'm\u0000u', 'com user', 'given10 family10', 'Family7'), fc.string({ maxLength: 3 })),
+      ).map(([path, op, needle]) => `${path} ${op} ${JSON.stringify(needle)}`),
       fc.tuple(fc.constantFrom('gt', 'ge', 'lt', 'le'), fc.integer({ min: 1, max: 28 }), fc.constantFrom('', '.5', '.0000000', '.9999999')).map(
         ([op, day, fraction]) => `meta.lastModified ${op} "2024-02-${String(day).padStart(2, '0')}T10:00:00${fraction}Z"`,
       ),

@@ -2,7 +2,8 @@
  * The query planner: answers the lookups pollers send (`id eq`, `userName eq`, `externalId eq`, e-mail value
  * paths, `displayName eq`, `members[value eq]`) from the per-snapshot indexes instead of scanning, and the delta
  * windows of Entra and SailPoint (`meta.lastModified ge "…"`) from a per-snapshot ordering by instant, and prefix
- * searches (`userName sw "ann"`, what a search box sends) from the same indexes' keys in sorted order.
+ * searches (`userName sw "ann"`, what a search box sends) from the same indexes' keys in sorted order, and substring
+ * searches (`userName co "zz"`) from one attribute's column (`columns.ts`).
  *
  * A plan gives candidate positions and the residual filter the candidates must still pass (none when the index
  * answers exactly). Exactness is claimed only where the index compares exactly as the filter does: string keys
@@ -10,8 +11,9 @@
  * `compareInstants`.
  */
 import { compareInstants, parseInstant, type CompareOp, type Filter, type Instant } from '../filter';
-import { resolveParts, valuesAt, type ResolvedPath } from '../paths';
+import { resolveParts, type ResolvedPath } from '../paths';
 import type { AttributeDefinition } from '../attributes';
+import { columnSearch } from './columns';
 import { indexKey, pathKey, positionsOf, type IndexEntry, type InstantOrdering, type ResourceSet } from '../resource-set';
 
 export interface Plan {
@@ -29,13 +31,17 @@ export function plan(filter: Filter, set: ResourceSet): Plan | undefined {
   switch (filter.op) {
     case 'eq': {
       const positions = lookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
-      return positions && { positions, residual: filter.where === undefined ? undefined : filter };
+      if (positions) return { positions, residual: filter.where === undefined ? undefined : filter };
+      return fromColumn(filter, set);
     }
     case 'sw': {
       if (filter.where !== undefined) return undefined;
       const positions = prefixLookup(set, filter.path.schema, filter.path.attribute, filter.path.subAttribute, filter.value);
-      return positions && { positions };
+      return positions ? { positions } : fromColumn(filter, set);
     }
+    case 'co':
+    case 'ew':
+      return fromColumn(filter, set);
     case 'gt':
     case 'ge':
     case 'lt':
@@ -66,6 +72,12 @@ export function plan(filter: Filter, set: ResourceSet): Plan | undefined {
     default:
       return undefined;
   }
+}
+
+/** A comparison answered exactly by one attribute's column (`columns.ts`), when one can answer it. */
+function fromColumn(filter: Filter, set: ResourceSet): Plan | undefined {
+  const positions = columnSearch(filter, set);
+  return positions && { positions };
 }
 
 function both(a: Filter | undefined, b: Filter | undefined): Filter | undefined {
@@ -190,8 +202,8 @@ function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering 
   const cached = set.orderings.byInstant.get(key);
   if (cached) return cached;
   const entries: { position: number; instant: Instant }[] = [];
-  set.items.forEach((item, position) => {
-    const [value] = valuesAt(item.data, path);
+  set.items.forEach((_, position) => {
+    const [value] = set.valuesAt(position, path);
     const instant = typeof value === 'string' ? parseInstant(value) : undefined;
     if (instant) entries.push({ position, instant });
   });

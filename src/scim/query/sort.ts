@@ -36,6 +36,19 @@ export function sortValue(resource: ScimResource, path: ResolvedPath): SortValue
   if (path.subAttribute) {
     value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[path.subAttribute.name] : undefined;
   }
+  return normalised(value, path);
+}
+
+/**
+ * The sort value of the resource at `position`: a singular attribute the set reads without rendering (`userName`,
+ * `meta.lastModified`) is read so; anything else from the rendered resource.
+ */
+function sortValueAt(set: ResourceSet, position: number, path: ResolvedPath): SortValue {
+  if (!path.attribute.multiValued && set.reads(path)) return normalised(set.valuesAt(position, path)[0], path);
+  return sortValue(set.items[position]!.data, path);
+}
+
+function normalised(value: unknown, path: ResolvedPath): SortValue {
   const definition = path.subAttribute ?? path.attribute;
   if (typeof value === 'string') {
     if (definition.type === 'dateTime') {
@@ -63,7 +76,7 @@ function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
   const key = pathKey(path);
   const cached = set.orderings.ranks.get(key);
   if (cached) return cached;
-  const values = set.items.map((item) => sortValue(item.data, path));
+  const values = set.items.map((_, position) => sortValueAt(set, position, path));
   const order = values.map((_, i) => i).sort((i, j) => compareSortValues(values[i], values[j]) || i - j);
   const result = new Int32Array(values.length);
   let rank = 0;

@@ -1,0 +1,69 @@
+/**
+ * The serialised resources a server keeps, within a budget of bytes: what pollers read again (the first pages, the
+ * groups, a resource fetched by id) is served from memory; a crawl of a million users passes through it instead of
+ * filling it. The least recently read go first. A resource not held is rendered again when read, to the same bytes
+ * and ETag (both are functions of the snapshot), so the budget trades CPU for memory and never changes an answer.
+ *
+ * One cache per `ViewCache` (one per app), shared by every snapshot, view and type it serves: a new snapshot's
+ * resources displace the old one's as they are read.
+ */
+
+/** What is kept of one resource once it has been serialised. */
+export interface Serialised {
+  readonly bytes: Buffer;
+  readonly etag: string;
+  /** Group only, once asked for: the serialised resource without `members`. */
+  withoutMembers?: Buffer;
+}
+
+/** Bytes a `ViewCache` keeps by default: the pages and lookups pollers repeat, not a whole large directory. */
+export const DEFAULT_RENDER_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** A fixed cost per entry beside its bytes (the entry, its key and the map's slot), so many tiny entries are counted. */
+const ENTRY_OVERHEAD = 160;
+
+export class RenderCache {
+  readonly #entries = new Map<object, Serialised>();
+  #bytes = 0;
+
+  constructor(readonly maxBytes: number = DEFAULT_RENDER_CACHE_BYTES) {}
+
+  /** The entry of `key`, marked as the most recently read. */
+  get(key: object): Serialised | undefined {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Keeps `entry` for `key`, evicting the least recently read to stay within the budget. */
+  set(key: object, entry: Serialised): void {
+    const previous = this.#entries.get(key);
+    if (previous !== undefined) {
+      this.#entries.delete(key);
+      this.#bytes -= sizeOf(previous);
+    }
+    const size = sizeOf(entry);
+    if (size > this.maxBytes) return;
+    this.#entries.set(key, entry);
+    this.#bytes += size;
+    for (const [oldest, held] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= sizeOf(held);
+    }
+  }
+
+  /** Bytes held, overhead included. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+const sizeOf = (entry: Serialised): number => entry.bytes.length + (entry.withoutMembers?.length ?? 0) + ENTRY_OVERHEAD;
