@@ -29,6 +29,8 @@ const MB = 1024 * 1024;
 
 interface LoadFigures {
   readonly ms: number;
+  /** CPU time of the load (user + system, GC helper threads included): steadier than `ms` on a shared machine. */
+  readonly cpuMs: number;
   readonly rssBeforeMb: number;
   readonly rssAfterMb: number;
   readonly maxRssMb: number;
@@ -41,12 +43,15 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 /** In the child: load STATE_DIR's file and report. */
 async function loadChild(stateDir: string): Promise<void> {
   const rssBefore = process.memoryUsage().rss;
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   const state = await new FileSnapshotStore(stateDir).load();
   const ms = elapsed(start);
+  const used = process.cpuUsage(cpu);
   const memberships = state!.tenants.reduce((n, t) => n + t.users.length, 0);
   const figures: LoadFigures = {
     ms,
+    cpuMs: (used.user + used.system) / 1000,
     rssBeforeMb: rssBefore / MB,
     rssAfterMb: process.memoryUsage().rss / MB,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
@@ -93,6 +98,7 @@ async function measure(organisations: number): Promise<void> {
       format1: { fileMb: v1Bytes / MB, saveMs: saveV1Ms, ...v1 },
       format2: { fileMb: v2Bytes / MB, saveMs: saveV2Ms, ...v2 },
       loadRatio: v1.ms / v2.ms,
+      loadCpuRatio: v1.cpuMs / v2.cpuMs,
       maxRssRatio: v1.maxRssMb / v2.maxRssMb,
       publish,
     };
