@@ -2,155 +2,78 @@
  * The last directory state in STATE_DIR, so a restart during a Xero outage still serves the last known truth.
  * What is kept is the per-organisation data and health; the snapshot is rebuilt from it with `buildSnapshot`,
  * so indexes and ids always follow the current code. Written atomically (write, fsync, rename), mode 0600.
+ *
+ * The file is `directory.state`, binary format 2 (`state-file.ts`): checksummed, versioned, and decoded in about a
+ * second at a million memberships. A `directory.json` (format 1, one JSON document) that an older version left is
+ * still read while no `directory.state` exists, so the first restart after an upgrade serves even if Xero is down;
+ * the first save writes `directory.state` and then removes `directory.json`. A new name rather than new content
+ * under the old one: tools and people who open `directory.json` expect JSON, and an older version that finds no
+ * `directory.json` after a downgrade simply resyncs.
  */
-import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
-import { readJsonFileIfExists, writeFileDurably } from '../files/durable-file';
-import { DIRECTORY_FILE } from '../files/state-dir';
-import { ROLE_CODES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
+import { readFileIfExists, writeFileDurably } from '../files/durable-file';
+import { DIRECTORY_FILE, LEGACY_DIRECTORY_FILE } from '../files/state-dir';
+import { type PersistedDirectory, SnapshotStoreError, parsePersisted } from './persisted-shape';
+import { decodeStateFile, encodeStateFile } from './state-file';
 
-export interface PersistedDirectory {
-  readonly format: 1;
-  /** ISO instant of the sync that produced it. */
-  readonly savedAt: string;
-  readonly tenants: readonly TenantData[];
-  readonly health: readonly TenantHealth[];
-  /** ISO instant organisation details were last fetched, per organisation id (they refresh on their own period). */
-  readonly organisationsFetchedAt: Readonly<Record<string, string>>;
-  /**
-   * Removals Xero asked for and the guard holds back, per organisation id (`guard.ts`); the tenants above keep their
-   * last good data, so a restart during a suspicion serves that data and keeps counting. Absent in older files.
-   */
-  readonly suspicions?: Readonly<Record<string, Suspicion>>;
-}
+export {
+  PERSISTED_SCHEMA_ID,
+  type PersistedDirectory,
+  SnapshotStoreError,
+  parseOwnPersisted,
+  parsePersisted,
+} from './persisted-shape';
 
 export interface SnapshotStore {
   load(): Promise<PersistedDirectory | undefined>;
   save(state: PersistedDirectory): Promise<void>;
 }
 
-const organisation = z.object({
-  id: z.string().min(1),
-  name: z.string(),
-  legalName: z.string().optional(),
-  shortCode: z.string().optional(),
-  organisationType: z.string().optional(),
-  countryCode: z.string().optional(),
-  baseCurrency: z.string().optional(),
-  version: z.string().optional(),
-  edition: z.enum(['BUSINESS', 'PARTNER']),
-  class: z.string().optional(),
-  status: z.string().optional(),
-  isDemoCompany: z.boolean().optional(),
-  timezone: z.string().optional(),
-  createdAt: z.string(),
-  connectionId: z.string(),
-  tenantType: z.enum(['ORGANISATION', 'PRACTICE']),
-});
-
-const user = z.object({
-  organisationId: z.string().min(1),
-  xeroUserId: z.string().min(1),
-  email: z.string(),
-  firstName: z.string(),
-  lastName: z.string(),
-  role: z.enum([...ROLE_CODES, 'UNKNOWN', 'REMOVED']),
-  isSubscriber: z.boolean(),
-  updatedAt: z.string(),
-});
-
-const health = z.object({
-  organisationId: z.string(),
-  name: z.string().optional(),
-  state: z.enum(['current', 'stale', 'missing']),
-  lastSuccessAt: z.string().optional(),
-  lastAttemptAt: z.string().optional(),
-  lastError: z.object({ code: z.string(), message: z.string(), at: z.string() }).optional(),
-  userCount: z.number().optional(),
-  rateBudget: z.object({ minuteRemaining: z.number().optional(), dayRemaining: z.number().optional() }).optional(),
-});
-
-const suspicion = z.object({
-  reason: z.enum(SUSPICION_REASONS),
-  since: z.string(),
-  answers: z.number().int().min(1),
-  awaitsOperator: z.boolean(),
-  confirmed: z.boolean().optional(),
-});
-
-const persisted = z.object({
-  format: z.literal(1),
-  savedAt: z.string(),
-  tenants: z.array(z.object({ organisation, users: z.array(user), syncedAt: z.string() })),
-  health: z.array(health),
-  organisationsFetchedAt: z.record(z.string(), z.string()),
-  suspicions: z.record(z.string(), suspicion).optional(),
-});
-
-export class SnapshotStoreError extends Error {
-  override readonly name = 'SnapshotStoreError';
-}
-
-/**
- * A fingerprint of the persisted form's schema: equal on two processes exactly when both validate the same shape.
- * A replica reading a state another replica published with the same fingerprint was written by code with this very
- * schema, from typed state, so it needs only `parseOwnPersisted`'s outline check (gzip's CRC already guards the
- * bytes); a state from a replica with another schema (a rolling update) is validated in full.
- */
-export const PERSISTED_SCHEMA_ID = createHash('sha256').update(JSON.stringify(z.toJSONSchema(persisted))).digest('base64url').slice(0, 16);
-
-/**
- * A state written by code with this schema (`PERSISTED_SCHEMA_ID`): its outline is checked (format, the three
- * collections), not every field of every user: at 100,000 users full validation costs more than parsing the JSON.
- */
-export function parseOwnPersisted(json: unknown, source: string): PersistedDirectory {
-  const state = json as Partial<PersistedDirectory> | null;
-  if (state?.format !== 1 || typeof state.savedAt !== 'string' || !Array.isArray(state.tenants) || !Array.isArray(state.health) || typeof state.organisationsFetchedAt !== 'object') {
-    throw new SnapshotStoreError(`${source}: not a directory state of this version`);
-  }
-  return state as PersistedDirectory;
-}
-
-/**
- * Validates a persisted state (from STATE_DIR, or as a leader published it to a shared store); throws
- * `SnapshotStoreError` naming `source` and the first problem.
- */
-export function parsePersisted(json: unknown, source: string): PersistedDirectory {
-  const result = persisted.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new SnapshotStoreError(`${source}: not a directory state of this version (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})`);
-  }
-  return result.data as PersistedDirectory;
-}
-
 export class FileSnapshotStore implements SnapshotStore {
+  /** The file saves write (format 2). */
   readonly file: string;
+  /** The format-1 file an older version wrote: read while `file` does not exist, removed after a save. */
+  readonly legacyFile: string;
 
-  constructor(stateDir: string, fileName = DIRECTORY_FILE) {
-    this.file = path.join(stateDir, fileName);
+  constructor(stateDir: string) {
+    this.file = path.join(stateDir, DIRECTORY_FILE);
+    this.legacyFile = path.join(stateDir, LEGACY_DIRECTORY_FILE);
   }
 
   async load(): Promise<PersistedDirectory | undefined> {
-    const json = await readJsonFileIfExists(this.file, () => new SnapshotStoreError(`${this.file}: not valid JSON`));
-    if (json === undefined) return undefined;
-    return parsePersisted(json, this.file);
+    const bytes = await readFileIfExists(this.file);
+    if (bytes !== undefined) return decodeStateFile(bytes, this.file);
+    const legacy = await readFileIfExists(this.legacyFile);
+    return legacy === undefined ? undefined : parseFormat1(legacy, this.legacyFile);
   }
 
   async save(state: PersistedDirectory): Promise<void> {
-    await writeFileDurably(this.file, JSON.stringify(state));
+    await writeFileDurably(this.file, encodeStateFile(state));
+    await fs.rm(this.legacyFile, { force: true });
   }
 }
 
+/** Format 1: one JSON document, validated in full. */
+function parseFormat1(bytes: Buffer, source: string): PersistedDirectory {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new SnapshotStoreError(`${source}: not valid JSON`);
+  }
+  return parsePersisted(json, source);
+}
+
+/** Keeps the file's bytes in memory: saves and loads go through the same encoding and checks as the file. */
 export class MemorySnapshotStore implements SnapshotStore {
-  private text: string | undefined;
+  private bytes: Buffer | undefined;
 
   async load(): Promise<PersistedDirectory | undefined> {
-    return this.text === undefined ? undefined : parsePersisted(JSON.parse(this.text), 'memory');
+    return this.bytes === undefined ? undefined : decodeStateFile(this.bytes, 'memory');
   }
 
   async save(state: PersistedDirectory): Promise<void> {
-    this.text = JSON.stringify(parsePersisted(state, 'memory'));
+    this.bytes = encodeStateFile(parsePersisted(state, 'memory'));
   }
 }

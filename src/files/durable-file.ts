@@ -14,10 +14,11 @@ import path from 'node:path';
 const writing = new Map<string, Promise<void>>();
 
 /**
- * Replaces `file` with `content` durably. Concurrent writes of the same file are queued, so the clean-up of
- * abandoned temporary files can never remove a write that is still in progress in this process.
+ * Replaces `file` with `content` durably: a string is written as UTF-8, bytes as they are (a binary state file).
+ * Concurrent writes of the same file are queued, so the clean-up of abandoned temporary files can never remove a
+ * write that is still in progress in this process.
  */
-export function writeFileDurably(file: string, content: string): Promise<void> {
+export function writeFileDurably(file: string, content: string | Uint8Array): Promise<void> {
   const next = (writing.get(file) ?? Promise.resolve()).catch(() => undefined).then(() => writeNow(file, content));
   writing.set(file, next);
   const forget = (): void => {
@@ -27,14 +28,14 @@ export function writeFileDurably(file: string, content: string): Promise<void> {
   return next;
 }
 
-async function writeNow(file: string, content: string): Promise<void> {
+async function writeNow(file: string, content: string | Uint8Array): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await removeAbandonedTemps(dir, path.basename(file));
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(content, 'utf8');
+    await (typeof content === 'string' ? handle.writeFile(content, 'utf8') : handle.writeFile(content));
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => undefined);
@@ -76,10 +77,10 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** The file's text, or undefined when it does not exist. */
-async function readFileIfExists(file: string): Promise<string | undefined> {
+/** The file's bytes, or undefined when it does not exist. */
+export async function readFileIfExists(file: string): Promise<Buffer | undefined> {
   try {
-    return await fs.readFile(file, 'utf8');
+    return await fs.readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -91,10 +92,10 @@ async function readFileIfExists(file: string): Promise<string | undefined> {
  * an older version, a hand edit) throws the caller's error, so the message can say what to do about that file.
  */
 export async function readJsonFileIfExists(file: string, notJson: () => Error): Promise<unknown> {
-  const text = await readFileIfExists(file);
-  if (text === undefined) return undefined;
+  const bytes = await readFileIfExists(file);
+  if (bytes === undefined) return undefined;
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw notJson();
   }

@@ -6,11 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-/** The files kept in STATE_DIR (tokens and the directory state): each must be readable when it exists. */
-/** The files kept in STATE_DIR: the Xero token set and the directory's last good state. */
+/** The files kept in STATE_DIR: the Xero token set and the directory's last good state (each must be readable). */
 export const TOKEN_FILE = 'xero-tokens.json';
-export const DIRECTORY_FILE = 'directory.json';
-const STATE_FILES = [TOKEN_FILE, DIRECTORY_FILE] as const;
+export const DIRECTORY_FILE = 'directory.state';
+/** The directory state as older versions kept it (format 1, JSON): read until the first save replaces it. */
+export const LEGACY_DIRECTORY_FILE = 'directory.json';
+const STATE_FILES = [TOKEN_FILE, DIRECTORY_FILE, LEGACY_DIRECTORY_FILE] as const;
 
 /**
  * Why `dir` cannot serve as STATE_DIR, or undefined when it can: it is created if missing (mode 0700), a file is

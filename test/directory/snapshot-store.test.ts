@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import {
   FileSnapshotStore,
   MemorySnapshotStore,
@@ -10,6 +11,8 @@ import {
 } from '../../src/directory/persistence';
 
 const ORGANISATION_ID = '5a1c0f3e-8d2b-4c7a-9e61-0b3f2d4c5a6e';
+const SECOND_ID = 'b7e2d1c0-9f8e-4d7c-8b6a-5e4d3c2b1a09';
+const EMPTY_ID = 'e0e0e0e0-1111-4222-8333-444455556666';
 
 const STATE: PersistedDirectory = {
   format: 1,
@@ -58,6 +61,62 @@ const STATE: PersistedDirectory = {
       ],
       syncedAt: '2026-11-27T04:59:58.000Z',
     },
+    {
+      organisation: {
+        id: SECOND_ID,
+        name: 'Ōtautahi Café — 東京支店 🍵',
+        edition: 'BUSINESS',
+        createdAt: '2021-03-01T00:00:00.000Z',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000002',
+        tenantType: 'ORGANISATION',
+      },
+      users: [
+        {
+          organisationId: SECOND_ID,
+          xeroUserId: 'a1b2c3d4-0000-4000-8000-00000000000a',
+          email: 'Priya.Shah@harbourhale.co.uk',
+          firstName: 'Priya',
+          lastName: 'Shah',
+          role: 'STANDARD',
+          isSubscriber: false,
+          updatedAt: '2026-11-20T09:15:00.000Z',
+        },
+        {
+          organisationId: SECOND_ID,
+          xeroUserId: 'a1b2c3d4-0000-4000-8000-00000000000b',
+          email: 'zoë.łukasiewicz@kāinga.example',
+          firstName: 'Zoë',
+          lastName: 'Łukasiewicz-Ōhara 😀',
+          role: 'UNKNOWN',
+          isSubscriber: true,
+          updatedAt: '2026-11-22T23:59:59.999Z',
+        },
+        {
+          organisationId: SECOND_ID,
+          xeroUserId: 'a1b2c3d4-0000-4000-8000-00000000000c',
+          email: '',
+          firstName: '',
+          lastName: '',
+          role: 'READONLY',
+          isSubscriber: false,
+          updatedAt: '2026-11-22T23:59:59.999Z',
+        },
+      ],
+      syncedAt: '2026-11-27T04:59:59.000Z',
+    },
+    {
+      organisation: {
+        id: EMPTY_ID,
+        name: 'Empty Holdings',
+        edition: 'PARTNER',
+        isDemoCompany: true,
+        createdAt: '2020-01-01T00:00:00.000Z',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000003',
+        tenantType: 'PRACTICE',
+      },
+      users: [],
+      syncedAt: '2026-11-27T05:00:00.000Z',
+    },
   ],
   health: [
     {
@@ -70,9 +129,15 @@ const STATE: PersistedDirectory = {
       userCount: 2,
       rateBudget: { minuteRemaining: 58, dayRemaining: 4990 },
     },
+    { organisationId: SECOND_ID, name: 'Ōtautahi Café — 東京支店 🍵', state: 'current', lastSuccessAt: '2026-11-27T04:59:59.000Z', userCount: 3 },
+    { organisationId: EMPTY_ID, name: 'Empty Holdings', state: 'stale', lastSuccessAt: '2026-11-27T05:00:00.000Z', userCount: 0 },
     { organisationId: '0d6e2a4b-1c3f-4e5a-8b7d-9f0a1b2c3d4e', state: 'missing' },
   ],
-  organisationsFetchedAt: { [ORGANISATION_ID]: '2026-11-27T04:59:57.000Z' },
+  organisationsFetchedAt: { [ORGANISATION_ID]: '2026-11-27T04:59:57.000Z', [SECOND_ID]: '2026-11-27T04:59:58.500Z' },
+  suspicions: {
+    [EMPTY_ID]: { reason: 'suspect-empty', since: '2026-11-27T04:00:00.000Z', answers: 2, awaitsOperator: false },
+    '0d6e2a4b-1c3f-4e5a-8b7d-9f0a1b2c3d4e': { reason: 'suspect-disconnect', since: '2026-11-27T03:00:00.000Z', answers: 1, awaitsOperator: true, confirmed: true },
+  },
 };
 
 const clone = (state: PersistedDirectory): PersistedDirectory => JSON.parse(JSON.stringify(state)) as PersistedDirectory;
@@ -157,22 +222,138 @@ describe.each<[string, () => Promise<Subject>]>([
 });
 
 describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => {
-  it('writes mode 0600 and leaves no temporary file behind', async () => {
+  it('writes directory.state (format 2 after the XSCIMDIR magic), mode 0600, and leaves no temporary file behind', async () => {
     const dir = await tempDir();
     const store = new FileSnapshotStore(dir);
     await store.save(STATE);
     await store.save({ ...STATE, savedAt: '2026-11-27T05:05:00.000Z' });
-    expect(await fs.readdir(dir)).toEqual(['directory.json']);
+    expect(await fs.readdir(dir)).toEqual(['directory.state']);
     expect((await fs.stat(store.file)).mode & 0o777).toBe(0o600);
+    const bytes = await fs.readFile(store.file);
+    expect(bytes.subarray(0, 8).toString('latin1')).toBe('XSCIMDIR');
+    expect(bytes.readUInt32LE(8)).toBe(2);
   });
 
-  it('refuses a file that is not JSON, or not a state of this version, naming the file', async () => {
+  it('removes the temporary file a killed write left, and a save that fails leaves the last state loadable', async () => {
     const dir = await tempDir();
     const store = new FileSnapshotStore(dir);
-    await fs.writeFile(store.file, '{"format":1,"tenants":[');
-    await expect(store.load()).rejects.toThrow(SnapshotStoreError);
-    await expect(store.load()).rejects.toThrow(`${store.file}: not valid JSON`);
-    await fs.writeFile(store.file, JSON.stringify({ ...STATE, format: 2 }));
-    await expect(store.load()).rejects.toThrow(`${store.file}: not a directory state of this version (format:`);
+    await store.save(STATE);
+    await fs.writeFile(path.join(dir, '.directory.state.0123456789ab.tmp'), 'half a state');
+    const badRole = clone(STATE);
+    (badRole.tenants[0]!.users[0] as { role: string }).role = 'OWNER';
+    await expect(store.save(badRole)).rejects.toThrow('unknown role "OWNER"');
+    expect(await store.load()).toEqual(STATE);
+    await store.save({ ...STATE, savedAt: '2026-11-27T05:05:00.000Z' });
+    expect(await fs.readdir(dir)).toEqual(['directory.state']);
+  });
+
+  it('stores each repeated string once: a name, e-mail or time shared by many records adds nothing to the file', async () => {
+    const dir = await tempDir();
+    const store = new FileSnapshotStore(dir);
+    const manyUsers = (n: number): PersistedDirectory => {
+      const tenant = STATE.tenants[0]!;
+      // Two people in turn, so no value repeats the previous record's.
+      const users = Array.from({ length: n }, (_, i) => ({ ...tenant.users[i % 2]! }));
+      return { ...STATE, tenants: [{ ...tenant, users }] };
+    };
+    await store.save(manyUsers(2));
+    const two = (await fs.stat(store.file)).size;
+    await store.save(manyUsers(1002));
+    const many = (await fs.stat(store.file)).size;
+    // 1,000 more records: six 4-byte string indexes and one role byte each, and no string again.
+    expect(many - two).toBeLessThanOrEqual(1000 * 25 + 4);
+    const loaded = (await store.load())!.tenants[0]!.users;
+    expect(loaded).toHaveLength(1002);
+    expect(loaded.slice(1000)).toEqual(STATE.tenants[0]!.users);
+  });
+
+  describe('refuses a corrupt file, naming it and the problem', () => {
+    /** A saved state's bytes, changed by `damage`; the checksum is recomputed when `reseal` (the damage is then only caught by the bounds checks). */
+    async function damaged(damage: (bytes: Buffer) => Buffer, reseal = false): Promise<FileSnapshotStore> {
+      const dir = await tempDir();
+      const store = new FileSnapshotStore(dir);
+      await store.save(STATE);
+      const bytes = damage(await fs.readFile(store.file));
+      if (reseal) bytes.writeUInt32LE(crc32(bytes.subarray(24)), 12);
+      await fs.writeFile(store.file, bytes);
+      return store;
+    }
+    /** Where the six string-index columns start, from the counts after the outline. */
+    function columnsAt(bytes: Buffer): { at: number; users: number; strings: number } {
+      const outline = bytes.readUInt32LE(24);
+      const counts = 24 + ((4 + outline + 3) & ~3);
+      const [strings, chunks, users] = [0, 4, 8].map((o) => bytes.readUInt32LE(counts + o)) as [number, number, number];
+      return { at: counts + 12 + 8 * chunks + 4 * strings, users, strings };
+    }
+
+    it.each<[string, (bytes: Buffer) => Buffer, string]>([
+      ['a flipped byte', (b) => (b[b.length - 5]! ^= 0x20, b), 'checksum mismatch: the file is corrupt'],
+      ['a truncated file', (b) => b.subarray(0, b.length - 100), 'truncated: '],
+      ['a file cut inside its header', (b) => b.subarray(0, 12), 'truncated: 12 bytes, shorter than the 24-byte header'],
+      ['wrong magic', (b) => (b.write('NOTSCIM!', 0, 'latin1'), b), 'not a directory state file (no XSCIMDIR magic)'],
+      ['a future format number', (b) => (b.writeUInt32LE(3, 8), b), 'directory state format 3, this version reads formats 1 and 2'],
+    ])('%s', async (_name, damage, problem) => {
+      const store = await damaged(damage);
+      await expect(store.load()).rejects.toThrow(SnapshotStoreError);
+      await expect(store.load()).rejects.toThrow(`${store.file}: ${problem}`);
+    });
+
+    it('a string index out of range, even under a valid checksum', async () => {
+      const store = await damaged((b) => {
+        const { at, users, strings } = columnsAt(b);
+        b.writeUInt32LE(strings + 7, at + 4 * users * 2 + 4); // user 1's email (the third column)
+        return b;
+      }, true);
+      await expect(store.load()).rejects.toThrow(/: user 1: email refers to string \d+ of \d+$/);
+    });
+
+    it('a role out of range, even under a valid checksum', async () => {
+      const store = await damaged((b) => {
+        const { at, users } = columnsAt(b);
+        b[at + 4 * users * 6 + 2] = 0x80 | 9; // user 2: subscriber, role 9 of 8
+        return b;
+      }, true);
+      await expect(store.load()).rejects.toThrow(`${store.file}: user 2: role 9 is not one of the 8 roles`);
+    });
+
+    it('an outline that is not a state of this version, even under a valid checksum', async () => {
+      const store = await damaged((b) => {
+        const outline = b.subarray(28, 28 + b.readUInt32LE(24));
+        const at = outline.indexOf('"edition":"PARTNER"');
+        outline.write('"edition":"PARTNEX"', at, 'latin1');
+        return b;
+      }, true);
+      await expect(store.load()).rejects.toThrow(`${store.file}: not a directory state of this version (tenants.0.organisation.edition:`);
+    });
+  });
+
+  describe('format 1 (directory.json, as older versions wrote it)', () => {
+    it('is loaded while there is no directory.state, and the first save replaces it', async () => {
+      const dir = await tempDir();
+      const store = new FileSnapshotStore(dir);
+      await fs.writeFile(store.legacyFile, JSON.stringify(STATE), { mode: 0o600 });
+      expect(await store.load()).toEqual(STATE);
+      await store.save(await store.load().then((s) => s!));
+      expect(await fs.readdir(dir)).toEqual(['directory.state']);
+      expect(await new FileSnapshotStore(dir).load()).toEqual(STATE);
+    });
+
+    it('is ignored once directory.state exists (a save that stopped before removing it)', async () => {
+      const dir = await tempDir();
+      const store = new FileSnapshotStore(dir);
+      await store.save(STATE);
+      await fs.writeFile(store.legacyFile, JSON.stringify({ ...STATE, savedAt: '2020-01-01T00:00:00.000Z' }));
+      expect(await store.load()).toEqual(STATE);
+    });
+
+    it('is refused when it is not JSON, or not a state of this version, naming the file', async () => {
+      const dir = await tempDir();
+      const store = new FileSnapshotStore(dir);
+      await fs.writeFile(store.legacyFile, '{"format":1,"tenants":[');
+      await expect(store.load()).rejects.toThrow(SnapshotStoreError);
+      await expect(store.load()).rejects.toThrow(`${store.legacyFile}: not valid JSON`);
+      await fs.writeFile(store.legacyFile, JSON.stringify({ ...STATE, format: 2 }));
+      await expect(store.load()).rejects.toThrow(`${store.legacyFile}: not a directory state of this version (format:`);
+    });
   });
 });

@@ -321,7 +321,7 @@ describe('Persistence in STATE_DIR', () => {
     const d = directory();
     await d.syncOnce();
     await d.syncOnce();
-    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.json', 'xero-tokens.json']);
+    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.state', 'xero-tokens.json']);
     const store = new FileSnapshotStore(w.stateDir);
     expect((await fs.stat(store.file)).mode & 0o777).toBe(0o600);
     const saved = (await store.load())!;
@@ -348,13 +348,60 @@ describe('Persistence in STATE_DIR', () => {
     expect(d.status().persistence).toEqual({ ok: true, lastSavedAt: expect.any(String) });
   });
 
-  it('a corrupt state file is ignored, not fatal', async () => {
+  it('a corrupt format-1 state file is ignored, not fatal', async () => {
     const store = new FileSnapshotStore(w.stateDir);
-    await fs.writeFile(store.file, '{"format":1,');
+    await fs.writeFile(store.legacyFile, '{"format":1,');
     const d = directory();
     expect(await d.load()).toBe(false);
     expect((await d.syncOnce()).outcome).toBe('ok');
     expect(await store.load()).toMatchObject({ format: 1 });
+    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.state', 'xero-tokens.json']);
+  });
+
+  it.each<[string, (bytes: Buffer) => Buffer]>([
+    ['a flipped byte', (b) => (b[b.length >> 1]! ^= 0x01, b)],
+    ['a truncated file', (b) => b.subarray(0, b.length >> 1)],
+    ['wrong magic', (b) => (b.write('garbage!', 0, 'latin1'), b)],
+    ['a future format number', (b) => (b.writeUInt32LE(9, 8), b)],
+  ])('a state file with %s is refused on restart, and the server resyncs and writes a good one', async (_name, damage) => {
+    const first = directory();
+    await first.syncOnce();
+    await first.stop();
+    const store = new FileSnapshotStore(w.stateDir);
+    await fs.writeFile(store.file, damage(await fs.readFile(store.file)));
+    await expect(store.load()).rejects.toThrow(`${store.file}: `);
+
+    const restarted = directory();
+    expect(await restarted.load()).toBe(false);
+    expect(restarted.current()).toBeUndefined();
+    expect((await restarted.syncOnce()).outcome).toBe('ok');
+    expect(restarted.status()).toMatchObject({ ready: true });
+    expect((await store.load())!.tenants).toHaveLength(6);
+  });
+
+  it('right after an upgrade, a restart during a Xero outage serves the format-1 directory.json, and the next save replaces it', async () => {
+    const first = directory();
+    await first.syncOnce();
+    const version = first.current()!.version;
+    await first.stop();
+    // What an older version left in STATE_DIR: the same state as one JSON document, and no directory.state.
+    const store = new FileSnapshotStore(w.stateDir);
+    const state = (await store.load())!;
+    await fs.writeFile(store.legacyFile, JSON.stringify(state), { mode: 0o600 });
+    await fs.rm(store.file);
+
+    w.sandbox.data.scriptFault({ path: 'connections', count: 100, kind: 503 });
+    const restarted = directory();
+    expect(await restarted.load()).toBe(true);
+    expect(restarted.current()!.version).toBe(version);
+    expect((await restarted.syncOnce()).outcome).toBe('failed');
+    expect(restarted.status()).toMatchObject({ ready: true });
+    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.state', 'xero-tokens.json']);
+    await restarted.stop();
+
+    const again = directory();
+    expect(await again.load()).toBe(true);
+    expect(again.current()!.version).toBe(version);
   });
 });
 

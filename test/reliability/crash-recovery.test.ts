@@ -183,7 +183,7 @@ describe('Guarantee 2: no lost credentials when the process is killed at any mom
       await exited(child!);
       // Crashes mid-write leave temporary files behind; the writes after a restart clear them, so STATE_DIR does
       // not fill up over many crashes.
-      expect(readdirSync(stateDir).sort()).toEqual(['directory.json', 'xero-tokens.json']);
+      expect(readdirSync(stateDir).sort()).toEqual(['directory.state', 'xero-tokens.json']);
       figures.tokenErrors = sandbox.data.counters().token.errors;
       expect(sandbox.data.counters().token.errors).toBe(0);
       expect(figures.kills).toBe(KILLS);
