@@ -10,10 +10,11 @@
 
 /** What is kept of one resource once it has been serialised. */
 export interface Serialised {
-  readonly bytes: Buffer;
   readonly etag: string;
+  /** The whole resource, once asked for. */
+  readonly bytes?: Buffer;
   /** Group only, once asked for: the serialised resource without `members`. */
-  withoutMembers?: Buffer;
+  readonly withoutMembers?: Buffer;
 }
 
 /** Bytes a `ViewCache` keeps by default: the pages and lookups pollers repeat, not a whole large directory. */
@@ -66,4 +67,4 @@ export class RenderCache {
   }
 }
 
-const sizeOf = (entry: Serialised): number => entry.bytes.length + (entry.withoutMembers?.length ?? 0) + ENTRY_OVERHEAD;
+const sizeOf = (entry: Serialised): number => (entry.bytes?.length ?? 0) + (entry.withoutMembers?.length ?? 0) + ENTRY_OVERHEAD;

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { equalityKey, type Instant } from './filter';
-import { RENDER_VERSION, type Renderer, type Rendering, type ScimResource } from './mapping';
+import { RENDER_VERSION, type Rendering, type ScimResource } from './mapping';
 import { resolvePath, valuesAt as valuesAtPath, type ResolvedPath } from './paths';
 import { RenderCache, type Serialised } from './render-cache';
 import type { Column } from './query/columns';
@@ -44,52 +44,82 @@ class CompactResource implements RenderedResource {
   constructor(
     readonly id: string,
     private readonly source: unknown,
-    private readonly render: Renderer<unknown>,
-    private readonly group: boolean,
+    private readonly rendering: Rendering,
     private readonly cache: RenderCache,
   ) {}
 
   get data(): ScimResource {
-    return this.render(this.source);
+    return this.rendering.render(this.source);
   }
 
-  private serialised(): Serialised {
+  /** The ETag, and whatever serialised form is already held. */
+  private held(): Serialised {
     const held = this.cache.get(this);
     if (held !== undefined) return held;
-    const data = this.render(this.source);
-    // Made flat: a template literal is a rope of three strings.
-    const etag = flatAscii(`W/"${createHash('sha1').update(RENDER_VERSION).update(JSON.stringify(data)).digest('base64url')}"`);
+    const { withoutMembers } = this.rendering;
+    if (withoutMembers) {
+      // A group: its ETag from the resource without members and its members' digest (`Rendering.withoutMembers`).
+      const { resource, membersDigest } = withoutMembers(this.source);
+      const etag = etagOf(JSON.stringify(resource), membersDigest);
+      (resource.meta as Record<string, unknown>).version = etag;
+      return this.keep({ etag, withoutMembers: Buffer.from(JSON.stringify(resource), 'utf8') });
+    }
+    const data = this.rendering.render(this.source);
+    const etag = etagOf(JSON.stringify(data));
     (data.meta as Record<string, unknown>).version = etag;
-    const entry: Serialised = { etag, bytes: Buffer.from(JSON.stringify(data), 'utf8') };
+    return this.keep({ etag, bytes: Buffer.from(JSON.stringify(data), 'utf8') });
+  }
+
+  private keep(entry: Serialised): Serialised {
     this.cache.set(this, entry);
     return entry;
   }
 
   get resource(): ScimResource {
-    const data = this.render(this.source);
+    const data = this.rendering.render(this.source);
     (data.meta as Record<string, unknown>).version = this.etag;
     return data;
   }
 
   get bytes(): Buffer {
-    return this.serialised().bytes;
+    const held = this.held();
+    if (held.bytes !== undefined) return held.bytes;
+    const bytes = Buffer.from(JSON.stringify(this.resourceWith(held.etag)), 'utf8');
+    this.keep({ ...held, bytes });
+    return bytes;
   }
 
   get etag(): string {
-    return this.serialised().etag;
+    return this.held().etag;
   }
 
   get bytesWithoutMembers(): Buffer | undefined {
-    if (!this.group) return undefined;
-    const entry = this.serialised();
-    if (entry.withoutMembers === undefined) {
-      const { members: _members, ...rest } = JSON.parse(entry.bytes.toString('utf8')) as Record<string, unknown>;
-      const withoutMembers = Buffer.from(JSON.stringify(rest), 'utf8');
-      this.cache.set(this, { ...entry, withoutMembers });
-      return withoutMembers;
-    }
-    return entry.withoutMembers;
+    if (!this.rendering.withoutMembers) return undefined;
+    return this.held().withoutMembers ?? this.keepWithoutMembers();
   }
+
+  private keepWithoutMembers(): Buffer {
+    const { resource } = this.rendering.withoutMembers!(this.source);
+    const held = this.held();
+    (resource.meta as Record<string, unknown>).version = held.etag;
+    const withoutMembers = Buffer.from(JSON.stringify(resource), 'utf8');
+    this.keep({ ...held, withoutMembers });
+    return withoutMembers;
+  }
+
+  private resourceWith(etag: string): Record<string, unknown> {
+    const data = this.rendering.render(this.source);
+    (data.meta as Record<string, unknown>).version = etag;
+    return data;
+  }
+}
+
+/** A weak ETag over the rendering version and the given parts of a resource's content. */
+function etagOf(...parts: readonly string[]): string {
+  const hash = createHash('sha1').update(RENDER_VERSION);
+  for (const part of parts) hash.update(part);
+  // Made flat: a template literal is a rope of three strings.
+  return flatAscii(`W/"${hash.digest('base64url')}"`);
 }
 
 /**
@@ -192,10 +222,9 @@ export function fieldName(path: ResolvedPath): string | undefined {
  * kept in `cache`. Renders nothing: see the file's header.
  */
 export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, version: string, cache: RenderCache = new RenderCache()): ResourceSet {
-  const { sources, render, idOf, fields } = rendering;
-  const group = type.id === 'Group';
+  const { sources, idOf, fields } = rendering;
   const ids = sources.map(idOf);
-  const items: RenderedResource[] = sources.map((source, i) => new CompactResource(ids[i]!, source, render, group, cache));
+  const items: RenderedResource[] = sources.map((source, i) => new CompactResource(ids[i]!, source, rendering, cache));
   const positionById = positionsById(ids);
 
   const valuesAt = (position: number, path: ResolvedPath): readonly unknown[] => {

@@ -1,5 +1,5 @@
 import { ViewCache } from '../../src/scim/views';
-import { BASE, BETA, snapshotOf } from '../http/fixtures';
+import { BASE, BETA, TENANTS, snapshotOf } from '../http/fixtures';
 
 describe('rendering once per snapshot', () => {
   it('reuses the rendered resource sets of a snapshot, and renders a new snapshot afresh', () => {
@@ -41,4 +41,39 @@ describe('rendering once per snapshot', () => {
       expect(parsed).toEqual(item.resource);
     }
   });
+
+  it('sends a group without members as the whole group less its members, with the same ETag', () => {
+    for (const item of new ViewCache().viewOf(snapshotOf(), BASE)!.resources('Group').items) {
+      const whole = JSON.parse(item.bytes.toString('utf8'));
+      const { members: _members, ...rest } = whole;
+      expect(JSON.parse(item.bytesWithoutMembers!.toString('utf8'))).toEqual(rest);
+      expect(whole.meta.version).toBe(item.etag);
+      expect(whole.members.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("changes a group's ETag when a member joins, leaves or changes name, and only that group's", () => {
+    const etags = (tenants = TENANTS) => new ViewCache().viewOf(snapshotOf(tenants), BASE)!.resources('Group').items.map((i) => i.etag);
+    const before = etags();
+    const renamed = TENANTS.map((t, i) => (i === 0 ? { ...t, users: t.users.map((u, k) => (k === 1 ? { ...u, firstName: 'Robert' } : u)) } : t));
+    const left = TENANTS.map((t, i) => (i === 0 ? { ...t, users: t.users.slice(0, 1) } : t));
+    for (const changed of [etags(renamed), etags(left)]) {
+      expect(changed[0]).not.toBe(before[0]);
+      expect(changed[1]).toBe(before[1]);
+    }
+    expect(etags()).toEqual(before);
+  });
+
+  it('keeps serialised resources within the cache budget, and serves the same bytes once they are evicted', () => {
+    const views = new ViewCache(4096);
+    const users = views.viewOf(snapshotOf(), BASE)!.resources('User');
+    const first = users.items.map((i) => i.bytes.toString('utf8'));
+    expect(views.renderCache.bytes).toBeLessThanOrEqual(4096);
+    for (let round = 0; round < 3; round++) expect(users.items.map((i) => i.bytes.toString('utf8'))).toEqual(first);
+    const tiny = new ViewCache(1);
+    const again = tiny.viewOf(snapshotOf(), BASE)!.resources('User');
+    expect(again.items.map((i) => i.bytes.toString('utf8'))).toEqual(first);
+    expect(tiny.renderCache.size).toBe(0);
+  });
 });
+
