@@ -5,6 +5,7 @@ import type { BenchOptions } from './options';
 import type { WorkloadName } from './driver/driver-process';
 import { SERVERS, WORKLOAD_TITLES, WORKLOADS, type ServerName, type ServingResult } from './serve';
 import type { ReplicaResults } from './replicas/run-replicas';
+import type { ScaleResults, ScaleSize } from './scale/run-scale';
 import type { SyncResults } from './sync/run-sync';
 
 export interface BenchResults {
@@ -17,6 +18,8 @@ export interface BenchResults {
   sync: SyncResults | undefined;
   /** Absent in runs made before the replicas part existed, and when BENCH_PARTS does not name it. */
   replicas?: ReplicaResults | undefined;
+  /** Absent when BENCH_PARTS does not name the scale part. */
+  scale?: ScaleResults | undefined;
 }
 
 /** Targets at 100,000 users (issue 7): xero-scim ÷ floor. */
@@ -273,6 +276,76 @@ export function renderReplicas(r: ReplicaResults): string {
   return out.join('\n');
 }
 
+/** Targets of the scale part (set for the issue's 1,000,000 memberships; the peak's only there). */
+export const SCALE_TARGETS = { syncBound: 1.1, peakRssMiB: 1024, peakAtMemberships: 1_000_000, restartMs: 5_000, firstListMs: 100, containsMs: 500 } as const;
+
+function renderScaleSize(s: ScaleSize, appCallsPerMinute: number): string {
+  const out: string[] = [];
+  out.push(`### Scale: ${fmt(s.size)} memberships (${fmt(s.organisations)} organisations × ${fmt(s.data.usersPerOrganisation ?? NaN)} users, seed ${s.data.seed}: ${fmt(s.memberships)} memberships, ${fmt(s.people)} people)`);
+  out.push('');
+  if (s.failure) {
+    out.push(`**Failed** at ${s.failure}; the figures after that step are missing.`);
+    out.push('');
+  }
+  const f = s.firstSync;
+  const first = s.first;
+  const again = s.restarted;
+  const p = again?.probes;
+  const ms = (n: number | undefined) => (n === undefined ? '—' : `${fmt(n, n < 10 ? 1 : 0)} ms`);
+  const judge = (value: number | undefined, ok: (v: number) => boolean) => (value === undefined || Number.isNaN(value) ? 'not measured' : verdict(ok(value)));
+  const peaks = [first?.memoryAfterProbes?.peakRssMiB, again?.memoryAfterProbes?.peakRssMiB].filter((v): v is number => v !== undefined);
+  const peak = peaks.length > 0 ? Math.max(...peaks) : undefined;
+  const atPeakSize = s.memberships >= SCALE_TARGETS.peakAtMemberships * 0.99;
+  const rows: string[][] = [
+    [
+      `first sync, s (bound: ${fmt(f?.appLimitedCalls ?? NaN)} calls ÷ ${fmt(appCallsPerMinute)} a minute)`,
+      f ? `${fmt(f.wallMs / 1000, 1)} (bound ${fmt(f.boundMs / 1000, 1)}: ${fmt(f.ratioToBound, 2)}×)` : '—',
+      `≤ ${SCALE_TARGETS.syncBound}× the bound`,
+      judge(f?.ratioToBound, (v) => v <= SCALE_TARGETS.syncBound),
+    ],
+    ['Xero calls, all / 429s', f ? `${fmt(f.xeroCalls)} / ${fmt(f.status429)}` : '—', '', ''],
+    ['RSS when first serving, MiB', fmt(first?.rssAtFirstServing.rssMiB ?? NaN), '', ''],
+    [
+      'peak RSS after the probes, MiB: first process / restarted',
+      `${fmt(first?.memoryAfterProbes?.peakRssMiB ?? NaN)} / ${fmt(again?.memoryAfterProbes?.peakRssMiB ?? NaN)}`,
+      `≤ ${fmt(SCALE_TARGETS.peakRssMiB)} at ${fmt(SCALE_TARGETS.peakAtMemberships)} memberships`,
+      atPeakSize ? judge(peak, (v) => v <= SCALE_TARGETS.peakRssMiB) : '',
+    ],
+    [
+      'restart with Xero down → first `GET /Users?count=1` 200, s',
+      s.restart ? fmt(s.restart.firstAnswerMs / 1000, 2) : '—',
+      `≤ ${fmt(SCALE_TARGETS.restartMs / 1000)} s`,
+      judge(s.restart?.firstAnswerMs, (v) => v <= SCALE_TARGETS.restartMs),
+    ],
+    ['state file, MiB', s.restart ? fmt(s.restart.stateFileBytes / 2 ** 20, 1) : '—', '', ''],
+    ['RSS of the restarted process when first serving, MiB', fmt(again?.rssAtFirstServing.rssMiB ?? NaN), '', ''],
+    ['first `GET /Groups?excludedAttributes=members&count=1000` (restarted) / second', p ? `${ms(p.groups.firstMs)} / ${ms(p.groups.secondMs)}` : '—', `≤ ${SCALE_TARGETS.firstListMs} ms`, judge(p?.groups.firstMs, (v) => v <= SCALE_TARGETS.firstListMs)],
+    ['first `GET /Roles?count=100` (restarted) / second', p ? `${ms(p.roles.firstMs)} / ${ms(p.roles.secondMs)}` : '—', `≤ ${SCALE_TARGETS.firstListMs} ms`, judge(p?.roles.firstMs, (v) => v <= SCALE_TARGETS.firstListMs)],
+    [`\`filter=userName co "zz"\`, median of ${p?.contains.samplesMs.length ?? 0} (max)`, p ? `${ms(p.contains.medianMs)} (${ms(p.contains.maxMs)}), ${fmt(p.contains.totalResults)} found` : '—', `≤ ${SCALE_TARGETS.containsMs} ms`, judge(p?.contains.medianMs, (v) => v <= SCALE_TARGETS.containsMs)],
+    [`\`userName eq\`, median of ${p?.userNameEq.samplesMs.length ?? 0} (max)`, p ? `${ms(p.userNameEq.medianMs)} (${ms(p.userNameEq.maxMs)})` : '—', '', ''],
+    [`page of 100, median of ${p?.pages.samplesMs.length ?? 0} at ${p?.pages.startIndexes.length ?? 0} offsets (max)`, p ? `${ms(p.pages.medianMs)} (${ms(p.pages.maxMs)})` : '—', '', ''],
+    [
+      'crawl of /Users by pages of 1,000, s: first process / restarted',
+      [first?.probes?.crawl, p?.crawl].map((c) => (c ? `${fmt(c.wallMs / 1000, 1)}${c.complete ? '' : ` (incomplete: ${fmt(c.usersListed)} listed${c.timedOut ? ', time limit' : ''})`}` : '—')).join(' / '),
+      '',
+      '',
+    ],
+  ];
+  out.push(table(['measure', 'value', 'target', 'verdict'], rows));
+  const before = first?.probes;
+  if (before) {
+    out.push('');
+    out.push(
+      `On the first process, after its sync: groups ${ms(before.groups.firstMs)} / ${ms(before.groups.secondMs)}, roles ${ms(before.roles.firstMs)} / ${ms(before.roles.secondMs)}, co "zz" ${ms(before.contains.medianMs)}, eq ${ms(before.userNameEq.medianMs)}, page ${ms(before.pages.medianMs)}.`,
+    );
+  }
+  return out.join('\n');
+}
+
+export function renderScale(scale: ScaleResults): string {
+  return scale.sizes.map((s) => renderScaleSize(s, scale.appCallsPerMinute)).join('\n\n');
+}
+
 /** The one run these results come from; throws when they come from more than one (ratios across runs mislead). */
 export function sameRun(results: readonly BenchResults[]): BenchResults {
   const ids = [...new Set(results.map((r) => r.runId))];
@@ -302,6 +375,10 @@ export function renderReport(results: BenchResults): string {
   if (results.replicas) {
     out.push('');
     out.push(renderReplicas(results.replicas));
+  }
+  if (results.scale) {
+    out.push('');
+    out.push(renderScale(results.scale));
   }
   return out.join('\n');
 }

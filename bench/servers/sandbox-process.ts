@@ -3,6 +3,8 @@
  * It issues a web-app refresh token for every organisation (as if someone had consented to all of them).
  * With `fronts`, it also answers on that many more ports, counting the calls each receives: the replicas bench gives
  * each replica one, so the calls are attributed to the replica that made them.
+ * `people` answers how many SCIM users the data makes (distinct e-mails, case-insensitive), a sample of their
+ * userNames and how many contain a string, so the scale bench checks answers without generating a million users in its own process.
  */
 import { createServer } from 'node:http';
 import { createSandbox, type GenerateOptions, type LatencyOptions, type RateLimitOptions } from '../../src/sandbox';
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     resetCounters: () => sandbox.data.resetCounters(),
     refreshToken: () => issue(),
     frontCalls: () => [...frontCalls],
+    people: ({ sample, contains }: { sample: number; contains: string }) => peopleOf(tenantIds.map((id) => sandbox.data.users(id)), sample, contains),
     // A person joins one organisation: the next sync's version differs (the replicas bench times its spread).
     join: ({ n }: { n: number }) => {
       const organisationId = tenantIds[n % tenantIds.length]!;
@@ -68,6 +71,20 @@ async function main(): Promise<void> {
     generateMs,
     frontUrls,
   } satisfies SandboxInfo);
+}
+
+/**
+ * Distinct userNames (e-mails, trimmed and lower-cased, as xero-scim merges people), `sample` of them spread evenly,
+ * and how many contain `contains` (lower case: userName is not case-exact, so `co` ignores case).
+ */
+function peopleOf(usersByOrganisation: readonly (readonly { email: string }[])[], sample: number, contains: string): { people: number; userNames: string[]; containing: number } {
+  const names = new Set<string>();
+  for (const users of usersByOrganisation) for (const user of users) names.add(user.email.trim().toLowerCase());
+  const all = [...names];
+  const step = Math.max(1, Math.floor(all.length / Math.max(1, sample)));
+  const userNames: string[] = [];
+  for (let i = 0; i < all.length && userNames.length < sample; i += step) userNames.push(all[i]!);
+  return { people: all.length, userNames, containing: all.filter((name) => name.includes(contains)).length };
 }
 
 main().catch(failStartup);
