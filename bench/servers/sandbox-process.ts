@@ -8,6 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { createSandbox, type GenerateOptions, type LatencyOptions, type RateLimitOptions } from '../../src/sandbox';
+import { peopleOf } from '../dataset';
 import { childInput, failStartup, serveParent } from '../ipc';
 
 interface Input {
@@ -71,20 +72,6 @@ async function main(): Promise<void> {
     generateMs,
     frontUrls,
   } satisfies SandboxInfo);
-}
-
-/**
- * Distinct userNames (e-mails, trimmed and lower-cased, as xero-scim merges people), `sample` of them spread evenly,
- * and how many contain `contains` (lower case: userName is not case-exact, so `co` ignores case).
- */
-function peopleOf(usersByOrganisation: readonly (readonly { email: string }[])[], sample: number, contains: string): { people: number; userNames: string[]; containing: number } {
-  const names = new Set<string>();
-  for (const users of usersByOrganisation) for (const user of users) names.add(user.email.trim().toLowerCase());
-  const all = [...names];
-  const step = Math.max(1, Math.floor(all.length / Math.max(1, sample)));
-  const userNames: string[] = [];
-  for (let i = 0; i < all.length && userNames.length < sample; i += step) userNames.push(all[i]!);
-  return { people: all.length, userNames, containing: all.filter((name) => name.includes(contains)).length };
 }
 
 main().catch(failStartup);
