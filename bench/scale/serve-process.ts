@@ -2,7 +2,7 @@
  * One real `xero-scim serve` process for the scale bench: the bench's build of src/cli.ts run with the V8 flags the
  * image passes (src/runtime.ts), its environment given in full (nothing inherited but PATH), on a port chosen
  * beforehand so it can be polled from the moment it is spawned. It leads a process group of its own, which is
- * killed whole on stop, on failure and when the bench itself exits, so no server outlives a run.
+ * killed whole on stop, on failure and when the bench itself exits or is interrupted, so no server outlives a run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -56,9 +56,17 @@ export class ServeProcess {
     child.once('exit', () => running.delete(serve));
     if (!exitHook) {
       exitHook = true;
-      process.once('exit', () => {
+      const killAll = () => {
         for (const s of running) s.signalGroup('SIGKILL');
-      });
+      };
+      process.once('exit', killAll);
+      // A group of its own does not get the terminal's Ctrl+C, and Node runs no 'exit' handler on a signal.
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        process.once(signal, () => {
+          killAll();
+          process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+        });
+      }
     }
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
