@@ -135,10 +135,17 @@ function stateOf(stateDir: string): { stateFileBytes: number; stateFiles: Record
   return { stateFileBytes: stateFiles[DIRECTORY_FILE] ?? NaN, stateFiles };
 }
 
+/** Temporary directories of sizes in progress: removed at exit too (an interrupted run skips `finally`). */
+const workDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function runScale(options: BenchOptions): Promise<ScaleResults> {
   const results: ScaleResults = { appCallsPerMinute: APP_CALLS_PER_MINUTE, syncIntervalSeconds: SYNC_INTERVAL_SECONDS, sizes: [] };
   for (const size of options.scaleSizes) {
     const work = mkdtempSync(path.join(os.tmpdir(), 'xero-scim-scale-bench-'));
+    workDirs.add(work);
     const data = dataFor(size);
     const result: ScaleSize = { size, data, organisations: NaN, memberships: NaN, people: NaN, sandboxGenerateMs: NaN };
     results.sizes.push(result);
@@ -165,6 +172,7 @@ export async function runScale(options: BenchOptions): Promise<ScaleResults> {
       await Promise.all(serves.map((s) => s.kill()));
       await sandbox?.stop();
       rmSync(work, { recursive: true, force: true });
+      workDirs.delete(work);
     }
   }
   return results;
