@@ -8,8 +8,11 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { peopleOf } from '../../bench/dataset';
-import { CONTAINS, crawlUsers, probe, type ServerUnderTest, type Truth } from '../../bench/scale/probes';
+import { dataFor, peopleOf } from '../../bench/dataset';
+import { benchOptions } from '../../bench/options';
+import { renderScale } from '../../bench/report';
+import type { ScaleSize } from '../../bench/scale/run-scale';
+import { CONTAINS, crawlUsers, probe, type ProbeResults, type ServerUnderTest, type Truth } from '../../bench/scale/probes';
 import { sandboxDirectory } from '../../bench/sandbox-directory';
 import { createFloorApp } from '../../bench/servers/floor';
 import { createApp } from '../../src/http/app';
@@ -94,5 +97,55 @@ describe('the scale probes', () => {
     };
     const gone = { url: 'http://127.0.0.1:9', token: TOKEN, assertAlive: exited };
     await expect(probe(gone, truth, 1_000)).rejects.toThrow(/serve exited during GET \/scim\/v2\/Groups/);
+  });
+});
+
+describe('the scale part in a run', () => {
+  it('is opt-in, sized by BENCH_SCALE_SIZES, and refuses a bad size with the variable named', () => {
+    expect(benchOptions({}).parts.has('scale')).toBe(false);
+    expect(benchOptions({}).scaleSizes).toEqual([100_000]);
+    const options = benchOptions({ BENCH_PARTS: 'scale', BENCH_SCALE_SIZES: '100000,1000000' });
+    expect([...options.parts]).toEqual(['scale']);
+    expect(options.scaleSizes).toEqual([100_000, 1_000_000]);
+    expect(dataFor(1_000_000)).toEqual({ seed: 7, organisations: 10_000, usersPerOrganisation: 107 });
+    expect(() => benchOptions({ BENCH_SCALE_SIZES: '1e6x' })).toThrow(/BENCH_SCALE_SIZES/);
+  });
+
+  it('runs the node:http floor by default beside the Express floor', () => {
+    expect([...benchOptions({}).servers]).toEqual(expect.arrayContaining(['xero-scim', 'floor', 'http-floor', 'scimmy']));
+    expect(() => benchOptions({ BENCH_SERVERS: 'express' })).toThrow(/BENCH_SERVERS may list/);
+  });
+
+  it('judges each figure against the issue’s target, the peak only at 1,000,000 memberships', () => {
+    const probes = (firstGroupsMs: number): ProbeResults => ({
+      groups: { firstMs: firstGroupsMs, secondMs: 5, totalResults: 10_000 },
+      roles: { firstMs: 40, secondMs: 3, totalResults: 50_000 },
+      contains: { samplesMs: [600, 700, 650], medianMs: 650, maxMs: 700, totalResults: 3 },
+      userNameEq: { samplesMs: [2], medianMs: 2, maxMs: 2 },
+      pages: { samplesMs: [5], medianMs: 5, maxMs: 5, startIndexes: [1] },
+      crawl: { wallMs: 1000, pages: 1, usersListed: 10, duplicates: 0, timedOut: false, complete: true },
+    });
+    const size = (memberships: number): ScaleSize => ({
+      size: memberships,
+      data: dataFor(memberships),
+      organisations: memberships / 107,
+      memberships,
+      people: memberships,
+      sandboxGenerateMs: 1,
+      firstSync: { wallMs: 150_000, xeroCalls: 20_002, appLimitedCalls: 20_001, status429: 0, byEndpoint: {}, boundMs: 120_006, ratioToBound: 1.25 },
+      first: { rssAtFirstServing: { rssMiB: 2200, peakRssMiB: 3000 }, memoryAfterProbes: { rssMiB: 2300, peakRssMiB: 3072 } },
+      restart: { firstAnswerMs: 4_000, stateFileBytes: 1, stateFiles: {}, stoppedGracefully: true },
+      restarted: { rssAtFirstServing: { rssMiB: 900, peakRssMiB: 900 }, probes: probes(2_600), memoryAfterProbes: { rssMiB: 900, peakRssMiB: 950 } },
+    });
+    const row = (text: string, start: string) => text.split('\n').find((line) => line.startsWith(`| ${start}`)) ?? '';
+    const big = renderScale({ appCallsPerMinute: 10_000, syncIntervalSeconds: 86_400, sizes: [size(1_070_000)] });
+    expect(row(big, 'first sync')).toContain('MISSED');
+    expect(row(big, 'peak RSS')).toContain('MISSED');
+    expect(row(big, 'restart')).toMatch(/\bmet\b/);
+    expect(row(big, 'first `GET /Groups')).toContain('MISSED');
+    expect(row(big, 'first `GET /Roles')).toMatch(/\bmet\b/);
+    expect(row(big, '`filter=userName co')).toContain('MISSED');
+    const small = renderScale({ appCallsPerMinute: 10_000, syncIntervalSeconds: 86_400, sizes: [size(107_000)] });
+    expect(row(small, 'peak RSS')).not.toMatch(/met|MISSED/);
   });
 });
