@@ -59,3 +59,18 @@ export function expectedFrom(data: SandboxData): Expected {
 export function expectedFor(options: GenerateOptions): Expected {
   return expectedFrom(generateData(options));
 }
+
+/**
+ * The SCIM users data makes, without building them: distinct userNames (e-mails, trimmed and lower-cased, as
+ * xero-scim merges people), `sample` of them spread evenly, and how many contain `contains` (lower case: userName is
+ * not case-exact, so `co` ignores case). Cheap enough for a million memberships (the scale bench's sandbox runs it).
+ */
+export function peopleOf(usersByOrganisation: Iterable<readonly { email: string }[]>, sample: number, contains: string): { people: number; userNames: string[]; containing: number } {
+  const names = new Set<string>();
+  for (const users of usersByOrganisation) for (const user of users) names.add(user.email.trim().toLowerCase());
+  const all = [...names];
+  const step = Math.max(1, Math.floor(all.length / Math.max(1, sample)));
+  const userNames: string[] = [];
+  for (let i = 0; i < all.length && userNames.length < sample; i += step) userNames.push(all[i]!);
+  return { people: all.length, userNames, containing: all.filter((name) => name.includes(contains)).length };
+}

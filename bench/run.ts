@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the serving benchmark at each size (xero-scim vs the Express floor vs SCIMMY) and the sync
- * benchmark against the sandbox, in one run on one machine (and, when BENCH_PARTS names it, the replicas benchmark). Prints tables and writes bench/results/<run>.json
+ * `npm run bench`: the serving benchmark at each size (xero-scim vs the Express and node:http floors vs SCIMMY) and the sync
+ * benchmark against the sandbox, in one run on one machine (and, when BENCH_PARTS names them, the replicas and scale
+ * benchmarks). Prints tables and writes bench/results/<run>.json
  * (and latest.json). `npm run bench -- --report <file.json> [...]` prints the tables of a saved run again; it
  * refuses to put figures of different runs side by side.
  */
@@ -14,6 +15,7 @@ import { loadAverage } from './proc';
 import { renderReport, sameRun, type BenchResults } from './report';
 import { runServing } from './serve';
 import { runReplicas } from './replicas/run-replicas';
+import { runScale } from './scale/run-scale';
 import { runSync } from './sync/run-sync';
 
 const RESULTS_DIR = path.resolve(__dirname, '..', '..', '..', 'results');
@@ -40,6 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
     serving: [],
     sync: undefined,
     replicas: undefined,
+    scale: undefined,
   };
   const save = () => {
     const text = `${JSON.stringify(results, null, 2)}\n`;
@@ -64,6 +67,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (options.parts.has('replicas')) {
     results.replicas = await runReplicas(options);
+    save();
+  }
+  if (options.parts.has('scale')) {
+    results.scale = await runScale(options);
     save();
   }
   results.finishedAt = new Date().toISOString();

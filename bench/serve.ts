@@ -1,5 +1,6 @@
 /**
- * The serving benchmark at one size: load the same users into the three servers, check their answers, then time
+ * The serving benchmark at one size: load the same users into xero-scim, the two floors (Express and node:http)
+ * and SCIMMY, check their answers, then time
  * workloads (a)–(d) with autocannon and crawl (e), measuring each server's CPU and memory from /proc.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,14 +10,17 @@ import { readCorpus } from './corpus';
 import { dataFor, expectedFor, type Expected } from './dataset';
 import type { CrawlRequest, CrawlResult, LoadArguments, LoadRequest, LoadResult, WorkloadName } from './driver/driver-process';
 import { Child } from './ipc';
-import type { BenchOptions } from './options';
+import type { BenchOptions, ServingServer } from './options';
+import { SERVING_SERVERS } from './options';
 import { cpuMs, memory, round, waitIdle, type Memory } from './proc';
 import type { SandboxInfo } from './servers/sandbox-process';
 import { validateServer, type Validation } from './validate';
 import { V8_FLAGS } from '../src/runtime';
 
-export const SERVERS = ['xero-scim', 'floor', 'scimmy'] as const;
-export type ServerName = (typeof SERVERS)[number];
+export const SERVERS = SERVING_SERVERS;
+export type ServerName = ServingServer;
+/** The servers loaded from the corpus, restarted from it when they hang on abandoned requests. */
+type ReferenceName = Exclude<ServerName, 'xero-scim'>;
 export const WORKLOADS: readonly WorkloadName[] = ['a', 'b', 'c', 'd'];
 export const WORKLOAD_TITLES: Readonly<Record<WorkloadName | 'e', string>> = {
   a: '(a) GET /Users/{id}',
@@ -152,8 +156,8 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
     log(`xero-scim after load: RSS ${xeroMemory.rssMiB} MiB, peak so far ${xeroMemory.peakRssMiB} MiB`);
     log(`xero-scim: ${xero.info.people} users, ${xero.info.memberships} memberships, ${xero.info.organisations} organisations; sync ${xero.info.sync.durationMs} ms`);
 
-    // The floor and SCIMMY load from the corpus in seconds, so they can be restarted (see `settle`).
-    const startReference = async (name: 'floor' | 'scimmy', generation: number) => {
+    // The floors and SCIMMY load from the corpus in seconds, so they can be restarted (see `settle`).
+    const startReference = async (name: ReferenceName, generation: number) => {
       const child = await Child.start<{ url: string; loadMs: number }>(name, {
         script: `servers/${name}-process.js`,
         input: { corpusDir, token: TOKEN, publicUrl: PUBLIC_URL },
@@ -164,13 +168,15 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
     };
     const floor = await startReference('floor', 0);
     const floorMemory = memory(floor.pid);
-    // BENCH_SERVERS may leave SCIMMY out (e.g. while profiling xero-scim against the floor).
+    // BENCH_SERVERS may leave the node:http floor and SCIMMY out (e.g. while profiling xero-scim against the floor).
     const active = SERVERS.filter((name) => options.servers.has(name));
+    const httpFloor = active.includes('http-floor') ? await startReference('http-floor', 0) : floor;
+    const httpFloorMemory = memory(httpFloor.pid);
     const scimmy = active.includes('scimmy') ? await startReference('scimmy', 0) : floor;
     const scimmyMemory = memory(scimmy.pid);
-    const children: Record<ServerName, Child<{ url: string }>> = { 'xero-scim': xero, floor, scimmy };
-    const restarts: Record<ServerName, number> = { 'xero-scim': 0, floor: 0, scimmy: 0 };
-    const peakRss: Record<ServerName, number> = { 'xero-scim': 0, floor: 0, scimmy: 0 };
+    const children: Record<ServerName, Child<{ url: string }>> = { 'xero-scim': xero, floor, 'http-floor': httpFloor, scimmy };
+    const restarts: Record<ServerName, number> = { 'xero-scim': 0, floor: 0, 'http-floor': 0, scimmy: 0 };
+    const peakRss: Record<ServerName, number> = { 'xero-scim': 0, floor: 0, 'http-floor': 0, scimmy: 0 };
     /**
      * After a run, a server may still be computing answers to requests the driver has given up on (32 of them
      * when each takes seconds: SCIMMY at 100,000 users). Wait for it to go idle; a reference server still busy
@@ -202,8 +208,8 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
     await driver.call('setArguments', { ids, userNames, totalUsers: ids.length } satisfies LoadArguments);
 
     const figures = {} as Record<ServerName, ServerFigures>;
-    const loadMs: Record<ServerName, number> = { 'xero-scim': xero.info.sync.durationMs, floor: floor.info.loadMs, scimmy: scimmy.info.loadMs };
-    const afterLoad: Record<ServerName, Memory> = { 'xero-scim': xeroMemory, floor: floorMemory, scimmy: scimmyMemory };
+    const loadMs: Record<ServerName, number> = { 'xero-scim': xero.info.sync.durationMs, floor: floor.info.loadMs, 'http-floor': httpFloor.info.loadMs, scimmy: scimmy.info.loadMs };
+    const afterLoad: Record<ServerName, Memory> = { 'xero-scim': xeroMemory, floor: floorMemory, 'http-floor': httpFloorMemory, scimmy: scimmyMemory };
     /** A server that dies (e.g. out of memory) is reported as failed; the others go on. */
     const failed = new Map<ServerName, string>();
     const attempt = async (name: ServerName, step: string, work: () => Promise<void>): Promise<void> => {

@@ -3,9 +3,12 @@
  * It issues a web-app refresh token for every organisation (as if someone had consented to all of them).
  * With `fronts`, it also answers on that many more ports, counting the calls each receives: the replicas bench gives
  * each replica one, so the calls are attributed to the replica that made them.
+ * `people` answers how many SCIM users the data makes (distinct e-mails, case-insensitive), a sample of their
+ * userNames and how many contain a string, so the scale bench checks answers without generating a million users in its own process.
  */
 import { createServer } from 'node:http';
 import { createSandbox, type GenerateOptions, type LatencyOptions, type RateLimitOptions } from '../../src/sandbox';
+import { peopleOf } from '../dataset';
 import { childInput, failStartup, serveParent } from '../ipc';
 
 interface Input {
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     resetCounters: () => sandbox.data.resetCounters(),
     refreshToken: () => issue(),
     frontCalls: () => [...frontCalls],
+    people: ({ sample, contains }: { sample: number; contains: string }) => peopleOf(tenantIds.map((id) => sandbox.data.users(id)), sample, contains),
     // A person joins one organisation: the next sync's version differs (the replicas bench times its spread).
     join: ({ n }: { n: number }) => {
       const organisationId = tenantIds[n % tenantIds.length]!;

@@ -3,7 +3,7 @@
  * as xero-scim renders them, correctly, or their figures would mean nothing. No timing is asserted here.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Express } from 'express';
 import { checkUserPage } from '../../bench/check';
 import type { Corpus } from '../../bench/corpus';
@@ -11,6 +11,7 @@ import { expectedFrom } from '../../bench/dataset';
 import { crawl, pathFor } from '../../bench/driver/driver-process';
 import { sameRun, type BenchResults } from '../../bench/report';
 import { createFloorApp } from '../../bench/servers/floor';
+import { createHttpFloorHandler } from '../../bench/servers/http-floor';
 import { createScimmyApp } from '../../bench/servers/scimmy';
 import { validateServer } from '../../bench/validate';
 import type { Organisation, TenantData } from '../../src/directory/model';
@@ -61,9 +62,9 @@ const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
 const samples = { ids, userNames: [...expected.users.keys()], startIndexes: [1, 2, ids.length - 3, ids.length] };
 
 const servers: Server[] = [];
-function listen(app: Express): Promise<string> {
+function listen(app: Express | RequestListener): Promise<string> {
   return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    const server = createServer(app as RequestListener).listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
     servers.push(server);
   });
 }
@@ -79,6 +80,7 @@ describe('the reference servers answer the same users correctly', () => {
 
   it.each([
     ['the Express floor', () => createFloorApp({ corpus, tokens: [TOKEN] })],
+    ['the node:http floor', () => createHttpFloorHandler({ corpus, tokens: [TOKEN] })],
     ['the SCIMMY reference', () => createScimmyApp({ corpus, tokens: [TOKEN], publicUrl: PUBLIC_URL })],
   ])('%s passes every check the benchmark makes before timing', async (_name, create) => {
     const base = await listen(create());
@@ -86,6 +88,26 @@ describe('the reference servers answer the same users correctly', () => {
     expect(validation.errors).toEqual([]);
     const result = await crawl({ url: base, token: TOKEN, pageSize: 10, workers: 8, timeLimitMs: 20_000, expectedUsers: ids.length });
     expect(result).toMatchObject({ complete: true, usersListed: ids.length, usersFetched: ids.length, duplicates: 0, fetchFailures: 0 });
+  });
+
+  it('refuses the node:http floor without the bearer token as the Express floor does, and serves a group by id', async () => {
+    const [http, express] = await Promise.all([listen(createHttpFloorHandler({ corpus, tokens: [TOKEN] })), listen(createFloorApp({ corpus, tokens: [TOKEN] }))]);
+    for (const authorization of [undefined, `Bearer ${TOKEN}x`, `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`]) {
+      const answers = await Promise.all(
+        [http, express].map(async (base) => {
+          const response = await fetch(`${base}/scim/v2/Users?count=1`, { headers: authorization ? { Authorization: authorization } : {} });
+          return { status: response.status, challenge: response.headers.get('www-authenticate'), body: await response.text() };
+        }),
+      );
+      expect(answers[0]!.status).toBe(401);
+      expect(answers[0]).toEqual(answers[1]);
+      expect(answers[0]!.body).not.toContain(TOKEN);
+    }
+    const groupId = (JSON.parse(corpus.groups[0]!) as { id: string }).id;
+    const group = await fetch(`${http}/scim/v2/Groups/${groupId}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(await group.text()).toBe(corpus.groups[0]);
+    const unknown = await fetch(`${http}/scim/v2/Groups/${groupId}-x`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(unknown.status).toBe(404);
   });
 
   it('pages SCIMMY correctly under Express 5 (its routers write req.query)', async () => {
