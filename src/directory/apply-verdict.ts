@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import type { GuardVerdict, KnownOrganisation } from './guard';
 import type { SuspicionReason } from './model';
 import type { TenantSyncReport } from './sync-report';
-import { type TenantState, type Tenants, memberCount } from './tenant-state';
+import { type TenantState, type Tenants, memberCount, withUnchangedUsersShared } from './tenant-state';
 
 /** What the guard knows of each organisation before this sync's answers. */
 export function knownOrganisations(states: readonly TenantState[]): KnownOrganisation[] {
@@ -46,7 +46,7 @@ export function applyVerdict(tenants: Tenants, verdict: GuardVerdict, logger: Lo
       if (state.suspicion) logger.info({ organisationId: id, reason: state.suspicion.reason }, 'suspicion ended');
       delete state.suspicion;
       if (state.answer) {
-        state.data = state.answer;
+        state.data = withUnchangedUsersShared(state.answer, state.data);
         state.lastSuccessAt = state.answer.syncedAt;
       }
     }

@@ -50,8 +50,9 @@ export class PublishedSnapshot {
   /** Swaps in a snapshot of `data` (sorted by organisation id) unless the content is unchanged; true when it did. */
   publish(data: readonly TenantData[], builtAt: number): boolean {
     // Hashing the content costs a fraction of a build: an unchanged directory (the usual sync) builds nothing.
-    if (this.snapshot && this.snapshot.version === snapshotVersion(data)) return false;
-    this.swap(buildSnapshot(data, isoTime(builtAt), this.snapshot));
+    const version = snapshotVersion(data);
+    if (this.snapshot && this.snapshot.version === version) return false;
+    this.swap(buildSnapshot(data, isoTime(builtAt), this.snapshot, version));
     return true;
   }
 

@@ -7,7 +7,7 @@
  */
 import type { RateBudget } from '../xero/budget';
 import type { Connection } from '../xero/identity';
-import type { Organisation, Suspicion, TenantData } from './model';
+import type { Organisation, Suspicion, TenantData, XeroUserRecord } from './model';
 
 export interface TenantState {
   /** Lower-case tenant id. */
@@ -75,3 +75,35 @@ export class Tenants {
 export function memberCount(data: TenantData): number {
   return data.users.reduce((n, u) => (u.role === 'REMOVED' ? n : n + 1), 0);
 }
+
+/**
+ * The answer as the organisation's new data, sharing the last data's users when Xero answered exactly the same ones
+ * (the usual sync): a directory of a million memberships would otherwise hold a fresh copy of every record for each
+ * of the snapshots kept for crawls and cursors, and the collector would promote a million new records every sync.
+ */
+export function withUnchangedUsersShared(answer: TenantData, last: TenantData | undefined): TenantData {
+  if (!last || !sameUsers(answer.users, last.users)) return answer;
+  return { ...answer, users: last.users };
+}
+
+function sameUsers(a: readonly XeroUserRecord[], b: readonly XeroUserRecord[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (
+      x.xeroUserId !== y.xeroUserId ||
+      x.organisationId !== y.organisationId ||
+      x.email !== y.email ||
+      x.firstName !== y.firstName ||
+      x.lastName !== y.lastName ||
+      x.role !== y.role ||
+      x.isSubscriber !== y.isSubscriber ||
+      x.updatedAt !== y.updatedAt
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+

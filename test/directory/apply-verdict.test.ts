@@ -116,3 +116,28 @@ describe('which connections a sync reads', () => {
     expect([...connectedIds]).toEqual(['a', 'b', 'd']);
   });
 });
+
+describe('an accepted answer', () => {
+  it("shares the last data's users when Xero answered the same ones, and takes every change", () => {
+    const tenants = directory();
+    // The same five members, read again at the same instant of their last update: the users are shared.
+    const before = tenants.get('a').data!;
+    tenants.get('a').answer = data('a', 5);
+    const members = new Map([['a', 5]]);
+    const verdict = judge(knownOrganisations(tenants.all()), { at: '2026-11-27T06:00:00.000Z', connected: new Set(['a', 'b', 'c', 'd']), allowList: new Set(), members, confirmed: new Set() }, POLICY);
+    applyVerdict(tenants, verdict, silentLogger);
+    const after = tenants.get('a').data!;
+    expect(after.users).toBe(before.users);
+    expect(after.syncedAt).toBe(before.syncedAt);
+
+    // Any field of any record changed: the answer is taken as it is.
+    for (const change of [{ role: 'READONLY' as const }, { firstName: 'Q' }, { updatedAt: '2026-11-27T06:00:00.000Z' }, { isSubscriber: true }]) {
+      const answer = data('a', 5);
+      tenants.get('a').answer = { ...answer, users: answer.users.map((u, i) => (i === 3 ? { ...u, ...change } : u)) };
+      applyVerdict(tenants, judge(knownOrganisations(tenants.all()), { at: '2026-11-27T06:00:00.000Z', connected: new Set(['a', 'b', 'c', 'd']), allowList: new Set(), members, confirmed: new Set() }, POLICY), silentLogger);
+      expect(tenants.get('a').data!.users[3]).toMatchObject(change);
+    }
+    sync(tenants, { a: 4, b: 5, c: 5, d: 5 });
+    expect(tenants.get('a').data!.users).toHaveLength(4);
+  });
+});
