@@ -7,6 +7,7 @@
  *
  * It also writes the corpus (its rendered users and groups) for the floor and the SCIMMY reference.
  */
+import { itemsOf } from '../../src/scim/resource-set';
 import { mkdirSync } from 'node:fs';
 import { sandboxDirectory } from '../sandbox-directory';
 import express, { type Express } from 'express';
@@ -77,8 +78,8 @@ async function main(): Promise<void> {
   // Resources serialise lazily, on first use; the crawl sends every one, so measure them all serialised. They are
   // read as the bytes the server sends: decoding them to strings here would put 150 MB on this process's peak RSS
   // that the product never holds.
-  const userBytes = users.items.map((i) => i.bytes);
-  const groupBytes = groups.items.map((i) => i.bytes);
+  const userBytes = itemsOf(users).map((i) => i.bytes);
+  const groupBytes = itemsOf(groups).map((i) => i.bytes);
   if (input.corpusDir) {
     mkdirSync(input.corpusDir, { recursive: true });
     writeCorpus(input.corpusDir, userBytes, groupBytes);

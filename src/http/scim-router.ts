@@ -304,7 +304,7 @@ function addResourceRoutes(
       const id = req.params.id as string;
       const position = set.positionById.get(id);
       if (position === undefined) throw notFound(`${type.name} "${id.slice(0, 100)}" not found.`);
-      const item = set.items[position]!;
+      const item = set.item(position);
       sendScim(req, res, 200, resourceWriter(set, query)(item), item.etag);
     })
     .put(() => {

@@ -24,13 +24,21 @@ export const DEFAULT_RENDER_CACHE_BYTES = 64 * 1024 * 1024;
 const ENTRY_OVERHEAD = 160;
 
 export class RenderCache {
-  readonly #entries = new Map<object, Serialised>();
+  readonly #entries = new Map<number, Serialised>();
+  #nextKey = 0;
   #bytes = 0;
 
   constructor(readonly maxBytes: number = DEFAULT_RENDER_CACHE_BYTES) {}
 
   /** The entry of `key`, marked as the most recently read. */
-  get(key: object): Serialised | undefined {
+  /** `count` keys no other caller is given: a set reserves one per resource. */
+  reserve(count: number): number {
+    const first = this.#nextKey;
+    this.#nextKey += count;
+    return first;
+  }
+
+  get(key: number): Serialised | undefined {
     const entry = this.#entries.get(key);
     if (entry !== undefined) {
       this.#entries.delete(key);
@@ -40,7 +48,7 @@ export class RenderCache {
   }
 
   /** Keeps `entry` for `key`, evicting the least recently read to stay within the budget. */
-  set(key: object, entry: Serialised): void {
+  set(key: number, entry: Serialised): void {
     const previous = this.#entries.get(key);
     if (previous !== undefined) {
       this.#entries.delete(key);

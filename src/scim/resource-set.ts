@@ -41,11 +41,16 @@ export interface RenderedResource {
  * form kept in the app's `RenderCache` for the next read, within the cache's budget.
  */
 class CompactResource implements RenderedResource {
+  /**
+   * @param key what the cache holds this resource's serialised form under: unique to the set and the position, so
+   *   the short-lived objects a set hands out for one resource all find the same entry.
+   */
   constructor(
     readonly id: string,
     private readonly source: unknown,
     private readonly rendering: Rendering,
     private readonly cache: RenderCache,
+    private readonly key: number,
   ) {}
 
   get data(): ScimResource {
@@ -54,7 +59,7 @@ class CompactResource implements RenderedResource {
 
   /** The ETag, and whatever serialised form is already held. */
   private held(): Serialised {
-    const held = this.cache.get(this);
+    const held = this.cache.get(this.key);
     if (held !== undefined) return held;
     const { withoutMembers } = this.rendering;
     if (withoutMembers) {
@@ -71,7 +76,7 @@ class CompactResource implements RenderedResource {
   }
 
   private keep(entry: Serialised): Serialised {
-    this.cache.set(this, entry);
+    this.cache.set(this.key, entry);
     return entry;
   }
 
@@ -170,6 +175,9 @@ export class Orderings {
 /** The key `Orderings` keeps a path's derived orderings under: `urn:attribute.sub`. */
 export const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path.attribute.name}.${path.subAttribute?.name ?? ''}`;
 
+/** Every resource of the set, in order: for tests and measurements (a query reads only the positions it needs). */
+export const itemsOf = (set: ResourceSet): RenderedResource[] => Array.from({ length: set.size }, (_, position) => set.item(position));
+
 /** Exact-match lookups by id: the positions of a set's resources, whose ids ascend in code-unit order. */
 export interface PositionsById {
   get(id: string): number | undefined;
@@ -183,7 +191,10 @@ export interface Indexes {
 /** One resource type's resources in one view, in the default order (by `id`), with lookup indexes. */
 export interface ResourceSet {
   readonly type: ResourceTypeDefinition;
-  readonly items: readonly RenderedResource[];
+  /** How many resources the set has: positions are 0 … size − 1, in the default order. */
+  readonly size: number;
+  /** The resource at `position`: a small object made on each call (a million users are not a million kept objects). */
+  item(position: number): RenderedResource;
   readonly positionById: PositionsById;
   /**
    * Exact-match indexes: canonical lower-case path (`username`, `emails.value`, `members.value`, `active`) → index
@@ -223,14 +234,15 @@ export function fieldName(path: ResolvedPath): string | undefined {
  */
 export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, version: string, cache: RenderCache = new RenderCache()): ResourceSet {
   const { sources, idOf, fields } = rendering;
-  const ids = sources.map(idOf);
-  const items: RenderedResource[] = sources.map((source, i) => new CompactResource(ids[i]!, source, rendering, cache));
-  const positionById = positionsById(ids);
+  const size = sources.length;
+  const keys = cache.reserve(size);
+  const item = (position: number): RenderedResource => new CompactResource(idOf(sources[position]), sources[position], rendering, cache, keys + position);
+  const positionById = positionsById(sources, idOf);
 
   const valuesAt = (position: number, path: ResolvedPath): readonly unknown[] => {
     const name = fieldName(path);
     const read = name === undefined ? undefined : fields[name];
-    return read ? read(sources[position]) : valuesAtPath(items[position]!.data, path);
+    return read ? read(sources[position]) : valuesAtPath(rendering.render(sources[position]), path);
   };
 
   const built = new Map<string, ReadonlyMap<string, IndexEntry>>();
@@ -246,14 +258,15 @@ export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, ver
       if (cached) return cached;
       const path = indexed.get(name);
       if (!path) return undefined;
-      const index = buildIndex(items.length, path, valuesAt);
+      const index = buildIndex(size, path, valuesAt);
       built.set(name, index);
       return index;
     },
   };
   return {
     type,
-    items,
+    size,
+    item,
     positionById,
     indexes,
     version,
@@ -284,29 +297,35 @@ function buildIndex(size: number, path: ResolvedPath, valuesAt: ResourceSet['val
 }
 
 /**
- * Lookups by id without a map: a set's ids ascend in code-unit order (the default order), so a binary search finds
- * one. Should a rendering ever break that order, a map is built instead, so a lookup is never wrong.
+ * Lookups by id without a map: a set's sources ascend by id in code-unit order (the default order), so a binary
+ * search over them finds one. The order is checked on the first lookup; should a rendering ever break it, a map is
+ * built instead, so a lookup is never wrong.
  */
-function positionsById(ids: readonly string[]): PositionsById {
-  for (let i = 1; i < ids.length; i++) {
-    if (!(ids[i - 1]! < ids[i]!)) {
-      const map = new Map<string, number>();
-      ids.forEach((id, position) => {
-        if (!map.has(id)) map.set(id, position);
-      });
-      return map;
-    }
-  }
-  return {
+function positionsById(sources: readonly unknown[], idOf: (source: unknown) => string): PositionsById {
+  let lookup: PositionsById | undefined;
+  const search: PositionsById = {
     get(id) {
       let low = 0;
-      let high = ids.length;
+      let high = sources.length;
       while (low < high) {
         const mid = (low + high) >>> 1;
-        if (ids[mid]! < id) low = mid + 1;
+        if (idOf(sources[mid]) < id) low = mid + 1;
         else high = mid;
       }
-      return low < ids.length && ids[low] === id ? low : undefined;
+      return low < sources.length && idOf(sources[low]) === id ? low : undefined;
     },
   };
+  const choose = (): PositionsById => {
+    for (let i = 1; i < sources.length; i++) {
+      if (!(idOf(sources[i - 1]) < idOf(sources[i]))) {
+        const map = new Map<string, number>();
+        sources.forEach((source, position) => {
+          if (!map.has(idOf(source))) map.set(idOf(source), position);
+        });
+        return map;
+      }
+    }
+    return search;
+  };
+  return { get: (id) => (lookup ??= choose()).get(id) };
 }

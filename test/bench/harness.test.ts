@@ -2,6 +2,7 @@
  * The benchmark's own pieces, at a tiny size: the Express floor and the SCIMMY reference must answer the same users
  * as xero-scim renders them, correctly, or their figures would mean nothing. No timing is asserted here.
  */
+import { itemsOf } from '../../src/scim/resource-set';
 import type { AddressInfo } from 'node:net';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Express } from 'express';
@@ -55,8 +56,8 @@ const data = generateData({ seed: 3, organisations: 4, usersPerOrganisation: 9 }
 const expected = expectedFrom(data);
 const view = new ViewCache().viewOf(buildSnapshot(tenantsOf(data), '2026-11-27T00:00:00.000Z'), `${PUBLIC_URL}/scim/v2`)!;
 const corpus: Corpus = {
-  users: view.resources('User').items.map((i) => i.bytes.toString('utf8')),
-  groups: view.resources('Group').items.map((i) => i.bytes.toString('utf8')),
+  users: itemsOf(view.resources('User')).map((i) => i.bytes.toString('utf8')),
+  groups: itemsOf(view.resources('Group')).map((i) => i.bytes.toString('utf8')),
 };
 const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
 const samples = { ids, userNames: [...expected.users.keys()], startIndexes: [1, 2, ids.length - 3, ids.length] };

@@ -92,5 +92,5 @@ it('measures GET /Users/{id} and filtered lists at 100,000 users', async () => {
 
 function snapshotEtag(view: View, id: string): string {
   const set = view.resources('User');
-  return set.items[set.positionById.get(id)!]!.etag;
+  return set.item(set.positionById.get(id)!).etag;
 }

@@ -2,6 +2,7 @@
  * The query planner answers the lookups pollers send from indexes, and never changes a result: the candidates
  * it returns always include every resource the filter matches.
  */
+import { itemsOf } from '../../src/scim/resource-set';
 import fc from 'fast-check';
 import { personId } from '../../src/directory/ids';
 import { compileFilter, parseFilter } from '../../src/scim/filter';
@@ -19,7 +20,7 @@ const memberOrganisations = snapshot.organisations.filter((o) => snapshot.member
 function scan(type: ResourceTypeName, filter: string): number[] {
   const set = view.resources(type);
   const predicate = compileFilter(parseFilter(filter), set.type.schema);
-  return set.items.flatMap((item, position) => (predicate(item.resource) ? [position] : []));
+  return itemsOf(set).flatMap((item, position) => (predicate(item.resource) ? [position] : []));
 }
 
 describe('query planner: indexed lookups', () => {
@@ -83,7 +84,7 @@ describe('query planner: indexed lookups', () => {
     const window = 'meta.lastModified ge "2024-02-27T00:00:00.0000000Z" and meta.lastModified le "2024-02-28T23:59:59.9999999Z"';
     const entra = plan(parseFilter(`active eq true and (${window})`), view.resources('User'))!;
     expect(entra.positions.length).toBeGreaterThan(0);
-    expect(entra.positions.length).toBeLessThan(view.resources('User').items.length / 5);
+    expect(entra.positions.length).toBeLessThan(view.resources('User').size / 5);
     const filter = `name.givenName pr and (${window})`;
     const planned = plan(parseFilter(filter), view.resources('User'))!;
     expect(planned.residual).toEqual(parseFilter('name.givenName pr'));
@@ -140,7 +141,7 @@ describe('query planner: indexed lookups', () => {
         if (!planned) return;
         // The candidates that pass the residual are exactly the matches.
         const residual = planned.residual && compileFilter(planned.residual, set.type.schema);
-        expect(planned.positions.filter((p) => !residual || residual(set.items[p]!.data))).toEqual(matches);
+        expect(planned.positions.filter((p) => !residual || residual(set.item(p).data))).toEqual(matches);
       }),
       { numRuns: 300 },
     );

@@ -61,7 +61,7 @@ export function columnOf(set: ResourceSet, path: ResolvedPath): Column {
   const owners: number[] = [];
   const starts: number[] = [];
   let offset = 1;
-  for (let position = 0; position < set.items.length; position++) {
+  for (let position = 0; position < set.size; position++) {
     for (const value of set.valuesAt(position, path)) {
       if (typeof value !== 'string') continue;
       const folded = equalityKey(leaf, value);

@@ -155,7 +155,7 @@ function prefixLookup(...args: Parameters<typeof comparison>): readonly number[]
   }
   const found: number[] = [];
   for (let k = low; k < keys.length && keys[k]!.startsWith(prefix); k++) for (const p of positionsOf(indexed.index.get(keys[k]!))) found.push(p);
-  return ascending(Int32Array.from(found), set.items.length);
+  return ascending(Int32Array.from(found), set.size);
 }
 
 function sortedKeys(set: ResourceSet, indexed: IndexedPath): readonly string[] {
@@ -194,7 +194,7 @@ function range(
     else high = mid;
   }
   const selected = op === 'gt' || op === 'ge' ? ordering.positions.subarray(low) : ordering.positions.subarray(0, low);
-  return ascending(selected, set.items.length);
+  return ascending(selected, set.size);
 }
 
 function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering {
@@ -202,11 +202,11 @@ function instantOrdering(set: ResourceSet, path: ResolvedPath): InstantOrdering 
   const cached = set.orderings.byInstant.get(key);
   if (cached) return cached;
   const entries: { position: number; instant: Instant }[] = [];
-  set.items.forEach((_, position) => {
+  for (let position = 0; position < set.size; position++) {
     const [value] = set.valuesAt(position, path);
     const instant = typeof value === 'string' ? parseInstant(value) : undefined;
     if (instant) entries.push({ position, instant });
-  });
+  }
   entries.sort((a, b) => compareInstants(a.instant, b.instant) || a.position - b.position);
   const ordering = { positions: Int32Array.from(entries, (e) => e.position), instants: entries.map((e) => e.instant) };
   set.orderings.byInstant.set(key, ordering);

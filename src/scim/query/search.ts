@@ -25,7 +25,6 @@ export function resourceWriter(set: ResourceSet, selection: AttributeSelection):
 
 /** Positions of the set that match the filter, in default (id) order. */
 function matching(set: ResourceSet, filter: Filter | undefined): readonly number[] {
-  const all = set.items;
   if (!filter) return allPositions(set);
   // Compiled first: an invalid filter is refused even when an index could answer it.
   const whole = compileFilter(filter, set.type.schema);
@@ -38,9 +37,9 @@ function matching(set: ResourceSet, filter: Filter | undefined): readonly number
   const read = mentionsVersion(test) ? (item: RenderedResource) => item.resource : (item: RenderedResource) => item.data;
   const out: number[] = [];
   if (candidates) {
-    for (const p of candidates) if (predicate(read(all[p]!))) out.push(p);
+    for (const p of candidates) if (predicate(read(set.item(p)))) out.push(p);
   } else {
-    for (let p = 0; p < all.length; p++) if (predicate(read(all[p]!))) out.push(p);
+    for (let p = 0; p < set.size; p++) if (predicate(read(set.item(p)))) out.push(p);
   }
   return out;
 }
@@ -60,7 +59,7 @@ function mentionsVersion(filter: Filter): boolean {
 }
 
 function allPositions(set: ResourceSet): readonly number[] {
-  return (set.orderings.all ??= set.items.map((_, i) => i));
+  return (set.orderings.all ??= Array.from({ length: set.size }, (_, i) => i));
 }
 
 export interface ListResult {
@@ -98,7 +97,7 @@ export function listResources(set: ResourceSet, query: ListQuery, page: PageLoca
   if (query.sortBy !== undefined) positions = sortPositions(set, positions, resolveSortPath(set.type.schema, query.sortBy), query.sortOrder);
   const write = resourceWriter(set, query);
   const slice = positions.slice(page.offset, page.offset + query.count);
-  const result = listResponse(positions.length, page.members(positions.length), slice.map((p) => write(set.items[p]!)));
+  const result = listResponse(positions.length, page.members(positions.length), slice.map((p) => write(set.item(p))));
   if (page.offset === 0 && result.itemsPerPage === result.totalResults) completeLists?.offer(key, result);
   return result;
 }
@@ -132,7 +131,7 @@ export function searchAll(sets: readonly ResourceSet[], query: ListQuery, page: 
     if ([...paths.values()].every((p) => p instanceof ScimError)) throw paths.get(sets[0]!) as ScimError;
     const keyed = hits.map((hit, i) => {
       const path = paths.get(hit.set);
-      return { hit, i, value: path instanceof ScimError || !path ? undefined : sortValue(hit.set.items[hit.position]!.data, path) };
+      return { hit, i, value: path instanceof ScimError || !path ? undefined : sortValue(hit.set.item(hit.position).data, path) };
     });
     const sign = query.sortOrder === 'descending' ? -1 : 1;
     keyed.sort((a, b) => sign * compareSortValues(a.value, b.value) || a.i - b.i);
@@ -140,7 +139,7 @@ export function searchAll(sets: readonly ResourceSet[], query: ListQuery, page: 
   }
   const writers = new Map(sets.map((set) => [set, resourceWriter(set, query)]));
   const slice = hits.slice(page.offset, page.offset + query.count);
-  return listResponse(hits.length, page.members(hits.length), slice.map(({ set, position }) => writers.get(set)!(set.items[position]!)));
+  return listResponse(hits.length, page.members(hits.length), slice.map(({ set, position }) => writers.get(set)!(set.item(position))));
 }
 
 function tryResolveSort(set: ResourceSet, sortBy: string) {

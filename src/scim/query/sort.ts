@@ -45,7 +45,7 @@ export function sortValue(resource: ScimResource, path: ResolvedPath): SortValue
  */
 function sortValueAt(set: ResourceSet, position: number, path: ResolvedPath): SortValue {
   if (!path.attribute.multiValued && set.reads(path)) return normalised(set.valuesAt(position, path)[0], path);
-  return sortValue(set.items[position]!.data, path);
+  return sortValue(set.item(position).data, path);
 }
 
 function normalised(value: unknown, path: ResolvedPath): SortValue {
@@ -76,7 +76,7 @@ function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
   const key = pathKey(path);
   const cached = set.orderings.ranks.get(key);
   if (cached) return cached;
-  const values = set.items.map((_, position) => sortValueAt(set, position, path));
+  const values = Array.from({ length: set.size }, (_, position) => sortValueAt(set, position, path));
   const order = values.map((_, i) => i).sort((i, j) => compareSortValues(values[i], values[j]) || i - j);
   const result = new Int32Array(values.length);
   let rank = 0;
@@ -90,7 +90,7 @@ function ranks(set: ResourceSet, path: ResolvedPath): Int32Array {
 
 /** Sorts positions of `set` (ascending positions in, sorted positions out); stable on ties. */
 export function sortPositions(set: ResourceSet, positions: readonly number[], path: ResolvedPath, order: SortOrder): readonly number[] {
-  const everything = positions.length === set.items.length;
+  const everything = positions.length === set.size;
   const key = `${pathKey(path)}:${order}`;
   if (everything) {
     const cached = set.orderings.sorted.get(key);
