@@ -77,6 +77,8 @@ export interface ScaleSize {
   memberships: number;
   people: number;
   sandboxGenerateMs: number;
+  /** The serve processes' `--max-old-space-size`, when BENCH_SCALE_MAX_HEAP_MB set one. */
+  maxHeapMb?: number;
   firstSync?: FirstSync;
   first?: ServedProcess;
   restart?: Restart;
@@ -205,6 +207,7 @@ async function measureSize(result: ScaleSize, options: BenchOptions, work: strin
   result.people = sample.people;
   const truth: Truth = { people: sample.people, organisations: sandbox.info.organisations, userNames: sample.userNames, containing: sample.containing };
   const stateDir = path.join(work, 'state');
+  if (options.scaleMaxHeapMb !== undefined) result.maxHeapMb = options.scaleMaxHeapMb;
   const env: NodeJS.ProcessEnv = {
     XERO_CLIENT_ID: sandbox.info.clientId,
     XERO_CLIENT_SECRET: sandbox.info.clientSecret,
@@ -217,6 +220,7 @@ async function measureSize(result: ScaleSize, options: BenchOptions, work: strin
     SCIM_CURSOR_SECRET: 'bench-scale-cursor-secret-71f2',
     PUBLIC_URL: 'https://scim.bench.invalid',
     LOG_LEVEL: 'info',
+    ...(options.scaleMaxHeapMb === undefined ? {} : { NODE_OPTIONS: `--max-old-space-size=${options.scaleMaxHeapMb}` }),
   };
   const crawlLimitMs = options.scaleCrawlLimitSeconds * 1000;
 
