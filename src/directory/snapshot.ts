@@ -51,22 +51,35 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
   const organisationById = new Map(organisations.map((o) => [o.id, o]));
   const tenantById = new Map(sortedTenants.map((t) => [t.organisation.id, t]));
 
-  // One map serves twice: userName → the person's records while they are gathered, then → the person. (At a million
-  // people a second map of as many keys was over a second of the build.)
-  const byUserName = new Map<string, XeroUserRecord[] | Person>();
+  // Each person is made on their first record, and each membership as its record is read: the organisations'
+  // records are walked in the order they are held, not in people's id order, which at a million people scattered
+  // every step of the build across the heap.
+  const byUserName = new Map<string, Draft>();
+  const people: Draft[] = [];
+  const stray: Membership[] = [];
+  const membersByOrganisation = new Map<string, Membership[]>();
   for (const tenant of sortedTenants) {
+    const orgId = tenant.organisation.id;
+    const members: Membership[] = [];
+    membersByOrganisation.set(orgId, members);
     for (const record of tenant.users) {
       const key = normaliseEmail(record.email);
       if (key === '') continue; // Xero requires an e-mail; a record without one cannot be a SCIM user.
-      const list = byUserName.get(key) as XeroUserRecord[] | undefined;
-      if (list) list.push(record);
-      else byUserName.set(key, [record]);
+      let person = byUserName.get(key);
+      if (person) person.records.push(record);
+      else {
+        person = { id: '', userName: key, email: '', givenName: '', familyName: '', active: false, records: [record], createdAt: '', lastModified: '' };
+        byUserName.set(key, person);
+        people.push(person);
+      }
+      if (record.role === 'REMOVED') continue;
+      if (record.organisationId === orgId) members.push({ person, record });
+      else stray.push({ person, record });
     }
   }
 
-  const people: Person[] = [];
-  for (const [userName, gathered] of byUserName) {
-    const records = gathered as XeroUserRecord[];
+  for (const person of people) {
+    const records = person.records;
     if (records.length > 1) records.sort((a, b) => byString(a.organisationId, b.organisationId) || byString(a.xeroUserId, b.xeroUserId));
     let newest = records[0]!;
     let createdAt = newest.updatedAt;
@@ -78,22 +91,19 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
       if (r.updatedAt > newest.updatedAt) newest = r;
       if (r.role !== 'REMOVED') active = true;
     }
-    const person: Person = {
-      id: previous?.personByUserName.get(userName)?.id ?? personId(userName),
-      userName,
-      email: newest.email.trim(),
-      givenName: newest.firstName,
-      familyName: newest.lastName,
-      active,
-      records,
-      createdAt,
-      lastModified,
-    };
-    people.push(person);
-    byUserName.set(userName, person);
+    person.id = previous?.personByUserName.get(person.userName)?.id ?? personId(person.userName);
+    person.email = newest.email.trim();
+    person.givenName = newest.firstName;
+    person.familyName = newest.lastName;
+    person.active = active;
+    person.createdAt = createdAt;
+    person.lastModified = lastModified;
   }
   sortById(people);
-  const personByUserName = byUserName as Map<string, Person>;
+  const personByUserName: ReadonlyMap<string, Person> = byUserName;
+  // A record whose organisation id is not its organisation's (Xero never sends one) joins the organisation it names.
+  for (const m of stray) membersByOrganisation.get(m.record.organisationId)?.push(m);
+  stray.length = 0;
 
   // Role ids are per (organisation, code): computed once each, not once per record.
   const previousRoleId = (organisationId: string, code: RoleCode): string | undefined =>
@@ -107,19 +117,16 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
     return id;
   };
 
-  const membersByOrganisation = new Map<string, Membership[]>(organisations.map((o) => [o.id, []]));
+  // Each organisation's members by person id (then Xero UserID), and each role's holders in the same order.
   const holders = new Map<string, string[]>(); // role id -> person ids
-
-  for (const person of people) {
-    for (const record of person.records) {
-      if (record.role === 'REMOVED') continue;
-      membersByOrganisation.get(record.organisationId)?.push({ person, record });
-      if (isRoleCode(record.role)) {
-        const id = roleIdOf(record.organisationId, record.role);
-        const list = holders.get(id);
-        if (list) list.push(person.id);
-        else holders.set(id, [person.id]);
-      }
+  for (const members of membersByOrganisation.values()) {
+    if (!membersAscending(members)) members.sort((a, b) => byString(a.person.id, b.person.id) || byString(a.record.xeroUserId, b.record.xeroUserId));
+    for (const { person, record } of members) {
+      if (!isRoleCode(record.role)) continue;
+      const id = roleIdOf(record.organisationId, record.role);
+      const list = holders.get(id);
+      if (list) list.push(person.id);
+      else holders.set(id, [person.id]);
     }
   }
 
@@ -140,7 +147,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
         organisationId: organisation.id,
         code,
         displayName: roleDisplayName(organisation, code, nameIsShared),
-        memberIds: holders.get(id) ?? [], // people are iterated in id order, so this is sorted
+        memberIds: holders.get(id) ?? [], // members are in person id order, so this is sorted
       };
     });
     rolesByOrganisation.set(organisation.id, orgRoles);
@@ -162,6 +169,19 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
     membersByOrganisation,
     rolesByOrganisation,
   };
+}
+
+/** A person while the build fills them in: made on their first record, complete before the build returns. */
+type Draft = { -readonly [K in keyof Person]: Person[K] } & { records: XeroUserRecord[] };
+
+/** Whether members are already in person id (then Xero UserID) order: the usual case needs no sort. */
+function membersAscending(members: readonly Membership[]): boolean {
+  for (let i = 1; i < members.length; i++) {
+    const a = members[i - 1]!;
+    const b = members[i]!;
+    if ((byString(a.person.id, b.person.id) || byString(a.record.xeroUserId, b.record.xeroUserId)) > 0) return false;
+  }
+  return true;
 }
 
 /** The person with `id`, found by binary search over the people (in id order). */

@@ -141,3 +141,32 @@ describe('ordering and finding people by id', () => {
     expect(membershipsOf(snapshot, 'nope')).toEqual([]);
   });
 });
+
+describe('memberships as Xero lists them', () => {
+  const at = '2025-01-01T00:00:00.000Z';
+  const people = ['d@example.com', 'a@example.com', 'c@example.com', 'b@example.com'];
+  const acmeUsers = people.map((email, i) => user(ACME, `u${i}`, email, i % 2 ? 'STANDARD' : 'READONLY', at));
+  const snapshot = buildSnapshot(
+    [
+      { organisation: org(ACME, 'Acme Ltd'), syncedAt: at, users: [...acmeUsers, user(ACME, 'u9', 'B@Example.com', 'STANDARD', at), user(ACME, 'u8', 'b@example.com', 'READONLY', at)] },
+      // A record naming another organisation than the one it came with joins the one it names.
+      { organisation: org(PRACTICE, 'Lee & Co', 'PARTNER'), syncedAt: at, users: [user(ACME, 'p1', 'e@example.com', 'STANDARD', at)] },
+    ],
+    at,
+  );
+
+  it("orders each organisation's members by person id, then Xero UserID, whatever order Xero sent them in", () => {
+    const members = snapshot.membersByOrganisation.get(ACME)!;
+    const keys = members.map((m) => `${m.person.id}/${m.record.xeroUserId}`);
+    expect(keys).toEqual([...keys].sort());
+    expect(members.filter((m) => m.person.userName === 'b@example.com').map((m) => m.record.xeroUserId)).toEqual(['u3', 'u8', 'u9']);
+    expect(members.map((m) => m.person.userName)).toContain('e@example.com');
+    expect(snapshot.membersByOrganisation.get(PRACTICE)).toEqual([]);
+  });
+
+  it("lists each role's holders in person id order", () => {
+    for (const role of snapshot.roles) expect(role.memberIds).toEqual([...role.memberIds].sort());
+    const standard = snapshot.rolesByOrganisation.get(ACME)!.find((r) => r.code === 'STANDARD')!;
+    expect(standard.memberIds).toHaveLength(4);
+  });
+});
