@@ -5,7 +5,7 @@
  * killed whole on stop, on failure and when the bench itself exits or is interrupted, so no server outlives a run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../test/support/free-port';
 import path from 'node:path';
 import { V8_FLAGS } from '../../src/runtime';
 
@@ -17,17 +17,6 @@ const OUTPUT_TAIL = 16_384;
 const running = new Set<ServeProcess>();
 let exitHook = false;
 
-/** A port free on loopback right now (the server binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export class ServeProcess {
   private output = '';
