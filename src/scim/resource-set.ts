@@ -81,9 +81,7 @@ class CompactResource implements RenderedResource {
   }
 
   get resource(): ScimResource {
-    const data = this.rendering.render(this.source);
-    (data.meta as Record<string, unknown>).version = this.etag;
-    return data;
+    return this.resourceWith(this.etag);
   }
 
   get bytes(): Buffer {
