@@ -1,7 +1,7 @@
 /**
- * The HTTP application, composed in one place: security headers and the request log, the operator routes (probes,
- * metrics, status page), the OpenAPI document, the authenticated SCIM API at `/scim/v2`, the SCIM 404 and one error
- * handler. Built by a factory from its dependencies, so `serve` and the tests (supertest, with a fake directory and
+ * The HTTP application, composed in one place: security headers and the request log, the hot SCIM reads' fast path
+ * (src/http/fast-reads.ts), the operator routes (probes, metrics, status page), the OpenAPI document, the
+ * authenticated SCIM API at `/scim/v2`, the SCIM 404 and one error handler. Built by a factory from its dependencies, so `serve` and the tests (supertest, with a fake directory and
  * clock) run the same app. `mountScim` and `finish` are exported for the benchmark's variants that leave layers out.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
