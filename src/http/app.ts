@@ -1,7 +1,7 @@
 /**
- * The HTTP application, composed in one place: security headers and the request log, the operator routes (probes,
- * metrics, status page), the OpenAPI document, the authenticated SCIM API at `/scim/v2`, the SCIM 404 and one error
- * handler. Built by a factory from its dependencies, so `serve` and the tests (supertest, with a fake directory and
+ * The HTTP application, composed in one place: security headers and the request log, the hot SCIM reads' fast path
+ * (src/http/fast-reads.ts), the operator routes (probes, metrics, status page), the OpenAPI document, the
+ * authenticated SCIM API at `/scim/v2`, the SCIM 404 and one error handler. Built by a factory from its dependencies, so `serve` and the tests (supertest, with a fake directory and
  * clock) run the same app. `mountScim` and `finish` are exported for the benchmark's variants that leave layers out.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -17,7 +17,8 @@ import { errorHandler, notFoundHandler } from './errors';
 import { createOpenApiRouter } from './openapi';
 import { createOpsRouter } from './ops-routes';
 import { requestLog } from './request-log';
-import { createScimRouter } from './scim-router';
+import { hotReads } from './fast-reads';
+import { createScimApi, type ScimApi } from './scim-router';
 import { securityHeaders } from './security-headers';
 import { throttleFailedAuth } from './throttle';
 
@@ -86,7 +87,9 @@ export function createApp(options: AppOptions): Express {
   app.set('trust proxy', options.trustProxy === true);
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
-  app.use(inSequence(securityHeaders(), requestLog(logger, metrics)));
+  const scim = scimParts(options);
+  // The hot reads are answered here, before any route is matched; everything else passes on (src/http/fast-reads.ts).
+  app.use(inSequence(securityHeaders(), requestLog(logger, metrics), hotReads(SCIM_BASE_PATH, scim.auth, scim.api.reads)));
   const matches = tokenMatcher({ tokens: options.tokens, basicAuth: true });
   app.use(
     createOpsRouter({
@@ -101,7 +104,7 @@ export function createApp(options: AppOptions): Express {
     }),
   );
   app.use(createOpenApiRouter());
-  mountScim(app, options);
+  app.use(SCIM_BASE_PATH, inSequence(scim.auth, scim.api.router));
   finish(app, logger);
   return app;
 }
@@ -125,28 +128,31 @@ function inSequence(...handlers: readonly RequestHandler[]): RequestHandler {
   };
 }
 
-/** Mounts the authenticated SCIM API at `/scim/v2`. */
+/** The SCIM API's parts: the failed-auth throttle around the bearer check, and the router with its reads. */
+function scimParts(options: AppOptions): { auth: RequestHandler; api: ScimApi } {
+  return {
+    auth: throttleFailedAuth(scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }), { clock: options.clock }),
+    api: createScimApi({
+      directory: options.directory,
+      maxResults: options.maxResults ?? 1000,
+      basicAuth: options.basicAuth === true,
+      rootUrl: rootUrlResolver(options),
+      crawlPinSeconds: options.crawlPinSeconds,
+      cursorTimeoutSeconds: options.cursorTimeoutSeconds,
+      cursorSecret: options.cursorSecret,
+      bodyLimit: options.bodyLimit,
+      clock: options.clock,
+      views: options.views,
+      sharedPins: options.sharedPins,
+      logger: options.logger,
+    }),
+  };
+}
+
+/** Mounts the authenticated SCIM API at `/scim/v2` (without the hot reads' fast path). */
 export function mountScim(app: Express, options: AppOptions): void {
-  app.use(
-    SCIM_BASE_PATH,
-    inSequence(
-      throttleFailedAuth(scimAuth({ tokens: options.tokens, basicAuth: options.basicAuth }), { clock: options.clock }),
-      createScimRouter({
-        directory: options.directory,
-        maxResults: options.maxResults ?? 1000,
-        basicAuth: options.basicAuth === true,
-        rootUrl: rootUrlResolver(options),
-        crawlPinSeconds: options.crawlPinSeconds,
-        cursorTimeoutSeconds: options.cursorTimeoutSeconds,
-        cursorSecret: options.cursorSecret,
-        bodyLimit: options.bodyLimit,
-        clock: options.clock,
-        views: options.views,
-        sharedPins: options.sharedPins,
-        logger: options.logger,
-      }),
-    ),
-  );
+  const { auth, api } = scimParts(options);
+  app.use(SCIM_BASE_PATH, inSequence(auth, api.router));
 }
 
 /** The SCIM 404 for unknown routes and the one error handler; mount last. */

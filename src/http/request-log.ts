@@ -19,8 +19,13 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** The route template (`/scim/v2/Users/:id`), never the raw URL: ids and filters would explode label cardinality. */
-function routeOf(req: Request): string {
+/**
+ * The route template (`/scim/v2/Users/:id`), never the raw URL: ids and filters would explode label cardinality.
+ * A request answered outside Express's routing (the hot reads' fast path) names its template in `res.locals.route`.
+ */
+function routeOf(req: Request, res: Response): string {
+  const fixed: unknown = res.locals.route;
+  if (typeof fixed === 'string') return fixed;
   const route = (req as Request & { route?: { path?: unknown } }).route;
   if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
   return 'unmatched';
@@ -38,7 +43,7 @@ export function requestLog(logger: Logger, metrics?: RequestObserver) {
     if (!metrics && !logger.isLevelEnabled('info')) return next();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeOf(req);
+      const route = routeOf(req, res);
       metrics?.observeRequest(req.method, route, res.statusCode, seconds);
       // The path without its query string: filters carry e-mail addresses.
       if (logger.isLevelEnabled('info')) {

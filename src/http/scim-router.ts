@@ -3,6 +3,8 @@
  * snapshot's pre-rendered resources and sends the result; authentication is mounted in front by the app.
  *
  * The same routes serve the global view (`/scim/v2/…`) and each tenant's view (`/scim/v2/tenants/{id}/…`).
+ * The global view's resource reads are also handed out as plain handlers (`ScimApi.reads`), so the app's fast path
+ * for the hottest requests (src/http/fast-reads.ts) runs exactly the code these routes run.
  */
 import { randomBytes } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
@@ -67,7 +69,26 @@ const READ = 'GET, HEAD';
 
 const DEFAULT_CURSOR_TIMEOUT_SECONDS = 600;
 
+/** The two reads of one resource type in the global view, as its routes run them. */
+export interface ResourceReads {
+  /** `GET /{endpoint}`: a list, page or filter, from `req.query`. */
+  readonly list: (req: Request, res: Response) => Promise<void>;
+  /** `GET /{endpoint}/{id}`, the id in `req.params.id`. */
+  readonly byId: (req: Request, res: Response) => Promise<void>;
+}
+
+export interface ScimApi {
+  readonly router: Router;
+  /** The global view's reads by endpoint name, exactly as spelt in the routes (`Users`, `Groups`, `Roles`). */
+  readonly reads: ReadonlyMap<string, ResourceReads>;
+}
+
 export function createScimRouter(options: ScimRouterOptions): Router {
+  return createScimApi(options).router;
+}
+
+/** The SCIM router, and the global view's resource reads it routes to. */
+export function createScimApi(options: ScimRouterOptions): ScimApi {
   const router = Router({ caseSensitive: false, strict: false });
   const tenantRouter = Router({ caseSensitive: false, strict: false, mergeParams: true });
   const pages = new ListPages({
@@ -83,9 +104,9 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   const caches: Caches = { views: options.views ?? new ViewCache(), completeLists: new CompleteLists() };
   addRoutes(tenantRouter, options, pages, caches);
   // Express tries routes in order: the global resources, what pollers read most, come first.
-  addRoutes(router, options, pages, caches);
+  const reads = addRoutes(router, options, pages, caches);
   router.use('/tenants/:tenantId', tenantRouter);
-  return router;
+  return { router, reads };
 }
 
 /** A held snapshot a later page may be read from: one with an organisation, as every page ever served was. */
@@ -120,7 +141,8 @@ function searchBody(limit: string | undefined) {
   return express.json({ limit: limit ?? '64kb', type: ['application/json', 'application/scim+json', 'application/*+json'] });
 }
 
-function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages, { views, completeLists }: Caches): void {
+/** Adds every SCIM route to `router`; returns the resource reads, by endpoint name. */
+function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages, { views, completeLists }: Caches): Map<string, ResourceReads> {
   const { maxResults } = options;
   const jsonBody = searchBody(options.bodyLimit);
 
@@ -167,7 +189,10 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages,
   };
 
   // Resources first: they are what pollers read most, and no other route's path overlaps theirs.
-  for (const type of RESOURCE_TYPES) addResourceRoutes(router, type, viewFor, listPageFor, jsonBody, maxResults, completeLists);
+  const reads = new Map<string, ResourceReads>();
+  for (const type of RESOURCE_TYPES) {
+    reads.set(type.endpoint.slice(1), addResourceRoutes(router, type, viewFor, listPageFor, jsonBody, maxResults, completeLists));
+  }
 
   router
     .route('/ServiceProviderConfig')
@@ -252,6 +277,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages,
   router.all('/Me', () => {
     throw unsupported('/Me is not supported: clients authenticate with a shared token, not as a user (RFC 7644 §3.11).');
   });
+  return reads;
 }
 
 function withETag(body: Buffer): [Buffer, string] {
@@ -266,7 +292,7 @@ function addResourceRoutes(
   jsonBody: RequestHandler,
   maxResults: number,
   completeLists: CompleteLists,
-) {
+): ResourceReads {
   const list = async (req: Request, res: Response, query: ListQuery, conditional: boolean) => {
     const { view, page, stored } = await listPageFor(req, query, type.id);
     const set = view.resources(type.id);
@@ -278,9 +304,23 @@ function addResourceRoutes(
     sendScim(req, res, 200, body, etag);
   };
 
+  const reads: ResourceReads = {
+    list: (req, res) => list(req, res, queryFromParameters(req.query, maxResults), true),
+    byId: async (req, res) => {
+      const query = queryFromParameters(req.query, maxResults);
+      const view = await viewFor(req);
+      const set = view.resources(type.id);
+      const id = req.params.id as string;
+      const position = set.positionById.get(id);
+      if (position === undefined) throw notFound(`${type.name} "${id.slice(0, 100)}" not found.`);
+      const item = set.item(position);
+      sendScim(req, res, 200, resourceWriter(set, query)(item), item.etag);
+    },
+  };
+
   router
     .route(type.endpoint)
-    .get((req, res) => list(req, res, queryFromParameters(req.query, maxResults), true))
+    .get(reads.list)
     .post(() => {
       throw readOnly(READ);
     })
@@ -297,16 +337,7 @@ function addResourceRoutes(
 
   router
     .route(`${type.endpoint}/:id`)
-    .get(async (req, res) => {
-      const query = queryFromParameters(req.query, maxResults);
-      const view = await viewFor(req);
-      const set = view.resources(type.id);
-      const id = req.params.id as string;
-      const position = set.positionById.get(id);
-      if (position === undefined) throw notFound(`${type.name} "${id.slice(0, 100)}" not found.`);
-      const item = set.item(position);
-      sendScim(req, res, 200, resourceWriter(set, query)(item), item.etag);
-    })
+    .get(reads.byId)
     .put(() => {
       throw readOnly(READ);
     })
@@ -319,4 +350,5 @@ function addResourceRoutes(
     .all(() => {
       throw methodNotAllowed(READ);
     });
+  return reads;
 }
