@@ -355,6 +355,14 @@ export const OPTIONS = {
     commands: SERVE,
     parse: integer(1, 100_000),
   }),
+  scimRenderCacheMb: option({
+    env: 'SCIM_RENDER_CACHE_MB',
+    flag: '--scim-render-cache-mb',
+    description: 'MiB of serialised resources kept for the reads pollers repeat; beyond it the least recently read are rendered again when asked.',
+    default: '256',
+    commands: SERVE,
+    parse: integer(0, 65_536),
+  }),
   publicUrl: option({
     env: 'PUBLIC_URL',
     flag: '--public-url',

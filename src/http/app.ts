@@ -32,6 +32,8 @@ export interface AppOptions {
   readonly basicAuth?: boolean;
   /** Largest page a list returns; default 1000. */
   readonly maxResults?: number;
+  /** Bytes of serialised resources the SCIM router keeps (SCIM_RENDER_CACHE_MB); default `DEFAULT_RENDER_CACHE_BYTES`. */
+  readonly renderCacheBytes?: number;
   /** External base URL (e.g. `https://scim.example.com`); default: from the request. */
   readonly publicUrl?: string;
   /** Honour X-Forwarded-Proto/-Host/-For (only behind a proxy that sets them). */
@@ -143,6 +145,7 @@ function scimParts(options: AppOptions): { auth: RequestHandler; api: ScimApi } 
       bodyLimit: options.bodyLimit,
       clock: options.clock,
       views: options.views,
+      renderCacheBytes: options.renderCacheBytes,
       sharedPins: options.sharedPins,
       logger: options.logger,
     }),

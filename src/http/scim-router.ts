@@ -53,6 +53,8 @@ export interface ScimRouterOptions {
   readonly clock?: { now(): number };
   /** The snapshots' rendered views; default: a cache of this router's own. Pass one to render ahead of requests. */
   readonly views?: ViewCache;
+  /** Bytes of serialised resources its own view cache keeps (ignored when `views` is given). */
+  readonly renderCacheBytes?: number;
   /** Index crawls' pins shared with the other replicas (see `ListPages`); default: this router's own only. */
   readonly sharedPins?: SharedCrawlPins;
   /** Where failures of the shared pin store are reported. */
@@ -101,7 +103,7 @@ export function createScimApi(options: ScimRouterOptions): ScimApi {
     ...(options.sharedPins ? { sharedPins: options.sharedPins } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
-  const caches: Caches = { views: options.views ?? new ViewCache(), completeLists: new CompleteLists() };
+  const caches: Caches = { views: options.views ?? new ViewCache(options.renderCacheBytes), completeLists: new CompleteLists() };
   addRoutes(tenantRouter, options, pages, caches);
   // Express tries routes in order: the global resources, what pollers read most, come first.
   const reads = addRoutes(router, options, pages, caches);

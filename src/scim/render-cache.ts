@@ -17,8 +17,11 @@ export interface Serialised {
   readonly withoutMembers?: Buffer;
 }
 
-/** Bytes a `ViewCache` keeps by default: the pages and lookups pollers repeat, not a whole large directory. */
-export const DEFAULT_RENDER_CACHE_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes a `ViewCache` keeps by default (SCIM_RENDER_CACHE_MB): every resource of a 100,000-user directory (about
+ * 150 MiB serialised), and at a million users the pages and lookups pollers repeat rather than the whole directory.
+ */
+export const DEFAULT_RENDER_CACHE_BYTES = 256 * 1024 * 1024;
 
 /** A fixed cost per entry beside its bytes (the entry, its key and the map's slot), so many tiny entries are counted. */
 const ENTRY_OVERHEAD = 160;
@@ -58,8 +61,18 @@ export class RenderCache {
     if (size > this.maxBytes) return;
     this.#entries.set(key, entry);
     this.#bytes += size;
+    if (this.#bytes > this.maxBytes) this.evict();
+  }
+
+  /**
+   * Down to three quarters of the budget at once, oldest first. A map walked from its oldest entry passes every
+   * entry deleted since its last rehash, so evicting one entry per insertion made each insertion of a full cache a
+   * walk over thousands; evicting a quarter at a time pays for thousands of insertions.
+   */
+  private evict(): void {
+    const target = this.maxBytes * 0.75;
     for (const [oldest, held] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break;
+      if (this.#bytes <= target) break;
       this.#entries.delete(oldest);
       this.#bytes -= sizeOf(held);
     }
