@@ -215,11 +215,14 @@ class EndedCalls {
  * it. Our own calls: those in flight plus those that ended in the last minute never reach `perMinute`. Xero's count:
  * the estimate (a lower bound from the headers, which see other processes' calls too) falls by one per call we
  * start, and rises by one whenever one of our calls it charged leaves Xero's rolling minute, so in a full window a
- * call waits exactly until room returns rather than a whole minute. When the estimate is spent and none of our calls
- * will free room, it waits a minute from the last answer and then lets one probing call find out what is left; a
- * probe that finds nothing left is itself a call of ours that must age out first. A 429 blocks every call for its
- * `Retry-After` and lowers the estimate to what Xero said, nothing; room our older calls free is then no longer
- * counted on (someone else took it), so under contention it tries about once a minute.
+ * call waits exactly until room returns rather than a whole minute. Being a lower bound, the estimate may lack room
+ * it over-charged: while our own calls of the last minute are fewer than the allowance and nothing in the last
+ * minute showed others using it (a 429, or an answer with less left than our calls leave), a spent estimate with
+ * nothing in flight lets one call probe. When the estimate is spent and none of our calls will free room, it waits a
+ * minute from the last answer and then lets one probing call find out what is left; a probe that finds nothing left
+ * is itself a call of ours that must age out first. A 429 blocks every call for its `Retry-After` and lowers the
+ * estimate to what Xero said, nothing; room our older calls free is then no longer counted on (someone else took
+ * it), so under contention it tries about once a minute.
  */
 export class AppBudget {
   private blockedUntil = 0;
@@ -230,6 +233,11 @@ export class AppBudget {
    * After a 429 only calls started since count, since room that came back was taken by someone else.
    */
   private creditAfter = -Infinity;
+  /**
+   * When Xero last showed others using the allowance: a 429, or fewer calls left than our own calls of the last
+   * minute leave (Xero cannot count more of ours than those in flight or ended in the last minute).
+   */
+  private othersSeenAt = -Infinity;
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -255,7 +263,10 @@ export class AppBudget {
   observe(remaining: number | undefined, ticket: AppTicket): void {
     const now = this.clock.now();
     this.age(now);
-    if (this.estimate.observe(remaining, ticket.estimate, now)) this.creditAfter = now - MINUTE;
+    if (remaining !== undefined && remaining < this.perMinute - this.ownCalls()) this.othersSeenAt = now;
+    if (this.estimate.observe(remaining, ticket.estimate, now)) {
+      this.creditAfter = now - MINUTE;
+    }
   }
 
   /** Xero refused a call for the app's minute limit: it had nothing left when the call arrived. */
@@ -264,6 +275,7 @@ export class AppBudget {
     this.age(now);
     this.estimate.refused(ticket.estimate, now);
     this.creditAfter = now;
+    this.othersSeenAt = now;
     this.block(retryAfterMs);
   }
 
@@ -272,7 +284,7 @@ export class AppBudget {
     const now = this.clock.now();
     this.age(now);
     let until = this.blockedUntil;
-    if (this.estimate.callsInFlight + this.ended.size >= this.perMinute) {
+    if (this.ownCalls() >= this.perMinute) {
       const oldest = this.ended.oldest();
       until = Math.max(until, oldest ? oldest.endedAt + MINUTE : now + 1000);
     }
@@ -282,11 +294,27 @@ export class AppBudget {
 
   /** When Xero's count, spent as far as we know, has room again (probing once a minute when nothing of ours will free some). */
   private roomReturns(now: number): number {
+    // Our own calls cannot fill the window and nothing says others share it: the room the estimate lacks is what its
+    // lower bound over-charged (calls in flight that the answer had counted already). One probe at a time finds out.
+    const roomOfOurs = this.ownCalls() < this.perMinute && now - this.othersSeenAt >= MINUTE;
+    if (roomOfOurs && this.estimate.callsInFlight === 0) return this.probe(now);
     const charged = this.ended.firstStartedAfter(this.creditAfter);
-    if (charged) return charged.endedAt + MINUTE;
-    if (this.estimate.callsInFlight > 0) return now + 1000; // an answer in flight will bring a fresh count
+    // An answer in flight will bring a fresh count: look again once it may have come.
+    const recheck = this.estimate.callsInFlight > 0 ? now + 1000 : Infinity;
+    if (charged) return roomOfOurs ? Math.min(recheck, charged.endedAt + MINUTE) : charged.endedAt + MINUTE;
+    if (recheck < Infinity) return recheck;
     const windowEnd = this.estimate.at + MINUTE;
     if (windowEnd > now) return windowEnd;
+    return this.probe(now);
+  }
+
+  /** Our calls Xero may still be counting: in flight, or ended less than a minute ago. */
+  private ownCalls(): number {
+    return this.estimate.callsInFlight + this.ended.size;
+  }
+
+  /** Lets one call go whose answer will say what Xero has left. */
+  private probe(now: number): number {
     this.estimate.probe();
     return now;
   }

@@ -20,7 +20,7 @@ interface Call {
 interface RunOptions {
   readonly calls: number;
   readonly concurrency: number;
-  readonly durationMs: number;
+  readonly durationMs: number | (() => number);
   /** Pass X-AppMinLimit-Remaining to the budget (false: as if Xero sent none). */
   readonly headers: boolean;
   /** Runs before each step: another process sharing the allowance. */
@@ -56,14 +56,15 @@ function run(clock: ManualClock, xero: RateLimiter, app: AppBudget, options: Run
     const free = left > 0 && inFlight.length < options.concurrency;
     if (free && delay === 0) {
       const ticket = app.begin();
+      const duration = (): number => (typeof options.durationMs === 'number' ? options.durationMs : options.durationMs());
       const admission = xero.admitApp(CLIENT, now);
       if (admission.admitted) {
         starts.push(now);
         left--;
-        inFlight.push({ ticket, endsAt: now + options.durationMs, remaining: Number(admission.headers['X-AppMinLimit-Remaining']) });
+        inFlight.push({ ticket, endsAt: now + duration(), remaining: Number(admission.headers['X-AppMinLimit-Remaining']) });
       } else {
         refused.push(now);
-        inFlight.push({ ticket, endsAt: now + options.durationMs, retryAfterMs: admission.retryAfterSeconds * 1000 });
+        inFlight.push({ ticket, endsAt: now + duration(), retryAfterMs: admission.retryAfterSeconds * 1000 });
       }
       continue;
     }
@@ -159,6 +160,40 @@ describe('AppBudget: the app-wide rolling minute (docs/xero.md, "Rate limits")',
     for (let i = 1; i < probes.length; i++) expect(probes[i]! - probes[i - 1]!).toBeGreaterThanOrEqual(60_000);
   });
 
+  it('probes for room its lower bound over-charged when its own calls cannot fill the window, never when others share it', () => {
+    for (const othersUsed of [0, 1]) {
+      const clock = new ManualClock();
+      const xero = new RateLimiter({ ...DEFAULT_LIMITS, appPerMinute: 3 });
+      for (let i = 0; i < othersUsed; i++) xero.admitApp(CLIENT, clock.now());
+      const app = new AppBudget(clock, 3);
+      // A is admitted first; B's answer cannot tell whether A (still in flight) was counted, so it charges A twice.
+      const a = app.begin();
+      expect(xero.admitApp(CLIENT, clock.now()).admitted).toBe(true);
+      clock.advance(1);
+      const b = app.begin();
+      const bAdmission = xero.admitApp(CLIENT, clock.now());
+      clock.advance(4);
+      app.end(b);
+      app.observe(Number(bAdmission.headers['X-AppMinLimit-Remaining']), b);
+      expect(app.estimate.exhausted).toBe(true);
+      // A's connection breaks: no header brings the count up to date.
+      clock.advance(95);
+      app.end(a);
+      app.observe(undefined, a);
+      if (othersUsed === 0) {
+        // Two calls of ours in a window of three: one probing call may go, and Xero has room for it.
+        expect(app.delay()).toBe(0);
+        app.begin();
+        expect(xero.admitApp(CLIENT, clock.now()).admitted).toBe(true);
+        expect(app.delay()).toBeGreaterThan(0);
+      } else {
+        // B's answer left less than our calls leave: someone else uses the allowance, so no probe into a full window.
+        expect(app.delay()).toBeGreaterThan(50_000);
+        expect(xero.admitApp(CLIENT, clock.now()).admitted).toBe(false);
+      }
+    }
+  });
+
   it('probes once the minute has passed when none of its calls will free room, and a probe that finds nothing waits again', () => {
     const clock = new ManualClock();
     const app = new AppBudget(clock);
@@ -177,5 +212,20 @@ describe('AppBudget: the app-wide rolling minute (docs/xero.md, "Rate limits")',
     app.observe(0, probe);
     // It found nothing left: the next call waits until the probe itself has left the window.
     expect(app.delay()).toBe(60_000);
+  });
+});
+
+describe('AppBudget with calls of uneven length', () => {
+  it('finishes three windows of calls as soon as the rolling minute allows, whatever the answers\' timing', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const clock = new ManualClock();
+      const xero = new RateLimiter({ ...DEFAULT_LIMITS, appPerMinute: 50 });
+      let state = seed;
+      const random = (): number => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const { starts, refused } = run(clock, xero, new AppBudget(clock), { calls: 101, concurrency: 8, durationMs: () => 5 + Math.floor(random() * 2000), headers: true });
+      expect(refused).toEqual([]);
+      // The 101st call waits for the 51st to leave the minute, the 51st for the 1st: two minutes and two answers.
+      expect(starts[100]! - T0).toBeLessThan(124_000);
+    }
   });
 });
