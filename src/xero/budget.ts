@@ -165,6 +165,9 @@ export const APP_CALLS_PER_MINUTE = 10_000;
 export interface AppTicket {
   readonly estimate: Ticket;
   readonly startedAt: number;
+  /** Our calls Xero could be counting when this one started (itself included), and how many had begun by then. */
+  readonly ownBefore: number;
+  readonly begunBefore: number;
 }
 
 /**
@@ -238,6 +241,8 @@ export class AppBudget {
    * minute leave (Xero cannot count more of ours than those in flight or ended in the last minute).
    */
   private othersSeenAt = -Infinity;
+  /** Calls begun since creation. */
+  private begun = 0;
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -250,7 +255,11 @@ export class AppBudget {
 
   /** A call starts now: the estimate is charged for it. */
   begin(): AppTicket {
-    return { estimate: this.estimate.begin(), startedAt: this.clock.now() };
+    const now = this.clock.now();
+    this.age(now);
+    const ticket = { estimate: this.estimate.begin(), startedAt: now, ownBefore: this.ownCalls(), begunBefore: this.begun };
+    this.begun++;
+    return ticket;
   }
 
   /** The call really ended (answered, failed or aborted): a minute from now it has left Xero's window. */
@@ -263,7 +272,7 @@ export class AppBudget {
   observe(remaining: number | undefined, ticket: AppTicket): void {
     const now = this.clock.now();
     this.age(now);
-    if (remaining !== undefined && remaining < this.perMinute - this.ownCalls()) this.othersSeenAt = now;
+    if (remaining !== undefined && remaining < this.perMinute - this.mostOfOursCounted(ticket)) this.othersSeenAt = now;
     if (this.estimate.observe(remaining, ticket.estimate, now)) {
       this.creditAfter = now - MINUTE;
     }
@@ -306,6 +315,14 @@ export class AppBudget {
     const windowEnd = this.estimate.at + MINUTE;
     if (windowEnd > now) return windowEnd;
     return this.probe(now);
+  }
+
+  /**
+   * The most of our calls Xero can have counted when it answered the call of `ticket`: those it could count when
+   * the call started, plus every call begun since (the answer's count is as of some moment in between).
+   */
+  private mostOfOursCounted(ticket: AppTicket): number {
+    return ticket.ownBefore + (this.begun - ticket.begunBefore - 1);
   }
 
   /** Our calls Xero may still be counting: in flight, or ended less than a minute ago. */
