@@ -106,8 +106,14 @@ export class SavedState {
     private readonly logger: Logger,
   ) {}
 
-  /** Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. */
+  /**
+   * Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. The
+   * store encodes a large state in one synchronous stretch (seconds at a million memberships), so it first lets the
+   * event loop take a turn: requests that waited while the snapshot was built (`/readyz`, SCIM reads) are answered
+   * from the new snapshot before the save holds the thread.
+   */
   async save(state: PersistedDirectory): Promise<void> {
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     try {
       await this.store.save(state);
       this.lastSavedAt = state.savedAt;
