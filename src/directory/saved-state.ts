@@ -11,6 +11,11 @@ import type { PersistedDirectory, SnapshotStore } from './persistence';
 import { tenantHealth } from './status';
 import type { TenantState, Tenants } from './tenant-state';
 
+/** Resolves in the check phase of the next event-loop iteration, after its poll phase has read pending I/O. */
+function nextLoopTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /** What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions. */
 export function toPersisted(states: readonly TenantState[], savedAt: string, policy: GuardPolicy): PersistedDirectory {
   return {
@@ -106,8 +111,15 @@ export class SavedState {
     private readonly logger: Logger,
   ) {}
 
-  /** Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. */
+  /**
+   * Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. The
+   * store encodes a large state in one synchronous stretch (seconds at a million memberships), so it first lets the
+   * event loop take a whole turn: requests that waited while the snapshot was built (`/readyz`, SCIM reads) are
+   * read in the next poll phase and answered from the new snapshot before the save holds the thread. (A timer would
+   * not do: its due time comes from the loop's clock as it stood before the build, so it runs before that poll.)
+   */
   async save(state: PersistedDirectory): Promise<void> {
+    await nextLoopTurn();
     try {
       await this.store.save(state);
       this.lastSavedAt = state.savedAt;

@@ -102,14 +102,15 @@ export class RemainingEstimate {
     this.inFlight--;
   }
 
-  observe(remaining: number | undefined, ticket: Ticket, now: number): void {
-    if (remaining === undefined) return;
+  /** True when the answer raised the bound (and `at` is now). */
+  observe(remaining: number | undefined, ticket: Ticket, now: number): boolean {
+    if (remaining === undefined) return false;
     const uncounted = ticket.inFlightBefore + (this.started - ticket.startedBefore - 1);
     const candidate = remaining - uncounted;
-    if (this.bound === undefined || candidate > this.bound) {
-      this.bound = candidate;
-      this.at = now;
-    }
+    if (this.bound !== undefined && candidate <= this.bound) return false;
+    this.bound = candidate;
+    this.at = now;
+    return true;
   }
 
   get value(): number | undefined {
@@ -138,30 +139,212 @@ export class RemainingEstimate {
   probe(): void {
     this.bound = 1;
   }
+
+  /** Calls this bound charged have left Xero's rolling window: the room they held is back. */
+  returned(calls: number): void {
+    if (this.bound !== undefined) this.bound += calls;
+  }
+
+  /**
+   * Xero refused the call for this limit, so it had nothing left when the call arrived: the bound drops to that
+   * (less the calls it may not have counted yet) unless it is lower already.
+   */
+  refused(ticket: Ticket, now: number): void {
+    const candidate = -(ticket.inFlightBefore + (this.started - ticket.startedBefore - 1));
+    if (this.bound === undefined || candidate < this.bound) {
+      this.bound = candidate;
+      this.at = now;
+    }
+  }
 }
 
-/** The app-wide minute allowance (X-AppMinLimit-Remaining), shared by every organisation's budget. */
+/** Xero's allowance per app, all organisations together, in a rolling minute (docs/xero.md, "Rate limits"). */
+export const APP_CALLS_PER_MINUTE = 10_000;
+
+/** Where one of our calls stood in the app's allowance: its place in the estimate and when it started. */
+export interface AppTicket {
+  readonly estimate: Ticket;
+  readonly startedAt: number;
+  /** Our calls Xero could be counting when this one started (itself included), and how many had begun by then. */
+  readonly ownBefore: number;
+  readonly begunBefore: number;
+}
+
+/**
+ * Our own calls that have ended, oldest end first, kept while they may still be in Xero's rolling minute. A call is
+ * admitted by Xero somewhere between its start and its end, so it has certainly left Xero's window a minute after
+ * it ended: end times, not start times, are what may be counted on.
+ */
+class EndedCalls {
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.starts.length - this.head;
+  }
+
+  push(startedAt: number, endedAt: number): void {
+    this.starts.push(startedAt);
+    this.ends.push(endedAt);
+  }
+
+  /** The oldest call still kept, if any. */
+  oldest(): { startedAt: number; endedAt: number } | undefined {
+    if (this.head >= this.starts.length) return undefined;
+    return { startedAt: this.starts[this.head]!, endedAt: this.ends[this.head]! };
+  }
+
+  /** The first call (oldest end first) that started after `startedAfter`, if any. */
+  firstStartedAfter(startedAfter: number): { startedAt: number; endedAt: number } | undefined {
+    for (let i = this.head; i < this.starts.length; i++) {
+      if (this.starts[i]! > startedAfter) return { startedAt: this.starts[i]!, endedAt: this.ends[i]! };
+    }
+    return undefined;
+  }
+
+  shift(): void {
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.starts.length) {
+      this.starts = this.starts.slice(this.head);
+      this.ends = this.ends.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * The app-wide minute allowance (X-AppMinLimit-Remaining), shared by every organisation's budget. Two things bound
+ * it. Our own calls: those in flight plus those that ended in the last minute never reach `perMinute`. Xero's count:
+ * the estimate (a lower bound from the headers, which see other processes' calls too) falls by one per call we
+ * start, and rises by one whenever one of our calls it charged leaves Xero's rolling minute, so in a full window a
+ * call waits exactly until room returns rather than a whole minute. Being a lower bound, the estimate may lack room
+ * it over-charged: while our own calls of the last minute are fewer than the allowance and nothing in the last
+ * minute showed others using it (a 429, or an answer with less left than our calls leave), a spent estimate with
+ * nothing in flight lets one call probe. When the estimate is spent and none of our calls will free room, it waits a
+ * minute from the last answer and then lets one probing call find out what is left; a probe that finds nothing left
+ * is itself a call of ours that must age out first. A 429 blocks every call for its `Retry-After` and lowers the
+ * estimate to what Xero said, nothing; room our older calls free is then no longer counted on (someone else took
+ * it), so under contention it tries about once a minute.
+ */
 export class AppBudget {
   private blockedUntil = 0;
   readonly estimate = new RemainingEstimate();
+  private readonly ended = new EndedCalls();
+  /**
+   * Our calls that started after this give room back when they leave Xero's window: those the estimate charged.
+   * After a 429 only calls started since count, since room that came back was taken by someone else.
+   */
+  private creditAfter = -Infinity;
+  /**
+   * When Xero last showed others using the allowance: a 429, or fewer calls left than our own calls of the last
+   * minute leave (Xero cannot count more of ours than those in flight or ended in the last minute).
+   */
+  private othersSeenAt = -Infinity;
+  /** Calls begun since creation. */
+  private begun = 0;
 
-  constructor(private readonly clock: Clock = systemClock) {}
+  constructor(
+    private readonly clock: Clock = systemClock,
+    readonly perMinute: number = APP_CALLS_PER_MINUTE,
+  ) {}
 
   block(ms: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + ms);
   }
 
+  /** A call starts now: the estimate is charged for it. */
+  begin(): AppTicket {
+    const now = this.clock.now();
+    this.age(now);
+    const ticket = { estimate: this.estimate.begin(), startedAt: now, ownBefore: this.ownCalls(), begunBefore: this.begun };
+    this.begun++;
+    return ticket;
+  }
+
+  /** The call really ended (answered, failed or aborted): a minute from now it has left Xero's window. */
+  end(ticket: AppTicket): void {
+    this.estimate.end();
+    this.ended.push(ticket.startedAt, this.clock.now());
+  }
+
+  /** An answer's X-AppMinLimit-Remaining. */
+  observe(remaining: number | undefined, ticket: AppTicket): void {
+    const now = this.clock.now();
+    this.age(now);
+    if (remaining !== undefined && remaining < this.perMinute - this.mostOfOursCounted(ticket)) this.othersSeenAt = now;
+    if (this.estimate.observe(remaining, ticket.estimate, now)) {
+      this.creditAfter = now - MINUTE;
+    }
+  }
+
+  /** Xero refused a call for the app's minute limit: it had nothing left when the call arrived. */
+  refused(ticket: AppTicket, retryAfterMs: number): void {
+    const now = this.clock.now();
+    this.age(now);
+    this.estimate.refused(ticket.estimate, now);
+    this.creditAfter = now;
+    this.othersSeenAt = now;
+    this.block(retryAfterMs);
+  }
+
   /** Milliseconds to wait before the next call, 0 if none. */
   delay(): number {
     const now = this.clock.now();
+    this.age(now);
     let until = this.blockedUntil;
-    if (this.estimate.exhausted) {
-      const windowEnd = this.estimate.at + MINUTE;
-      if (windowEnd > now) until = Math.max(until, windowEnd);
-      else if (this.estimate.callsInFlight === 0) this.estimate.probe();
-      else until = Math.max(until, now + 1000); // an answer in flight will bring a fresh count
+    if (this.ownCalls() >= this.perMinute) {
+      const oldest = this.ended.oldest();
+      until = Math.max(until, oldest ? oldest.endedAt + MINUTE : now + 1000);
     }
+    if (this.estimate.exhausted) until = Math.max(until, this.roomReturns(now));
     return Math.max(0, until - now);
+  }
+
+  /** When Xero's count, spent as far as we know, has room again (probing once a minute when nothing of ours will free some). */
+  private roomReturns(now: number): number {
+    // Our own calls cannot fill the window and nothing says others share it: the room the estimate lacks is what its
+    // lower bound over-charged (calls in flight that the answer had counted already). One probe at a time finds out.
+    const roomOfOurs = this.ownCalls() < this.perMinute && now - this.othersSeenAt >= MINUTE;
+    if (roomOfOurs && this.estimate.callsInFlight === 0) return this.probe(now);
+    const charged = this.ended.firstStartedAfter(this.creditAfter);
+    // An answer in flight will bring a fresh count: look again once it may have come.
+    const recheck = this.estimate.callsInFlight > 0 ? now + 1000 : Infinity;
+    if (charged) return roomOfOurs ? Math.min(recheck, charged.endedAt + MINUTE) : charged.endedAt + MINUTE;
+    if (recheck < Infinity) return recheck;
+    const windowEnd = this.estimate.at + MINUTE;
+    if (windowEnd > now) return windowEnd;
+    return this.probe(now);
+  }
+
+  /**
+   * The most of our calls Xero can have counted when it answered the call of `ticket`: those it could count when
+   * the call started, plus every call begun since (the answer's count is as of some moment in between).
+   */
+  private mostOfOursCounted(ticket: AppTicket): number {
+    return ticket.ownBefore + (this.begun - ticket.begunBefore - 1);
+  }
+
+  /** Our calls Xero may still be counting: in flight, or ended less than a minute ago. */
+  private ownCalls(): number {
+    return this.estimate.callsInFlight + this.ended.size;
+  }
+
+  /** Lets one call go whose answer will say what Xero has left. */
+  private probe(now: number): number {
+    this.estimate.probe();
+    return now;
+  }
+
+  /**
+   * Forgets our calls that have left Xero's window. Each that the estimate charged (it started less than a minute
+   * before the answer that set the estimate, or after it) gives its room back.
+   */
+  private age(now: number): void {
+    for (let call = this.ended.oldest(); call && call.endedAt + MINUTE <= now; call = this.ended.oldest()) {
+      if (call.startedAt > this.creditAfter) this.estimate.returned(1);
+      this.ended.shift();
+    }
   }
 }
 
@@ -287,7 +470,7 @@ export class RateBudget {
       const error = toXeroError(err, operation, this.clock.now());
       this.observe(error.headers, slot);
       this.onAnswer?.(operation, error.status ?? 0);
-      this.onFailure(error);
+      this.onFailure(error, slot);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -296,18 +479,18 @@ export class RateBudget {
 
   private observe(headers: Headers, slot: Slot): void {
     const now = this.clock.now();
-    this.app.estimate.observe(remainingHeader(headers, 'x-appminlimit-remaining'), slot.app, now);
+    this.app.observe(remainingHeader(headers, 'x-appminlimit-remaining'), slot.app);
     this.minute.observe(remainingHeader(headers, 'x-minlimit-remaining'), slot.minute, now);
     this.day.observe(remainingHeader(headers, 'x-daylimit-remaining'), slot.day, now);
   }
 
-  private onFailure(error: XeroError): void {
+  private onFailure(error: XeroError, slot: Slot): void {
     if (error.status !== 429) return;
     this.rateLimited++;
     const retryMs = (error.retryAfterSeconds ?? this.policy.defaultRetryAfterSeconds) * 1000;
     const problem = (error.headers['x-rate-limit-problem'] ?? '').toLowerCase();
     if (error.code === 'XERO_DAILY_LIMIT') this.park(retryMs);
-    else if (problem === 'appminute') this.app.block(retryMs);
+    else if (problem === 'appminute') this.app.refused(slot.app, retryMs);
     else this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + retryMs);
   }
 
@@ -364,14 +547,14 @@ export class RateBudget {
       const slot: Slot = {
         minute: this.minute.begin(),
         day: this.day.begin(),
-        app: this.app.estimate.begin(),
+        app: this.app.begin(),
         release: () => {
           if (slot.released) return;
           slot.released = true;
           this.inFlight--;
           this.minute.end();
           this.day.end();
-          this.app.estimate.end();
+          this.app.end(slot.app);
           this.waiters.shift()?.();
         },
         released: false,
@@ -404,7 +587,7 @@ export class RateBudget {
 interface Slot {
   readonly minute: Ticket;
   readonly day: Ticket;
-  readonly app: Ticket;
+  readonly app: AppTicket;
   readonly release: () => void;
   released: boolean;
 }

@@ -127,4 +127,37 @@ describe('RateBudget against the sandbox with Xero\'s limits enforced (docs/xero
     expect(sandbox.data.counters().status429).toBe(0);
     expect(clock.now() - Date.parse('2026-11-27T05:00:00.000Z')).toBeGreaterThanOrEqual(60_000);
   });
+
+  it('reuses the app allowance as its calls age out of the rolling minute: four windows of calls, no 429', async () => {
+    clock = new SteppingClock();
+    sandbox = createSandbox({
+      clock,
+      data: { seed: 13, organisations: 4, usersPerOrganisation: 2 },
+      limits: { enforce: true, appPerMinute: 10 },
+      latency: { fixedMs: 2, jitterMs: 5 },
+      // Every sleeper moves this clock on by its own wait, so virtual time runs fast: keep the token valid.
+      accessTokenTtlSeconds: 86_400,
+    });
+    server = await sandbox.listen(0, '127.0.0.1');
+    const web = sandbox.clients.web;
+    const tenants = sandbox.data.organisations().map((o) => o.organisationId);
+    const identity = new IdentityClient(
+      { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: web.clientId, clientSecret: web.clientSecret, timeoutMs: 5000 },
+      { clock },
+    );
+    const access = (await identity.token({ type: 'refresh_token', refreshToken: sandbox.data.issueRefreshToken(web.clientId, tenants) })).accessToken;
+    const reader = new XeroAccounting(server.url);
+    const app = new AppBudget(clock);
+    const budgets = tenants.map((id) => new RateBudget(id, XERO_LIMITS, { ...DEFAULT_POLICY, timeoutMs: 5000 }, app, { clock, random: () => 0.5 }));
+    // The first answer teaches the app's allowance (the very first wave is necessarily blind).
+    await budgets[0]!.call('GET Users', () => reader.getUsers(tenants[0]!, access));
+    const results = await Promise.all(
+      budgets.flatMap((b, i) =>
+        Array.from({ length: i === 0 ? 9 : 10 }, () => b.call('GET Users', () => reader.getUsers(tenants[i]!, access)).catch((e: unknown) => e)),
+      ),
+    );
+    expect(results.every((r) => Array.isArray(r))).toBe(true);
+    expect(sandbox.data.counters().status429).toBe(0);
+    expect(tenants.map((t) => sandbox.data.counters().byTenant[t.toLowerCase()]!.Users)).toEqual([10, 10, 10, 10]);
+  });
 });
