@@ -1,4 +1,4 @@
-import { type Sandbox, createSandbox } from '../../src/sandbox';
+import { type Sandbox, type SandboxOptions, createSandbox } from '../../src/sandbox';
 import { XeroAccounting } from '../../src/xero/accounting';
 import { AppBudget, DEFAULT_POLICY, RateBudget, XERO_LIMITS } from '../../src/xero/budget';
 import { IdentityClient } from '../../src/xero/identity';
@@ -28,6 +28,29 @@ async function setUp(limits: Parameters<typeof createSandbox>[0] extends infer O
 afterEach(async () => {
   await server.close();
 });
+
+/**
+ * Four organisations sharing one app allowance, each with its own budget, through a web app's token: the sandbox
+ * started with `options` on a stepping clock. The first answer is read before returning, since it is what teaches
+ * the app's allowance (the very first wave is necessarily blind).
+ */
+async function appAllowanceWorld(options: Omit<SandboxOptions, 'clock'>) {
+  clock = new SteppingClock();
+  sandbox = createSandbox({ clock, ...options });
+  server = await sandbox.listen(0, '127.0.0.1');
+  const web = sandbox.clients.web;
+  const tenants = sandbox.data.organisations().map((o) => o.organisationId);
+  const identity = new IdentityClient(
+    { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: web.clientId, clientSecret: web.clientSecret, timeoutMs: 5000 },
+    { clock },
+  );
+  const access = (await identity.token({ type: 'refresh_token', refreshToken: sandbox.data.issueRefreshToken(web.clientId, tenants) })).accessToken;
+  const reader = new XeroAccounting(server.url);
+  const app = new AppBudget(clock);
+  const budgets = tenants.map((id) => new RateBudget(id, XERO_LIMITS, { ...DEFAULT_POLICY, timeoutMs: 5000 }, app, { clock, random: () => 0.5 }));
+  await budgets[0]!.call('GET Users', () => reader.getUsers(tenants[0]!, access));
+  return { budgets, reader, tenants, access };
+}
 
 function budget(limits = XERO_LIMITS): RateBudget {
   return new RateBudget(tenantId, limits, { ...DEFAULT_POLICY, timeoutMs: 5000 }, new AppBudget(clock), { clock, random: () => 0.5 });
@@ -103,21 +126,7 @@ describe('RateBudget against the sandbox with Xero\'s limits enforced (docs/xero
   });
 
   it('shares X-AppMinLimit-Remaining across organisations: the app allowance is never overrun', async () => {
-    clock = new SteppingClock();
-    sandbox = createSandbox({ clock, data: { seed: 12, organisations: 4, usersPerOrganisation: 2 }, limits: { enforce: true, appPerMinute: 12 } });
-    server = await sandbox.listen(0, '127.0.0.1');
-    const web = sandbox.clients.web;
-    const tenants = sandbox.data.organisations().map((o) => o.organisationId);
-    const identity = new IdentityClient(
-      { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: web.clientId, clientSecret: web.clientSecret, timeoutMs: 5000 },
-      { clock },
-    );
-    const access = (await identity.token({ type: 'refresh_token', refreshToken: sandbox.data.issueRefreshToken(web.clientId, tenants) })).accessToken;
-    const reader = new XeroAccounting(server.url);
-    const app = new AppBudget(clock);
-    const budgets = tenants.map((id) => new RateBudget(id, XERO_LIMITS, { ...DEFAULT_POLICY, timeoutMs: 5000 }, app, { clock, random: () => 0.5 }));
-    // The first answer teaches the app's allowance (the very first wave is necessarily blind).
-    await budgets[0]!.call('GET Users', () => reader.getUsers(tenants[0]!, access));
+    const { budgets, reader, tenants, access } = await appAllowanceWorld({ data: { seed: 12, organisations: 4, usersPerOrganisation: 2 }, limits: { enforce: true, appPerMinute: 12 } });
     const results = await Promise.all(
       budgets.flatMap((b, i) =>
         Array.from({ length: 5 }, () => b.call('GET Users', () => reader.getUsers(tenants[i]!, access)).catch((e: unknown) => e)),
@@ -129,28 +138,13 @@ describe('RateBudget against the sandbox with Xero\'s limits enforced (docs/xero
   });
 
   it('reuses the app allowance as its calls age out of the rolling minute: four windows of calls, no 429', async () => {
-    clock = new SteppingClock();
-    sandbox = createSandbox({
-      clock,
+    const { budgets, reader, tenants, access } = await appAllowanceWorld({
       data: { seed: 13, organisations: 4, usersPerOrganisation: 2 },
       limits: { enforce: true, appPerMinute: 10 },
       latency: { fixedMs: 2, jitterMs: 5 },
       // Every sleeper moves this clock on by its own wait, so virtual time runs fast: keep the token valid.
       accessTokenTtlSeconds: 86_400,
     });
-    server = await sandbox.listen(0, '127.0.0.1');
-    const web = sandbox.clients.web;
-    const tenants = sandbox.data.organisations().map((o) => o.organisationId);
-    const identity = new IdentityClient(
-      { identityUrl: server.url, apiUrl: server.url, loginUrl: server.url, clientId: web.clientId, clientSecret: web.clientSecret, timeoutMs: 5000 },
-      { clock },
-    );
-    const access = (await identity.token({ type: 'refresh_token', refreshToken: sandbox.data.issueRefreshToken(web.clientId, tenants) })).accessToken;
-    const reader = new XeroAccounting(server.url);
-    const app = new AppBudget(clock);
-    const budgets = tenants.map((id) => new RateBudget(id, XERO_LIMITS, { ...DEFAULT_POLICY, timeoutMs: 5000 }, app, { clock, random: () => 0.5 }));
-    // The first answer teaches the app's allowance (the very first wave is necessarily blind).
-    await budgets[0]!.call('GET Users', () => reader.getUsers(tenants[0]!, access));
     const results = await Promise.all(
       budgets.flatMap((b, i) =>
         Array.from({ length: i === 0 ? 9 : 10 }, () => b.call('GET Users', () => reader.getUsers(tenants[i]!, access)).catch((e: unknown) => e)),
