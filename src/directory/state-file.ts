@@ -1,6 +1,6 @@
 /**
  * Format 2 of STATE_DIR's directory state: a binary file a restart reads, checks and decodes in about a second at a
- * million memberships, where one JSON document (format 1) took most of half a minute to parse and validate.
+ * million memberships; one JSON document of the same directory (format 1, still read) costs several times that.
  *
  * The organisations, health, detail ages and suspicions (thousands of small objects) travel as one JSON outline,
  * validated with the zod schemas of `persisted-shape.ts`. The users (a million records of eight fields) travel as

@@ -254,28 +254,6 @@ function groupParts(organisation: Organisation, members: readonly Membership[], 
   return { members: listed, lastModified };
 }
 
-/**
- * What `groupParts` gives, as the ETag needs it: the `lastModified`, and the members as one string (each id and
- * display name, in id order), written straight from the memberships when they arrive in order, with no member object.
- */
-function groupDigest(organisation: Organisation, members: readonly Membership[], memberId: (m: Membership) => string): { lastModified: string; membersDigest: string } {
-  const digestOf = (listed: readonly GroupMember[]) => listed.map((m) => `${m.value}\u0000${m.display}`).join('\u0001');
-  let lastModified = organisation.createdAt;
-  let digest = '';
-  let previous: string | undefined;
-  for (const m of members) {
-    const value = memberId(m);
-    if (previous !== undefined && !(previous < value)) {
-      const parts = groupParts(organisation, members, memberId);
-      return { lastModified: parts.lastModified, membersDigest: digestOf(parts.members) };
-    }
-    lastModified = latest(lastModified, m.record.updatedAt);
-    digest += `${previous === undefined ? '' : '\u0001'}${value}\u0000${personDisplayName(m.person.givenName, m.person.familyName, m.person.email)}`;
-    previous = value;
-  }
-  return { lastModified, membersDigest: digest };
-}
-
 function groupResource(organisation: Organisation, parts: GroupParts, base: string, withMembers: boolean): Record<string, unknown> {
   const head = { schemas: [GROUP_SCHEMA_ID, XERO_ORGANISATION_SCHEMA_ID], id: organisation.id, displayName: organisation.name };
   const tail = {
@@ -293,8 +271,8 @@ function groupRendering(organisations: readonly Organisation[], membersOf: (o: O
   return {
     render: (o: Organisation) => groupResource(o, partsOf(o), base, true),
     withoutMembers: (o: Organisation) => {
-      const { lastModified, membersDigest } = groupDigest(o, membersOf(o), memberId);
-      return { resource: groupResource(o, { members: [], lastModified }, base, false), membersDigest };
+      const parts = partsOf(o);
+      return { resource: groupResource(o, parts, base, false), membersDigest: parts.members.map((m) => `${m.value}\u0000${m.display}`).join('\u0001') };
     },
     fields: {
       ...idFields<Organisation>((o) => o.id),

@@ -66,8 +66,8 @@ export class RenderCache {
 
   /**
    * Down to three quarters of the budget at once, oldest first. A map walked from its oldest entry passes every
-   * entry deleted since its last rehash, so evicting one entry per insertion made each insertion of a full cache a
-   * walk over thousands; evicting a quarter at a time pays for thousands of insertions.
+   * entry deleted since its last rehash, so each walk is paid for by the thousands of insertions a quarter of the
+   * budget takes, not by every insertion.
    */
   private evict(): void {
     const target = this.maxBytes * 0.75;

@@ -97,17 +97,8 @@ class CompactResource implements RenderedResource {
   }
 
   get bytesWithoutMembers(): Buffer | undefined {
-    if (!this.rendering.withoutMembers) return undefined;
-    return this.held().withoutMembers ?? this.keepWithoutMembers();
-  }
-
-  private keepWithoutMembers(): Buffer {
-    const { resource } = this.rendering.withoutMembers!(this.source);
-    const held = this.held();
-    (resource.meta as Record<string, unknown>).version = held.etag;
-    const withoutMembers = Buffer.from(JSON.stringify(resource), 'utf8');
-    this.keep({ ...held, withoutMembers });
-    return withoutMembers;
+    // A group's first serialisation is its form without members (`held`), and every later form keeps it.
+    return this.rendering.withoutMembers ? this.held().withoutMembers : undefined;
   }
 
   private resourceWith(etag: string): Record<string, unknown> {
