@@ -18,7 +18,8 @@ export const ROLE_CODES = [
 export type RoleCode = (typeof ROLE_CODES)[number];
 
 /** Every value Xero may send in `OrganisationRole`; `UNKNOWN` and `REMOVED` are not grantable roles. */
-export type OrganisationRole = RoleCode | 'UNKNOWN' | 'REMOVED';
+export const ORGANISATION_ROLES = [...ROLE_CODES, 'UNKNOWN', 'REMOVED'] as const;
+export type OrganisationRole = (typeof ORGANISATION_ROLES)[number];
 
 /** Roles that exist only in Partner-edition organisations. */
 export const PARTNER_ONLY_ROLES: readonly RoleCode[] = ['MANAGEDCLIENT', 'CASHBOOKCLIENT'];

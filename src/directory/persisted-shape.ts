@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ROLE_CODES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
+import { ORGANISATION_ROLES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {
   /** The version of this shape (the JSON of STATE_DIR's format-1 file and of a publish); the binary file has its own. */
@@ -22,9 +22,6 @@ export interface PersistedDirectory {
    */
   readonly suspicions?: Readonly<Record<string, Suspicion>>;
 }
-
-/** Every role a user record may carry, grantable or not (the file format stores a role as its index here). */
-export const ORGANISATION_ROLES = [...ROLE_CODES, 'UNKNOWN', 'REMOVED'] as const;
 
 export const organisationSchema = z.object({
   id: z.string().min(1),

@@ -21,7 +21,7 @@
  *         u32[chunks] chunk byte lengths, u32[chunks] strings per chunk
  *         u32[strings] string lengths (UTF-16 code units)
  *         u32[users] × 6 columns: organisationId, xeroUserId, email, firstName, lastName, updatedAt (string indexes)
- *         u8[users] role (index in ORGANISATION_ROLES) | isSubscriber << 7, zero padding
+ *         u8[users] role (index in the model's ORGANISATION_ROLES) | isSubscriber << 7, zero padding
  *         chunk bytes (UTF-8)
  *
  * The string table is cut into chunks, one per organisation (the strings that organisation used first). A chunk is
@@ -30,9 +30,8 @@
  */
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
-import type { OrganisationRole, TenantData, XeroUserRecord } from './model';
+import { ORGANISATION_ROLES, type OrganisationRole, type TenantData, type XeroUserRecord } from './model';
 import {
-  ORGANISATION_ROLES,
   type PersistedDirectory,
   SnapshotStoreError,
   firstIssue,
@@ -41,7 +40,7 @@ import {
   suspicionSchema,
 } from './persisted-shape';
 
-export const STATE_FILE_MAGIC = Buffer.from('XSCIMDIR', 'latin1');
+const STATE_FILE_MAGIC = Buffer.from('XSCIMDIR', 'latin1');
 export const STATE_FILE_FORMAT = 2;
 const HEADER_BYTES = 24;
 const SUBSCRIBER_BIT = 0x80;
@@ -59,7 +58,7 @@ const outlineSchema = z.object({
 type Outline = z.infer<typeof outlineSchema>;
 
 /** Whether `bytes` start as a format-2 file does (a format-1 file is JSON and starts with `{`). */
-export function isStateFile(bytes: Uint8Array): boolean {
+function isStateFile(bytes: Uint8Array): boolean {
   return bytes.length >= STATE_FILE_MAGIC.length && STATE_FILE_MAGIC.equals(bytes.subarray(0, STATE_FILE_MAGIC.length));
 }
 

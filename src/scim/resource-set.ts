@@ -212,7 +212,7 @@ const INDEXED_PATHS: Readonly<Record<ResourceTypeName, readonly string[]>> = {
 };
 
 /** The lower-case name a core path's field reader and index go by: `username`, `emails.value`; undefined outside the core. */
-export function fieldName(path: ResolvedPath): string | undefined {
+function fieldName(path: ResolvedPath): string | undefined {
   if (!path.core) return undefined;
   return (path.subAttribute ? `${path.attribute.name}.${path.subAttribute.name}` : path.attribute.name).toLowerCase();
 }
