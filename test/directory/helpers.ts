@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '../../src/config';
+import { directoryOptions } from '../../src/commands/directory-options';
+import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
 import { type Sandbox, type SandboxOptions, createSandbox } from '../../src/sandbox';
 import type { Clock } from '../../src/xero/clock';
 
@@ -42,4 +44,17 @@ export async function world(options: SandboxOptions & { clock: Clock }, env: Rec
       await fs.rm(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A directory replica for the in-memory replication hub: `config`'s directory with the test's clock, fixed jitter, a
+ * 5 s call timeout, and the token chain and confirmations every replica of the test shares; `extra` adds or
+ * overrides dependencies (a gated `fetch`, a Xero call counter).
+ */
+export function replicaDirectory(
+  config: Config,
+  shared: Pick<XeroDirectoryDeps, 'clock' | 'replication' | 'tokenStore' | 'confirmationStore'>,
+  extra: Partial<XeroDirectoryDeps> = {},
+): XeroDirectory {
+  return createXeroDirectory(directoryOptions(config), { random: () => 0.5, policy: { timeoutMs: 5000 }, ...shared, ...extra });
 }

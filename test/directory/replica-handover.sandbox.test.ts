@@ -5,14 +5,13 @@
  * Two directories over one sandbox and the in-memory hub (`test/support/replication-hub.ts`); the first one's
  * `/connections` call is held at a gate, so the hand-over happens while its sync is in flight.
  */
-import { directoryOptions } from '../../src/commands/directory-options';
 import { MemoryConfirmationStore } from '../../src/directory/confirmations';
-import { type XeroDirectory, createXeroDirectory } from '../../src/directory/sync';
+import type { XeroDirectory } from '../../src/directory/sync';
 import type { SyncReport } from '../../src/directory/sync-report';
 import { MemoryTokenStore } from '../../src/xero/tokens';
 import { type HubReplica, ReplicationHub } from '../support/replication-hub';
 import { ManualClock, until } from '../xero/helpers/clocks';
-import { type World, world } from './helpers';
+import { type World, replicaDirectory, world } from './helpers';
 
 const INTERVAL_MS = 300_000;
 
@@ -55,15 +54,7 @@ it('a leader whose lease moved on and came back mid-sync does not publish over w
   const confirmations = new MemoryConfirmationStore();
   const gate = new Gate();
   const replica = (id: string, replication: HubReplica, extra: { fetch?: typeof fetch } = {}): XeroDirectory => {
-    const directory = createXeroDirectory(directoryOptions(w.config), {
-      clock,
-      random: () => 0.5,
-      policy: { timeoutMs: 5000 },
-      replication,
-      tokenStore,
-      confirmationStore: confirmations,
-      ...extra,
-    });
+    const directory = replicaDirectory(w.config, { clock, replication, tokenStore, confirmationStore: confirmations }, extra);
     started.push(directory);
     return directory;
   };

@@ -4,17 +4,16 @@
  * `Replication` contract, fencing included), read as an IGA tool would (the snapshot, and SCIM over HTTP). Each
  * replica's Xero calls are counted on its own (`onXeroCall`) and the sandbox counts what it was asked.
  */
-import { directoryOptions } from '../../src/commands/directory-options';
 import type { Config } from '../../src/config';
 import { MemoryConfirmationStore } from '../../src/directory/confirmations';
-import { type XeroDirectory, createXeroDirectory } from '../../src/directory/sync';
+import type { XeroDirectory } from '../../src/directory/sync';
 import { createApp } from '../../src/http/app';
 import { type ListeningServer, listen } from '../../src/http/listen';
 import { silentLogger } from '../../src/log';
 import { MemoryTokenStore } from '../../src/xero/tokens';
 import { type HubReplica, ReplicationHub } from '../support/replication-hub';
 import { ManualClock, until } from '../xero/helpers/clocks';
-import { type World, world } from './helpers';
+import { type World, replicaDirectory, world } from './helpers';
 
 const TOKEN = 'replicas-test-token-0123456789';
 const INTERVAL_MS = 300_000;
@@ -41,15 +40,7 @@ function replica(id: string, options: Partial<Config> = {}): Replica {
     id,
     replication,
     calls: 0,
-    directory: createXeroDirectory(directoryOptions({ ...w.config, ...options }), {
-      clock,
-      random: () => 0.5,
-      policy: { timeoutMs: 5000 },
-      replication,
-      tokenStore,
-      confirmationStore: confirmations,
-      onXeroCall: () => r.calls++,
-    }),
+    directory: replicaDirectory({ ...w.config, ...options }, { clock, replication, tokenStore, confirmationStore: confirmations }, { onXeroCall: () => r.calls++ }),
   };
   started.push(r.directory);
   return r;
