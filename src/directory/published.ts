@@ -63,7 +63,10 @@ export class PublishedSnapshot {
    */
   adopt(data: readonly TenantData[], builtAt: string, version?: string): DirectorySnapshot {
     // A new build has a new `builtAt`: compared first, it spares hashing the content of every changed state.
-    if (this.snapshot && this.snapshot.builtAt === builtAt && this.snapshot.version === (version ?? snapshotVersion(data))) return this.snapshot;
+    if (this.snapshot && this.snapshot.builtAt === builtAt) {
+      version ??= snapshotVersion(data);
+      if (this.snapshot.version === version) return this.snapshot;
+    }
     return this.swap(buildSnapshot(data, builtAt, this.snapshot, version));
   }
 
