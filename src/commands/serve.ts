@@ -201,9 +201,10 @@ async function startDemoSandbox(config: Config): Promise<{ config: Config; close
 
 /** Someone in several organisations makes the best example: one SCIM user, merged across tenants. */
 function demoExampleUser(snapshot: DirectorySnapshot | undefined): string {
-  const people = snapshot?.people ?? [];
-  const person = people.find((p) => p.records.length > 1) ?? people[0];
-  return person?.userName ?? 'nobody@example.com';
+  const people = snapshot?.people;
+  if (!people || people.length === 0) return 'nobody@example.com';
+  for (let p = 0; p < people.length; p++) if (people.recordCount(p) > 1) return people.userNameAt(p);
+  return people.userNameAt(0);
 }
 
 /** Where the server really listens, and who can reach it: the URLs name 127.0.0.1 also when it listens on every interface. */

@@ -60,7 +60,7 @@ export function renderSyncJson(result: SyncOnceResult): SyncJson {
     version: snapshot?.version ?? null,
     builtAt: snapshot?.builtAt ?? null,
     organisations: snapshot?.organisations ?? [],
-    people: (snapshot?.people ?? []).map((p) => ({
+    people: [...(snapshot?.people ?? [])].map((p) => ({
       id: p.id,
       userName: p.userName,
       email: p.email,

@@ -4,6 +4,7 @@
  * A `DirectorySnapshot` is immutable once built (see `buildSnapshot`) and is swapped atomically, so every
  * SCIM response is computed from exactly one snapshot.
  */
+import type { People } from './people';
 import type { ReplicationStatus } from './replication';
 
 /** Roles a Xero user can hold in an organisation (docs/xero.md, "OrganisationRole"). Note FINANCIAL**ADVISER**. */
@@ -115,7 +116,7 @@ export interface Role {
   readonly memberIds: readonly string[];
 }
 
-/** A membership: a person with access to an organisation (any role but `REMOVED`). */
+/** A membership: a person with access to an organisation (any role but `REMOVED`), made when asked for (`membersOf`). */
 export interface Membership {
   readonly person: Person;
   readonly record: XeroUserRecord;
@@ -128,20 +129,26 @@ export interface DirectorySnapshot {
   readonly builtAt: string;
   /** The per-organisation data it was built from (what is persisted). */
   readonly tenants: readonly TenantData[];
-  /** People in a stable order: by `id`. */
-  readonly people: readonly Person[];
+  /** People in a stable order (by `id`), held as columns (`people.ts`). */
+  readonly people: People;
   /** Organisations in a stable order: by `id`. */
   readonly organisations: readonly Organisation[];
   /** Roles in a stable order: by `id`. */
   readonly roles: readonly Role[];
-  /** Keyed by normalised e-mail. (By id: `personWithId`, a binary search over `people`.) */
-  readonly personByUserName: ReadonlyMap<string, Person>;
   readonly organisationById: ReadonlyMap<string, Organisation>;
-  /** Each organisation's data, by organisation id. (Its memberships by Xero UserID: `membershipsOf`.) */
+  /** Each organisation's data, by organisation id. */
   readonly tenantById: ReadonlyMap<string, TenantData>;
   readonly roleById: ReadonlyMap<string, Role>;
-  /** Memberships of each organisation (REMOVED records excluded), ordered by person id. */
-  readonly membersByOrganisation: ReadonlyMap<string, readonly Membership[]>;
+  /**
+   * Each organisation's memberships (`REMOVED` records excluded) as indices into `people.records`, ordered by person
+   * id, then Xero UserID. (As objects: `membersOf`.)
+   */
+  readonly memberRecords: ReadonlyMap<string, Int32Array>;
+  /**
+   * Each organisation's records' people: entry i is the position in `people` of the person of the organisation's
+   * record i (`tenantById.get(id).users[i]`), or -1 for a record without an e-mail. (As objects: `membershipsOf`.)
+   */
+  readonly recordPeople: ReadonlyMap<string, Int32Array>;
   /** Roles of each organisation, in `ROLE_CODES` order. */
   readonly rolesByOrganisation: ReadonlyMap<string, readonly Role[]>;
 }

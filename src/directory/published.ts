@@ -52,7 +52,7 @@ export class PublishedSnapshot {
     // Hashing the content costs a fraction of a build: an unchanged directory (the usual sync) builds nothing.
     const version = snapshotVersion(data);
     if (this.snapshot && this.snapshot.version === version) return false;
-    this.swap(buildSnapshot(data, isoTime(builtAt), this.snapshot, version));
+    this.swap(buildSnapshot(data, isoTime(builtAt), version));
     return true;
   }
 
@@ -67,12 +67,12 @@ export class PublishedSnapshot {
       version ??= snapshotVersion(data);
       if (this.snapshot.version === version) return this.snapshot;
     }
-    return this.swap(buildSnapshot(data, builtAt, this.snapshot, version));
+    return this.swap(buildSnapshot(data, builtAt, version));
   }
 
   /** The snapshot of a state loaded from STATE_DIR, built as it was saved. */
   restore(data: readonly TenantData[], savedAt: string): DirectorySnapshot {
-    return this.swap(buildSnapshot(data, savedAt, this.snapshot));
+    return this.swap(buildSnapshot(data, savedAt));
   }
 
   private swap(snapshot: DirectorySnapshot): DirectorySnapshot {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { normaliseEmail, personId, roleId } from './ids';
+import { PERSON_NAMESPACE, normaliseEmail, personId, roleId, uuidV5 } from './ids';
 import {
   type DirectorySnapshot,
   type Membership,
@@ -14,6 +14,7 @@ import {
   ROLE_NAMES,
   isRoleCode,
 } from './model';
+import { People } from './people';
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -40,116 +41,143 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
  * without a grantable role. A role held by a user in an edition that does not list it (e.g. MANAGEDCLIENT seen in a
  * BUSINESS organisation) is still shown: Xero's answer wins over our edition table.
  *
- * `previous`, the snapshot this one replaces, lends its ids: a person's and a role's id are name-based UUIDs (a SHA-1
- * each) of what does not change from sync to sync, so the ones it already computed are taken rather than hashed again.
- * `knownVersion`, when the caller already has the content's version (a replica adopting exactly what its leader
- * published and versioned), spares hashing the content again.
+ * The people and the memberships are columns over the records (`people.ts`, `memberRecords`, `recordPeople`),
+ * filled by counting: the records are walked twice in the order they are held, once to number each person and
+ * count their records, once to put every record in its person's run. `knownVersion`, when the caller already has the
+ * content's version (a publish hashed it to compare), spares hashing the content again.
  */
-export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, previous?: DirectorySnapshot, knownVersion?: string): DirectorySnapshot {
+export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, knownVersion?: string): DirectorySnapshot {
   const sortedTenants = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
   const organisations = sortedTenants.map((t) => t.organisation);
   const organisationById = new Map(organisations.map((o) => [o.id, o]));
   const tenantById = new Map(sortedTenants.map((t) => [t.organisation.id, t]));
+  const organisationIndex = new Map(organisations.map((o, k) => [o.id, k]));
 
-  // Each person is made on their first record, and each membership as its record is read: the organisations'
-  // records are walked in the order they are held, not in people's id order, which at a million people would
-  // scatter every step of the build across the heap.
-  const byUserName = new Map<string, Draft>();
-  const people: Draft[] = [];
-  const stray: Membership[] = [];
-  const membersByOrganisation = new Map<string, Membership[]>();
+  // 1. Each record's person, numbered in the order first seen, and each person's record count.
+  let recordTotal = 0;
+  for (const tenant of sortedTenants) recordTotal += tenant.users.length;
+  const personOfRecord = new Int32Array(recordTotal);
+  const numberByUserName = new Map<string, number>();
+  const userNames: string[] = [];
+  let counts: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  let seq = 0;
   for (const tenant of sortedTenants) {
-    const orgId = tenant.organisation.id;
-    const members: Membership[] = [];
-    membersByOrganisation.set(orgId, members);
     for (const record of tenant.users) {
       const key = normaliseEmail(record.email);
-      if (key === '') continue; // Xero requires an e-mail; a record without one cannot be a SCIM user.
-      let person = byUserName.get(key);
-      if (person) person.records.push(record);
-      else {
-        person = { id: '', userName: key, email: '', givenName: '', familyName: '', active: false, records: [record], createdAt: '', lastModified: '' };
-        byUserName.set(key, person);
-        people.push(person);
+      if (key === '') {
+        personOfRecord[seq++] = -1; // Xero requires an e-mail; a record without one cannot be a SCIM user.
+        continue;
       }
-      if (record.role === 'REMOVED') continue;
-      if (record.organisationId === orgId) members.push({ person, record });
-      else stray.push({ person, record });
+      let number = numberByUserName.get(key);
+      if (number === undefined) {
+        number = userNames.length;
+        numberByUserName.set(key, number);
+        userNames.push(key);
+        if (number === counts.length) counts = grow(counts);
+      }
+      counts[number]!++;
+      personOfRecord[seq++] = number;
+    }
+  }
+  numberByUserName.clear();
+
+  // 2. People in id order: position p holds person number order[p].
+  const count = userNames.length;
+  const numberIds = userNames.map((userName) => uuidV5(userName, PERSON_NAMESPACE));
+  userNames.length = 0;
+  const order = idOrder(numberIds);
+  const ids = Array.from(order, (number) => numberIds[number]!);
+  numberIds.length = 0;
+  const positionOfNumber = new Int32Array(count);
+  for (let p = 0; p < count; p++) positionOfNumber[order[p]!] = p;
+  const starts = new Int32Array(count + 1);
+  for (let p = 0; p < count; p++) starts[p + 1] = starts[p]! + counts[order[p]!]!;
+
+  // 3. Every record in its person's run, with the organisation it is a membership of (-1: none); each organisation's
+  //    records' people. A record joins the organisation it names (Xero never sends one naming another), unless REMOVED.
+  const placed = starts.slice(0, count);
+  const records = new Array<XeroUserRecord>(starts[count]!);
+  const owners = new Int32Array(records.length);
+  const organisationOf = new Int32Array(records.length);
+  const recordPeople = new Map<string, Int32Array>();
+  seq = 0;
+  for (const [k, tenant] of sortedTenants.entries()) {
+    const orgId = tenant.organisation.id;
+    recordPeople.set(orgId, personOfRecord.subarray(seq, seq + tenant.users.length));
+    for (const record of tenant.users) {
+      const number = personOfRecord[seq];
+      if (number === -1) {
+        seq++;
+        continue;
+      }
+      const position = positionOfNumber[number!]!;
+      personOfRecord[seq++] = position;
+      const at = placed[position]!++;
+      records[at] = record;
+      owners[at] = position;
+      organisationOf[at] = record.role === 'REMOVED' ? -1 : record.organisationId === orgId ? k : (organisationIndex.get(record.organisationId) ?? -1);
     }
   }
 
-  for (const person of people) {
-    const records = person.records;
-    if (records.length > 1) records.sort((a, b) => byString(a.organisationId, b.organisationId) || byString(a.xeroUserId, b.xeroUserId));
-    let newest = records[0]!;
-    let createdAt = newest.updatedAt;
-    let lastModified = newest.updatedAt;
-    let active = false;
-    for (const r of records) {
-      if (r.updatedAt > lastModified) lastModified = r.updatedAt;
-      if (r.updatedAt < createdAt) createdAt = r.updatedAt;
-      if (r.updatedAt > newest.updatedAt) newest = r;
-      if (r.role !== 'REMOVED') active = true;
+  // 4. Each run by organisation id, then Xero UserID; the record each person's name and dates come from.
+  const newest = new Int32Array(count);
+  const earliest = new Int32Array(count);
+  const active = new Uint8Array(count);
+  for (let p = 0; p < count; p++) {
+    const start = starts[p]!;
+    const end = starts[p + 1]!;
+    if (end - start > 1) sortRun(records, organisationOf, start, end);
+    let newestAt = start;
+    let earliestAt = start;
+    for (let i = start; i < end; i++) {
+      const r = records[i]!;
+      if (r.updatedAt > records[newestAt]!.updatedAt) newestAt = i;
+      if (r.updatedAt < records[earliestAt]!.updatedAt) earliestAt = i;
+      if (r.role !== 'REMOVED') active[p] = 1;
     }
-    person.id = previous?.personByUserName.get(person.userName)?.id ?? personId(person.userName);
-    person.email = newest.email.trim();
-    person.givenName = newest.firstName;
-    person.familyName = newest.lastName;
-    person.active = active;
-    person.createdAt = createdAt;
-    person.lastModified = lastModified;
+    newest[p] = newestAt;
+    earliest[p] = earliestAt;
   }
-  sortById(people);
-  const personByUserName: ReadonlyMap<string, Person> = byUserName;
-  // A record whose organisation id is not its organisation's (Xero never sends one) joins the organisation it names.
-  for (const m of stray) membersByOrganisation.get(m.record.organisationId)?.push(m);
-  stray.length = 0;
+  const people = new People(ids, starts, records, owners, newest, earliest, active);
 
-  // Role ids are per (organisation, code): computed once each, not once per record.
-  const previousRoleId = (organisationId: string, code: RoleCode): string | undefined =>
-    previous?.rolesByOrganisation.get(organisationId)?.find((r) => r.code === code)?.id;
-  const roleIds = new Map<string, Map<string, string>>();
-  const roleIdOf = (organisationId: string, code: RoleCode): string => {
-    let codes = roleIds.get(organisationId);
-    if (!codes) roleIds.set(organisationId, (codes = new Map()));
-    let id = codes.get(code);
-    if (id === undefined) codes.set(code, (id = previousRoleId(organisationId, code) ?? roleId(organisationId, code)));
-    return id;
-  };
-
-  // Each organisation's members by person id (then Xero UserID), and each role's holders in the same order.
-  const holders = new Map<string, string[]>(); // role id -> person ids
-  for (const members of membersByOrganisation.values()) {
-    if (!membersAscending(members)) members.sort((a, b) => byString(a.person.id, b.person.id) || byString(a.record.xeroUserId, b.record.xeroUserId));
-    for (const { person, record } of members) {
-      if (!isRoleCode(record.role)) continue;
-      const id = roleIdOf(record.organisationId, record.role);
-      const list = holders.get(id);
-      if (list) list.push(person.id);
-      else holders.set(id, [person.id]);
-    }
+  // 5. Memberships: walking the records in person order leaves each organisation's in person id, then Xero UserID, order.
+  const memberCounts = new Int32Array(organisations.length + 1);
+  for (let i = 0; i < records.length; i++) memberCounts[organisationOf[i]! + 1]!++;
+  memberCounts[0] = 0; // what counted the records that are no membership
+  for (let k = 0; k < organisations.length; k++) memberCounts[k + 1]! += memberCounts[k]!;
+  const memberIndices = new Int32Array(memberCounts[organisations.length]!);
+  const filled = memberCounts.slice(0, organisations.length);
+  for (let i = 0; i < records.length; i++) {
+    const k = organisationOf[i]!;
+    if (k !== -1) memberIndices[filled[k]!++] = i;
   }
+  const memberRecords = new Map<string, Int32Array>();
+  organisations.forEach((o, k) => memberRecords.set(o.id, memberIndices.subarray(memberCounts[k]!, memberCounts[k + 1]!)));
 
+  // 6. Roles: each organisation's grantable ones and any its members hold, each with its holders in member order.
   const roles: Role[] = [];
   const rolesByOrganisation = new Map<string, Role[]>();
   const nameCounts = new Map<string, number>();
   for (const o of organisations) nameCounts.set(o.name.trim().toLowerCase(), (nameCounts.get(o.name.trim().toLowerCase()) ?? 0) + 1);
   for (const organisation of organisations) {
     const nameIsShared = (nameCounts.get(organisation.name.trim().toLowerCase()) ?? 0) > 1;
-    const codes = new Set<RoleCode>(grantableRoles(organisation));
-    for (const m of membersByOrganisation.get(organisation.id) ?? []) {
-      if (isRoleCode(m.record.role)) codes.add(m.record.role);
+    const holders = new Map<RoleCode, string[]>(grantableRoles(organisation).map((code) => [code, []]));
+    for (const i of memberRecords.get(organisation.id)!) {
+      const role = records[i]!.role;
+      if (!isRoleCode(role)) continue;
+      let list = holders.get(role);
+      if (!list) holders.set(role, (list = []));
+      list.push(ids[owners[i]!]!);
     }
-    const orgRoles = ROLE_CODES.filter((c) => codes.has(c)).map((code): Role => {
-      const id = roleIdOf(organisation.id, code);
-      return {
-        id,
+    const orgRoles = ROLE_CODES.filter((c) => holders.has(c)).map(
+      (code): Role => ({
+        id: roleId(organisation.id, code),
         organisationId: organisation.id,
         code,
         displayName: roleDisplayName(organisation, code, nameIsShared),
-        memberIds: holders.get(id) ?? [], // members are in person id order, so this is sorted
-      };
-    });
+        memberIds: holders.get(code)!, // members are in person id order, so this is sorted
+      }),
+    );
     rolesByOrganisation.set(organisation.id, orgRoles);
     roles.push(...orgRoles);
   }
@@ -162,54 +190,72 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, p
     people,
     organisations,
     roles,
-    personByUserName,
     organisationById,
     tenantById,
     roleById: new Map(roles.map((r) => [r.id, r])),
-    membersByOrganisation,
+    memberRecords,
+    recordPeople,
     rolesByOrganisation,
   };
 }
 
-/** A person while the build fills them in: made on their first record, complete before the build returns. */
-type Draft = { -readonly [K in keyof Person]: Person[K] } & { records: XeroUserRecord[] };
-
-/** Whether members are already in person id (then Xero UserID) order: the usual case needs no sort. */
-function membersAscending(members: readonly Membership[]): boolean {
-  for (let i = 1; i < members.length; i++) {
-    const a = members[i - 1]!;
-    const b = members[i]!;
-    if ((byString(a.person.id, b.person.id) || byString(a.record.xeroUserId, b.record.xeroUserId)) > 0) return false;
-  }
-  return true;
+function grow(counts: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(counts.length * 2);
+  bigger.set(counts);
+  return bigger;
 }
 
-/** The person with `id`, found by binary search over the people (in id order). */
-export function personWithId(snapshot: DirectorySnapshot, id: string): Person | undefined {
-  const { people } = snapshot;
-  let low = 0;
-  let high = people.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (people[mid]!.id < id) low = mid + 1;
-    else high = mid;
+/** Sorts `records[start, end)` by organisation id, then Xero UserID, and `organisationOf` along with them. */
+function sortRun(records: XeroUserRecord[], organisationOf: Int32Array, start: number, end: number): void {
+  const run = Array.from({ length: end - start }, (_, i) => start + i).sort(
+    (a, b) => byString(records[a]!.organisationId, records[b]!.organisationId) || byString(records[a]!.xeroUserId, records[b]!.xeroUserId),
+  );
+  const runRecords = run.map((i) => records[i]!);
+  const runOrganisations = run.map((i) => organisationOf[i]!);
+  for (let i = 0; i < run.length; i++) {
+    records[start + i] = runRecords[i]!;
+    organisationOf[start + i] = runOrganisations[i]!;
   }
-  return people[low]?.id === id ? people[low] : undefined;
+}
+
+/** The person with `id`, made on this call (a binary search over the people, who are in id order). */
+export function personWithId(snapshot: DirectorySnapshot, id: string): Person | undefined {
+  const position = snapshot.people.positionOf(id);
+  return position === -1 ? undefined : snapshot.people.at(position);
+}
+
+/** The person whose normalised e-mail is `userName`'s: their id is derived from it, so no map is needed. */
+export function personWithUserName(snapshot: DirectorySnapshot, userName: string): Person | undefined {
+  const person = personWithId(snapshot, personId(userName));
+  return person?.userName === normaliseEmail(userName) ? person : undefined;
+}
+
+/** One organisation's memberships (`REMOVED` records excluded) as objects, ordered by person id, then Xero UserID. */
+export function membersOf(snapshot: DirectorySnapshot, organisationId: string): Membership[] {
+  const { people } = snapshot;
+  return Array.from(snapshot.memberRecords.get(organisationId) ?? [], (i) => ({ person: people.at(people.ownerOf(i)), record: people.records[i]! }));
 }
 
 /**
- * Every membership of one organisation, `REMOVED` records included, by Xero UserID: what a tenant view lists. Made
- * from the organisation's own records when asked, not kept for every organisation: a view of one tenant reads one.
+ * Every membership of one organisation, `REMOVED` records included, by Xero UserID: what a tenant view lists, as
+ * positions in `people` with each record. One membership per Xero UserID, as Xero has it (a repeated record is the
+ * same user).
  */
-export function membershipsOf(snapshot: DirectorySnapshot, organisationId: string): Membership[] {
-  const out: Membership[] = [];
-  for (const record of snapshot.tenantById.get(organisationId)?.users ?? []) {
-    const person = snapshot.personByUserName.get(normaliseEmail(record.email));
-    if (person) out.push({ person, record });
-  }
+export function tenantRecords(snapshot: DirectorySnapshot, organisationId: string): { readonly position: number; readonly record: XeroUserRecord }[] {
+  const users = snapshot.tenantById.get(organisationId)?.users ?? [];
+  const positions = snapshot.recordPeople.get(organisationId);
+  const out: { position: number; record: XeroUserRecord }[] = [];
+  users.forEach((record, i) => {
+    const position = positions?.[i] ?? -1;
+    if (position !== -1) out.push({ position, record });
+  });
   out.sort((a, b) => byString(a.record.xeroUserId, b.record.xeroUserId));
-  // One membership per Xero UserID, as Xero has it (a repeated record is the same user).
   return out.filter((m, i) => i === 0 || out[i - 1]!.record.xeroUserId !== m.record.xeroUserId);
+}
+
+/** `tenantRecords` with each person as an object. */
+export function membershipsOf(snapshot: DirectorySnapshot, organisationId: string): Membership[] {
+  return tenantRecords(snapshot, organisationId).map(({ position, record }) => ({ person: snapshot.people.at(position), record }));
 }
 
 /** Ids whose first eight characters are lower-case hex (every UUID this server derives) sort by number, then text. */
@@ -218,40 +264,32 @@ const HEX_PREFIX = /^[0-9a-f]{8}/;
 const POSITION_LIMIT = 2 ** 21;
 
 /**
- * Sorts by `id` in code-unit order. Comparing a million ids as strings costs seconds; their 32-bit hex prefixes
- * packed with each position into a Float64Array sort natively in a fraction of that, and the few ids sharing
- * a prefix are then ordered by their whole text. Anything else (ids not hex, too many) takes the plain sort.
+ * The indices of `ids` in ascending code-unit order of the ids. Comparing a million ids as strings costs seconds;
+ * their 32-bit hex prefixes packed with each index into a Float64Array sort natively in a fraction of that, and the
+ * few ids sharing a prefix are then ordered by their whole text. Anything else (ids not hex, too many) takes the
+ * plain sort.
  */
-export function sortById<T extends { readonly id: string }>(items: T[]): void {
-  const n = items.length;
-  const byId = (a: T, b: T) => byString(a.id, b.id);
-  if (n < 2) return;
-  if (n >= POSITION_LIMIT) {
-    items.sort(byId);
-    return;
-  }
+export function idOrder(ids: readonly string[]): Int32Array {
+  const n = ids.length;
+  const byId = (a: number, b: number) => byString(ids[a]!, ids[b]!);
+  const plain = () => Int32Array.from(Array.from({ length: n }, (_, i) => i).sort(byId));
+  if (n >= POSITION_LIMIT) return plain();
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const id = items[i]!.id;
-    if (!HEX_PREFIX.test(id)) {
-      items.sort(byId);
-      return;
-    }
+    const id = ids[i]!;
+    if (!HEX_PREFIX.test(id)) return plain();
     keys[i] = Number.parseInt(id.slice(0, 8), 16) * POSITION_LIMIT + i;
   }
   keys.sort();
-  const sorted = Array.from(keys, (key) => items[key % POSITION_LIMIT]!);
+  const order = Int32Array.from(keys, (key) => key % POSITION_LIMIT);
   for (let start = 0; start < n; ) {
     const prefix = Math.floor(keys[start]! / POSITION_LIMIT);
     let end = start + 1;
     while (end < n && Math.floor(keys[end]! / POSITION_LIMIT) === prefix) end++;
-    if (end - start > 1) {
-      const run = sorted.slice(start, end).sort(byId);
-      for (let k = 0; k < run.length; k++) sorted[start + k] = run[k]!;
-    }
+    if (end - start > 1) order.subarray(start, end).set(Array.from(order.subarray(start, end)).sort(byId));
     start = end;
   }
-  for (let i = 0; i < n; i++) items[i] = sorted[i]!;
+  return order;
 }
 
 /**
@@ -264,11 +302,16 @@ export function snapshotVersion(tenants: readonly TenantData[]): string {
   for (const t of sorted) {
     // Keys sorted: the same organisation read from Xero or from STATE_DIR must hash alike (key order differs).
     hash.update(JSON.stringify(t.organisation, Object.keys(t.organisation).sort()));
-    const users = [...t.users].sort((a, b) => byString(a.xeroUserId, b.xeroUserId));
-    for (const u of users) {
-      hash.update(`\n${u.xeroUserId}\t${u.email}\t${u.firstName}\t${u.lastName}\t${u.role}\t${u.isSubscriber}\t${u.updatedAt}`);
-    }
-    hash.update('\f');
+    const users = byXeroUserId(t.users) ? t.users : [...t.users].sort((a, b) => byString(a.xeroUserId, b.xeroUserId));
+    // One update per organisation: a call into the hash per user cost more than the hashing.
+    let text = '';
+    for (const u of users) text += `\n${u.xeroUserId}\t${u.email}\t${u.firstName}\t${u.lastName}\t${u.role}\t${u.isSubscriber}\t${u.updatedAt}`;
+    hash.update(`${text}\f`);
   }
   return hash.digest('base64url').slice(0, 22);
+}
+
+function byXeroUserId(users: readonly XeroUserRecord[]): boolean {
+  for (let i = 1; i < users.length; i++) if (byString(users[i - 1]!.xeroUserId, users[i]!.xeroUserId) > 0) return false;
+  return true;
 }

@@ -34,7 +34,7 @@ function time(iso: string | undefined, now: number): string {
 }
 
 function tenantRow(t: TenantHealth, snapshot: DirectorySnapshot | undefined, now: number): string {
-  const members = snapshot?.membersByOrganisation.get(t.organisationId)?.length ?? t.userCount;
+  const members = snapshot?.memberRecords.get(t.organisationId)?.length ?? t.userCount;
   const name = t.name ?? snapshot?.organisationById.get(t.organisationId)?.name ?? t.organisationId;
   const budget = t.rateBudget
     ? [t.rateBudget.minuteRemaining !== undefined ? `${t.rateBudget.minuteRemaining}/min` : '', t.rateBudget.dayRemaining !== undefined ? `${t.rateBudget.dayRemaining}/day` : '']
@@ -175,7 +175,7 @@ ${CHART_STYLE}
 <div class="banner ${overall}" role="status">${headline}</div>
 <dl>
 <dt>Last sync</dt><dd>${time(status.lastSyncAt, now)}${status.lastSyncOutcome ? ` (${status.lastSyncOutcome})` : ''}</dd>
-${healthRows(status, now)}${replicationRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} people (${snapshot.people.filter((p) => p.active).length} with access), ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
+${healthRows(status, now)}${replicationRows(status, now)}<dt>Snapshot</dt><dd>${snapshot ? `${snapshot.people.length} people (${snapshot.people.activeCount()} with access), ${snapshot.organisations.length} organisations, ${snapshot.roles.length} roles, built ${time(snapshot.builtAt, now)}` : 'none yet'}</dd>
 </dl>
 ${heldBackSection(status.tenants, snapshot, now, status.replication !== undefined)}
 <table>

@@ -9,12 +9,11 @@
  * resource again whenever it is read rather than keep it.
  */
 import { normaliseEmail, roleId } from '../directory/ids';
-import { membershipsOf, personWithId } from '../directory/snapshot';
+import type { People } from '../directory/people';
+import { tenantRecords } from '../directory/snapshot';
 import {
   type DirectorySnapshot,
-  type Membership,
   type Organisation,
-  type Person,
   type Role,
   type RoleCode,
   type XeroUserRecord,
@@ -53,7 +52,9 @@ export type FieldReader<S> = (source: S) => readonly unknown[];
  * holds every reader to its renderer.
  */
 export interface Rendering<S = unknown> {
-  readonly sources: readonly S[];
+  /** How many sources; positions 0 … size − 1. */
+  readonly size: number;
+  readonly sourceAt: (position: number) => S;
   readonly render: Renderer<S>;
   readonly idOf: (source: S) => string;
   readonly fields: Readonly<Record<string, FieldReader<S>>>;
@@ -71,14 +72,29 @@ const rendering = <S>(
   idOf: (source: S) => string,
   fields: Readonly<Record<string, FieldReader<S>>>,
   withoutMembers?: Rendering<S>['withoutMembers'],
-): Rendering => ({ sources, render, idOf, fields, withoutMembers }) as unknown as Rendering;
+): Rendering => ({ size: sources.length, sourceAt: (position: number) => sources[position], render, idOf, fields, withoutMembers }) as unknown as Rendering;
 
 /** Readers every type shares: the id, and `externalId`, which this server never sets. */
 const NOTHING: readonly unknown[] = [];
 const idFields = <S>(idOf: (source: S) => string): Record<string, FieldReader<S>> => ({ id: (s) => [idOf(s)], externalid: () => NOTHING });
 
-const personDisplayName = (givenName: string, familyName: string, email: string) =>
-  `${givenName} ${familyName}`.trim() || email;
+/** Whether the character at `at` is printable ASCII other than a space: what `trim` would never remove. */
+const visibleAt = (text: string, at: number): boolean => {
+  const code = text.charCodeAt(at);
+  return code > 0x20 && code < 0x7f;
+};
+
+/**
+ * `${givenName} ${familyName}`.trim(), without the trim when neither end can need it: a page of groups formats the
+ * names of a hundred thousand members, and trimming each costs more than the rest of its rendering.
+ */
+const formattedName = (givenName: string, familyName: string): string => {
+  const text = `${givenName} ${familyName}`;
+  return visibleAt(givenName, 0) && visibleAt(familyName, familyName.length - 1) ? text : text.trim();
+};
+
+/** A person's display name: their formatted name, else their e-mail (trimmed only when it is needed). */
+const personDisplayName = (givenName: string, familyName: string, email: string): string => formattedName(givenName, familyName) || email.trim();
 
 const slugOf = (code: RoleCode) => code.toLowerCase();
 
@@ -128,13 +144,22 @@ function recordEntry(record: XeroUserRecord, organisation: Organisation | undefi
 
 /** The global view's rendering of one resource type. */
 export function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName, base: string): Rendering {
+  const { people } = snapshot;
   switch (type) {
     case 'User': {
+      // A user's source is their position in `people`: the set keeps no object per person.
       const roleByCode = new Map(snapshot.roles.map((r) => [`${r.organisationId}/${r.code}`, r]));
-      return rendering(snapshot.people, (p) => globalUser(snapshot, roleByCode, p, base), (p) => p.id, GLOBAL_USER_FIELDS);
+      const users: Rendering<number> = {
+        size: people.length,
+        sourceAt: (position) => position,
+        render: (position) => globalUser(snapshot, roleByCode, position, base),
+        idOf: (position) => people.idAt(position),
+        fields: globalUserFields(people),
+      };
+      return users as unknown as Rendering;
     }
     case 'Group': {
-      const groups = groupRendering(snapshot.organisations, (o) => snapshot.membersByOrganisation.get(o.id) ?? [], (m) => m.person.id, base);
+      const groups = groupRendering(people, (o) => snapshot.memberRecords.get(o.id) ?? NO_MEMBERS, (i) => people.idAt(people.ownerOf(i)), base);
       return rendering(snapshot.organisations, groups.render, (o) => o.id, groups.fields, groups.withoutMembers);
     }
     case 'Role':
@@ -145,32 +170,54 @@ export function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName
   }
 }
 
+const NO_MEMBERS = new Int32Array(0);
+
 const distinct = (values: readonly string[]): readonly string[] => [...new Set(values)];
 
 /** The one-valued reader of a string the resource always carries. */
 const one = <S>(read: (source: S) => string): FieldReader<S> => (source) => [read(source)];
 
-const GLOBAL_USER_FIELDS: Readonly<Record<string, FieldReader<Person>>> = {
-  ...idFields<Person>((p) => p.id),
-  username: one((p) => p.userName),
-  'emails.value': one((p) => p.email),
-  displayname: one((p) => personDisplayName(p.givenName, p.familyName, p.email)),
-  'name.givenname': one((p) => p.givenName),
-  'name.familyname': one((p) => p.familyName),
-  active: (p) => [p.active],
-  'meta.created': one((p) => p.createdAt),
-  'meta.lastmodified': one((p) => p.lastModified),
-};
+/** A person's display name: their name, else their e-mail. */
+function displayNameOf(people: People, position: number): string {
+  const newest = people.newestRecordOf(position);
+  return personDisplayName(newest.firstName, newest.lastName, newest.email);
+}
 
+function globalUserFields(people: People): Readonly<Record<string, FieldReader<number>>> {
+  return {
+    ...idFields<number>((p) => people.idAt(p)),
+    username: one((p) => people.userNameAt(p)),
+    'emails.value': one((p) => people.emailAt(p)),
+    displayname: one((p) => displayNameOf(people, p)),
+    'name.givenname': one((p) => people.newestRecordOf(p).firstName),
+    'name.familyname': one((p) => people.newestRecordOf(p).lastName),
+    active: (p) => [people.isActive(p)],
+    'meta.created': one((p) => people.createdAt(p)),
+    'meta.lastmodified': one((p) => people.lastModifiedAt(p)),
+  };
+}
+
+/**
+ * A global role lists the members of its organisation that hold it, in member order (the order of `memberIds`); its
+ * `lastModified` is the latest update of any of their records in that organisation.
+ */
 function globalRole(snapshot: DirectorySnapshot, role: Role, base: string): Record<string, unknown> {
+  const { people } = snapshot;
+  const { records } = people;
   const organisation = snapshot.organisationById.get(role.organisationId);
   let lastModified = organisation?.createdAt ?? snapshot.builtAt;
-  const members = role.memberIds.flatMap((id) => {
-    const person = personWithId(snapshot, id);
-    if (!person) return [];
-    for (const r of person.records) if (r.organisationId === role.organisationId) lastModified = latest(lastModified, r.updatedAt);
-    return [{ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(person.givenName, person.familyName, person.email), type: 'User' }];
-  });
+  const members: Record<string, unknown>[] = [];
+  for (const i of snapshot.memberRecords.get(role.organisationId) ?? NO_MEMBERS) {
+    if (records[i]!.role !== role.code) continue;
+    const position = people.ownerOf(i);
+    // The person's records in this organisation sit together in their run (ordered by organisation id).
+    const inOrganisation = (j: number) => j >= 0 && j < records.length && people.ownerOf(j) === position && records[j]!.organisationId === role.organisationId;
+    let first = i;
+    while (inOrganisation(first - 1)) first--;
+    for (let j = first; inOrganisation(j); j++) lastModified = latest(lastModified, records[j]!.updatedAt);
+    const id = people.idAt(position);
+    members.push({ value: id, $ref: `${base}/Users/${id}`, display: displayNameOf(people, position), type: 'User' });
+  }
   return {
     schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
     id: role.id,
@@ -185,7 +232,8 @@ function globalRole(snapshot: DirectorySnapshot, role: Role, base: string): Reco
   };
 }
 
-function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string, Role>, person: Person, base: string): Record<string, unknown> {
+function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string, Role>, position: number, base: string): Record<string, unknown> {
+  const person = snapshot.people.at(position);
   const groups: Record<string, unknown>[] = [];
   const roles: Record<string, unknown>[] = [];
   const seenOrganisations = new Set<string>();
@@ -205,7 +253,7 @@ function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string,
       });
     }
   }
-  const formatted = `${person.givenName} ${person.familyName}`.trim();
+  const formatted = formattedName(person.givenName, person.familyName);
   return {
     schemas: [USER_SCHEMA_ID, XERO_USER_SCHEMA_ID],
     id: person.id,
@@ -223,10 +271,10 @@ function globalUser(snapshot: DirectorySnapshot, roleByCode: ReadonlyMap<string,
   };
 }
 
-/** A group's member as its resource lists it. */
+/** A group's member: their id in the view, and the record their display name comes from (their newest). */
 interface GroupMember {
   readonly value: string;
-  readonly display: string;
+  readonly name: XeroUserRecord;
 }
 
 /** What of a group comes from its members: the members (one per id, in id order) and the group's `lastModified`. */
@@ -235,16 +283,18 @@ interface GroupParts {
   readonly lastModified: string;
 }
 
-function groupParts(organisation: Organisation, members: readonly Membership[], memberId: (m: Membership) => string): GroupParts {
+/** A group's parts from its members, given as indices into `people.records`; `memberId` names one in the view. */
+function groupParts(organisation: Organisation, members: Int32Array, people: People, memberId: (i: number) => string): GroupParts {
+  const { records } = people;
   let lastModified = organisation.createdAt;
   let listed: GroupMember[] = [];
   // Members usually arrive in id order, one record each (the global view's are): then nothing needs sorting or merging.
   let ordered = true;
-  for (const m of members) {
-    lastModified = latest(lastModified, m.record.updatedAt);
-    const value = memberId(m);
+  for (const i of members) {
+    lastModified = latest(lastModified, records[i]!.updatedAt);
+    const value = memberId(i);
     if (ordered && listed.length > 0 && !(listed[listed.length - 1]!.value < value)) ordered = false;
-    listed.push({ value, display: personDisplayName(m.person.givenName, m.person.familyName, m.person.email) });
+    listed.push({ value, name: people.newestRecordOf(people.ownerOf(i)) });
   }
   if (!ordered) {
     const seen = new Set<string>();
@@ -261,46 +311,61 @@ function groupResource(organisation: Organisation, parts: GroupParts, base: stri
     meta: meta('Group', organisation.createdAt, parts.lastModified, `${base}/Groups/${organisation.id}`),
   };
   if (!withMembers) return { ...head, ...tail };
-  const members = parts.members.map(({ value, display }) => ({ value, $ref: `${base}/Users/${value}`, display, type: 'User' }));
+  const members = parts.members.map(({ value, name }) => ({
+    value,
+    $ref: `${base}/Users/${value}`,
+    display: personDisplayName(name.firstName, name.lastName, name.email),
+    type: 'User',
+  }));
   return { ...head, members, ...tail };
 }
 
-/** A group's rendering, and its `withoutMembers` (see `Rendering`), over one organisation's memberships. */
-function groupRendering(organisations: readonly Organisation[], membersOf: (o: Organisation) => readonly Membership[], memberId: (m: Membership) => string, base: string) {
-  const partsOf = (o: Organisation) => groupParts(o, membersOf(o), memberId);
+/**
+ * What a group's member list is made of, as one string: each member's id and what their display name is made of. It
+ * changes whenever a member joins, leaves or is renamed, and formats no display name (formatting a hundred thousand
+ * of them was a third of a first page of groups).
+ */
+function membersDigest(members: readonly GroupMember[]): string {
+  const parts: string[] = [];
+  for (const { value, name } of members) parts.push(value, name.firstName, name.lastName, name.email);
+  return parts.join('\u0000');
+}
+
+/** A group's rendering, and its `withoutMembers` (see `Rendering`), over one organisation's members (`groupParts`). */
+function groupRendering(people: People, membersOf: (o: Organisation) => Int32Array, memberId: (i: number) => string, base: string) {
+  const partsOf = (o: Organisation) => groupParts(o, membersOf(o), people, memberId);
   return {
     render: (o: Organisation) => groupResource(o, partsOf(o), base, true),
     withoutMembers: (o: Organisation) => {
       const parts = partsOf(o);
-      return { resource: groupResource(o, parts, base, false), membersDigest: parts.members.map((m) => `${m.value}\u0000${m.display}`).join('\u0001') };
+      return { resource: groupResource(o, parts, base, false), membersDigest: membersDigest(parts.members) };
     },
     fields: {
       ...idFields<Organisation>((o) => o.id),
       displayname: (o: Organisation) => [o.name],
-      'members.value': (o: Organisation) => distinct(membersOf(o).map(memberId)),
+      'members.value': (o: Organisation) => distinct(Array.from(membersOf(o), memberId)),
     },
-    organisations,
   };
 }
 
 // ---- a tenant view: one organisation, Xero's identifiers and baton-xero's role slugs ----
 
-function tenantRecords(snapshot: DirectorySnapshot, organisation: Organisation): Membership[] {
-  return membershipsOf(snapshot, organisation.id);
-}
+/** One of the organisation's records, with its person's position in `people`. */
+type TenantRecord = ReturnType<typeof tenantRecords>[number];
 
 /** A tenant view's rendering of one resource type. */
 export function renderTenant(snapshot: DirectorySnapshot, organisation: Organisation, type: ResourceTypeName, base: string): Rendering {
+  const { people } = snapshot;
   switch (type) {
     case 'User':
-      return rendering(tenantRecords(snapshot, organisation), ({ record }) => tenantUser(organisation, record, base), (m) => m.record.xeroUserId, TENANT_USER_FIELDS);
+      return rendering(tenantRecords(snapshot, organisation.id), ({ record }) => tenantUser(organisation, record, base), (m) => m.record.xeroUserId, TENANT_USER_FIELDS);
     case 'Group': {
-      const members = snapshot.membersByOrganisation.get(organisation.id) ?? [];
-      const groups = groupRendering([organisation], () => members, (m) => m.record.xeroUserId, base);
+      const members = snapshot.memberRecords.get(organisation.id) ?? NO_MEMBERS;
+      const groups = groupRendering(people, () => members, (i) => people.records[i]!.xeroUserId, base);
       return rendering([organisation], groups.render, (o) => o.id, groups.fields, groups.withoutMembers);
     }
     case 'Role': {
-      const records = tenantRecords(snapshot, organisation);
+      const records = tenantRecords(snapshot, organisation.id);
       // The default order is by id, and a tenant role's id is its slug.
       const roles = [...(snapshot.rolesByOrganisation.get(organisation.id) ?? [])].sort((a, b) => (slugOf(a.code) < slugOf(b.code) ? -1 : 1));
       return rendering(roles, (role) => tenantRole(organisation, records, role, base), (r) => slugOf(r.code), {
@@ -311,11 +376,11 @@ export function renderTenant(snapshot: DirectorySnapshot, organisation: Organisa
   }
 }
 
-const TENANT_USER_FIELDS: Readonly<Record<string, FieldReader<Membership>>> = {
-  ...idFields<Membership>((m) => m.record.xeroUserId),
+const TENANT_USER_FIELDS: Readonly<Record<string, FieldReader<TenantRecord>>> = {
+  ...idFields<TenantRecord>((m) => m.record.xeroUserId),
   username: one(({ record }) => normaliseEmail(record.email)),
   'emails.value': one(({ record }) => record.email.trim()),
-  displayname: one(({ record }) => personDisplayName(record.firstName, record.lastName, record.email.trim())),
+  displayname: one(({ record }) => personDisplayName(record.firstName, record.lastName, record.email)),
   'name.givenname': one(({ record }) => record.firstName),
   'name.familyname': one(({ record }) => record.lastName),
   active: ({ record }) => [record.role !== 'REMOVED'],
@@ -323,14 +388,14 @@ const TENANT_USER_FIELDS: Readonly<Record<string, FieldReader<Membership>>> = {
   'meta.lastmodified': one(({ record }) => record.updatedAt),
 };
 
-function tenantRole(organisation: Organisation, records: readonly Membership[], role: Role, base: string): Record<string, unknown> {
+function tenantRole(organisation: Organisation, records: readonly TenantRecord[], role: Role, base: string): Record<string, unknown> {
   const slug = slugOf(role.code);
   let lastModified = organisation.createdAt;
   const members = records
     .filter((m) => m.record.role === role.code)
     .map(({ record }) => {
       lastModified = latest(lastModified, record.updatedAt);
-      return { value: record.xeroUserId, $ref: `${base}/Users/${record.xeroUserId}`, display: personDisplayName(record.firstName, record.lastName, record.email.trim()), type: 'User' };
+      return { value: record.xeroUserId, $ref: `${base}/Users/${record.xeroUserId}`, display: personDisplayName(record.firstName, record.lastName, record.email), type: 'User' };
     });
   return {
     schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
@@ -347,7 +412,7 @@ function tenantRole(organisation: Organisation, records: readonly Membership[], 
 }
 
 function tenantUser(organisation: Organisation, record: XeroUserRecord, base: string): Record<string, unknown> {
-  const formatted = `${record.firstName} ${record.lastName}`.trim();
+  const formatted = formattedName(record.firstName, record.lastName);
   const email = record.email.trim();
   const member = record.role !== 'REMOVED';
   return {

@@ -222,16 +222,18 @@ function fieldName(path: ResolvedPath): string | undefined {
  * kept in `cache`. Renders nothing: see the file's header.
  */
 export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, version: string, cache: RenderCache = new RenderCache()): ResourceSet {
-  const { sources, idOf, fields } = rendering;
-  const size = sources.length;
+  const { size, sourceAt, idOf, fields } = rendering;
   const keys = cache.reserve(size);
-  const item = (position: number): RenderedResource => new CompactResource(idOf(sources[position]), sources[position], rendering, cache, keys + position);
-  const positionById = positionsById(sources, idOf);
+  const item = (position: number): RenderedResource => {
+    const source = sourceAt(position);
+    return new CompactResource(idOf(source), source, rendering, cache, keys + position);
+  };
+  const positionById = positionsById(size, (position) => idOf(sourceAt(position)));
 
   const valuesAt = (position: number, path: ResolvedPath): readonly unknown[] => {
     const name = fieldName(path);
     const read = name === undefined ? undefined : fields[name];
-    return read ? read(sources[position]) : valuesAtPath(rendering.render(sources[position]), path);
+    return read ? read(sourceAt(position)) : valuesAtPath(rendering.render(sourceAt(position)), path);
   };
 
   const built = new Map<string, ReadonlyMap<string, IndexEntry>>();
@@ -290,27 +292,25 @@ function buildIndex(size: number, path: ResolvedPath, valuesAt: ResourceSet['val
  * search over them finds one. The order is checked on the first lookup; should a rendering ever break it, a map is
  * built instead, so a lookup is never wrong.
  */
-function positionsById(sources: readonly unknown[], idOf: (source: unknown) => string): PositionsById {
+function positionsById(size: number, idAt: (position: number) => string): PositionsById {
   let lookup: PositionsById | undefined;
   const search: PositionsById = {
     get(id) {
       let low = 0;
-      let high = sources.length;
+      let high = size;
       while (low < high) {
         const mid = (low + high) >>> 1;
-        if (idOf(sources[mid]) < id) low = mid + 1;
+        if (idAt(mid) < id) low = mid + 1;
         else high = mid;
       }
-      return low < sources.length && idOf(sources[low]) === id ? low : undefined;
+      return low < size && idAt(low) === id ? low : undefined;
     },
   };
   const choose = (): PositionsById => {
-    for (let i = 1; i < sources.length; i++) {
-      if (!(idOf(sources[i - 1]) < idOf(sources[i]))) {
+    for (let i = 1; i < size; i++) {
+      if (!(idAt(i - 1) < idAt(i))) {
         const map = new Map<string, number>();
-        sources.forEach((source, position) => {
-          if (!map.has(idOf(source))) map.set(idOf(source), position);
-        });
+        for (let position = 0; position < size; position++) if (!map.has(idAt(position))) map.set(idAt(position), position);
         return map;
       }
     }

@@ -10,6 +10,7 @@ import { directoryOptions } from '../../src/commands/directory-options';
 import type { Config } from '../../src/config';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
+import { membersOf } from '../../src/directory/snapshot';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { createApp } from '../../src/http/app';
@@ -41,7 +42,7 @@ afterEach(async () => {
 });
 
 const orgIds = (): string[] => w.sandbox.data.organisations().map((o) => o.organisationId.toLowerCase());
-const memberships = (s: DirectorySnapshot): number => [...s.membersByOrganisation.values()].reduce((n, m) => n + m.length, 0);
+const memberships = (s: DirectorySnapshot): number => [...s.memberRecords.values()].reduce((n, m) => n + m.length, 0);
 const suspicionOf = (d: XeroDirectory, id: string) => d.status().tenants.find((t) => t.organisationId === id)?.suspicion;
 
 /** One sync interval later. */
@@ -159,13 +160,13 @@ describe('an organisation disconnected in Xero', () => {
     const d = directory();
     await d.syncOnce();
     const gone = orgIds()[2]!;
-    const before = d.current()!.membersByOrganisation.get(gone)!.length;
+    const before = membersOf(d.current()!, gone).length;
     w.sandbox.data.disconnect(gone);
 
     for (const answers of [1, 2]) {
       const report = await sync(d);
       expect(report.tenants.find((t) => t.organisationId === gone)).toMatchObject({ result: 'stale', suspicion: { reason: 'disconnected', answers, answersLeft: 3 - answers } });
-      expect(d.current()!.membersByOrganisation.get(gone)).toHaveLength(before);
+      expect(membersOf(d.current()!, gone)).toHaveLength(before);
     }
     const report = await sync(d);
     expect(report.tenants.find((t) => t.organisationId === gone)).toMatchObject({ result: 'removed' });
@@ -174,7 +175,7 @@ describe('an organisation disconnected in Xero', () => {
 
     w.sandbox.data.connect(gone);
     await sync(d);
-    expect(d.current()!.membersByOrganisation.get(gone)).toHaveLength(before);
+    expect(membersOf(d.current()!, gone)).toHaveLength(before);
   });
 
   it('is removed at once with XERO_DISCONNECT_CONFIRMATIONS=1', async () => {
@@ -215,25 +216,25 @@ describe('Users answering 200 {"Users":[]}', () => {
     let d = directory();
     await d.syncOnce();
     const [empty] = orgIds();
-    const members = d.current()!.membersByOrganisation.get(empty!)!.length;
+    const members = membersOf(d.current()!, empty!).length;
     expect(members).toBeGreaterThan(0);
     w.sandbox.data.scriptFault({ path: 'Users', tenantId: empty!, count: 3, kind: 'empty' });
 
     let report = await sync(d);
     expect(report.tenants.find((t) => t.organisationId === empty)).toMatchObject({ result: 'stale', suspicion: { reason: 'suspect-empty', answers: 1, answersLeft: 2 } });
-    expect(d.current()!.membersByOrganisation.get(empty!)).toHaveLength(members);
+    expect(membersOf(d.current()!, empty!)).toHaveLength(members);
 
     // A restart in the middle serves the last good users, and keeps counting.
     await d.stop();
     d = directory();
     await d.load();
-    expect(d.current()!.membersByOrganisation.get(empty!)).toHaveLength(members);
+    expect(membersOf(d.current()!, empty!)).toHaveLength(members);
     report = await sync(d);
     expect(report.tenants.find((t) => t.organisationId === empty)).toMatchObject({ suspicion: { reason: 'suspect-empty', answers: 2 } });
 
     await sync(d);
     expect(d.current()!.organisationById.has(empty!)).toBe(true);
-    expect(d.current()!.membersByOrganisation.get(empty!)).toEqual([]);
+    expect(membersOf(d.current()!, empty!)).toEqual([]);
     expect(suspicionOf(d, empty!)).toBeUndefined();
   });
 
@@ -241,11 +242,11 @@ describe('Users answering 200 {"Users":[]}', () => {
     const d = directory();
     await d.syncOnce();
     const [empty] = orgIds();
-    const members = d.current()!.membersByOrganisation.get(empty!)!.length;
+    const members = membersOf(d.current()!, empty!).length;
     for (let i = 0; i < 4; i++) {
       if (i !== 2) w.sandbox.data.scriptFault({ path: 'Users', tenantId: empty!, count: 1, kind: 'empty' });
       await sync(d);
-      expect(d.current()!.membersByOrganisation.get(empty!)).toHaveLength(members);
+      expect(membersOf(d.current()!, empty!)).toHaveLength(members);
     }
     expect(suspicionOf(d, empty!)).toMatchObject({ answers: 1 });
   });
@@ -268,7 +269,7 @@ describe('Users answering 200 {"Users":[]}', () => {
     w.sandbox.data.removeUser(org!, users[0]!.userId);
     w.sandbox.data.removeUser(org!, users[1]!.userId);
     expect((await sync(d)).outcome).toBe('ok');
-    expect(d.current()!.membersByOrganisation.get(org!)).toHaveLength(users.length - 2);
+    expect(membersOf(d.current()!, org!)).toHaveLength(users.length - 2);
   });
 });
 

@@ -1,4 +1,4 @@
-import { buildSnapshot, grantableRoles, membershipsOf, personWithId, sortById } from '../../src/directory/snapshot';
+import { buildSnapshot, grantableRoles, idOrder, membersOf, membershipsOf, personWithId, personWithUserName } from '../../src/directory/snapshot';
 import fc from 'fast-check';
 import { personId, roleId, uuidV5 } from '../../src/directory/ids';
 import type { Organisation, TenantData, XeroUserRecord } from '../../src/directory/model';
@@ -35,14 +35,14 @@ describe('directory snapshot', () => {
   const snapshot = buildSnapshot(tenants, '2026-01-01T00:00:00.000Z');
 
   it('merges people across organisations by case-insensitive, trimmed e-mail', () => {
-    const ann = snapshot.personByUserName.get('ann.lee@example.com');
+    const ann = personWithUserName(snapshot, 'ann.lee@example.com');
     expect(ann).toBeDefined();
     expect(ann!.records.map((r) => `${r.organisationId}/${r.xeroUserId}`)).toEqual([`${ACME}/u1`, `${PRACTICE}/p1`]);
     expect(snapshot.people).toHaveLength(3);
   });
 
   it('takes the name and e-mail spelling from the most recently updated record', () => {
-    const ann = snapshot.personByUserName.get('ann.lee@example.com')!;
+    const ann = personWithUserName(snapshot, 'ann.lee@example.com')!;
     expect(ann.givenName).toBe('Annie');
     expect(ann.email).toBe('ann.lee@example.com');
     expect(ann.createdAt).toBe('2025-01-01T00:00:00.000Z');
@@ -50,7 +50,7 @@ describe('directory snapshot', () => {
   });
 
   it('derives stable ids from the e-mail, not from Xero UserIDs', () => {
-    expect(snapshot.personByUserName.get('bob@example.com')!.id).toBe(personId('BOB@example.com'));
+    expect(personWithUserName(snapshot, 'bob@example.com')!.id).toBe(personId('BOB@example.com'));
     expect(personId('x@example.com')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
@@ -60,16 +60,16 @@ describe('directory snapshot', () => {
   });
 
   it('keeps a person whose only record is REMOVED, inactive, with no group and no role', () => {
-    const bob = snapshot.personByUserName.get('bob@example.com')!;
+    const bob = personWithUserName(snapshot, 'bob@example.com')!;
     expect(bob.active).toBe(false);
-    expect(snapshot.membersByOrganisation.get(ACME)!.map((m) => m.person.userName)).not.toContain('bob@example.com');
+    expect(membersOf(snapshot, ACME).map((m) => m.person.userName)).not.toContain('bob@example.com');
     expect(snapshot.roles.flatMap((r) => r.memberIds)).not.toContain(bob.id);
   });
 
   it('treats UNKNOWN as a membership without a role', () => {
-    const cy = snapshot.personByUserName.get('cy@example.com')!;
+    const cy = personWithUserName(snapshot, 'cy@example.com')!;
     expect(cy.active).toBe(true);
-    expect(snapshot.membersByOrganisation.get(ACME)!.map((m) => m.person.id)).toContain(cy.id);
+    expect(membersOf(snapshot, ACME).map((m) => m.person.id)).toContain(cy.id);
     expect(snapshot.roles.flatMap((r) => r.memberIds)).not.toContain(cy.id);
   });
 
@@ -110,16 +110,14 @@ describe('ordering and finding people by id', () => {
   const snapshot = buildSnapshot(tenants, '2026-01-01T00:00:00.000Z');
   const plainSort = (ids: readonly string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
-  it('sorts ids exactly as a code-unit comparison does: hex UUIDs, ids sharing a prefix, and ids of any other shape', () => {
+  it('orders ids exactly as a code-unit comparison does: hex UUIDs, ids sharing a prefix, and ids of any other shape', () => {
     const hex = fc.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}$/);
     const sharedPrefix = fc.tuple(fc.constantFrom('00000000', 'ffffffff', '0000000a'), fc.stringMatching(/^[-0-9a-f]{0,6}$/)).map(([p, rest]) => p + rest);
     const anything = fc.string({ maxLength: 10 });
     for (const ids of [hex, sharedPrefix, fc.oneof(hex, anything)]) {
       fc.assert(
         fc.property(fc.array(ids, { maxLength: 300 }), (list) => {
-          const items = list.map((id) => ({ id }));
-          sortById(items);
-          expect(items.map((i) => i.id)).toEqual(plainSort(list));
+          expect(Array.from(idOrder(list), (i) => list[i])).toEqual(plainSort(list));
         }),
         { numRuns: 200 },
       );
@@ -127,8 +125,8 @@ describe('ordering and finding people by id', () => {
   });
 
   it('finds every person by id, and no one for an unknown or differently-cased id', () => {
-    const people = snapshot.people;
-    for (const person of people) expect(personWithId(snapshot, person.id)).toBe(person);
+    const people = [...snapshot.people];
+    for (const person of people) expect(personWithId(snapshot, person.id)).toEqual(person);
     expect(personWithId(snapshot, people[0]!.id.toUpperCase())).toBeUndefined();
     expect(personWithId(snapshot, '')).toBeUndefined();
     expect(personWithId(snapshot, 'ffffffff-ffff-5fff-bfff-ffffffffffff')).toBeUndefined();
@@ -156,12 +154,12 @@ describe('memberships as Xero lists them', () => {
   );
 
   it("orders each organisation's members by person id, then Xero UserID, whatever order Xero sent them in", () => {
-    const members = snapshot.membersByOrganisation.get(ACME)!;
+    const members = membersOf(snapshot, ACME);
     const keys = members.map((m) => `${m.person.id}/${m.record.xeroUserId}`);
     expect(keys).toEqual([...keys].sort());
     expect(members.filter((m) => m.person.userName === 'b@example.com').map((m) => m.record.xeroUserId)).toEqual(['u3', 'u8', 'u9']);
     expect(members.map((m) => m.person.userName)).toContain('e@example.com');
-    expect(snapshot.membersByOrganisation.get(PRACTICE)).toEqual([]);
+    expect(membersOf(snapshot, PRACTICE)).toEqual([]);
   });
 
   it("lists each role's holders in person id order", () => {

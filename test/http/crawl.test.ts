@@ -23,7 +23,7 @@ describe('RFC 7644 §3.4.2.4 paging across a snapshot swap', () => {
   const after = changed(before);
   const snapshotBefore = snapshotOf(before);
   const snapshotAfter = snapshotOf(after);
-  const idsOf = (s: typeof snapshotBefore) => s.people.map((p) => p.id);
+  const idsOf = (s: typeof snapshotBefore) => [...s.people].map((p) => p.id);
 
   function setup() {
     let now = 1_000_000;
@@ -123,7 +123,7 @@ describe('RFC 7644 §3.4.2.4 paging across a snapshot swap', () => {
     // More distinct lookups than pins are kept (256): each fits in one page, so none needs a pin.
     const people = snapshotAfter.people;
     for (let i = 0; i < 300; i++) {
-      const userName = i < people.length ? people[i]!.userName : `absent-${i}@example.com`;
+      const userName = i < people.length ? people.at(i).userName : `absent-${i}@example.com`;
       const res = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}&count=25`).set(AUTH);
       expect(res.body.totalResults).toBe(i < people.length ? 1 : 0);
     }

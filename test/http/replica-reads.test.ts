@@ -7,7 +7,7 @@
 import pino from 'pino';
 import request from 'supertest';
 import type express from 'express';
-import type { Directory, DirectorySnapshot, TenantData } from '../../src/directory/model';
+import type { Directory, Person, TenantData } from '../../src/directory/model';
 import { normaliseEmail } from '../../src/directory/ids';
 import { PublishedSnapshot } from '../../src/directory/published';
 import { createApp } from '../../src/http/app';
@@ -41,7 +41,7 @@ function replicaDirectory(): Directory & { publish(data: readonly TenantData[], 
 }
 
 /** The same directory with its first person (in id order, so before any crawler's position) gone and one added. */
-function changed(tenants: readonly TenantData[], first: DirectorySnapshot['people'][number]): TenantData[] {
+function changed(tenants: readonly TenantData[], first: Person): TenantData[] {
   return tenants.map((t, i) => ({
     ...t,
     users: [
@@ -67,11 +67,11 @@ async function until(condition: () => boolean, ms = 10_000): Promise<void> {
 const before = generatedTenants(2, 120, 5);
 const snapshotBefore = new PublishedSnapshot();
 snapshotBefore.publish(before, BUILT_AT);
-const idsBefore = snapshotBefore.current()!.people.map((p) => p.id);
-const after = changed(before, snapshotBefore.current()!.people[0]!);
+const idsBefore = [...snapshotBefore.current()!.people].map((p) => p.id);
+const after = changed(before, snapshotBefore.current()!.people.at(0));
 const snapshotAfter = new PublishedSnapshot();
 snapshotAfter.publish(after, BUILT_AT);
-const idsAfter = snapshotAfter.current()!.people.map((p) => p.id);
+const idsAfter = [...snapshotAfter.current()!.people].map((p) => p.id);
 
 describeWithRedis('reads across two replicas sharing a Redis', () => {
   let server: RedisServer;

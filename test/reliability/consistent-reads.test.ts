@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
+import { membersOf } from '../../src/directory/snapshot';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { createApp } from '../../src/http/app';
 import { listen } from '../../src/http/listen';
@@ -36,9 +37,9 @@ const hash = (text: string) => createHash('sha256').update(text).digest('base64u
 
 /** What a published snapshot must look like through SCIM: its people's ids and its groups' members. */
 function signature(snapshot: DirectorySnapshot): { users: string; groups: string; userIds: string[] } {
-  const userIds = snapshot.people.map((p) => p.id).sort();
+  const userIds = [...snapshot.people].map((p) => p.id).sort();
   const groups = snapshot.organisations
-    .map((o) => `${o.id}:${(snapshot.membersByOrganisation.get(o.id) ?? []).map((m) => m.person.id).sort().join(',')}`)
+    .map((o) => `${o.id}:${(membersOf(snapshot, o.id) ?? []).map((m) => m.person.id).sort().join(',')}`)
     .sort()
     .join(' ');
   return { users: userIds.join(','), groups, userIds };

@@ -16,6 +16,7 @@ import { directoryOptions } from '../../src/commands/directory-options';
 import { MemoryConfirmationStore } from '../../src/directory/confirmations';
 import type { XeroUserRecord } from '../../src/directory/model';
 import { MemorySnapshotStore } from '../../src/directory/persistence';
+import { membersOf } from '../../src/directory/snapshot';
 import { type XeroDirectory, createXeroDirectory } from '../../src/directory/sync';
 import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/log';
@@ -74,7 +75,7 @@ const user = (org: string, i: number, role: XeroUserRecord['role']): XeroUserRec
 function served(d: XeroDirectory): { members: Set<string>; orgs: Set<string> } {
   const s = d.current();
   const members = new Set<string>();
-  for (const [org, list] of s?.membersByOrganisation ?? []) for (const m of list) members.add(`${org}/${m.record.xeroUserId}`);
+  for (const o of s?.organisations ?? []) for (const m of membersOf(s!, o.id)) members.add(`${o.id}/${m.record.xeroUserId}`);
   return { members, orgs: new Set(s?.organisations.map((o) => o.id) ?? []) };
 }
 

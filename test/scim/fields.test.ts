@@ -7,6 +7,9 @@ import { renderGlobal, renderTenant, type Rendering } from '../../src/scim/mappi
 import { resolvePath, valuesAt, type ResolvedPath } from '../../src/scim/paths';
 import { GROUP_TYPE, ROLE_TYPE, USER_TYPE, type ResourceTypeDefinition } from '../../src/scim/schemas';
 import type { TenantData } from '../../src/directory/model';
+
+/** A rendering's sources, in order. */
+const sourcesOf = (rendering: Rendering): unknown[] => Array.from({ length: rendering.size }, (_, position) => rendering.sourceAt(position));
 import { ACME, BASE, TENANTS, generatedTenants, snapshotOf } from '../http/fixtures';
 
 const TYPES: readonly ResourceTypeDefinition[] = [USER_TYPE, GROUP_TYPE, ROLE_TYPE];
@@ -17,13 +20,13 @@ function checkReaders(rendering: Rendering, type: ResourceTypeDefinition): numbe
   for (const [name, read] of Object.entries(rendering.fields)) {
     const path = resolvePath(type.schema, name) as ResolvedPath;
     expect(path).toBeDefined();
-    for (const source of rendering.sources) {
+    for (const source of sourcesOf(rendering)) {
       const data = rendering.render(source);
       expect(sorted(read(source))).toEqual(sorted(valuesAt(data, path)));
       checked++;
     }
   }
-  const ids = rendering.sources.map((source) => {
+  const ids = sourcesOf(rendering).map((source) => {
     const id = rendering.idOf(source);
     expect(id).toBe(rendering.render(source).id);
     return id;

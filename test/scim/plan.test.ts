@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { personId } from '../../src/directory/ids';
 import { compileFilter, parseFilter } from '../../src/scim/filter';
 import { plan } from '../../src/scim/query/plan';
+import { membersOf } from '../../src/directory/snapshot';
 import { ViewCache } from '../../src/scim/views';
 import type { ResourceTypeName } from '../../src/scim/schemas';
 import { BASE, generatedTenants, snapshotOf } from '../http/fixtures';
@@ -14,8 +15,8 @@ import { BASE, generatedTenants, snapshotOf } from '../http/fixtures';
 const snapshot = snapshotOf(generatedTenants(3, 200, 11));
 const view = new ViewCache().viewOf(snapshot, BASE)!;
 const org = snapshot.organisations[1]!;
-const member = snapshot.membersByOrganisation.get(org.id)![0]!.person;
-const memberOrganisations = snapshot.organisations.filter((o) => snapshot.membersByOrganisation.get(o.id)!.some((m) => m.person === member)).length;
+const member = membersOf(snapshot, org.id)[0]!.person;
+const memberOrganisations = snapshot.organisations.filter((o) => membersOf(snapshot, o.id).some((m) => m.person.id === member.id)).length;
 
 function scan(type: ResourceTypeName, filter: string): number[] {
   const set = view.resources(type);

@@ -9,7 +9,8 @@ import { ROLE_TYPE } from '../../src/scim/schemas';
 
 const rendering = (ids: readonly string[]): Rendering =>
   ({
-    sources: ids,
+    size: ids.length,
+    sourceAt: (position: number) => ids[position],
     idOf: (id: string) => id,
     render: (id: string) => ({ schemas: [ROLE_TYPE.schema.core.id], id, displayName: `Role ${id}`, meta: { resourceType: 'Role', location: `/Roles/${id}` } }),
     fields: {},
