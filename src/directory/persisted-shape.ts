@@ -21,6 +21,11 @@ export interface PersistedDirectory {
    * last good data, so a restart during a suspicion serves that data and keeps counting. Absent in older files.
    */
   readonly suspicions?: Readonly<Record<string, Suspicion>>;
+  /**
+   * The content version (`snapshotVersion`) of `tenants`, when the sync that saved them had published exactly them:
+   * a restart then builds its snapshot without hashing a million records again. Absent: computed on load.
+   */
+  readonly version?: string;
 }
 
 export const organisationSchema = z.object({
@@ -79,6 +84,7 @@ const persisted = z.object({
   health: z.array(healthSchema),
   organisationsFetchedAt: z.record(z.string(), z.string()),
   suspicions: z.record(z.string(), suspicionSchema).optional(),
+  version: z.string().optional(),
 });
 
 export class SnapshotStoreError extends Error {

@@ -70,9 +70,9 @@ export class PublishedSnapshot {
     return this.swap(buildSnapshot(data, builtAt, version));
   }
 
-  /** The snapshot of a state loaded from STATE_DIR, built as it was saved. */
-  restore(data: readonly TenantData[], savedAt: string): DirectorySnapshot {
-    return this.swap(buildSnapshot(data, savedAt));
+  /** The snapshot of a state loaded from STATE_DIR, built as it was saved; `version`: the saved one, if any. */
+  restore(data: readonly TenantData[], savedAt: string, version?: string): DirectorySnapshot {
+    return this.swap(buildSnapshot(data, savedAt, version));
   }
 
   private swap(snapshot: DirectorySnapshot): DirectorySnapshot {

@@ -16,11 +16,15 @@ function nextLoopTurn(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
-/** What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions. */
-export function toPersisted(states: readonly TenantState[], savedAt: string, policy: GuardPolicy): PersistedDirectory {
+/**
+ * What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions;
+ * `version`, the content version of exactly that data when the caller knows it (see `PersistedDirectory.version`).
+ */
+export function toPersisted(states: readonly TenantState[], savedAt: string, policy: GuardPolicy, version?: string): PersistedDirectory {
   return {
     format: 1,
     savedAt,
+    ...(version ? { version } : {}),
     tenants: states.flatMap((s) => (s.data ? [s.data] : [])),
     health: states.map((s) => tenantHealth(s, policy)),
     organisationsFetchedAt: Object.fromEntries(

@@ -54,6 +54,7 @@ const outlineSchema = z.object({
   health: z.array(healthSchema),
   organisationsFetchedAt: z.record(z.string(), z.string()),
   suspicions: z.record(z.string(), suspicionSchema).optional(),
+  version: z.string().optional(),
 });
 type Outline = z.infer<typeof outlineSchema>;
 
@@ -129,6 +130,7 @@ export function encodeStateFile(state: PersistedDirectory): Buffer {
     health: [...state.health],
     organisationsFetchedAt: state.organisationsFetchedAt,
     ...(state.suspicions ? { suspicions: state.suspicions } : {}),
+    ...(state.version ? { version: state.version } : {}),
   };
   const outlineBytes = Buffer.from(JSON.stringify(outline), 'utf8');
   const chunkBytes = strings.chunks.map((chunk) => Buffer.byteLength(chunk, 'utf8'));
@@ -240,6 +242,7 @@ export function decodeStateFile(file: Buffer, source: string): PersistedDirector
     health: outline.health,
     organisationsFetchedAt: outline.organisationsFetchedAt,
     ...(outline.suspicions ? { suspicions: outline.suspicions } : {}),
+    ...(outline.version ? { version: outline.version } : {}),
   } as PersistedDirectory;
 }
 

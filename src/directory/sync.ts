@@ -192,7 +192,9 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       if (replica) return replica.adoptNewest('start');
       const state = await saved.load();
       if (!state) return false;
-      const snapshot = published.restore(restoreTenants(tenants, state, allowList), state.savedAt);
+      const kept = restoreTenants(tenants, state, allowList);
+      // The saved version is of every saved organisation: an allow-list that took one away makes other content.
+      const snapshot = published.restore(kept, state.savedAt, kept.length === state.tenants.length ? state.version : undefined);
       const successfulAt = lastSuccessOf(state);
       lastSync = { ...lastSync, at: state.savedAt, ...(successfulAt ? { successfulAt } : {}) };
       logger.info({ organisations: snapshot.organisations.length, version: snapshot.version }, 'loaded the persisted directory');
@@ -217,7 +219,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     deps.onSync?.(report);
     if (!replica) {
       // Without a snapshot there is nothing to keep: an empty file would restart as an empty (lying) directory.
-      if (published.current()) await saved.save(toPersisted(tenants.sorted(), isoTime(clock.now()), policy));
+      // A pass that did not fail published (or found unchanged) exactly the states' data, so the snapshot's version is
+      // that data's: kept with it, a restart need not hash it again.
+      const version = failure === undefined ? published.current()?.version : undefined;
+      if (published.current()) await saved.save(toPersisted(tenants.sorted(), isoTime(clock.now()), policy, version));
       // Only once the state that applied them is on disk: until then the next sync reads them again, which is harmless.
       if (consumed.length > 0 && saved.writeError === undefined) {
         await confirmationStore.consume(consumed).catch((err: unknown) => logger.error({ err }, 'cannot delete consumed confirmations from STATE_DIR'));

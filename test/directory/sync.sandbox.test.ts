@@ -3,7 +3,7 @@ import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
-import { membersOf, membershipsOf, personWithUserName } from '../../src/directory/snapshot';
+import { membersOf, membershipsOf, personWithUserName, snapshotVersion } from '../../src/directory/snapshot';
 import { SteppingClock } from '../xero/helpers/clocks';
 import { type World, world } from './helpers';
 
@@ -315,6 +315,30 @@ describe('Persistence in STATE_DIR', () => {
     expect(report.outcome).toBe('failed');
     expect(restarted.current()!.version).toBe(version);
     expect(restarted.status()).toMatchObject({ ready: true });
+  });
+
+  it('keeps the content version with the state, and a restart takes it rather than hashing every record again', async () => {
+    const first = directory();
+    await first.syncOnce();
+    const store = new FileSnapshotStore(w.stateDir);
+    const saved = (await store.load())!;
+    expect(saved.version).toBe(first.current()!.version);
+    expect(snapshotVersion(saved.tenants)).toBe(saved.version);
+    await first.stop();
+
+    // Proof that it is taken: a version no hash of this content gives is what the restarted snapshot carries.
+    await store.save({ ...saved, version: 'taken-from-the-file' });
+    const restarted = directory();
+    expect(await restarted.load()).toBe(true);
+    expect(restarted.current()!.version).toBe('taken-from-the-file');
+    await restarted.stop();
+
+    // An allow-list that leaves an organisation out makes other content: its version is computed.
+    const kept = saved.tenants.slice(1).map((t) => t.organisation.id);
+    const allowed = createXeroDirectory(directoryOptions({ ...w.config, xeroTenantIds: kept }), { clock, random: () => 0.5, policy: { timeoutMs: 5000 } });
+    directories.push(allowed);
+    expect(await allowed.load()).toBe(true);
+    expect(allowed.current()!.version).toBe(snapshotVersion(saved.tenants.slice(1)));
   });
 
   it('writes the state atomically, mode 0600, and nothing else in STATE_DIR but the token file', async () => {
