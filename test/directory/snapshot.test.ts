@@ -132,6 +132,30 @@ describe('ordering and finding people by id', () => {
     expect(personWithId(snapshot, 'ffffffff-ffff-5fff-bfff-ffffffffffff')).toBeUndefined();
   });
 
+  it('holds people as columns that agree with the people made from them, and knows each record\'s person', () => {
+    const { people } = snapshot;
+    for (let p = 0; p < people.length; p++) {
+      const person = people.at(p);
+      expect(people.idAt(p)).toBe(person.id);
+      expect(people.positionOf(person.id)).toBe(p);
+      expect(people.userNameAt(p)).toBe(person.userName);
+      expect(people.emailAt(p)).toBe(person.email);
+      expect(people.isActive(p)).toBe(person.active);
+      expect(people.recordCount(p)).toBe(person.records.length);
+      for (const record of person.records) expect(people.ownerOf(people.records.indexOf(record))).toBe(p);
+    }
+    expect(people.activeCount()).toBe([...people].filter((p) => p.active).length);
+    // Ann is in both organisations; her e-mail and names come from her newest record (Lee & Co's, trimmed).
+    expect(personWithUserName(snapshot, 'ANN.LEE@example.com ')).toMatchObject({ email: 'ann.lee@example.com', givenName: 'Annie', createdAt: '2025-01-01T00:00:00.000Z', lastModified: '2025-06-01T00:00:00.000Z' });
+    const withoutEmail = buildSnapshot([{ ...tenants[0]!, users: [...tenants[0]!.users, user(ACME, 'u4', '  ', 'STANDARD', '2025-01-01T00:00:00.000Z')] }], 'T');
+    expect(Array.from(withoutEmail.recordPeople.get(ACME)!, (p) => (p === -1 ? undefined : withoutEmail.people.idAt(p)))).toEqual([
+      personId('ann.lee@example.com'),
+      personId('bob@example.com'),
+      personId('cy@example.com'),
+      undefined,
+    ]);
+  });
+
   it("lists an organisation's memberships by Xero UserID, REMOVED ones included, and none of an unknown organisation", () => {
     const acme = membershipsOf(snapshot, ACME);
     expect(acme.map((m) => m.record.xeroUserId)).toEqual(plainSort(acme.map((m) => m.record.xeroUserId)));
