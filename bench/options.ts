@@ -20,6 +20,7 @@
  * | BENCH_FAILOVERS | 3 | replicas part: leader kills timed |
  * | BENCH_LEASE_SECONDS | 15 | replicas part: LEADER_LEASE_SECONDS of the replicas (the product's default) |
  * | BENCH_SCALE_SIZES | 100000 | scale part: memberships per size, comma-separated (100000: 1,000 organisations × 107 users; 1000000: the issue's 10,000 × 107, seed 7) |
+ * | BENCH_SCALE_RENDER_CACHE_MB | unset | scale part: serve runs with `SCIM_RENDER_CACHE_MB=<MB>`; unset: its default |
  * | BENCH_SCALE_MAX_HEAP_MB | unset | scale part: serve runs with `NODE_OPTIONS=--max-old-space-size=<MB>` (what README's memory guidance sets for 1,000,000 memberships); unset: Node's default heap |
  * | BENCH_SCALE_CRAWL_LIMIT | 300 | scale part: seconds the crawl of /Users by pages of 1,000 may take before it stops (reported unfinished) |
  * | BENCH_PROFILE | unset | `1`: run every server with `node --cpu-prof` (profiles in bench/results/profiles/<run>/) |
@@ -45,6 +46,7 @@ export interface BenchOptions {
   readonly scaleCrawlLimitSeconds: number;
   /** `--max-old-space-size` for the scale part's serve processes, as a container's guidance sets it; unset: Node's default. */
   readonly scaleMaxHeapMb?: number;
+  readonly scaleRenderCacheMb?: number;
   readonly profile: boolean;
 }
 
@@ -95,6 +97,7 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     leaseSeconds: positive('BENCH_LEASE_SECONDS', env.BENCH_LEASE_SECONDS, quick ? 3 : 15),
     scaleSizes: numbers('BENCH_SCALE_SIZES', env.BENCH_SCALE_SIZES ?? (quick ? '10000' : '100000')),
     scaleCrawlLimitSeconds: positive('BENCH_SCALE_CRAWL_LIMIT', env.BENCH_SCALE_CRAWL_LIMIT, quick ? 60 : 300),
+    scaleRenderCacheMb: env.BENCH_SCALE_RENDER_CACHE_MB === undefined || env.BENCH_SCALE_RENDER_CACHE_MB === '' ? undefined : positive('BENCH_SCALE_RENDER_CACHE_MB', env.BENCH_SCALE_RENDER_CACHE_MB, 0),
     scaleMaxHeapMb: env.BENCH_SCALE_MAX_HEAP_MB === undefined || env.BENCH_SCALE_MAX_HEAP_MB === '' ? undefined : positive('BENCH_SCALE_MAX_HEAP_MB', env.BENCH_SCALE_MAX_HEAP_MB, 0),
     profile: env.BENCH_PROFILE === '1' || env.BENCH_PROFILE === 'true',
   };

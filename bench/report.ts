@@ -281,7 +281,7 @@ export const SCALE_TARGETS = { syncBound: 1.1, peakRssMiB: 1024, peakAtMembershi
 
 function renderScaleSize(s: ScaleSize, appCallsPerMinute: number): string {
   const out: string[] = [];
-  out.push(`### Scale: ${fmt(s.size)} memberships (${fmt(s.organisations)} organisations × ${fmt(s.data.usersPerOrganisation ?? NaN)} users, seed ${s.data.seed}: ${fmt(s.memberships)} memberships, ${fmt(s.people)} people)${s.maxHeapMb === undefined ? '' : `, serve with --max-old-space-size=${s.maxHeapMb}`}`);
+  out.push(`### Scale: ${fmt(s.size)} memberships (${fmt(s.organisations)} organisations × ${fmt(s.data.usersPerOrganisation ?? NaN)} users, seed ${s.data.seed}: ${fmt(s.memberships)} memberships, ${fmt(s.people)} people)${s.maxHeapMb === undefined ? '' : `, serve with --max-old-space-size=${s.maxHeapMb}`}${s.renderCacheMb === undefined ? '' : `, SCIM_RENDER_CACHE_MB=${s.renderCacheMb}`}`);
   out.push('');
   if (s.failure) {
     out.push(`**Failed** at ${s.failure}; the figures after that step are missing.`);

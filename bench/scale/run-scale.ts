@@ -79,6 +79,8 @@ export interface ScaleSize {
   sandboxGenerateMs: number;
   /** The serve processes' `--max-old-space-size`, when BENCH_SCALE_MAX_HEAP_MB set one. */
   maxHeapMb?: number;
+  /** The serve processes' `SCIM_RENDER_CACHE_MB`, when BENCH_SCALE_RENDER_CACHE_MB set one. */
+  renderCacheMb?: number;
   firstSync?: FirstSync;
   first?: ServedProcess;
   restart?: Restart;
@@ -208,6 +210,7 @@ async function measureSize(result: ScaleSize, options: BenchOptions, work: strin
   const truth: Truth = { people: sample.people, organisations: sandbox.info.organisations, userNames: sample.userNames, containing: sample.containing };
   const stateDir = path.join(work, 'state');
   if (options.scaleMaxHeapMb !== undefined) result.maxHeapMb = options.scaleMaxHeapMb;
+  if (options.scaleRenderCacheMb !== undefined) result.renderCacheMb = options.scaleRenderCacheMb;
   const env: NodeJS.ProcessEnv = {
     XERO_CLIENT_ID: sandbox.info.clientId,
     XERO_CLIENT_SECRET: sandbox.info.clientSecret,
@@ -221,6 +224,7 @@ async function measureSize(result: ScaleSize, options: BenchOptions, work: strin
     PUBLIC_URL: 'https://scim.bench.invalid',
     LOG_LEVEL: 'info',
     ...(options.scaleMaxHeapMb === undefined ? {} : { NODE_OPTIONS: `--max-old-space-size=${options.scaleMaxHeapMb}` }),
+    ...(options.scaleRenderCacheMb === undefined ? {} : { SCIM_RENDER_CACHE_MB: String(options.scaleRenderCacheMb) }),
   };
   const crawlLimitMs = options.scaleCrawlLimitSeconds * 1000;
 
