@@ -81,17 +81,17 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
   }
   numberByUserName.clear();
 
-  // 2. People in id order: position p holds person number order[p].
+  // 2. Each person's id, and their place in id order: position p holds person number order[p], number n is at
+  //    position rank[n]. The columns are kept by number, in the order people were first seen, so that the members of
+  //    one organisation, read together by every group and role, sit together in memory.
   const count = userNames.length;
-  const numberIds = userNames.map((userName) => uuidV5(userName, PERSON_NAMESPACE));
+  const ids = userNames.map((userName) => uuidV5(userName, PERSON_NAMESPACE));
   userNames.length = 0;
-  const order = idOrder(numberIds);
-  const ids = Array.from(order, (number) => numberIds[number]!);
-  numberIds.length = 0;
-  const positionOfNumber = new Int32Array(count);
-  for (let p = 0; p < count; p++) positionOfNumber[order[p]!] = p;
+  const order = idOrder(ids);
+  const rank = new Int32Array(count);
+  for (let p = 0; p < count; p++) rank[order[p]!] = p;
   const starts = new Int32Array(count + 1);
-  for (let p = 0; p < count; p++) starts[p + 1] = starts[p]! + counts[order[p]!]!;
+  for (let n = 0; n < count; n++) starts[n + 1] = starts[n]! + counts[n]!;
 
   // 3. Every record in its person's run, with the organisation it is a membership of (-1: none); each organisation's
   //    records' people. A record joins the organisation it names (Xero never sends one naming another), unless REMOVED.
@@ -105,16 +105,15 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
     const orgId = tenant.organisation.id;
     recordPeople.set(orgId, personOfRecord.subarray(seq, seq + tenant.users.length));
     for (const record of tenant.users) {
-      const number = personOfRecord[seq];
+      const number = personOfRecord[seq]!;
       if (number === -1) {
         seq++;
         continue;
       }
-      const position = positionOfNumber[number!]!;
-      personOfRecord[seq++] = position;
-      const at = placed[position]!++;
+      personOfRecord[seq++] = rank[number]!;
+      const at = placed[number]!++;
       records[at] = record;
-      owners[at] = position;
+      owners[at] = number;
       organisationOf[at] = record.role === 'REMOVED' ? -1 : record.organisationId === orgId ? k : (organisationIndex.get(record.organisationId) ?? -1);
     }
   }
@@ -123,9 +122,9 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
   const newest = new Int32Array(count);
   const earliest = new Int32Array(count);
   const active = new Uint8Array(count);
-  for (let p = 0; p < count; p++) {
-    const start = starts[p]!;
-    const end = starts[p + 1]!;
+  for (let n = 0; n < count; n++) {
+    const start = starts[n]!;
+    const end = starts[n + 1]!;
     if (end - start > 1) sortRun(records, organisationOf, start, end);
     let newestAt = start;
     let earliestAt = start;
@@ -133,23 +132,27 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
       const r = records[i]!;
       if (r.updatedAt > records[newestAt]!.updatedAt) newestAt = i;
       if (r.updatedAt < records[earliestAt]!.updatedAt) earliestAt = i;
-      if (r.role !== 'REMOVED') active[p] = 1;
+      if (r.role !== 'REMOVED') active[n] = 1;
     }
-    newest[p] = newestAt;
-    earliest[p] = earliestAt;
+    newest[n] = newestAt;
+    earliest[n] = earliestAt;
   }
-  const people = new People(ids, starts, records, owners, newest, earliest, active);
+  const people = new People({ ids, order, rank, starts, records, owners, newest, earliest, active });
 
-  // 5. Memberships: walking the records in person order leaves each organisation's in person id, then Xero UserID, order.
+  // 5. Memberships: walking the people in id order, and each one's run, leaves each organisation's members in person
+  //    id, then Xero UserID, order.
   const memberCounts = new Int32Array(organisations.length + 1);
   for (let i = 0; i < records.length; i++) memberCounts[organisationOf[i]! + 1]!++;
   memberCounts[0] = 0; // what counted the records that are no membership
   for (let k = 0; k < organisations.length; k++) memberCounts[k + 1]! += memberCounts[k]!;
   const memberIndices = new Int32Array(memberCounts[organisations.length]!);
   const filled = memberCounts.slice(0, organisations.length);
-  for (let i = 0; i < records.length; i++) {
-    const k = organisationOf[i]!;
-    if (k !== -1) memberIndices[filled[k]!++] = i;
+  for (let p = 0; p < count; p++) {
+    const n = order[p]!;
+    for (let i = starts[n]!; i < starts[n + 1]!; i++) {
+      const k = organisationOf[i]!;
+      if (k !== -1) memberIndices[filled[k]!++] = i;
+    }
   }
   const memberRecords = new Map<string, Int32Array>();
   organisations.forEach((o, k) => memberRecords.set(o.id, memberIndices.subarray(memberCounts[k]!, memberCounts[k + 1]!)));
@@ -258,8 +261,21 @@ export function membershipsOf(snapshot: DirectorySnapshot, organisationId: strin
   return tenantRecords(snapshot, organisationId).map(({ position, record }) => ({ person: snapshot.people.at(position), record }));
 }
 
-/** Ids whose first eight characters are lower-case hex (every UUID this server derives) sort by number, then text. */
-const HEX_PREFIX = /^[0-9a-f]{8}/;
+/**
+ * The number the first eight characters of `id` spell in lower-case hex (every UUID this server derives starts so),
+ * or -1 when they do not: such ids sort by that number, then by their text.
+ */
+function hexPrefix(id: string): number {
+  if (id.length < 8) return -1;
+  let value = 0;
+  for (let k = 0; k < 8; k++) {
+    const code = id.charCodeAt(k);
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
+    if (digit === -1) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
 /** Positions fit below this (21 bits), so a 32-bit prefix and a position pack exactly into one double. */
 const POSITION_LIMIT = 2 ** 21;
 
@@ -276,9 +292,9 @@ export function idOrder(ids: readonly string[]): Int32Array {
   if (n >= POSITION_LIMIT) return plain();
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const id = ids[i]!;
-    if (!HEX_PREFIX.test(id)) return plain();
-    keys[i] = Number.parseInt(id.slice(0, 8), 16) * POSITION_LIMIT + i;
+    const prefix = hexPrefix(ids[i]!);
+    if (prefix === -1) return plain();
+    keys[i] = prefix * POSITION_LIMIT + i;
   }
   keys.sort();
   const order = Int32Array.from(keys, (key) => key % POSITION_LIMIT);

@@ -159,7 +159,7 @@ export function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName
       return users as unknown as Rendering;
     }
     case 'Group': {
-      const groups = groupRendering(people, (o) => snapshot.memberRecords.get(o.id) ?? NO_MEMBERS, (i) => people.idAt(people.ownerOf(i)), base);
+      const groups = groupRendering(people, (o) => snapshot.memberRecords.get(o.id) ?? NO_MEMBERS, (i) => people.ownerIdOf(i), base);
       return rendering(snapshot.organisations, groups.render, (o) => o.id, groups.fields, groups.withoutMembers);
     }
     case 'Role':
@@ -215,8 +215,9 @@ function globalRole(snapshot: DirectorySnapshot, role: Role, base: string): Reco
     let first = i;
     while (inOrganisation(first - 1)) first--;
     for (let j = first; inOrganisation(j); j++) lastModified = latest(lastModified, records[j]!.updatedAt);
-    const id = people.idAt(position);
-    members.push({ value: id, $ref: `${base}/Users/${id}`, display: displayNameOf(people, position), type: 'User' });
+    const id = people.ownerIdOf(i);
+    const name = people.ownerNewestRecordOf(i);
+    members.push({ value: id, $ref: `${base}/Users/${id}`, display: personDisplayName(name.firstName, name.lastName, name.email), type: 'User' });
   }
   return {
     schemas: [ROLE_SCHEMA_ID, XERO_ROLE_SCHEMA_ID],
@@ -294,7 +295,7 @@ function groupParts(organisation: Organisation, members: Int32Array, people: Peo
     lastModified = latest(lastModified, records[i]!.updatedAt);
     const value = memberId(i);
     if (ordered && listed.length > 0 && !(listed[listed.length - 1]!.value < value)) ordered = false;
-    listed.push({ value, name: people.newestRecordOf(people.ownerOf(i)) });
+    listed.push({ value, name: people.ownerNewestRecordOf(i) });
   }
   if (!ordered) {
     const seen = new Set<string>();
