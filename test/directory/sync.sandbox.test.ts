@@ -317,6 +317,19 @@ describe('Persistence in STATE_DIR', () => {
     expect(restarted.status()).toMatchObject({ ready: true });
   });
 
+  it('does not rewrite the state after a sync that failed as a whole (a save at a million memberships holds the thread for seconds)', async () => {
+    const d = directory();
+    await d.syncOnce();
+    const store = new FileSnapshotStore(w.stateDir);
+    const before = await fs.readFile(store.file);
+
+    w.sandbox.data.scriptFault({ path: 'connections', count: 100, kind: 503 });
+    clock.advance(60_000);
+    expect((await d.syncOnce()).outcome).toBe('failed');
+    expect((await fs.readFile(store.file)).equals(before)).toBe(true);
+    expect(d.status()).toMatchObject({ ready: true, persistence: { ok: true } });
+  });
+
   it('keeps the content version with the state, and a restart takes it rather than hashing every record again', async () => {
     const first = directory();
     await first.syncOnce();
@@ -403,7 +416,7 @@ describe('Persistence in STATE_DIR', () => {
     expect((await store.load())!.tenants).toHaveLength(6);
   });
 
-  it('right after an upgrade, a restart during a Xero outage serves the format-1 directory.json, and the next save replaces it', async () => {
+  it('right after an upgrade, a restart during a Xero outage serves the format-1 directory.json until the next good sync replaces it', async () => {
     const first = directory();
     await first.syncOnce();
     const version = first.current()!.version;
@@ -414,18 +427,25 @@ describe('Persistence in STATE_DIR', () => {
     await fs.writeFile(store.legacyFile, JSON.stringify(state), { mode: 0o600 });
     await fs.rm(store.file);
 
-    w.sandbox.data.scriptFault({ path: 'connections', count: 100, kind: 503 });
+    w.sandbox.data.scriptFault({ path: 'connections', count: 12, kind: 503 });
     const restarted = directory();
     expect(await restarted.load()).toBe(true);
     expect(restarted.current()!.version).toBe(version);
     expect((await restarted.syncOnce()).outcome).toBe('failed');
     expect(restarted.status()).toMatchObject({ ready: true });
-    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.state', 'xero-tokens.json']);
+    // A failed sync saves nothing, so the old file is still what a restart reads.
+    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.json', 'xero-tokens.json']);
     await restarted.stop();
 
     const again = directory();
     expect(await again.load()).toBe(true);
     expect(again.current()!.version).toBe(version);
+    // Once Xero answers, the sync saves format 2 and the old file goes.
+    let outcome = 'failed';
+    for (let tries = 0; outcome === 'failed' && tries < 12; tries++) outcome = (await again.syncOnce()).outcome;
+    expect(outcome).toBe('ok');
+    expect((await fs.readdir(w.stateDir)).sort()).toEqual(['directory.state', 'xero-tokens.json']);
+    expect((await store.load())!.version).toBe(version);
   });
 });
 
