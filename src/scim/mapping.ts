@@ -323,8 +323,8 @@ function groupResource(organisation: Organisation, parts: GroupParts, base: stri
 
 /**
  * What a group's member list is made of, as one string: each member's id and what their display name is made of. It
- * changes whenever a member joins, leaves or is renamed, and formats no display name (formatting a hundred thousand
- * of them was a third of a first page of groups).
+ * changes whenever a member joins, leaves or is renamed, and formats no display name: a page of groups has a hundred
+ * thousand members.
  */
 function membersDigest(members: readonly GroupMember[]): string {
   const parts: string[] = [];
@@ -332,36 +332,15 @@ function membersDigest(members: readonly GroupMember[]): string {
   return parts.join('\u0000');
 }
 
-function withoutMembersOf(organisation: Organisation, parts: GroupParts, base: string) {
-  return { resource: groupResource(organisation, parts, base, false), membersDigest: membersDigest(parts.members) };
-}
-
-/**
- * `withoutMembersOf(groupParts(…))` for members in id order, one record each (the usual case), read in one pass that
- * makes no object per member; undefined for any other order, which `groupParts` sorts and merges first.
- */
-function withoutMembers(organisation: Organisation, members: Int32Array, people: People, memberId: (i: number) => string, base: string) {
-  const { records } = people;
-  const digest: string[] = [];
-  let lastModified = organisation.createdAt;
-  let previous: string | undefined;
-  for (const i of members) {
-    const value = memberId(i);
-    if (previous !== undefined && !(previous < value)) return undefined;
-    previous = value;
-    lastModified = latest(lastModified, records[i]!.updatedAt);
-    const name = people.ownerNewestRecordOf(i);
-    digest.push(value, name.firstName, name.lastName, name.email);
-  }
-  return { resource: groupResource(organisation, { members: [], lastModified }, base, false), membersDigest: digest.join('\u0000') };
-}
-
 /** A group's rendering, and its `withoutMembers` (see `Rendering`), over one organisation's members (`groupParts`). */
 function groupRendering(people: People, membersOf: (o: Organisation) => Int32Array, memberId: (i: number) => string, base: string) {
   const partsOf = (o: Organisation) => groupParts(o, membersOf(o), people, memberId);
   return {
     render: (o: Organisation) => groupResource(o, partsOf(o), base, true),
-    withoutMembers: (o: Organisation) => withoutMembers(o, membersOf(o), people, memberId, base) ?? withoutMembersOf(o, partsOf(o), base),
+    withoutMembers: (o: Organisation) => {
+      const parts = partsOf(o);
+      return { resource: groupResource(o, parts, base, false), membersDigest: membersDigest(parts.members) };
+    },
     fields: {
       ...idFields<Organisation>((o) => o.id),
       displayname: (o: Organisation) => [o.name],
