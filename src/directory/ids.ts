@@ -79,34 +79,10 @@ export function sha1(bytes: Uint8Array, length: number): Int32Array {
     let c = h2;
     let d = h3;
     let e = h4;
-    let t: number;
-    // The four rounds in four loops: one function and one constant each, no branch per step.
-    for (let i = 0; i < 20; i++) {
-      t = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + w[i]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = t;
-    }
-    for (let i = 20; i < 40; i++) {
-      t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + w[i]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = t;
-    }
-    for (let i = 40; i < 60; i++) {
-      t = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + w[i]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = t;
-    }
-    for (let i = 60; i < 80; i++) {
-      t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[i]!) | 0;
+    for (let i = 0; i < 80; i++) {
+      const f = i < 20 ? (b & c) | (~b & d) : i < 40 || i >= 60 ? b ^ c ^ d : (b & c) | (b & d) | (c & d);
+      const k = i < 20 ? 0x5a827999 : i < 40 ? 0x6ed9eba1 : i < 60 ? 0x8f1bbcdc | 0 : 0xca62c1d6 | 0;
+      const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]!) | 0;
       e = d;
       d = c;
       c = (b << 30) | (b >>> 2);
