@@ -104,7 +104,7 @@ export function sha1(bytes: Uint8Array, length: number): Int32Array {
 }
 
 /** Namespace of person ids. Fixed forever: changing it changes every user's SCIM id. */
-export const PERSON_NAMESPACE = '9f6c1e52-3b0a-4d7e-8a51-6f0d2c9b7e14';
+const PERSON_NAMESPACE = '9f6c1e52-3b0a-4d7e-8a51-6f0d2c9b7e14';
 /** Namespace of role ids. Fixed forever, for the same reason. */
 const ROLE_NAMESPACE = 'c2a4b8e0-5d13-4f6a-9b7c-1e3f5a7d9c20';
 
@@ -114,7 +114,12 @@ export function normaliseEmail(email: string): string {
 }
 
 export function personId(email: string): string {
-  return uuidV5(normaliseEmail(email), PERSON_NAMESPACE);
+  return personIdOfUserName(normaliseEmail(email));
+}
+
+/** `personId` of an e-mail already normalised (a userName), without normalising it again. */
+export function personIdOfUserName(userName: string): string {
+  return uuidV5(userName, PERSON_NAMESPACE);
 }
 
 export function roleId(organisationId: string, code: string): string {

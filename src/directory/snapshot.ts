@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PERSON_NAMESPACE, normaliseEmail, personId, roleId, uuidV5 } from './ids';
+import { normaliseEmail, personId, personIdOfUserName, roleId } from './ids';
 import {
   type DirectorySnapshot,
   type Membership,
@@ -85,7 +85,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
   //    position rank[n]. The columns are kept by number, in the order people were first seen, so that the members of
   //    one organisation, read together by every group and role, sit together in memory.
   const count = userNames.length;
-  const ids = userNames.map((userName) => uuidV5(userName, PERSON_NAMESPACE));
+  const ids = userNames.map(personIdOfUserName);
   userNames.length = 0;
   const order = idOrder(ids);
   const rank = new Int32Array(count);
