@@ -1,7 +1,8 @@
 /**
  * The people of a snapshot held as columns: one id string per person and a few integers, over the Xero user records
- * the snapshot was built from. A `Person` object is made only when one is asked for (`at`): at a million people,
- * ten small objects per membership were most of the heap and most of a restart.
+ * the snapshot was built from. A `Person` object is made only when one is asked for (`at`): a million people kept as
+ * objects, each with an array of its records and a membership object per record, would be most of the heap and most
+ * of the time a restart takes to build them.
  *
  * A person is known by their position, 0 … length − 1 in ascending id (code-unit) order, as SCIM lists them. The
  * columns themselves are kept in the order people were first seen, organisation by organisation, so that what is
