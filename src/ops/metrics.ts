@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CREDENTIAL_STATES, type Directory, type DirectoryStatus, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 import type { ReplicationStatus } from '../directory/replication';
+import { liveHeapBytes } from './live-heap';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -33,7 +34,20 @@ export class Metrics {
     const ageSeconds = (iso: string): number => Math.max(0, (now() - Date.parse(iso)) / 1000);
     const now = options.clock ? () => options.clock!.now() : () => Date.now();
     const registers = [this.registry];
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
+      liveHeapBytes(); // observing from now, so the first scrape after a full collection has it
+      new Gauge({
+        name: 'xero_scim_heap_live_bytes',
+        help: 'JavaScript heap in use just after the last full garbage collection: what the process holds, without the garbage RSS also counts. A climb across days is a leak.',
+        registers,
+        collect() {
+          const bytes = liveHeapBytes();
+          this.reset();
+          if (bytes !== undefined) this.set(bytes);
+        },
+      });
+    }
 
     this.httpRequests = new Counter({
       name: 'xero_scim_http_requests_total',
