@@ -13,15 +13,25 @@ import { getHeapStatistics } from 'node:v8';
 
 let observer: PerformanceObserver | undefined;
 let liveBytes: number | undefined;
+let fullCollections = 0;
 
-/** Bytes in use after the last full collection, or undefined before the first one. Starts observing on first call. */
-export function liveHeapBytes(): number | undefined {
+export interface LiveHeap {
+  /** Bytes in use just after the last full collection; undefined before the first one observed. */
+  readonly bytes: number | undefined;
+  /** Full collections observed so far. */
+  readonly fullCollections: number;
+}
+
+/** The heap the last full collection left. Starts observing on its first call. */
+export function liveHeap(): LiveHeap {
   if (!observer) {
     observer = new PerformanceObserver((list) => {
-      const full = list.getEntries().some((entry) => (entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR);
-      if (full) liveBytes = getHeapStatistics().used_heap_size;
+      const full = list.getEntries().filter((entry) => (entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR).length;
+      if (full === 0) return;
+      fullCollections += full;
+      liveBytes = getHeapStatistics().used_heap_size;
     });
     observer.observe({ entryTypes: ['gc'] });
   }
-  return liveBytes;
+  return { bytes: liveBytes, fullCollections };
 }

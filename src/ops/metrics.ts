@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CREDENTIAL_STATES, type Directory, type DirectoryStatus, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 import type { ReplicationStatus } from '../directory/replication';
-import { liveHeapBytes } from './live-heap';
+import { liveHeap } from './live-heap';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -36,13 +36,13 @@ export class Metrics {
     const registers = [this.registry];
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
-      liveHeapBytes(); // observing from now, so the first scrape after a full collection has it
+      liveHeap(); // observing from now, so the first scrape after a full collection has it
       new Gauge({
         name: 'xero_scim_heap_live_bytes',
         help: 'JavaScript heap in use just after the last full garbage collection: what the process holds, without the garbage RSS also counts. A climb across days is a leak.',
         registers,
         collect() {
-          const bytes = liveHeapBytes();
+          const { bytes } = liveHeap();
           this.reset();
           if (bytes !== undefined) this.set(bytes);
         },
