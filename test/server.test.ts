@@ -59,7 +59,10 @@ describe('requests and responses built with the app’s prototypes', () => {
     return app;
   }
 
-  it('answers through Express without Express changing any prototype (no slow objects, no promoted garbage)', async () => {
+  /** Whether this process's V8 gets the classes (before 13: Node 20 and 22) or Node's own (13 on: Node 24). */
+  const bornAsTheApps = Number.parseInt(process.versions.v8, 10) < 13;
+
+  it(`answers through Express ${bornAsTheApps ? 'without Express changing any prototype (no slow objects, no promoted garbage)' : "on Node's own classes, which this V8 swaps cheaply"}`, async () => {
     const app = appAnsweringQuery();
     const server = await listen(app, 0, '127.0.0.1');
     const watch = watchPrototypeChanges();
@@ -69,14 +72,14 @@ describe('requests and responses built with the app’s prototypes', () => {
         expect(res.status).toBe(200);
         expect(await res.json()).toEqual({ q: String(i), sameApp: true, path: '/echo' });
       }
-      expect(watch.changes()).toBe(0);
+      expect(watch.changes()).toBe(bornAsTheApps ? 0 : 6);
     } finally {
       watch.restore();
       await server.close();
     }
   });
 
-  it('on a plain http.createServer, Express changes both prototypes of every request (what the listener avoids)', async () => {
+  it('on a plain http.createServer, Express changes both prototypes of every request (what the listener avoids before V8 13)', async () => {
     const app = appAnsweringQuery();
     const plain = http.createServer(app);
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
@@ -92,14 +95,31 @@ describe('requests and responses built with the app’s prototypes', () => {
     }
   });
 
-  it('gives each app its own classes', () => {
+  it('gives each app its own classes on V8 before 13, and Node’s own from 13 on', () => {
     const one = express();
     const two = express();
-    const a = expressServerClasses(one);
-    const b = expressServerClasses(two);
+    const node20 = '11.3.244.8-node.38';
+    const a = expressServerClasses(one, node20);
+    const b = expressServerClasses(two, '12.4.254.21-node.57'); // Node 22
     expect(a.IncomingMessage?.prototype).toBe(one.request);
+    expect(a.ServerResponse?.prototype).toBe(one.response);
     expect(b.ServerResponse?.prototype).toBe(two.response);
     expect(one.request).toBeInstanceOf(http.IncomingMessage);
+    expect(expressServerClasses(one, '13.6.233.17-node.63')).toEqual({}); // Node 24
+    expect(expressServerClasses(one, '14.0.1')).toEqual({});
+  });
+
+  it('builds working requests and responses from the classes, whichever V8 runs them', async () => {
+    const app = appAnsweringQuery();
+    const server = http.createServer({ ...expressServerClasses(app, '11.3.244.8-node.38') }, app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/echo?q=classes`);
+      expect(await res.json()).toEqual({ q: 'classes', sameApp: true, path: '/echo' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('leaves a listener that is not an Express app on Node’s own classes', async () => {
