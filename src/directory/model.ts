@@ -116,12 +116,6 @@ export interface Role {
   readonly memberIds: readonly string[];
 }
 
-/** A membership: a person with access to an organisation (any role but `REMOVED`), made when asked for (`membersOf`). */
-export interface Membership {
-  readonly person: Person;
-  readonly record: XeroUserRecord;
-}
-
 export interface DirectorySnapshot {
   /** Content hash: equal snapshots have equal versions, across restarts and replicas. */
   readonly version: string;
@@ -141,12 +135,12 @@ export interface DirectorySnapshot {
   readonly roleById: ReadonlyMap<string, Role>;
   /**
    * Each organisation's memberships (`REMOVED` records excluded) as indices into `people.records`, ordered by person
-   * id, then Xero UserID. (As objects: `membersOf`.)
+   * id, then Xero UserID.
    */
   readonly memberRecords: ReadonlyMap<string, Int32Array>;
   /**
    * Each organisation's records' people: entry i is the position in `people` of the person of the organisation's
-   * record i (`tenantById.get(id).users[i]`), or -1 for a record without an e-mail. (As objects: `membershipsOf`.)
+   * record i (`tenantById.get(id).users[i]`), or -1 for a record without an e-mail.
    */
   readonly recordPeople: ReadonlyMap<string, Int32Array>;
   /** Roles of each organisation, in `ROLE_CODES` order. */

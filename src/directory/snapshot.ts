@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { normaliseEmail, personId, personIdOfUserName, roleId } from './ids';
+import { normaliseEmail, personIdOfUserName, roleId } from './ids';
 import {
   type DirectorySnapshot,
-  type Membership,
   type Organisation,
-  type Person,
   type Role,
   type RoleCode,
   type TenantData,
@@ -221,24 +219,6 @@ function sortRun(records: XeroUserRecord[], organisationOf: Int32Array, start: n
   }
 }
 
-/** The person with `id`, made on this call (a binary search over the people, who are in id order). */
-export function personWithId(snapshot: DirectorySnapshot, id: string): Person | undefined {
-  const position = snapshot.people.positionOf(id);
-  return position === -1 ? undefined : snapshot.people.at(position);
-}
-
-/** The person whose normalised e-mail is `userName`'s: their id is derived from it, so no map is needed. */
-export function personWithUserName(snapshot: DirectorySnapshot, userName: string): Person | undefined {
-  const person = personWithId(snapshot, personId(userName));
-  return person?.userName === normaliseEmail(userName) ? person : undefined;
-}
-
-/** One organisation's memberships (`REMOVED` records excluded) as objects, ordered by person id, then Xero UserID. */
-export function membersOf(snapshot: DirectorySnapshot, organisationId: string): Membership[] {
-  const { people } = snapshot;
-  return Array.from(snapshot.memberRecords.get(organisationId) ?? [], (i) => ({ person: people.at(people.ownerOf(i)), record: people.records[i]! }));
-}
-
 /**
  * Every membership of one organisation, `REMOVED` records included, by Xero UserID: what a tenant view lists, as
  * positions in `people` with each record. One membership per Xero UserID, as Xero has it (a repeated record is the
@@ -254,11 +234,6 @@ export function tenantRecords(snapshot: DirectorySnapshot, organisationId: strin
   });
   out.sort((a, b) => byString(a.record.xeroUserId, b.record.xeroUserId));
   return out.filter((m, i) => i === 0 || out[i - 1]!.record.xeroUserId !== m.record.xeroUserId);
-}
-
-/** `tenantRecords` with each person as an object. */
-export function membershipsOf(snapshot: DirectorySnapshot, organisationId: string): Membership[] {
-  return tenantRecords(snapshot, organisationId).map(({ position, record }) => ({ person: snapshot.people.at(position), record }));
 }
 
 /**

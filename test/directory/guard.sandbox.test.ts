@@ -10,7 +10,7 @@ import { directoryOptions } from '../../src/commands/directory-options';
 import type { Config } from '../../src/config';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
-import { membersOf } from '../../src/directory/snapshot';
+import { membersOf } from '../support/snapshot-objects';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
 import { silentLogger } from '../../src/log';
 import { createApp } from '../../src/http/app';

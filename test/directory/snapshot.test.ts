@@ -1,4 +1,5 @@
-import { buildSnapshot, grantableRoles, idOrder, membersOf, membershipsOf, personWithId, personWithUserName } from '../../src/directory/snapshot';
+import { buildSnapshot, grantableRoles, idOrder } from '../../src/directory/snapshot';
+import { membersOf, membershipsOf, personWithId, personWithUserName } from '../support/snapshot-objects';
 import fc from 'fast-check';
 import { personId, roleId, uuidV5 } from '../../src/directory/ids';
 import type { Organisation, TenantData, XeroUserRecord } from '../../src/directory/model';

@@ -3,7 +3,8 @@ import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
-import { membersOf, membershipsOf, personWithUserName, snapshotVersion } from '../../src/directory/snapshot';
+import { snapshotVersion } from '../../src/directory/snapshot';
+import { membersOf, membershipsOf, personWithUserName } from '../support/snapshot-objects';
 import { SteppingClock } from '../xero/helpers/clocks';
 import { type World, world } from './helpers';
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { directoryOptions } from '../../src/commands/directory-options';
 import type { DirectorySnapshot } from '../../src/directory/model';
-import { membersOf } from '../../src/directory/snapshot';
+import { membersOf } from '../support/snapshot-objects';
 import { createXeroDirectory } from '../../src/directory/sync';
 import { createApp } from '../../src/http/app';
 import { listen } from '../../src/http/listen';

@@ -16,7 +16,7 @@ import { directoryOptions } from '../../src/commands/directory-options';
 import { MemoryConfirmationStore } from '../../src/directory/confirmations';
 import type { XeroUserRecord } from '../../src/directory/model';
 import { MemorySnapshotStore } from '../../src/directory/persistence';
-import { membersOf } from '../../src/directory/snapshot';
+import { membersOf } from '../support/snapshot-objects';
 import { type XeroDirectory, createXeroDirectory } from '../../src/directory/sync';
 import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/log';

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { personId } from '../../src/directory/ids';
 import { compileFilter, parseFilter } from '../../src/scim/filter';
 import { plan } from '../../src/scim/query/plan';
-import { membersOf } from '../../src/directory/snapshot';
+import { membersOf } from '../support/snapshot-objects';
 import { ViewCache } from '../../src/scim/views';
 import type { ResourceTypeName } from '../../src/scim/schemas';
 import { BASE, generatedTenants, snapshotOf } from '../http/fixtures';
