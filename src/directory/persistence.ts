@@ -49,7 +49,7 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async save(state: PersistedDirectory): Promise<void> {
-    await writeFileDurably(this.file, encodeStateFile(state));
+    await writeFileDurably(this.file, await encodeStateFile(state));
     await fs.rm(this.legacyFile, { force: true });
   }
 }
@@ -74,6 +74,6 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
 
   async save(state: PersistedDirectory): Promise<void> {
-    this.bytes = encodeStateFile(parsePersisted(state, 'memory'));
+    this.bytes = await encodeStateFile(parsePersisted(state, 'memory'));
   }
 }
