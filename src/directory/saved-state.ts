@@ -117,10 +117,10 @@ export class SavedState {
 
   /**
    * Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. The
-   * store encodes a large state in one synchronous stretch (seconds at a million memberships), so it first lets the
-   * event loop take a whole turn: requests that waited while the snapshot was built (`/readyz`, SCIM reads) are
-   * read in the next poll phase and answered from the new snapshot before the save holds the thread. (A timer would
-   * not do: its due time comes from the loop's clock as it stood before the build, so it runs before that poll.)
+   * event loop first takes a whole turn: requests that waited while the snapshot was built (`/readyz`, SCIM reads)
+   * are read in the next poll phase and answered from the new snapshot before encoding starts (it then runs in
+   * slices, `encodeStateFile`). A timer would not do: its due time comes from the loop's clock as it stood before the
+   * build, so it runs before that poll.
    */
   async save(state: PersistedDirectory): Promise<void> {
     await nextLoopTurn();
