@@ -5,7 +5,7 @@
  *   files or the OpenAPI contract route by route, or sync hundreds of organisations.
  */
 const INTEGRATION_FOLDERS = ['reliability', 'e2e', 'deploy', 'contract', 'bench'];
-const INTEGRATION_FILES = ['directory/scale.sandbox.test.ts'];
+const INTEGRATION_FILES = ['directory/scale.sandbox.test.ts', 'ops/live-heap.test.ts'];
 
 const shared = {
   testEnvironment: 'node',

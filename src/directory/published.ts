@@ -13,7 +13,8 @@
  */
 import { isoTime } from '../xero/clock';
 import type { DirectorySnapshot, TenantData } from './model';
-import { buildSnapshot, snapshotVersion } from './snapshot';
+import { type Steps, runInSlices, runToEnd } from './slices';
+import { buildSnapshot, snapshotSteps, snapshotVersion, versionSteps } from './snapshot';
 
 /**
  * Snapshots remembered by version, the current one included. A crawl that spans more publishes than this is
@@ -49,10 +50,22 @@ export class PublishedSnapshot {
 
   /** Swaps in a snapshot of `data` (sorted by organisation id) unless the content is unchanged; true when it did. */
   publish(data: readonly TenantData[], builtAt: number): boolean {
+    return runToEnd(this.publishSteps(data, builtAt));
+  }
+
+  /**
+   * `publish`, hashing and building in slices with turns of the event loop between them, as a sync does: reads are
+   * answered from the current snapshot until the new one is swapped in. One publish at a time (a sync pass makes it).
+   */
+  publishInSlices(data: readonly TenantData[], builtAt: number, sliceMs?: number): Promise<boolean> {
+    return runInSlices(this.publishSteps(data, builtAt), sliceMs);
+  }
+
+  private *publishSteps(data: readonly TenantData[], builtAt: number): Steps<boolean> {
     // Hashing the content costs a fraction of a build: an unchanged directory (the usual sync) builds nothing.
-    const version = snapshotVersion(data);
+    const version = yield* versionSteps(data);
     if (this.snapshot && this.snapshot.version === version) return false;
-    this.swap(buildSnapshot(data, isoTime(builtAt), version));
+    this.swap(yield* snapshotSteps(data, isoTime(builtAt), version));
     return true;
   }
 

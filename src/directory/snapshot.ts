@@ -13,6 +13,10 @@ import {
   isRoleCode,
 } from './model';
 import { People } from './people';
+import { type Steps, runToEnd } from './slices';
+
+/** The long loops over people yield once per this many + 1 (a power of two). */
+const BATCH = 4095;
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -45,6 +49,11 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
  * content's version (a publish hashed it to compare), spares hashing the content again.
  */
 export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, knownVersion?: string): DirectorySnapshot {
+  return runToEnd(snapshotSteps(tenants, builtAt, knownVersion));
+}
+
+/** `buildSnapshot`'s work, yielding about every few thousand records (see `slices.ts`). */
+export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, knownVersion?: string): Steps<DirectorySnapshot> {
   const sortedTenants = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
   const organisations = sortedTenants.map((t) => t.organisation);
   const organisationById = new Map(organisations.map((o) => [o.id, o]));
@@ -76,6 +85,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
       counts[number]!++;
       personOfRecord[seq++] = number;
     }
+    yield;
   }
   numberByUserName.clear();
 
@@ -83,9 +93,13 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
   //    position rank[n]. The columns are kept by number, in the order people were first seen, so that the members of
   //    one organisation, read together by every group and role, sit together in memory.
   const count = userNames.length;
-  const ids = userNames.map(personIdOfUserName);
+  const ids: string[] = [];
+  for (let n = 0; n < count; n++) {
+    ids.push(personIdOfUserName(userNames[n]!));
+    if ((n & BATCH) === BATCH) yield;
+  }
   userNames.length = 0;
-  const order = idOrder(ids);
+  const order = yield* idOrderSteps(ids);
   const rank = new Int32Array(count);
   for (let p = 0; p < count; p++) rank[order[p]!] = p;
   const starts = new Int32Array(count + 1);
@@ -114,6 +128,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
       owners[at] = number;
       organisationOf[at] = record.role === 'REMOVED' ? -1 : record.organisationId === orgId ? k : (organisationIndex.get(record.organisationId) ?? -1);
     }
+    yield;
   }
 
   // 4. Each run by organisation id, then Xero UserID; the record each person's name and dates come from.
@@ -134,6 +149,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
     }
     newest[n] = newestAt;
     earliest[n] = earliestAt;
+    if ((n & BATCH) === BATCH) yield;
   }
   const people = new People({ ids, order, rank, starts, records, owners, newest, earliest, active });
 
@@ -151,6 +167,7 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
       const k = organisationOf[i]!;
       if (k !== -1) memberIndices[filled[k]!++] = i;
     }
+    if ((p & BATCH) === BATCH) yield;
   }
   const memberRecords = new Map<string, Int32Array>();
   organisations.forEach((o, k) => memberRecords.set(o.id, memberIndices.subarray(memberCounts[k]!, memberCounts[k + 1]!)));
@@ -181,11 +198,13 @@ export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, k
     );
     rolesByOrganisation.set(organisation.id, orgRoles);
     roles.push(...orgRoles);
+    yield;
   }
   roles.sort((a, b) => byString(a.id, b.id));
+  const version = knownVersion ?? (yield* versionSteps(sortedTenants));
 
   return {
-    version: knownVersion ?? snapshotVersion(sortedTenants),
+    version,
     builtAt,
     tenants: sortedTenants,
     people,
@@ -261,6 +280,10 @@ const POSITION_LIMIT = 2 ** 21;
  * plain sort.
  */
 export function idOrder(ids: readonly string[]): Int32Array {
+  return runToEnd(idOrderSteps(ids));
+}
+
+function* idOrderSteps(ids: readonly string[]): Steps<Int32Array> {
   const n = ids.length;
   const byId = (a: number, b: number) => byString(ids[a]!, ids[b]!);
   const plain = () => Int32Array.from(Array.from({ length: n }, (_, i) => i).sort(byId));
@@ -270,14 +293,20 @@ export function idOrder(ids: readonly string[]): Int32Array {
     const prefix = hexPrefix(ids[i]!);
     if (prefix === -1) return plain();
     keys[i] = prefix * POSITION_LIMIT + i;
+    if ((i & BATCH) === BATCH) yield;
   }
   keys.sort();
-  const order = Int32Array.from(keys, (key) => key % POSITION_LIMIT);
+  yield;
+  // A loop, not Int32Array.from with a map function: that calls back per element, several times slower.
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = keys[i]! % POSITION_LIMIT;
+  yield;
   for (let start = 0; start < n; ) {
     const prefix = Math.floor(keys[start]! / POSITION_LIMIT);
     let end = start + 1;
     while (end < n && Math.floor(keys[end]! / POSITION_LIMIT) === prefix) end++;
     if (end - start > 1) order.subarray(start, end).set(Array.from(order.subarray(start, end)).sort(byId));
+    if ((start & ~BATCH) !== (end & ~BATCH)) yield;
     start = end;
   }
   return order;
@@ -288,6 +317,11 @@ export function idOrder(ids: readonly string[]): Int32Array {
  * Cheap next to `buildSnapshot`: a sync compares it first and skips the build when nothing changed.
  */
 export function snapshotVersion(tenants: readonly TenantData[]): string {
+  return runToEnd(versionSteps(tenants));
+}
+
+/** `snapshotVersion`'s work, yielding after each organisation (see `slices.ts`). */
+export function* versionSteps(tenants: readonly TenantData[]): Steps<string> {
   const hash = createHash('sha256');
   const sorted = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
   for (const t of sorted) {
@@ -298,6 +332,7 @@ export function snapshotVersion(tenants: readonly TenantData[]): string {
     let text = '';
     for (const u of users) text += `\n${u.xeroUserId}\t${u.email}\t${u.firstName}\t${u.lastName}\t${u.role}\t${u.isSubscriber}\t${u.updatedAt}`;
     hash.update(`${text}\f`);
+    yield;
   }
   return hash.digest('base64url').slice(0, 22);
 }

@@ -28,7 +28,6 @@
  * decoded as one JS string and its strings are slices of it, which is much faster than creating a million strings
  * from bytes one by one; an organisation's strings keep only its own chunk alive once the others are replaced.
  */
-import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import { ORGANISATION_ROLES, type OrganisationRole, type TenantData, type XeroUserRecord } from './model';
@@ -40,6 +39,7 @@ import {
   organisationSchema,
   suspicionSchema,
 } from './persisted-shape';
+import { SLICE_MS, type Steps, runInSlices } from './slices';
 
 const STATE_FILE_MAGIC = Buffer.from('XSCIMDIR', 'latin1');
 export const STATE_FILE_FORMAT = 2;
@@ -101,34 +101,19 @@ function roleByte(user: XeroUserRecord): number {
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
-/**
- * Longest run of encoding between two turns of the event loop. A million memberships take seconds to encode, and a
- * server that held its loop that long would miss its probes and keep pollers waiting at every save.
- */
-export const ENCODE_SLICE_MS = 10;
-/** Bytes checksummed between two checks of the slice's time. */
+/** Bytes checksummed in one step. */
 const CRC_PIECE_BYTES = 4 * 2 ** 20;
 
-/** Resolves at once while the slice has time left; otherwise after a turn of the event loop, with a new slice. */
-function slices(sliceMs: number): () => Promise<void> | undefined {
-  let started = performance.now();
-  return () => {
-    if (performance.now() - started < sliceMs) return undefined;
-    return new Promise<void>((resolve) =>
-      setImmediate(() => {
-        started = performance.now();
-        resolve();
-      }),
-    );
-  };
+/**
+ * The file's bytes for `state`, encoded in slices of `sliceMs` with a turn of the event loop between them: a
+ * million memberships take seconds to encode, and a server that held its loop that long would miss its probes and
+ * keep pollers waiting at every save. Throws `SnapshotStoreError` for a role outside `ORGANISATION_ROLES`.
+ */
+export function encodeStateFile(state: PersistedDirectory, sliceMs: number = SLICE_MS): Promise<Buffer> {
+  return runInSlices(encodeSteps(state), sliceMs);
 }
 
-/**
- * The file's bytes for `state`, encoded in slices of `sliceMs` with a turn of the event loop between them. Throws
- * `SnapshotStoreError` for a role outside `ORGANISATION_ROLES`.
- */
-export async function encodeStateFile(state: PersistedDirectory, sliceMs: number = ENCODE_SLICE_MS): Promise<Buffer> {
-  const pause = slices(sliceMs);
+function* encodeSteps(state: PersistedDirectory): Steps<Buffer> {
   const userCount = state.tenants.reduce((n, t) => n + t.users.length, 0);
   const columns = COLUMNS.map(() => new Uint32Array(userCount));
   const roles = new Uint8Array(userCount);
@@ -150,7 +135,7 @@ export async function encodeStateFile(state: PersistedDirectory, sliceMs: number
       roles[i++] = roleByte(user);
     }
     strings.endChunk();
-    await pause();
+    yield;
   }
   const outline: Outline = {
     savedAt: state.savedAt,
@@ -177,13 +162,13 @@ export async function encodeStateFile(state: PersistedDirectory, sliceMs: number
   at = writeU32s(file, at, strings.lengths);
   for (const column of columns) {
     at = writeU32s(file, at, column);
-    await pause();
+    yield;
   }
   file.set(roles, at);
   at = pad4(at + userCount);
   for (const chunk of strings.chunks) {
     at += file.write(chunk, at, 'utf8');
-    await pause();
+    yield;
   }
 
   STATE_FILE_MAGIC.copy(file, 0);
@@ -191,7 +176,7 @@ export async function encodeStateFile(state: PersistedDirectory, sliceMs: number
   let crc = 0;
   for (let from = HEADER_BYTES; from < file.length; from += CRC_PIECE_BYTES) {
     crc = crc32(file.subarray(from, Math.min(file.length, from + CRC_PIECE_BYTES)), crc);
-    await pause();
+    yield;
   }
   file.writeUInt32LE(crc, 12);
   file.writeUInt32LE(bodyLength % 2 ** 32, 16);

@@ -157,7 +157,7 @@ export async function runSyncPass(parts: SyncPassParts): Promise<SyncPassResult>
   // nothing. Once a snapshot exists, every successful sync publishes (a disconnect must disappear).
   const neverRead = parts.published.current() === undefined && states.length > 0 && states.every((s) => !s.data);
   const changed =
-    failure === undefined && !neverRead ? parts.published.publish(states.flatMap((s) => (s.data ? [s.data] : [])), clock.now()) : false;
+    failure === undefined && !neverRead ? await parts.published.publishInSlices(states.flatMap((s) => (s.data ? [s.data] : [])), clock.now()) : false;
   const report = buildSyncReport({
     startedMs: started,
     finishedMs: clock.now(),

@@ -30,3 +30,42 @@ describe('PublishedSnapshot remembers the last snapshots by version', () => {
     expect(published.byVersion(restored.version)?.builtAt).toBe('2026-01-01T00:00:00.000Z');
   });
 });
+
+describe('PublishedSnapshot.publishInSlices (how a sync publishes)', () => {
+  it('builds between turns of the event loop, serving the current snapshot until it swaps in the same snapshot publish builds', async () => {
+    // 200 organisations of 60 users: 12,000 memberships, enough for hundreds of steps.
+    const before = generatedTenants(200, 60, 1);
+    const after = generatedTenants(200, 60, 2);
+    const builtAt = Date.UTC(2026, 0, 2);
+    const reference = new PublishedSnapshot();
+    reference.publish(after, builtAt);
+
+    const published = new PublishedSnapshot();
+    published.publish(before, Date.UTC(2026, 0, 1));
+    const old = published.current()!;
+    // What a poller sees on each turn the build gives back.
+    const seen: string[] = [];
+    const poll = setInterval(() => seen.push(published.current()!.version), 0);
+    let changed: boolean;
+    try {
+      changed = await published.publishInSlices(after, builtAt, 0);
+    } finally {
+      clearInterval(poll);
+    }
+    expect(changed).toBe(true);
+    expect(seen.length).toBeGreaterThan(10);
+    expect(new Set(seen)).toEqual(new Set([old.version]));
+    const now = published.current()!;
+    expect(now).not.toBe(old);
+    expect({ version: now.version, builtAt: now.builtAt, people: [...now.people], roles: now.roles, members: [...now.memberRecords] }).toEqual({
+      version: reference.current()!.version,
+      builtAt: reference.current()!.builtAt,
+      people: [...reference.current()!.people],
+      roles: reference.current()!.roles,
+      members: [...reference.current()!.memberRecords],
+    });
+    // Unchanged content swaps nothing, in slices too.
+    expect(await published.publishInSlices(after, builtAt + 60_000, 0)).toBe(false);
+    expect(published.current()).toBe(now);
+  });
+});
