@@ -222,8 +222,8 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       // A pass that did not fail published (or found unchanged) exactly the states' data, so the snapshot's version is
       // that data's: kept with it, a restart need not hash it again. A pass that failed as a whole (Xero or its
       // token unreachable) published nothing and changed nothing a restart needs but its times and error: it is
-      // not saved, since at a million memberships a save holds the event loop for seconds, at every sync of an
-      // outage. (It consumed no confirmation either: those are consumed below only once a save has applied them.)
+      // not saved, since at a million memberships a save is seconds of work, at every sync of an outage. (It
+      // consumed no confirmation either: those are consumed below only once a save has applied them.)
       const version = failure === undefined ? published.current()?.version : undefined;
       const worthSaving = failure === undefined || consumed.length > 0;
       if (published.current() && worthSaving) await saved.save(toPersisted(tenants.sorted(), isoTime(clock.now()), policy, version));
