@@ -70,6 +70,11 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   return value;
 }
 
+/** `positive` for a setting with no default: unset when the variable is. */
+function optionalPositive(name: string, raw: string | undefined): number | undefined {
+  return raw === undefined || raw === '' ? undefined : positive(name, raw, 0);
+}
+
 export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
   const parts = (env.BENCH_PARTS ?? 'serve,sync').split(',').map((s) => s.trim());
@@ -97,8 +102,8 @@ export function benchOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions
     leaseSeconds: positive('BENCH_LEASE_SECONDS', env.BENCH_LEASE_SECONDS, quick ? 3 : 15),
     scaleSizes: numbers('BENCH_SCALE_SIZES', env.BENCH_SCALE_SIZES ?? (quick ? '10000' : '100000')),
     scaleCrawlLimitSeconds: positive('BENCH_SCALE_CRAWL_LIMIT', env.BENCH_SCALE_CRAWL_LIMIT, quick ? 60 : 300),
-    scaleRenderCacheMb: env.BENCH_SCALE_RENDER_CACHE_MB === undefined || env.BENCH_SCALE_RENDER_CACHE_MB === '' ? undefined : positive('BENCH_SCALE_RENDER_CACHE_MB', env.BENCH_SCALE_RENDER_CACHE_MB, 0),
-    scaleMaxHeapMb: env.BENCH_SCALE_MAX_HEAP_MB === undefined || env.BENCH_SCALE_MAX_HEAP_MB === '' ? undefined : positive('BENCH_SCALE_MAX_HEAP_MB', env.BENCH_SCALE_MAX_HEAP_MB, 0),
+    scaleRenderCacheMb: optionalPositive('BENCH_SCALE_RENDER_CACHE_MB', env.BENCH_SCALE_RENDER_CACHE_MB),
+    scaleMaxHeapMb: optionalPositive('BENCH_SCALE_MAX_HEAP_MB', env.BENCH_SCALE_MAX_HEAP_MB),
     profile: env.BENCH_PROFILE === '1' || env.BENCH_PROFILE === 'true',
   };
 }
