@@ -11,6 +11,11 @@ import type { PersistedDirectory, SnapshotStore } from './persistence';
 import { tenantHealth } from './status';
 import type { TenantState, Tenants } from './tenant-state';
 
+/** Resolves in the check phase of the next event-loop iteration, after its poll phase has read pending I/O. */
+function nextLoopTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /**
  * What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions;
  * `version`, the content version of exactly that data when the caller knows it (see `PersistedDirectory.version`).
@@ -112,9 +117,13 @@ export class SavedState {
 
   /**
    * Never rejects: a failed write is kept in `writeError` (and logged), and the directory serves from memory. The
-   * store encodes in slices (`encodeStateFile`), so requests are answered while it saves.
+   * event loop first takes a whole turn: requests that waited while the snapshot was built (`/readyz`, SCIM reads)
+   * are read in the next poll phase and answered from the new snapshot before encoding starts (it then runs in
+   * slices, `encodeStateFile`). A timer would not do: its due time comes from the loop's clock as it stood before the
+   * build, so it runs before that poll.
    */
   async save(state: PersistedDirectory): Promise<void> {
+    await nextLoopTurn();
     try {
       await this.store.save(state);
       this.lastSavedAt = state.savedAt;
