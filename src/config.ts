@@ -44,6 +44,14 @@ const integer = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
+/** A whole number from `min` to `max` when set; empty means unset. */
+const optionalInteger = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .transform((v) => v || undefined)
+    .pipe(integer(min, max).optional());
+
 const boolean = z
   .string()
   .trim()
@@ -358,10 +366,10 @@ export const OPTIONS = {
   scimRenderCacheMb: option({
     env: 'SCIM_RENDER_CACHE_MB',
     flag: '--scim-render-cache-mb',
-    description: 'MiB of serialised resources kept for the reads pollers repeat; beyond it the least recently read are rendered again when asked.',
-    default: '256',
+    description:
+      'MiB of serialised resources kept for the reads pollers repeat; beyond it the least recently read are rendered again when asked. Default: an eighth of the JavaScript heap limit, at most 256.',
     commands: SERVE,
-    parse: integer(0, 65_536),
+    parse: optionalInteger(0, 65_536),
   }),
   publicUrl: option({
     env: 'PUBLIC_URL',

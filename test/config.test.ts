@@ -24,6 +24,15 @@ describe('configuration', () => {
     expect(loadConfig({ XERO_MAX_DISCONNECT_SHARE: '0' }).xeroMaxDisconnectShare).toBe(0);
   });
 
+  it('reads SCIM_RENDER_CACHE_MB as a whole number of MiB, unset (the heap-sized default) when empty', () => {
+    expect(loadConfig({ SCIM_RENDER_CACHE_MB: ' 64 ' }).scimRenderCacheMb).toBe(64);
+    expect(loadConfig({ SCIM_RENDER_CACHE_MB: '0' }).scimRenderCacheMb).toBe(0);
+    expect(loadConfig({ SCIM_RENDER_CACHE_MB: '' }).scimRenderCacheMb).toBeUndefined();
+    expect(loadConfig({}).scimRenderCacheMb).toBeUndefined();
+    expect(() => loadConfig({ SCIM_RENDER_CACHE_MB: '64MB' })).toThrow(new ConfigError('SCIM_RENDER_CACHE_MB', 'must be a whole number from 0 to 65536'));
+    expect(() => loadConfig({ SCIM_RENDER_CACHE_MB: '-1' })).toThrow(new ConfigError('SCIM_RENDER_CACHE_MB', 'must be at least 0'));
+  });
+
   it("accepts ConductorOne's variable names, so its Kubernetes Secret works unchanged", () => {
     const config = loadConfig({ BATON_XERO_CLIENT_ID: 'id1', BATON_XERO_CLIENT_SECRET: 's1', BATON_REFRESH_TOKEN: 'r1', BATON_TOKEN: 'a1' });
     expect([config.xeroClientId, config.xeroClientSecret, config.xeroRefreshToken, config.xeroAccessToken]).toEqual(['id1', 's1', 'r1', 'a1']);

@@ -103,7 +103,7 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     history,
     basicAuth: effective.scimBasicAuth,
     maxResults: effective.scimMaxResults,
-    renderCacheBytes: effective.scimRenderCacheMb * 1024 * 1024,
+    ...(effective.scimRenderCacheMb !== undefined ? { renderCacheBytes: effective.scimRenderCacheMb * 1024 * 1024 } : {}),
     publicUrl: effective.publicUrl,
     trustProxy: effective.trustProxy,
     statusPagePublic: effective.statusPagePublic,

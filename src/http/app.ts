@@ -32,7 +32,7 @@ export interface AppOptions {
   readonly basicAuth?: boolean;
   /** Largest page a list returns; default 1000. */
   readonly maxResults?: number;
-  /** Bytes of serialised resources the SCIM router keeps (SCIM_RENDER_CACHE_MB); default `DEFAULT_RENDER_CACHE_BYTES`. */
+  /** Bytes of serialised resources the SCIM router keeps (SCIM_RENDER_CACHE_MB); default `defaultRenderCacheBytes()`. */
   readonly renderCacheBytes?: number;
   /** External base URL (e.g. `https://scim.example.com`); default: from the request. */
   readonly publicUrl?: string;

@@ -1,12 +1,13 @@
 /**
  * The serialised resources a server keeps, within a budget of bytes: what pollers read again (the first pages, the
- * groups, a resource fetched by id) is served from memory; a crawl of a million users passes through it instead of
- * filling it. The least recently read go first. A resource not held is rendered again when read, to the same bytes
+ * groups, a resource fetched by id) is served from memory; a crawl of a million users leaves in it the last of what
+ * it read, within the budget, not the whole directory. The least recently read go first. A resource not held is rendered again when read, to the same bytes
  * and ETag (both are functions of the snapshot), so the budget trades CPU for memory and never changes an answer.
  *
  * One cache per `ViewCache` (one per app), shared by every snapshot, view and type it serves: a new snapshot's
  * resources displace the old one's as they are read.
  */
+import { getHeapStatistics } from 'node:v8';
 
 /** What is kept of one resource once it has been serialised. */
 export interface Serialised {
@@ -18,10 +19,21 @@ export interface Serialised {
 }
 
 /**
- * Bytes a `ViewCache` keeps by default (SCIM_RENDER_CACHE_MB): every resource of a 100,000-user directory (about
- * 150 MiB serialised), and at a million users the pages and lookups pollers repeat rather than the whole directory.
+ * The most a `ViewCache` keeps by default (SCIM_RENDER_CACHE_MB unset): every resource of a 100,000-user directory
+ * (about 150 MiB serialised), and at a million users the pages and lookups pollers repeat rather than the whole
+ * directory.
  */
-export const DEFAULT_RENDER_CACHE_BYTES = 256 * 1024 * 1024;
+export const MAX_DEFAULT_RENDER_CACHE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Bytes kept by default: an eighth of V8's heap limit, at most `MAX_DEFAULT_RENDER_CACHE_BYTES`. The bytes live
+ * outside the heap, so the heap limit does not bound them; a process given a smaller heap (`--max-old-space-size`,
+ * or a container's memory limit) is sized for less memory, and a crawl of a million users would otherwise add the
+ * whole cache to its peak.
+ */
+export function defaultRenderCacheBytes(heapLimit: number = getHeapStatistics().heap_size_limit): number {
+  return Math.min(MAX_DEFAULT_RENDER_CACHE_BYTES, Math.floor(heapLimit / 8));
+}
 
 /** A fixed cost per entry beside its bytes (the entry, its key and the map's slot), so many tiny entries are counted. */
 const ENTRY_OVERHEAD = 160;
@@ -31,7 +43,7 @@ export class RenderCache {
   #nextKey = 0;
   #bytes = 0;
 
-  constructor(readonly maxBytes: number = DEFAULT_RENDER_CACHE_BYTES) {}
+  constructor(readonly maxBytes: number = defaultRenderCacheBytes()) {}
 
   /** The entry of `key`, marked as the most recently read. */
   /** `count` keys no other caller is given: a set reserves one per resource. */

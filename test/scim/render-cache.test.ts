@@ -1,7 +1,8 @@
 /**
  * The serialised resources an app keeps stay within their budget, and the ones read most recently are the ones kept.
  */
-import { RenderCache } from '../../src/scim/render-cache';
+import { getHeapStatistics } from 'node:v8';
+import { RenderCache, defaultRenderCacheBytes } from '../../src/scim/render-cache';
 
 const entry = (kib: number) => ({ etag: 'W/"x"', bytes: Buffer.alloc(kib * 1024) });
 
@@ -36,6 +37,14 @@ describe('the render cache', () => {
     cache.set(7, { ...entry(10), withoutMembers: Buffer.alloc(2048) });
     expect(cache.bytes).toBe(before + 2048);
     expect(cache.size).toBe(1);
+  });
+
+  it('sizes its default budget at an eighth of the heap limit, at most 256 MiB', () => {
+    const MiB = 1024 * 1024;
+    expect(defaultRenderCacheBytes(1024 * MiB)).toBe(128 * MiB);
+    expect(defaultRenderCacheBytes(512 * MiB)).toBe(64 * MiB);
+    expect(defaultRenderCacheBytes(8192 * MiB)).toBe(256 * MiB);
+    expect(new RenderCache().maxBytes).toBe(Math.min(256 * MiB, Math.floor(getHeapStatistics().heap_size_limit / 8)));
   });
 
   it('hands out keys no other set shares', () => {
