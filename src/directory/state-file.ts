@@ -4,8 +4,9 @@
  *
  * The organisations, health, detail ages and suspicions (thousands of small objects) travel as one JSON outline,
  * validated with the zod schemas of `persisted-shape.ts`. The users (a million records of eight fields) travel as
- * columns: every distinct string once, in a table, and per record the index of each of its strings plus one byte for
- * its role and subscriber bit. Decoding creates each distinct string once and the records share it, and every index
+ * columns: strings in a table (organisation ids and names once each, see `SHARED_COLUMNS`), and per record the index
+ * of each of its strings plus one byte for its role and subscriber bit. Decoding creates each string of the table
+ * once and the records that refer to it share it, and every index
  * and role is bounds-checked on the way, so a file that passes the checksum still cannot yield a record that
  * format 1's schema would refuse.
  *
@@ -46,6 +47,12 @@ export const STATE_FILE_FORMAT = 2;
 const HEADER_BYTES = 24;
 const SUBSCRIBER_BIT = 0x80;
 const COLUMNS = ['organisationId', 'xeroUserId', 'email', 'firstName', 'lastName', 'updatedAt'] as const;
+/**
+ * The columns whose values repeat across records (an organisation id, names) and are written once each. The others
+ * are close to one value a record (a user id, an e-mail, an instant): looking each up in a table of millions would
+ * cost seconds and hundreds of MiB while saving a few, so each is written where it occurs.
+ */
+const SHARED_COLUMNS: ReadonlySet<(typeof COLUMNS)[number]> = new Set(['organisationId', 'firstName', 'lastName']);
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** The JSON part: everything but the users, and each organisation's user count. */
@@ -74,15 +81,21 @@ class StringTable {
   readonly chunkCounts: number[] = [];
   private pending: string[] = [];
 
+  /** The index of `value`, added once however often it is asked for. */
   index(value: string): number {
     let index = this.indexes.get(value);
     if (index === undefined) {
-      index = this.lengths.length;
+      index = this.append(value);
       this.indexes.set(value, index);
-      this.lengths.push(value.length);
-      this.pending.push(value);
     }
     return index;
+  }
+
+  /** A new index for `value`, without looking for an earlier one. */
+  append(value: string): number {
+    this.lengths.push(value.length);
+    this.pending.push(value);
+    return this.lengths.length - 1;
   }
 
   endChunk(): void {
@@ -121,6 +134,7 @@ function* encodeSteps(state: PersistedDirectory): Steps<Buffer> {
   // A value equal to the same column's in the previous record (the organisation id, often a name) skips the lookup.
   const previous = COLUMNS.map(() => '');
   const previousIndex = COLUMNS.map(() => -1);
+  const shared = COLUMNS.map((name) => SHARED_COLUMNS.has(name));
   let i = 0;
   for (const tenant of state.tenants) {
     for (const user of tenant.users) {
@@ -128,7 +142,7 @@ function* encodeSteps(state: PersistedDirectory): Steps<Buffer> {
         const value = user[COLUMNS[c]!];
         if (value !== previous[c] || previousIndex[c]! < 0) {
           previous[c] = value;
-          previousIndex[c] = strings.index(value);
+          previousIndex[c] = shared[c] ? strings.index(value) : strings.append(value);
         }
         columns[c]![i] = previousIndex[c]!;
       }

@@ -10,6 +10,7 @@ import {
   SnapshotStoreError,
 } from '../../src/directory/persistence';
 import { decodeStateFile, encodeStateFile } from '../../src/directory/state-file';
+import type { XeroUserRecord } from '../../src/directory/model';
 
 const ORGANISATION_ID = '5a1c0f3e-8d2b-4c7a-9e61-0b3f2d4c5a6e';
 const SECOND_ID = 'b7e2d1c0-9f8e-4d7c-8b6a-5e4d3c2b1a09';
@@ -248,7 +249,7 @@ describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => 
     expect(await fs.readdir(dir)).toEqual(['directory.state']);
   });
 
-  it('stores each repeated string once: a name, e-mail or time shared by many records adds nothing to the file', async () => {
+  it('stores each organisation id and name once however many records share it; ids, e-mails and times where they occur', async () => {
     const dir = await tempDir();
     const store = new FileSnapshotStore(dir);
     const manyUsers = (n: number): PersistedDirectory => {
@@ -261,8 +262,11 @@ describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => 
     const two = (await fs.stat(store.file)).size;
     await store.save(manyUsers(1002));
     const many = (await fs.stat(store.file)).size;
-    // 1,000 more records: six 4-byte string indexes and one role byte each, and no string again.
-    expect(many - two).toBeLessThanOrEqual(1000 * 25 + 4);
+    // 1,000 more records: six 4-byte string indexes and one role byte each, and no organisation id or name again; the
+    // user id, e-mail and time of each record are written with their lengths (4 bytes each).
+    const own = (u: XeroUserRecord) => [u.xeroUserId, u.email, u.updatedAt].reduce((n, v) => n + 4 + Buffer.byteLength(v), 0);
+    const perPair = own(STATE.tenants[0]!.users[0]!) + own(STATE.tenants[0]!.users[1]!);
+    expect(many - two).toBeLessThanOrEqual(1000 * 25 + 500 * perPair + 4);
     const loaded = (await store.load())!.tenants[0]!.users;
     expect(loaded).toHaveLength(1002);
     expect(loaded.slice(1000)).toEqual(STATE.tenants[0]!.users);
