@@ -15,7 +15,7 @@ import path from 'node:path';
 import { readFileIfExists, writeFileDurably } from '../files/durable-file';
 import { DIRECTORY_FILE, LEGACY_DIRECTORY_FILE } from '../files/state-dir';
 import { type PersistedDirectory, SnapshotStoreError, parsePersisted } from './persisted-shape';
-import { decodeStateFile, encodeStateFile } from './state-file';
+import { decodeStateFile, encodeStateFile, encodeStateFilePieces } from './state-file';
 
 export {
   PERSISTED_SCHEMA_ID,
@@ -49,7 +49,7 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async save(state: PersistedDirectory): Promise<void> {
-    await writeFileDurably(this.file, await encodeStateFile(state));
+    await writeFileDurably(this.file, (await encodeStateFilePieces(state)).pieces);
     await fs.rm(this.legacyFile, { force: true });
   }
 }

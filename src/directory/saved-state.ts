@@ -9,7 +9,7 @@ import type { GuardPolicy } from './guard';
 import type { ProblemReport, TenantData } from './model';
 import type { PersistedDirectory, SnapshotStore } from './persistence';
 import { tenantHealth } from './status';
-import type { TenantState, Tenants } from './tenant-state';
+import { type TenantState, type Tenants, withPackedUsers } from './tenant-state';
 
 /** Resolves in the check phase of the next event-loop iteration, after its poll phase has read pending I/O. */
 function nextLoopTurn(): Promise<void> {
@@ -39,7 +39,8 @@ export function toPersisted(states: readonly TenantState[], savedAt: string, pol
  * XERO_TENANT_IDS is the operator's intent: it applies at once, even to what STATE_DIR kept.
  */
 export function restoreTenants(tenants: Tenants, state: PersistedDirectory, allowList: ReadonlySet<string>): TenantData[] {
-  const kept = state.tenants.filter((t) => allowList.size === 0 || allowList.has(t.organisation.id));
+  // Users read from JSON (a format-1 file, a replica's publish) are packed here; a format-2 file's already are.
+  const kept = state.tenants.filter((t) => allowList.size === 0 || allowList.has(t.organisation.id)).map(withPackedUsers);
   for (const data of kept) {
     const s = tenants.get(data.organisation.id);
     const suspicion = state.suspicions?.[s.id];

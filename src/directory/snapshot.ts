@@ -138,15 +138,26 @@ export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, 
   for (let n = 0; n < count; n++) {
     const start = starts[n]!;
     const end = starts[n + 1]!;
-    if (end - start > 1) sortRun(records, organisationOf, start, end);
     let newestAt = start;
     let earliestAt = start;
-    for (let i = start; i < end; i++) {
-      const r = records[i]!;
-      if (r.updatedAt > records[newestAt]!.updatedAt) newestAt = i;
-      if (r.updatedAt < records[earliestAt]!.updatedAt) earliestAt = i;
-      if (r.role !== 'REMOVED') active[n] = 1;
+    if (end - start > 1) {
+      sortRun(records, organisationOf, start, end);
+      // Most people have one record: reading a packed record's time makes a string, so only runs compare times.
+      let newestTime = records[start]!.updatedAt;
+      let earliestTime = newestTime;
+      for (let i = start + 1; i < end; i++) {
+        const time = records[i]!.updatedAt;
+        if (time > newestTime) {
+          newestAt = i;
+          newestTime = time;
+        }
+        if (time < earliestTime) {
+          earliestAt = i;
+          earliestTime = time;
+        }
+      }
     }
+    for (let i = start; i < end; i++) if (records[i]!.role !== 'REMOVED') active[n] = 1;
     newest[n] = newestAt;
     earliest[n] = earliestAt;
     if ((n & BATCH) === BATCH) yield;

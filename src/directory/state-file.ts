@@ -4,11 +4,12 @@
  *
  * The organisations, health, detail ages and suspicions (thousands of small objects) travel as one JSON outline,
  * validated with the zod schemas of `persisted-shape.ts`. The users (a million records of eight fields) travel as
- * columns: strings in a table (organisation ids and names once each, see `SHARED_COLUMNS`), and per record the index
- * of each of its strings plus one byte for its role and subscriber bit. Decoding creates each string of the table
- * once and the records that refer to it share it, and every index
- * and role is bounds-checked on the way, so a file that passes the checksum still cannot yield a record that
- * format 1's schema would refuse.
+ * columns: strings in a table, and per record the index of each of its strings plus one byte for its role and
+ * subscriber bit. Organisation ids and names are in the table once each (`SHARED_COLUMNS`); each organisation's user
+ * ids, e-mails and times are one chunk of it, in record order (`OWN_COLUMNS`). Decoding makes each organisation's
+ * users packed records (`packed-users.ts`) whose text is that chunk, decoded once, and every index and role is
+ * bounds-checked on the way, so a file that passes the checksum still cannot yield a record that format 1's schema
+ * would refuse.
  *
  * Layout, little-endian, each section after the outline starting on a 4-byte boundary:
  *
@@ -25,13 +26,14 @@
  *         u8[users] role (index in the model's ORGANISATION_ROLES) | isSubscriber << 7, zero padding
  *         chunk bytes (UTF-8)
  *
- * The string table is cut into chunks, one per organisation (the strings that organisation used first). A chunk is
- * decoded as one JS string and its strings are slices of it, which is much faster than creating a million strings
- * from bytes one by one; an organisation's strings keep only its own chunk alive once the others are replaced.
+ * The string table is cut into chunks, two per organisation: the organisation ids and names it used first, then its
+ * records' own strings. A chunk is decoded as one JS string, which is much faster than creating a million strings
+ * from bytes one by one. A file whose own strings are laid out otherwise (written before they had chunks of their
+ * own) is read as well: its records' strings are gathered into a text per organisation.
  */
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
-import { ORGANISATION_ROLES, type OrganisationRole, type TenantData, type XeroUserRecord } from './model';
+import { ORGANISATION_ROLES, type TenantData, type XeroUserRecord } from './model';
 import {
   type PersistedDirectory,
   SnapshotStoreError,
@@ -40,19 +42,21 @@ import {
   organisationSchema,
   suspicionSchema,
 } from './persisted-shape';
+import { OWN_FIELDS, PackedUserRecord, SUBSCRIBER_BIT, flat, packedRecords } from './packed-users';
 import { SLICE_MS, type Steps, runInSlices } from './slices';
 
 const STATE_FILE_MAGIC = Buffer.from('XSCIMDIR', 'latin1');
 export const STATE_FILE_FORMAT = 2;
 const HEADER_BYTES = 24;
-const SUBSCRIBER_BIT = 0x80;
 const COLUMNS = ['organisationId', 'xeroUserId', 'email', 'firstName', 'lastName', 'updatedAt'] as const;
 /**
- * The columns whose values repeat across records (an organisation id, names) and are written once each. The others
- * are close to one value a record (a user id, an e-mail, an instant): looking each up in a table of millions would
- * cost seconds and hundreds of MiB while saving a few, so each is written where it occurs.
+ * The columns whose values repeat across records (an organisation id, names), written once each in chunks of their
+ * own. The others are close to one value a record (a user id, an e-mail, an instant): looking each up in a table of
+ * millions would cost seconds and hundreds of MiB to save a few, so each organisation's are written in one chunk, in
+ * record order, which a decoder takes whole as the text of its packed records (`packed-users.ts`).
  */
-const SHARED_COLUMNS: ReadonlySet<(typeof COLUMNS)[number]> = new Set(['organisationId', 'firstName', 'lastName']);
+const SHARED_COLUMNS = ['organisationId', 'firstName', 'lastName'] as const;
+const OWN_COLUMNS = ['xeroUserId', 'email', 'updatedAt'] as const;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** The JSON part: everything but the users, and each organisation's user count. */
@@ -73,7 +77,7 @@ function isStateFile(bytes: Uint8Array): boolean {
 
 // --- encoding ---
 
-/** Distinct strings in order of first use, cut into one chunk per organisation (the strings it used first). */
+/** The strings of the file in order, cut into chunks; `index` adds a string once however often it is used. */
 class StringTable {
   private readonly indexes = new Map<string, number>();
   readonly lengths: number[] = [];
@@ -98,6 +102,21 @@ class StringTable {
     return this.lengths.length - 1;
   }
 
+  /**
+   * New indexes for the strings of `text` that `bounds` cut it into (`bounds[k]` … `bounds[k + 1]`), as a chunk of
+   * their own: `text` is taken as it is.
+   */
+  appendChunk(text: string, bounds: Int32Array): number {
+    this.endChunk();
+    const first = this.lengths.length;
+    for (let k = 0; k + 1 < bounds.length; k++) this.lengths.push(bounds[k + 1]! - bounds[k]!);
+    if (bounds.length > 1) {
+      this.chunks.push(text);
+      this.chunkCounts.push(bounds.length - 1);
+    }
+    return first;
+  }
+
   endChunk(): void {
     if (this.pending.length === 0) return;
     this.chunks.push(this.pending.join(''));
@@ -114,41 +133,74 @@ function roleByte(user: XeroUserRecord): number {
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
-/** Bytes checksummed in one step. */
+/** Bytes checksummed between two turns of the event loop. */
 const CRC_PIECE_BYTES = 4 * 2 ** 20;
+
+/** A state file as the pieces it is written from, in order: strings are written as UTF-8. */
+export interface StateFilePieces {
+  readonly pieces: readonly (string | Uint8Array)[];
+  /** Bytes in all. */
+  readonly length: number;
+}
 
 /**
  * The file's bytes for `state`, encoded in slices of `sliceMs` with a turn of the event loop between them: a
- * million memberships take seconds to encode, and a server that held its loop that long would miss its probes and
+ * million memberships take a second to encode, and a server that held its loop that long would miss its probes and
  * keep pollers waiting at every save. Throws `SnapshotStoreError` for a role outside `ORGANISATION_ROLES`.
  */
-export function encodeStateFile(state: PersistedDirectory, sliceMs: number = SLICE_MS): Promise<Buffer> {
+export async function encodeStateFile(state: PersistedDirectory, sliceMs: number = SLICE_MS): Promise<Buffer> {
+  const { pieces, length } = await encodeStateFilePieces(state, sliceMs);
+  return Buffer.concat(pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece)), length);
+}
+
+/**
+ * The same file as pieces, to be written one after another (`writeFileDurably`): the columns and the organisations'
+ * texts as they are held, instead of a copy of the whole file (139 MiB at a million memberships) at every save.
+ */
+export function encodeStateFilePieces(state: PersistedDirectory, sliceMs: number = SLICE_MS): Promise<StateFilePieces> {
   return runInSlices(encodeSteps(state), sliceMs);
 }
 
-function* encodeSteps(state: PersistedDirectory): Steps<Buffer> {
+function* encodeSteps(state: PersistedDirectory): Steps<StateFilePieces> {
   const userCount = state.tenants.reduce((n, t) => n + t.users.length, 0);
   const columns = COLUMNS.map(() => new Uint32Array(userCount));
   const roles = new Uint8Array(userCount);
   const strings = new StringTable();
+  const shared = SHARED_COLUMNS.map((name) => columns[COLUMNS.indexOf(name)]!);
+  const own = OWN_COLUMNS.map((name) => columns[COLUMNS.indexOf(name)]!);
   // A value equal to the same column's in the previous record (the organisation id, often a name) skips the lookup.
-  const previous = COLUMNS.map(() => '');
-  const previousIndex = COLUMNS.map(() => -1);
-  const shared = COLUMNS.map((name) => SHARED_COLUMNS.has(name));
-  let i = 0;
+  const previous = SHARED_COLUMNS.map(() => '');
+  const previousIndex = SHARED_COLUMNS.map(() => -1);
+  let first = 0;
   for (const tenant of state.tenants) {
+    // Each organisation: a chunk of the organisation ids and names not seen before, then a chunk of its records' own
+    // strings, in record order.
+    let i = first;
     for (const user of tenant.users) {
-      for (let c = 0; c < COLUMNS.length; c++) {
-        const value = user[COLUMNS[c]!];
+      for (let c = 0; c < SHARED_COLUMNS.length; c++) {
+        const value = user[SHARED_COLUMNS[c]!];
         if (value !== previous[c] || previousIndex[c]! < 0) {
           previous[c] = value;
-          previousIndex[c] = shared[c] ? strings.index(value) : strings.append(value);
+          previousIndex[c] = strings.index(value);
         }
-        columns[c]![i] = previousIndex[c]!;
+        shared[c]![i] = previousIndex[c]!;
       }
       roles[i++] = roleByte(user);
     }
     strings.endChunk();
+    i = first;
+    const packed = PackedUserRecord.ownStringsOf(tenant.users);
+    if (packed) {
+      let s = strings.appendChunk(packed.text, packed.bounds);
+      for (let k = 0; k < tenant.users.length; k++, i++) for (let c = 0; c < OWN_COLUMNS.length; c++) own[c]![i] = s++;
+    } else {
+      for (const user of tenant.users) {
+        for (let c = 0; c < OWN_COLUMNS.length; c++) own[c]![i] = strings.append(user[OWN_COLUMNS[c]!]);
+        i++;
+      }
+      strings.endChunk();
+    }
+    first = i;
     yield;
   }
   const outline: Outline = {
@@ -159,43 +211,53 @@ function* encodeSteps(state: PersistedDirectory): Steps<Buffer> {
     ...(state.suspicions ? { suspicions: state.suspicions } : {}),
     ...(state.version ? { version: state.version } : {}),
   };
-  const outlineBytes = Buffer.from(JSON.stringify(outline), 'utf8');
+  const outlineJson = Buffer.from(JSON.stringify(outline), 'utf8');
+  const outlineBytes = Buffer.alloc(pad4(4 + outlineJson.length));
+  outlineBytes.writeUInt32LE(outlineJson.length, 0);
+  outlineJson.copy(outlineBytes, 4);
   const chunkBytes = strings.chunks.map((chunk) => Buffer.byteLength(chunk, 'utf8'));
   const chunkCount = strings.chunks.length;
   const stringCount = strings.lengths.length;
-  const u32Count = 3 + 2 * chunkCount + stringCount + COLUMNS.length * userCount;
-  const bodyLength = pad4(4 + outlineBytes.length) + 4 * u32Count + pad4(userCount) + chunkBytes.reduce((a, b) => a + b, 0);
-  const file = Buffer.alloc(HEADER_BYTES + bodyLength);
+  const table = Buffer.alloc(4 * (3 + 2 * chunkCount + stringCount));
+  let at = 0;
+  for (const n of [stringCount, chunkCount, userCount]) at = table.writeUInt32LE(n, at);
+  at = writeU32s(table, at, chunkBytes);
+  at = writeU32s(table, at, strings.chunkCounts);
+  writeU32s(table, at, strings.lengths);
+  yield;
+  const rolePiece = Buffer.alloc(pad4(userCount));
+  rolePiece.set(roles);
+  const body: (string | Uint8Array)[] = [outlineBytes, table, ...columns.map(littleEndianBytes), rolePiece, ...strings.chunks];
+  const textBytes = chunkBytes.reduce((a, b) => a + b, 0);
+  const bodyLength = body.reduce((n, piece) => n + (typeof piece === 'string' ? 0 : piece.length), textBytes);
 
-  let at = HEADER_BYTES;
-  at = file.writeUInt32LE(outlineBytes.length, at);
-  at = pad4(at + outlineBytes.copy(file, at));
-  for (const n of [stringCount, chunkCount, userCount]) at = file.writeUInt32LE(n, at);
-  at = writeU32s(file, at, chunkBytes);
-  at = writeU32s(file, at, strings.chunkCounts);
-  at = writeU32s(file, at, strings.lengths);
-  for (const column of columns) {
-    at = writeU32s(file, at, column);
-    yield;
-  }
-  file.set(roles, at);
-  at = pad4(at + userCount);
-  for (const chunk of strings.chunks) {
-    at += file.write(chunk, at, 'utf8');
-    yield;
-  }
-
-  STATE_FILE_MAGIC.copy(file, 0);
-  file.writeUInt32LE(STATE_FILE_FORMAT, 8);
   let crc = 0;
-  for (let from = HEADER_BYTES; from < file.length; from += CRC_PIECE_BYTES) {
-    crc = crc32(file.subarray(from, Math.min(file.length, from + CRC_PIECE_BYTES)), crc);
-    yield;
+  let sinceYield = 0;
+  for (const piece of body) {
+    // Skipped, not passed on: Node's crc32 answers 0 for an empty view of an empty buffer, whatever it continues.
+    if (piece.length === 0) continue;
+    crc = crc32(piece, crc);
+    sinceYield += piece.length;
+    if (sinceYield >= CRC_PIECE_BYTES) {
+      sinceYield = 0;
+      yield;
+    }
   }
-  file.writeUInt32LE(crc, 12);
-  file.writeUInt32LE(bodyLength % 2 ** 32, 16);
-  file.writeUInt32LE(Math.floor(bodyLength / 2 ** 32), 20);
-  return file;
+  const header = Buffer.alloc(HEADER_BYTES);
+  STATE_FILE_MAGIC.copy(header, 0);
+  header.writeUInt32LE(STATE_FILE_FORMAT, 8);
+  header.writeUInt32LE(crc, 12);
+  header.writeUInt32LE(bodyLength % 2 ** 32, 16);
+  header.writeUInt32LE(Math.floor(bodyLength / 2 ** 32), 20);
+  return { pieces: [header, ...body], length: HEADER_BYTES + bodyLength };
+}
+
+/** A column's bytes, little-endian: the column itself where the machine is. */
+function littleEndianBytes(column: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(column.buffer, column.byteOffset, column.byteLength);
+  const bytes = Buffer.alloc(column.byteLength);
+  writeU32s(bytes, 0, column);
+  return bytes;
 }
 
 function writeU32s(file: Buffer, at: number, values: ArrayLike<number>): number {
@@ -317,24 +379,64 @@ interface StringTableLayout {
   readonly lengths: Uint32Array;
 }
 
-/** Each chunk decoded once; its strings are slices of it. */
-function readStrings(body: BodyReader, layout: StringTableLayout, fail: (problem: string) => SnapshotStoreError): string[] {
-  const strings = new Array<string>(layout.stringCount);
+/** The file's strings: each chunk decoded once, one string made only when it is asked for. */
+class FileStrings {
+  /** The organisation ids and names made so far, so that every record that has one shares it. */
+  private readonly made = new Map<number, string>();
+
+  constructor(
+    private readonly texts: readonly string[],
+    /** Per string: its chunk, and where it starts in that chunk's text. */
+    private readonly chunkOf: Uint32Array,
+    private readonly startOf: Uint32Array,
+    /** Per chunk: its first string; one more entry than chunks. */
+    private readonly chunkFirst: Uint32Array,
+    readonly lengths: Uint32Array,
+  ) {}
+
+  get(s: number): string {
+    const start = this.startOf[s]!;
+    return this.texts[this.chunkOf[s]!]!.slice(start, start + this.lengths[s]!);
+  }
+
+  /** A string many records share: made once, as a string of its own (not a slice keeping its chunk alive). */
+  shared(s: number): string {
+    let value = this.made.get(s);
+    if (value === undefined) this.made.set(s, (value = flat(this.get(s))));
+    return value;
+  }
+
+  /** The text of the chunk that holds exactly strings `first` … `first + count − 1`, if one does. */
+  chunkOfExactly(first: number, count: number): string | undefined {
+    const c = this.chunkOf[first]!;
+    return this.chunkFirst[c] === first && this.chunkFirst[c + 1]! - first === count ? this.texts[c] : undefined;
+  }
+}
+
+/** Each chunk decoded once, and where each string lies in it. */
+function readStrings(body: BodyReader, layout: StringTableLayout, fail: (problem: string) => SnapshotStoreError): FileStrings {
+  const texts: string[] = [];
+  const chunkOf = new Uint32Array(layout.stringCount);
+  const startOf = new Uint32Array(layout.stringCount);
+  const chunkFirst = new Uint32Array(layout.chunkBytes.length + 1);
   let s = 0;
   for (let c = 0; c < layout.chunkBytes.length; c++) {
     const text = body.bytes(layout.chunkBytes[c]!, `string chunk ${c}`).toString('utf8');
+    texts.push(text);
+    chunkFirst[c] = s;
     const end = s + layout.chunkCounts[c]!;
     if (end > layout.stringCount) throw fail(`string chunk ${c} holds more strings than the table`);
     let at = 0;
     for (; s < end; s++) {
-      const length = layout.lengths[s]!;
-      strings[s] = text.slice(at, at + length);
-      at += length;
+      chunkOf[s] = c;
+      startOf[s] = at;
+      at += layout.lengths[s]!;
     }
     if (at !== text.length) throw fail(`string chunk ${c} is ${text.length} characters, its strings ${at}`);
   }
   if (s !== layout.stringCount) throw fail(`the chunks hold ${s} of ${layout.stringCount} strings`);
-  return strings;
+  chunkFirst[layout.chunkBytes.length] = s;
+  return new FileStrings(texts, chunkOf, startOf, chunkFirst, layout.lengths);
 }
 
 function checkIndexes(column: Uint32Array, count: number, name: string, fail: (problem: string) => SnapshotStoreError): void {
@@ -348,32 +450,62 @@ function buildTenants(
   userCount: number,
   columns: readonly Uint32Array[],
   roles: Uint8Array,
-  strings: readonly string[],
+  strings: FileStrings,
   fail: (problem: string) => SnapshotStoreError,
 ): TenantData[] {
   const announced = outline.tenants.reduce((n, t) => n + t.users, 0);
   if (announced !== userCount) throw fail(`the organisations list ${announced} users, the columns ${userCount}`);
-  const [organisationIds, xeroUserIds, emails, firstNames, lastNames, updatedAts] = columns as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-  let i = 0;
+  const column = (name: (typeof COLUMNS)[number]) => columns[COLUMNS.indexOf(name)]!;
+  const shared = SHARED_COLUMNS.map(column);
+  const own = OWN_COLUMNS.map(column);
+  const [organisationIds, xeroUserIds] = [column('organisationId'), column('xeroUserId')];
+  let first = 0;
   return outline.tenants.map((tenant) => {
-    const users = new Array<XeroUserRecord>(tenant.users);
-    for (let k = 0; k < tenant.users; k++, i++) {
+    const n = tenant.users;
+    const end = first + n;
+    // A copy: `roles` is a view of the whole file, which a Buffer's slice would keep alive.
+    const flags = new Uint8Array(roles.subarray(first, end));
+    const local = new Map<number, number>();
+    const sharedStrings: string[] = [];
+    const sharedIndexes = new Int32Array(SHARED_COLUMNS.length * n);
+    const bounds = new Int32Array(OWN_FIELDS * n + 1);
+    let at = 0;
+    for (let i = first, k = 0; i < end; i++, k++) {
       const role = roles[i]! & ~SUBSCRIBER_BIT;
       if (role >= ORGANISATION_ROLES.length) throw fail(`user ${i}: role ${role} is not one of the ${ORGANISATION_ROLES.length} roles`);
-      const organisationId = strings[organisationIds[i]!]!;
-      const xeroUserId = strings[xeroUserIds[i]!]!;
-      if (organisationId.length === 0 || xeroUserId.length === 0) throw fail(`user ${i}: empty organisationId or xeroUserId`);
-      users[k] = {
-        organisationId,
-        xeroUserId,
-        email: strings[emails[i]!]!,
-        firstName: strings[firstNames[i]!]!,
-        lastName: strings[lastNames[i]!]!,
-        role: ORGANISATION_ROLES[role] as OrganisationRole,
-        isSubscriber: (roles[i]! & SUBSCRIBER_BIT) !== 0,
-        updatedAt: strings[updatedAts[i]!]!,
-      };
+      if (strings.lengths[organisationIds[i]!] === 0 || strings.lengths[xeroUserIds[i]!] === 0) throw fail(`user ${i}: empty organisationId or xeroUserId`);
+      for (let c = 0; c < SHARED_COLUMNS.length; c++) {
+        const s = shared[c]![i]!;
+        let index = local.get(s);
+        if (index === undefined) local.set(s, (index = sharedStrings.push(strings.shared(s)) - 1));
+        sharedIndexes[SHARED_COLUMNS.length * k + c] = index;
+      }
+      for (let c = 0; c < OWN_FIELDS; c++) {
+        bounds[OWN_FIELDS * k + c] = at;
+        at += strings.lengths[own[c]![i]!]!;
+      }
     }
+    bounds[OWN_FIELDS * n] = at;
+    const users = packedRecords({ shared: sharedStrings, sharedIndexes, text: ownText(strings, own, first, n), bounds, flags });
+    first = end;
     return { organisation: tenant.organisation, users, syncedAt: tenant.syncedAt } as TenantData;
   });
+}
+
+/**
+ * The own strings of records `first` … `first + n − 1`, back to back: the chunk that holds exactly them, in record
+ * order, as this version writes it; else (a file laid out otherwise) gathered from wherever they are.
+ */
+function ownText(strings: FileStrings, own: readonly Uint32Array[], first: number, n: number): string {
+  if (n === 0) return '';
+  const start = own[0]![first]!;
+  let inOrder = true;
+  for (let k = 0; inOrder && k < n; k++) {
+    for (let c = 0; c < OWN_FIELDS; c++) if (own[c]![first + k] !== start + OWN_FIELDS * k + c) inOrder = false;
+  }
+  const whole = inOrder ? strings.chunkOfExactly(start, OWN_FIELDS * n) : undefined;
+  if (whole !== undefined) return whole;
+  const parts: string[] = [];
+  for (let i = first; i < first + n; i++) for (let c = 0; c < OWN_FIELDS; c++) parts.push(strings.get(own[c]![i]!));
+  return parts.join('');
 }

@@ -8,6 +8,7 @@
 import type { RateBudget } from '../xero/budget';
 import type { Connection } from '../xero/identity';
 import type { Organisation, Suspicion, TenantData, XeroUserRecord } from './model';
+import { isPacked, packUsers } from './packed-users';
 
 export interface TenantState {
   /** Lower-case tenant id. */
@@ -80,10 +81,16 @@ export function memberCount(data: TenantData): number {
  * The answer as the organisation's new data, sharing the last data's users when Xero answered exactly the same ones
  * (the usual sync): a directory of a million memberships would otherwise hold a fresh copy of every record for each
  * of the snapshots kept for crawls and cursors, and the collector would promote a million new records every sync.
+ * New users are kept packed (`packed-users.ts`).
  */
 export function withUnchangedUsersShared(answer: TenantData, last: TenantData | undefined): TenantData {
-  if (!last || !sameUsers(answer.users, last.users)) return answer;
+  if (!last || !sameUsers(answer.users, last.users)) return withPackedUsers(answer);
   return { ...answer, users: last.users };
+}
+
+/** `data` with its users packed; `data` itself when they are. */
+export function withPackedUsers(data: TenantData): TenantData {
+  return isPacked(data.users) ? data : { ...data, users: packUsers(data.users) };
 }
 
 function sameUsers(a: readonly XeroUserRecord[], b: readonly XeroUserRecord[]): boolean {

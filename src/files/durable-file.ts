@@ -13,12 +13,16 @@ import path from 'node:path';
 /** Writes in progress per file: writes of one file run one after another, last one wins. */
 const writing = new Map<string, Promise<void>>();
 
+/** What a file is written from: text (as UTF-8), bytes, or pieces of either written one after another. */
+export type FileContent = string | Uint8Array | readonly (string | Uint8Array)[];
+
 /**
- * Replaces `file` with `content` durably: a string is written as UTF-8, bytes as they are (a binary state file).
- * Concurrent writes of the same file are queued, so the clean-up of abandoned temporary files can never remove a
- * write that is still in progress in this process.
+ * Replaces `file` with `content` durably: a string is written as UTF-8, bytes as they are (a binary state file),
+ * pieces in order (a state file of a hundred MiB, without a copy of it all in one buffer). Concurrent writes of the
+ * same file are queued, so the clean-up of abandoned temporary files can never remove a write that is still in
+ * progress in this process.
  */
-export function writeFileDurably(file: string, content: string | Uint8Array): Promise<void> {
+export function writeFileDurably(file: string, content: FileContent): Promise<void> {
   const next = (writing.get(file) ?? Promise.resolve()).catch(() => undefined).then(() => writeNow(file, content));
   writing.set(file, next);
   const forget = (): void => {
@@ -28,14 +32,16 @@ export function writeFileDurably(file: string, content: string | Uint8Array): Pr
   return next;
 }
 
-async function writeNow(file: string, content: string | Uint8Array): Promise<void> {
+async function writeNow(file: string, content: FileContent): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await removeAbandonedTemps(dir, path.basename(file));
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', 0o600);
   try {
-    await (typeof content === 'string' ? handle.writeFile(content, 'utf8') : handle.writeFile(content));
+    if (typeof content === 'string') await handle.writeFile(content, 'utf8');
+    else if (content instanceof Uint8Array) await handle.writeFile(content);
+    else await writePieces(handle, content);
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => undefined);
@@ -50,6 +56,34 @@ async function writeNow(file: string, content: string | Uint8Array): Promise<voi
     throw err;
   }
   await syncDirectory(dir);
+}
+
+/** Bytes gathered before each write of pieces: the pieces of a state file are mostly a few KiB each. */
+const STAGING_BYTES = 1024 * 1024;
+
+/** Writes `pieces` in order, small ones gathered into writes of up to `STAGING_BYTES`. */
+async function writePieces(handle: fs.FileHandle, pieces: readonly (string | Uint8Array)[]): Promise<void> {
+  const staging = Buffer.allocUnsafe(STAGING_BYTES);
+  let used = 0;
+  const flush = async (): Promise<void> => {
+    if (used > 0) await writeAll(handle, staging.subarray(0, used));
+    used = 0;
+  };
+  for (const piece of pieces) {
+    const bytes = typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
+    if (bytes > STAGING_BYTES - used) await flush();
+    if (bytes > STAGING_BYTES) await writeAll(handle, typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece);
+    else if (typeof piece === 'string') used += staging.write(piece, used, 'utf8');
+    else {
+      staging.set(piece, used);
+      used += bytes;
+    }
+  }
+  await flush();
+}
+
+async function writeAll(handle: fs.FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length; ) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
 }
 
 /**

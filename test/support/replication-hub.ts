@@ -78,18 +78,18 @@ export class ReplicationHub {
   publish(replica: HubReplica, fence: number, state: Omit<PublishedState, 'sequence' | 'publishedBy' | 'fence'>): false | PublishedState {
     this.check();
     if (!this.lease || this.lease.holder !== replica.replicaId || this.lease.fence !== fence) return false;
-    const published: PublishedState = { ...structuredClone(state), sequence: ++this.sequence, publishedBy: replica.replicaId, fence };
+    const published: PublishedState = { ...overTheWire(state), sequence: ++this.sequence, publishedBy: replica.replicaId, fence };
     this.newest = published;
     this.publishes.push(published);
     for (const m of this.members.values()) if (m.started) later(() => m.events?.onPublished(published.sequence));
-    return structuredClone(published);
+    return overTheWire(published);
   }
 
   /** @internal */
   fetch(after: number | undefined): PublishedState | undefined {
     this.check();
     if (!this.newest || this.newest.sequence <= (after ?? 0)) return undefined;
-    return structuredClone(this.newest);
+    return overTheWire(this.newest);
   }
 
   /** @internal */
@@ -193,4 +193,9 @@ export class HubReplica implements Replication {
   status(): ReplicationStatus {
     return this.hub.status(this);
   }
+}
+
+/** What a replica reads back of what another wrote: Redis carries the state as JSON, so each gets a copy of that. */
+function overTheWire<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }

@@ -1,0 +1,187 @@
+/**
+ * Xero user records held compactly, one organisation's list at a time. A million records as plain objects cost
+ * about 280 bytes each: the object, and three strings of its own (the Xero UserID, the e-mail, the update time), each
+ * a string object over its characters. Packed, a list keeps those three strings of every record back to back in one
+ * text, with their boundaries, and each record is a small object that reads its fields from the list's columns:
+ * about 150 bytes a record, and a list's records share one text instead of holding 321 strings of 100 users.
+ *
+ * A packed record is a `XeroUserRecord` like any other (read-only fields, `toJSON` gives the plain object, so it is
+ * persisted, replicated and hashed alike); reading its UserID, e-mail or update time makes a string each time, so
+ * what reads them in a loop over a million records (a build, a save) makes short-lived garbage, not more memory.
+ * Organisation ids and names repeat across records and are held as strings, once per list.
+ */
+import { ORGANISATION_ROLES, type OrganisationRole, type XeroUserRecord } from './model';
+
+/** The flag bit of a subscriber; the bits below it are the role's index (a state file's role byte is the same). */
+export const SUBSCRIBER_BIT = 0x80;
+/** The strings of its own each record keeps in the text, in this order: Xero UserID, e-mail, update time. */
+export const OWN_FIELDS = 3;
+
+/** One list's columns: what its packed records read. */
+class UserColumns {
+  constructor(
+    /** Organisation ids and names, each once. */
+    readonly shared: readonly string[],
+    /** Per record, three indexes into `shared`: organisation id, first name, last name. */
+    readonly sharedIndexes: Int32Array,
+    /** Every record's Xero UserID, e-mail and update time, back to back. */
+    readonly text: string,
+    /** Where each of those strings starts in `text`, then the end of the last: 3 × records + 1 entries. */
+    readonly bounds: Int32Array,
+    /** Per record: its role's index in `ORGANISATION_ROLES`, with the subscriber bit. */
+    readonly flags: Uint8Array,
+  ) {}
+
+  own(index: number, field: number): string {
+    const k = OWN_FIELDS * index + field;
+    return this.text.slice(this.bounds[k]!, this.bounds[k + 1]!);
+  }
+}
+
+export class PackedUserRecord implements XeroUserRecord {
+  readonly #columns: UserColumns;
+  readonly #index: number;
+
+  constructor(columns: UserColumns, index: number) {
+    this.#columns = columns;
+    this.#index = index;
+  }
+
+  get organisationId(): string {
+    return this.#columns.shared[this.#columns.sharedIndexes[3 * this.#index]!]!;
+  }
+
+  get xeroUserId(): string {
+    return this.#columns.own(this.#index, 0);
+  }
+
+  get email(): string {
+    return this.#columns.own(this.#index, 1);
+  }
+
+  get firstName(): string {
+    return this.#columns.shared[this.#columns.sharedIndexes[3 * this.#index + 1]!]!;
+  }
+
+  get lastName(): string {
+    return this.#columns.shared[this.#columns.sharedIndexes[3 * this.#index + 2]!]!;
+  }
+
+  get role(): OrganisationRole {
+    return ORGANISATION_ROLES[this.#columns.flags[this.#index]! & ~SUBSCRIBER_BIT]!;
+  }
+
+  get isSubscriber(): boolean {
+    return (this.#columns.flags[this.#index]! & SUBSCRIBER_BIT) !== 0;
+  }
+
+  get updatedAt(): string {
+    return this.#columns.own(this.#index, 2);
+  }
+
+  /**
+   * The text and bounds of `users`' own strings when they are exactly the records of one packed list, in its order
+   * (as a list packed once and kept stays): a state file takes the text as it is.
+   */
+  static ownStringsOf(users: readonly XeroUserRecord[]): { readonly text: string; readonly bounds: Int32Array } | undefined {
+    const first = users[0];
+    if (!(first instanceof PackedUserRecord)) return undefined;
+    const columns = first.#columns;
+    if (columns.flags.length !== users.length) return undefined;
+    for (let i = 0; i < users.length; i++) {
+      const user = users[i];
+      if (!(user instanceof PackedUserRecord) || user.#columns !== columns || user.#index !== i) return undefined;
+    }
+    return { text: columns.text, bounds: columns.bounds };
+  }
+
+  /** The plain record, with the fields in the order every other record has them. */
+  toJSON(): XeroUserRecord {
+    return {
+      organisationId: this.organisationId,
+      xeroUserId: this.xeroUserId,
+      email: this.email,
+      firstName: this.firstName,
+      lastName: this.lastName,
+      role: this.role,
+      isSubscriber: this.isSubscriber,
+      updatedAt: this.updatedAt,
+    };
+  }
+}
+
+/** Whether every record of `users` is packed already (an empty list counts as packed: there is nothing to gain). */
+export function isPacked(users: readonly XeroUserRecord[]): boolean {
+  for (const user of users) if (!(user instanceof PackedUserRecord)) return false;
+  return true;
+}
+
+/**
+ * The same records, packed (see the module's comment). Throws a `RangeError` for a role outside
+ * `ORGANISATION_ROLES`, which the model's type already rules out. `users` itself is answered when it is packed.
+ */
+export function packUsers(users: readonly XeroUserRecord[]): readonly XeroUserRecord[] {
+  if (isPacked(users)) return users;
+  const n = users.length;
+  const shared: string[] = [];
+  const sharedIndex = new Map<string, number>();
+  const indexOf = (value: string): number => {
+    let index = sharedIndex.get(value);
+    if (index === undefined) {
+      index = shared.push(flat(value)) - 1;
+      sharedIndex.set(value, index);
+    }
+    return index;
+  };
+  const sharedIndexes = new Int32Array(3 * n);
+  const bounds = new Int32Array(OWN_FIELDS * n + 1);
+  const flags = new Uint8Array(n);
+  const parts: string[] = [];
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const user = users[i]!;
+    sharedIndexes[3 * i] = indexOf(user.organisationId);
+    sharedIndexes[3 * i + 1] = indexOf(user.firstName);
+    sharedIndexes[3 * i + 2] = indexOf(user.lastName);
+    const own = OWN_FIELDS * i;
+    bounds[own] = at;
+    at += user.xeroUserId.length;
+    bounds[own + 1] = at;
+    at += user.email.length;
+    bounds[own + 2] = at;
+    at += user.updatedAt.length;
+    parts.push(user.xeroUserId, user.email, user.updatedAt);
+    const role = ORGANISATION_ROLES.indexOf(user.role);
+    if (role < 0) throw new RangeError(`user ${user.xeroUserId}: unknown role ${JSON.stringify(user.role)}`);
+    flags[i] = role | (user.isSubscriber ? SUBSCRIBER_BIT : 0);
+  }
+  bounds[OWN_FIELDS * n] = at;
+  return packedRecords({ shared, sharedIndexes, text: parts.join(''), bounds, flags });
+}
+
+/** What packed records are made from; see `UserColumns` for each part. */
+export interface PackedColumns {
+  readonly shared: readonly string[];
+  readonly sharedIndexes: Int32Array;
+  readonly text: string;
+  readonly bounds: Int32Array;
+  readonly flags: Uint8Array;
+}
+
+/**
+ * The records of columns a caller has built and checked (a state file's decoder): every index in range, every flag a
+ * role of `ORGANISATION_ROLES` with the subscriber bit.
+ */
+export function packedRecords(parts: PackedColumns): XeroUserRecord[] {
+  const columns = new UserColumns(parts.shared, parts.sharedIndexes, parts.text, parts.bounds, parts.flags);
+  return Array.from({ length: parts.flags.length }, (_, i) => new PackedUserRecord(columns, i));
+}
+
+/**
+ * `value` as a string of its own: a slice of a longer string (a name decoded from a state file's chunk, say) would
+ * keep all of that string alive for as long as the name is held.
+ */
+export function flat(value: string): string {
+  // Shorter strings are copied by `slice` already; `join` makes a new string of exactly the same code units.
+  return value.length < 13 ? value : value.split('').join('');
+}
