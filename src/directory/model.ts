@@ -145,6 +145,20 @@ export interface DirectorySnapshot {
   readonly recordPeople: ReadonlyMap<string, Int32Array>;
   /** Roles of each organisation, in `ROLE_CODES` order. */
   readonly rolesByOrganisation: ReadonlyMap<string, readonly Role[]>;
+  /** Each organisation's group summary, made with the snapshot: a first list of groups reads no member. */
+  readonly groupSummaries: ReadonlyMap<string, GroupSummary>;
+}
+
+/**
+ * What of a group comes from all its members, made once per snapshot: its `lastModified` (the latest update of any
+ * membership, or the organisation's creation), and a digest of its members' names and e-mails, in id order, that
+ * changes whenever a member joins, leaves or is renamed. A group's ETag is made from its resource without members and
+ * this digest, so listing groups without members, what pollers do, reads no member at all. The members' ids are
+ * left out: each is made from the member's normalised e-mail.
+ */
+export interface GroupSummary {
+  readonly lastModified: string;
+  readonly membersDigest: string;
 }
 
 /**

@@ -10,9 +10,10 @@
  */
 import { normaliseEmail, roleId } from '../directory/ids';
 import type { People } from '../directory/people';
-import { tenantRecords } from '../directory/snapshot';
+import { latest, tenantRecords } from '../directory/snapshot';
 import {
   type DirectorySnapshot,
+  type GroupSummary,
   type Organisation,
   type Role,
   type RoleCode,
@@ -59,9 +60,10 @@ export interface Rendering<S = unknown> {
   readonly idOf: (source: S) => string;
   readonly fields: Readonly<Record<string, FieldReader<S>>>;
   /**
-   * Groups: the resource without `members`, and a digest of its members (their ids and display names, in order).
-   * A group's ETag is made from these two, so `excludedAttributes=members`, what pollers of groups send, renders no
-   * member, and the full resource still changes its ETag whenever any member, or a member's name, does.
+   * Groups: the resource without `members`, and a digest of its members (what their display names are made of, in
+   * order; see `GroupSummary`). A group's ETag is made from these two, so `excludedAttributes=members`, what pollers
+   * of groups send, renders no member, and the full resource still changes its ETag whenever any member, or a
+   * member's name, does.
    */
   readonly withoutMembers?: (source: S) => { readonly resource: Record<string, unknown>; readonly membersDigest: string };
 }
@@ -97,15 +99,6 @@ const formattedName = (givenName: string, familyName: string): string => {
 const personDisplayName = (givenName: string, familyName: string, email: string): string => formattedName(givenName, familyName) || email.trim();
 
 const slugOf = (code: RoleCode) => code.toLowerCase();
-
-/**
- * The later of two instants. Two UTC timestamps of one layout (`2024-05-01T10:00:00.123Z` and the like) order as
- * their text does, which spares two `Date.parse` per member of every group rendered; anything else is parsed.
- */
-const latest = (a: string, b: string): string => {
-  if (a.length === b.length && a.length >= 20 && a[10] === 'T' && b[10] === 'T' && a[4] === '-' && b[4] === '-' && a.endsWith('Z') && b.endsWith('Z')) return b > a ? b : a;
-  return Date.parse(b) > Date.parse(a) ? b : a;
-};
 
 function meta(resourceType: ResourceTypeName, created: string, lastModified: string, location: string) {
   return { resourceType, created, lastModified, location };
@@ -159,7 +152,13 @@ export function renderGlobal(snapshot: DirectorySnapshot, type: ResourceTypeName
       return users as unknown as Rendering;
     }
     case 'Group': {
-      const groups = groupRendering(people, (o) => snapshot.memberRecords.get(o.id) ?? NO_MEMBERS, (i) => people.ownerIdOf(i), base);
+      const groups = groupRendering(
+        people,
+        (o) => snapshot.memberRecords.get(o.id) ?? NO_MEMBERS,
+        (i) => people.ownerIdOf(i),
+        base,
+        (o) => snapshot.groupSummaries.get(o.id)!,
+      );
       return rendering(snapshot.organisations, groups.render, (o) => o.id, groups.fields, groups.withoutMembers);
     }
     case 'Role':
@@ -332,14 +331,44 @@ function membersDigest(members: readonly GroupMember[]): string {
   return parts.join('\u0000');
 }
 
+/**
+ * What `groupParts` and `membersDigest` make of a group without its members, in one pass and without an object per
+ * member (a tenant view's; the global view's are made with the snapshot, `DirectorySnapshot.groupSummaries`). Members
+ * out of id order take `groupParts`' general path.
+ */
+function membersSummary(organisation: Organisation, members: Int32Array, people: People, memberId: (i: number) => string): GroupSummary {
+  const { records } = people;
+  let lastModified = organisation.createdAt;
+  const texts: string[] = [];
+  let previous: string | undefined;
+  for (const i of members) {
+    const value = memberId(i);
+    if (previous !== undefined && !(previous < value)) {
+      const parts = groupParts(organisation, members, people, memberId);
+      return { lastModified: parts.lastModified, membersDigest: membersDigest(parts.members) };
+    }
+    previous = value;
+    lastModified = latest(lastModified, records[i]!.updatedAt);
+    const name = people.ownerNewestRecordOf(i);
+    texts.push(value, name.firstName, name.lastName, name.email);
+  }
+  return { lastModified, membersDigest: texts.join('\u0000') };
+}
+
 /** A group's rendering, and its `withoutMembers` (see `Rendering`), over one organisation's members (`groupParts`). */
-function groupRendering(people: People, membersOf: (o: Organisation) => Int32Array, memberId: (i: number) => string, base: string) {
+function groupRendering(
+  people: People,
+  membersOf: (o: Organisation) => Int32Array,
+  memberId: (i: number) => string,
+  base: string,
+  summaryOf: (o: Organisation) => GroupSummary = (o) => membersSummary(o, membersOf(o), people, memberId),
+) {
   const partsOf = (o: Organisation) => groupParts(o, membersOf(o), people, memberId);
   return {
     render: (o: Organisation) => groupResource(o, partsOf(o), base, true),
     withoutMembers: (o: Organisation) => {
-      const parts = partsOf(o);
-      return { resource: groupResource(o, parts, base, false), membersDigest: membersDigest(parts.members) };
+      const { lastModified, membersDigest } = summaryOf(o);
+      return { resource: groupResource(o, { members: [], lastModified }, base, false), membersDigest };
     },
     fields: {
       ...idFields<Organisation>((o) => o.id),
