@@ -87,6 +87,30 @@ export class PackedUserRecord implements XeroUserRecord {
    * (as a list packed once and kept stays): a state file takes the text as it is.
    */
   static ownStringsOf(users: readonly XeroUserRecord[]): { readonly text: string; readonly bounds: Int32Array } | undefined {
+    const columns = PackedUserRecord.wholeList(users);
+    return columns && { text: columns.text, bounds: columns.bounds };
+  }
+
+  /**
+   * Whether two lists hold the same records, when each is exactly the records of one packed list in its order (what a
+   * sync compares: Xero's answer with the last data); undefined otherwise. Compares the columns, making no string.
+   */
+  static sameLists(a: readonly XeroUserRecord[], b: readonly XeroUserRecord[]): boolean | undefined {
+    const x = PackedUserRecord.wholeList(a);
+    const y = PackedUserRecord.wholeList(b);
+    if (x === undefined || y === undefined) return undefined;
+    if (x === y) return true;
+    if (x.flags.length !== y.flags.length || x.text !== y.text) return false;
+    for (let k = 0; k < x.bounds.length; k++) if (x.bounds[k] !== y.bounds[k]) return false;
+    for (let i = 0; i < x.flags.length; i++) if (x.flags[i] !== y.flags[i]) return false;
+    for (let k = 0; k < x.sharedIndexes.length; k++) {
+      if (x.shared[x.sharedIndexes[k]!] !== y.shared[y.sharedIndexes[k]!]) return false;
+    }
+    return true;
+  }
+
+  /** The columns `users` are exactly the records of, in order; undefined when they are not one packed list. */
+  private static wholeList(users: readonly XeroUserRecord[]): UserColumns | undefined {
     const first = users[0];
     if (!(first instanceof PackedUserRecord)) return undefined;
     const columns = first.#columns;
@@ -95,7 +119,7 @@ export class PackedUserRecord implements XeroUserRecord {
       const user = users[i];
       if (!(user instanceof PackedUserRecord) || user.#columns !== columns || user.#index !== i) return undefined;
     }
-    return { text: columns.text, bounds: columns.bounds };
+    return columns;
   }
 
   /** The plain record, with the fields in the order every other record has them. */

@@ -8,7 +8,7 @@
 import type { RateBudget } from '../xero/budget';
 import type { Connection } from '../xero/identity';
 import type { Organisation, Suspicion, TenantData, XeroUserRecord } from './model';
-import { isPacked, packUsers } from './packed-users';
+import { PackedUserRecord, isPacked, packUsers } from './packed-users';
 
 export interface TenantState {
   /** Lower-case tenant id. */
@@ -95,6 +95,8 @@ export function withPackedUsers(data: TenantData): TenantData {
 
 function sameUsers(a: readonly XeroUserRecord[], b: readonly XeroUserRecord[]): boolean {
   if (a.length !== b.length) return false;
+  const packed = PackedUserRecord.sameLists(a, b);
+  if (packed !== undefined) return packed;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;

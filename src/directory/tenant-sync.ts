@@ -12,6 +12,7 @@ import { toXeroError } from '../xero/errors';
 import type { Connection } from '../xero/identity';
 import type { Renewing } from './credentials';
 import { toOrganisation, toUserRecord } from './from-xero';
+import { packUsers } from './packed-users';
 import type { TenantCounts } from './sync-report';
 import type { TenantState } from './tenant-state';
 
@@ -56,8 +57,9 @@ export async function syncTenant(state: TenantState, connection: Connection, dep
     }
     const organisation = state.organisation!;
     const users = (await call('GET Users', 'users', (t, signal) => accounting.getUsers(connection.tenantId, t, signal))).map(toUserRecord);
-    // Becomes the organisation's data only if the removal guard accepts it (`applyVerdict`).
-    state.answer = { organisation, users, syncedAt: isoTime(clock.now()) };
+    // Becomes the organisation's data only if the removal guard accepts it (`applyVerdict`). Packed at once: a sync
+    // holds every organisation's answer until the guard has seen them all.
+    state.answer = { organisation, users: packUsers(users), syncedAt: isoTime(clock.now()) };
     delete state.lastError;
   } catch (err) {
     const error = toXeroError(err, 'sync', clock.now());

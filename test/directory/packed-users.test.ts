@@ -44,6 +44,19 @@ describe('packed user records', () => {
     expect(isPacked([])).toBe(true);
   });
 
+  it('compare list to list by their columns: the same records packed twice are the same, any changed field is not', () => {
+    const users = SHARED.tenants[0]!.users;
+    expect(PackedUserRecord.sameLists(packUsers(users), packUsers(users.map((u) => ({ ...u }))))).toBe(true);
+    const changes: Partial<XeroUserRecord>[] = [{ firstName: 'Zoe' }, { email: 'ZOE@harbourhale.co.uk' }, { role: 'READONLY' }, { isSubscriber: true }, { updatedAt: '2026-11-20T09:15:00.001Z' }, { xeroUserId: 'x' }];
+    for (const change of changes) {
+      const changed = packUsers(users.map((u, i) => (i === 1 ? { ...u, ...change } : u)));
+      expect(PackedUserRecord.sameLists(packUsers(users), changed)).toBe(false);
+    }
+    // Not one packed list each (plain records, or a reordered list): the caller compares field by field.
+    expect(PackedUserRecord.sameLists(users, packUsers(users))).toBeUndefined();
+    expect(PackedUserRecord.sameLists([...packUsers(users)].reverse(), packUsers(users))).toBeUndefined();
+  });
+
   it('refuse a role the model does not know', () => {
     const bad = { ...plain[0]!, role: 'OWNER' } as unknown as XeroUserRecord;
     expect(() => packUsers([bad])).toThrow(new RangeError(`user ${bad.xeroUserId}: unknown role "OWNER"`));
