@@ -167,17 +167,18 @@ export function packUsers(users: readonly XeroUserRecord[]): readonly XeroUserRe
   let at = 0;
   for (let i = 0; i < n; i++) {
     const user = users[i]!;
-    sharedIndexes[3 * i] = indexOf(user.organisationId);
-    sharedIndexes[3 * i + 1] = indexOf(user.firstName);
-    sharedIndexes[3 * i + 2] = indexOf(user.lastName);
+    sharedIndexes[3 * i] = indexOf(wellFormed(user.organisationId));
+    sharedIndexes[3 * i + 1] = indexOf(wellFormed(user.firstName));
+    sharedIndexes[3 * i + 2] = indexOf(wellFormed(user.lastName));
     const own = OWN_FIELDS * i;
+    const xeroUserId = wellFormed(user.xeroUserId);
+    const email = wellFormed(user.email);
+    const updatedAt = wellFormed(user.updatedAt);
     bounds[own] = at;
-    at += user.xeroUserId.length;
-    bounds[own + 1] = at;
-    at += user.email.length;
-    bounds[own + 2] = at;
-    at += user.updatedAt.length;
-    parts.push(user.xeroUserId, user.email, user.updatedAt);
+    bounds[own + 1] = at += xeroUserId.length;
+    bounds[own + 2] = at += email.length;
+    at += updatedAt.length;
+    parts.push(xeroUserId, email, updatedAt);
     const role = ORGANISATION_ROLES.indexOf(user.role);
     if (role < 0) throw new RangeError(`user ${user.xeroUserId}: unknown role ${JSON.stringify(user.role)}`);
     flags[i] = role | (user.isSubscriber ? SUBSCRIBER_BIT : 0);
@@ -202,6 +203,14 @@ export interface PackedColumns {
 export function packedRecords(parts: PackedColumns): XeroUserRecord[] {
   const columns = new UserColumns(parts.shared, parts.sharedIndexes, parts.text, parts.bounds, parts.flags);
   return Array.from({ length: parts.flags.length }, (_, i) => new PackedUserRecord(columns, i));
+}
+
+/**
+ * `value` with any unpaired surrogate replaced by U+FFFD, as UTF-8 (the state file) can only carry it: the records held
+ * and the ones a restart reads back must be the same, or a restarted replica would build another content version.
+ */
+function wellFormed(value: string): string {
+  return value.isWellFormed() ? value : value.toWellFormed();
 }
 
 /**

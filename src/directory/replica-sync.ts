@@ -65,7 +65,11 @@ export interface LeaderPass {
 
 export class ReplicaSync {
   /** The published state this replica holds (adopted, or published by it). */
-  private held: { sequence: number; version: string; state: PersistedDirectory } | undefined;
+  /**
+   * The published state this replica holds: its sequence and version, and what a new leader seeds its day budgets
+   * from. Not its users: those live packed in the tenant states, and a parsed publish's plain records would double them.
+   */
+  private held: { sequence: number; version: string; state: Pick<PersistedDirectory, 'savedAt' | 'health'> } | undefined;
   /** True while this replica's own sync pass runs: a published state is not adopted under it. */
   private passing = false;
   /** The last publish, or why it failed (the status's `persistence`). */
@@ -208,7 +212,7 @@ export class ReplicaSync {
       return 'kept';
     }
     if (result === false) return 'lost';
-    this.held = { sequence: result.sequence, version: snapshot.version, state };
+    this.held = { sequence: result.sequence, version: snapshot.version, state: { savedAt: state.savedAt, health: state.health } };
     this.lastPublished = state.savedAt;
     this.publishFailure = undefined;
     replication.serving(snapshot.version, result.sequence);
@@ -228,7 +232,7 @@ export class ReplicaSync {
     }
     this.parts.lastSync.set(followedSync(state.state));
     this.lastPublished = state.state.savedAt;
-    this.held = { sequence: state.sequence, version: snapshot.version, state: state.state };
+    this.held = { sequence: state.sequence, version: snapshot.version, state: { savedAt: state.state.savedAt, health: state.state.health } };
     replication.serving(snapshot.version, state.sequence);
     // The leader rotated the refresh token for this sync: this replica's copy follows, in case it must reseed Redis.
     if (!replication.leading()) void this.parts.credentials.followShared();

@@ -91,7 +91,7 @@ export function adoptTenants(tenants: Tenants, state: PersistedDirectory, allowL
 }
 
 /** Gives each organisation's budget the day allowance the publisher last saw left (`at`: when it published). */
-export function seedDayBudgets(tenants: Tenants, state: PersistedDirectory): void {
+export function seedDayBudgets(tenants: Tenants, state: Pick<PersistedDirectory, 'savedAt' | 'health'>): void {
   const at = Date.parse(state.savedAt);
   for (const h of state.health) {
     const remaining = h.rateBudget?.dayRemaining;

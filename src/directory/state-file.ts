@@ -133,6 +133,9 @@ function roleByte(user: XeroUserRecord): number {
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
+/** The longest text an organisation's records are gathered into: V8's limit on a string's length, with room to spare. */
+const MAX_TEXT_LENGTH = 2 ** 28;
+
 /** Bytes checksummed between two turns of the event loop. */
 const CRC_PIECE_BYTES = 4 * 2 ** 20;
 
@@ -486,7 +489,7 @@ function buildTenants(
       }
     }
     bounds[OWN_FIELDS * n] = at;
-    const users = packedRecords({ shared: sharedStrings, sharedIndexes, text: ownText(strings, own, first, n), bounds, flags });
+    const users = packedRecords({ shared: sharedStrings, sharedIndexes, text: ownText(strings, own, first, n, fail), bounds, flags });
     first = end;
     return { organisation: tenant.organisation, users, syncedAt: tenant.syncedAt } as TenantData;
   });
@@ -496,7 +499,7 @@ function buildTenants(
  * The own strings of records `first` … `first + n − 1`, back to back: the chunk that holds exactly them, in record
  * order, as this version writes it; else (a file laid out otherwise) gathered from wherever they are.
  */
-function ownText(strings: FileStrings, own: readonly Uint32Array[], first: number, n: number): string {
+function ownText(strings: FileStrings, own: readonly Uint32Array[], first: number, n: number, fail: (problem: string) => SnapshotStoreError): string {
   if (n === 0) return '';
   const start = own[0]![first]!;
   let inOrder = true;
@@ -505,6 +508,9 @@ function ownText(strings: FileStrings, own: readonly Uint32Array[], first: numbe
   }
   const whole = inOrder ? strings.chunkOfExactly(start, OWN_FIELDS * n) : undefined;
   if (whole !== undefined) return whole;
+  let length = 0;
+  for (let i = first; i < first + n; i++) for (let c = 0; c < OWN_FIELDS; c++) length += strings.lengths[own[c]![i]!]!;
+  if (length > MAX_TEXT_LENGTH) throw fail(`users ${first} to ${first + n - 1}: their strings add up to ${length} characters, more than a text can hold`);
   const parts: string[] = [];
   for (let i = first; i < first + n; i++) for (let c = 0; c < OWN_FIELDS; c++) parts.push(strings.get(own[c]![i]!));
   return parts.join('');

@@ -57,6 +57,15 @@ describe('packed user records', () => {
     expect(PackedUserRecord.sameLists([...packUsers(users)].reverse(), packUsers(users))).toBeUndefined();
   });
 
+  it('hold an unpaired surrogate as U+FFFD, as a state file can carry it, so a restart reads back the same records', async () => {
+    const odd = { ...plain[0]!, firstName: 'Pri\uD800ya', email: 'x\uDC00@example.com' };
+    const [packed] = packUsers([odd]);
+    expect([packed!.firstName, packed!.email]).toEqual(['Pri\uFFFDya', 'x\uFFFD@example.com']);
+    const state: PersistedDirectory = { ...SHARED, tenants: [{ ...SHARED.tenants[0]!, users: [packed!] }] };
+    const reread = decodeStateFile(await encodeStateFile(state, Number.POSITIVE_INFINITY), 'odd');
+    expect(fieldsOf(reread.tenants[0]!.users[0]!)).toEqual(fieldsOf(packed!));
+  });
+
   it('refuse a role the model does not know', () => {
     const bad = { ...plain[0]!, role: 'OWNER' } as unknown as XeroUserRecord;
     expect(() => packUsers([bad])).toThrow(new RangeError(`user ${bad.xeroUserId}: unknown role "OWNER"`));

@@ -12,7 +12,8 @@ const plain = (value: unknown): unknown => (value instanceof PackedUserRecord ? 
 
 const packedRecordEquality: Tester = function (a, b, testers) {
   if (!(a instanceof PackedUserRecord) && !(b instanceof PackedUserRecord)) return undefined;
-  // The matcher's own testers go on (toMatchObject's compares a subset).
+  // The matcher's own testers go on (toMatchObject's compares a subset). A tester is not told whether the matcher is
+  // strict, so toStrictEqual compares a packed record as toEqual does (undefined fields are not told apart).
   return this.equals(plain(a), plain(b), testers);
 };
 
