@@ -17,26 +17,30 @@ import { ORGANISATION_ROLES, type OrganisationRole, type XeroUserRecord } from '
 
 /** The flag bit of a subscriber; the bits below it are the role's index (a state file's role byte is the same). */
 export const SUBSCRIBER_BIT = 0x80;
-/** The strings of its own each record keeps in the text, in this order: Xero UserID, e-mail, update time. */
-export const OWN_FIELDS = 3;
+/** The fields a list holds once each, in the order of each record's `sharedIndexes`. */
+export const SHARED_FIELDS = ['organisationId', 'firstName', 'lastName'] as const;
+/** The strings of its own each record keeps in the text, in this order. */
+export const OWN_FIELDS = ['xeroUserId', 'email', 'updatedAt'] as const;
+const SHARED = SHARED_FIELDS.length;
+const OWN = OWN_FIELDS.length;
 
 /** One list's columns: what its packed records read. */
 class UserColumns {
   constructor(
     /** Organisation ids and names, each once. */
     readonly shared: readonly string[],
-    /** Per record, three indexes into `shared`: organisation id, first name, last name. */
+    /** Per record, an index into `shared` for each of `SHARED_FIELDS`. */
     readonly sharedIndexes: Int32Array,
-    /** Every record's Xero UserID, e-mail and update time, back to back. */
+    /** Every record's `OWN_FIELDS`, back to back. */
     readonly text: string,
-    /** Where each of those strings starts in `text`, then the end of the last: 3 × records + 1 entries. */
+    /** Where each of those strings starts in `text`, then the end of the last: `OWN_FIELDS.length` × records + 1. */
     readonly bounds: Int32Array,
     /** Per record: its role's index in `ORGANISATION_ROLES`, with the subscriber bit. */
     readonly flags: Uint8Array,
   ) {}
 
   own(index: number, field: number): string {
-    const k = OWN_FIELDS * index + field;
+    const k = OWN * index + field;
     return this.text.slice(this.bounds[k]!, this.bounds[k + 1]!);
   }
 }
@@ -51,7 +55,7 @@ export class PackedUserRecord implements XeroUserRecord {
   }
 
   get organisationId(): string {
-    return this.#columns.shared[this.#columns.sharedIndexes[3 * this.#index]!]!;
+    return this.#columns.shared[this.#columns.sharedIndexes[SHARED * this.#index]!]!;
   }
 
   get xeroUserId(): string {
@@ -63,11 +67,11 @@ export class PackedUserRecord implements XeroUserRecord {
   }
 
   get firstName(): string {
-    return this.#columns.shared[this.#columns.sharedIndexes[3 * this.#index + 1]!]!;
+    return this.#columns.shared[this.#columns.sharedIndexes[SHARED * this.#index + 1]!]!;
   }
 
   get lastName(): string {
-    return this.#columns.shared[this.#columns.sharedIndexes[3 * this.#index + 2]!]!;
+    return this.#columns.shared[this.#columns.sharedIndexes[SHARED * this.#index + 2]!]!;
   }
 
   get role(): OrganisationRole {
@@ -152,38 +156,30 @@ export function packUsers(users: readonly XeroUserRecord[]): readonly XeroUserRe
   const n = users.length;
   const shared: string[] = [];
   const sharedIndex = new Map<string, number>();
-  const indexOf = (value: string): number => {
-    let index = sharedIndex.get(value);
-    if (index === undefined) {
-      index = shared.push(flat(value)) - 1;
-      sharedIndex.set(value, index);
-    }
-    return index;
-  };
-  const sharedIndexes = new Int32Array(3 * n);
-  const bounds = new Int32Array(OWN_FIELDS * n + 1);
+  const sharedIndexes = new Int32Array(SHARED * n);
+  const bounds = new Int32Array(OWN * n + 1);
   const flags = new Uint8Array(n);
   const parts: string[] = [];
   let at = 0;
   for (let i = 0; i < n; i++) {
     const user = users[i]!;
-    sharedIndexes[3 * i] = indexOf(wellFormed(user.organisationId));
-    sharedIndexes[3 * i + 1] = indexOf(wellFormed(user.firstName));
-    sharedIndexes[3 * i + 2] = indexOf(wellFormed(user.lastName));
-    const own = OWN_FIELDS * i;
-    const xeroUserId = wellFormed(user.xeroUserId);
-    const email = wellFormed(user.email);
-    const updatedAt = wellFormed(user.updatedAt);
-    bounds[own] = at;
-    bounds[own + 1] = at += xeroUserId.length;
-    bounds[own + 2] = at += email.length;
-    at += updatedAt.length;
-    parts.push(xeroUserId, email, updatedAt);
+    for (let f = 0; f < SHARED; f++) {
+      const value = wellFormed(user[SHARED_FIELDS[f]!]);
+      let index = sharedIndex.get(value);
+      if (index === undefined) sharedIndex.set(value, (index = shared.push(value) - 1));
+      sharedIndexes[SHARED * i + f] = index;
+    }
+    for (let f = 0; f < OWN; f++) {
+      const value = wellFormed(user[OWN_FIELDS[f]!]);
+      bounds[OWN * i + f] = at;
+      at += value.length;
+      parts.push(value);
+    }
     const role = ORGANISATION_ROLES.indexOf(user.role);
     if (role < 0) throw new RangeError(`user ${user.xeroUserId}: unknown role ${JSON.stringify(user.role)}`);
     flags[i] = role | (user.isSubscriber ? SUBSCRIBER_BIT : 0);
   }
-  bounds[OWN_FIELDS * n] = at;
+  bounds[OWN * n] = at;
   return packedRecords({ shared, sharedIndexes, text: parts.join(''), bounds, flags });
 }
 
@@ -211,13 +207,4 @@ export function packedRecords(parts: PackedColumns): XeroUserRecord[] {
  */
 function wellFormed(value: string): string {
   return value.isWellFormed() ? value : value.toWellFormed();
-}
-
-/**
- * `value` as a string of its own: a slice of a longer string (a name decoded from a state file's chunk, say) would
- * keep all of that string alive for as long as the name is held.
- */
-export function flat(value: string): string {
-  // Shorter strings are copied by `slice` already; `join` makes a new string of exactly the same code units.
-  return value.length < 13 ? value : value.split('').join('');
 }

@@ -42,7 +42,7 @@ import {
   organisationSchema,
   suspicionSchema,
 } from './persisted-shape';
-import { OWN_FIELDS, PackedUserRecord, SUBSCRIBER_BIT, flat, packedRecords } from './packed-users';
+import { OWN_FIELDS, PackedUserRecord, SHARED_FIELDS, SUBSCRIBER_BIT, packedRecords } from './packed-users';
 import { SLICE_MS, type Steps, runInSlices } from './slices';
 
 const STATE_FILE_MAGIC = Buffer.from('XSCIMDIR', 'latin1');
@@ -53,10 +53,12 @@ const COLUMNS = ['organisationId', 'xeroUserId', 'email', 'firstName', 'lastName
  * The columns whose values repeat across records (an organisation id, names), written once each in chunks of their
  * own. The others are close to one value a record (a user id, an e-mail, an instant): looking each up in a table of
  * millions would cost seconds and hundreds of MiB to save a few, so each organisation's are written in one chunk, in
- * record order, which a decoder takes whole as the text of its packed records (`packed-users.ts`).
+ * record order, which a decoder takes whole as the text of its packed records. Both in the order packed records keep
+ * them (`packed-users.ts`).
  */
-const SHARED_COLUMNS = ['organisationId', 'firstName', 'lastName'] as const;
-const OWN_COLUMNS = ['xeroUserId', 'email', 'updatedAt'] as const;
+const SHARED_COLUMNS = SHARED_FIELDS;
+const OWN_COLUMNS = OWN_FIELDS;
+const OWN = OWN_COLUMNS.length;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** The JSON part: everything but the users, and each organisation's user count. */
@@ -382,6 +384,14 @@ interface StringTableLayout {
   readonly lengths: Uint32Array;
 }
 
+/**
+ * `value` as a string of its own: a slice of a chunk (a name, say) would keep the whole chunk alive for as long as
+ * the name is held. Shorter strings are copied by `slice` already; `join` makes a new string of the same code units.
+ */
+function flat(value: string): string {
+  return value.length < 13 ? value : value.split('').join('');
+}
+
 /** The file's strings: each chunk decoded once, one string made only when it is asked for. */
 class FileStrings {
   /** The organisation ids and names made so far, so that every record that has one shares it. */
@@ -471,7 +481,7 @@ function buildTenants(
     const local = new Map<number, number>();
     const sharedStrings: string[] = [];
     const sharedIndexes = new Int32Array(SHARED_COLUMNS.length * n);
-    const bounds = new Int32Array(OWN_FIELDS * n + 1);
+    const bounds = new Int32Array(OWN * n + 1);
     let at = 0;
     for (let i = first, k = 0; i < end; i++, k++) {
       const role = roles[i]! & ~SUBSCRIBER_BIT;
@@ -483,12 +493,12 @@ function buildTenants(
         if (index === undefined) local.set(s, (index = sharedStrings.push(strings.shared(s)) - 1));
         sharedIndexes[SHARED_COLUMNS.length * k + c] = index;
       }
-      for (let c = 0; c < OWN_FIELDS; c++) {
-        bounds[OWN_FIELDS * k + c] = at;
+      for (let c = 0; c < OWN; c++) {
+        bounds[OWN * k + c] = at;
         at += strings.lengths[own[c]![i]!]!;
       }
     }
-    bounds[OWN_FIELDS * n] = at;
+    bounds[OWN * n] = at;
     const users = packedRecords({ shared: sharedStrings, sharedIndexes, text: ownText(strings, own, first, n, fail), bounds, flags });
     first = end;
     return { organisation: tenant.organisation, users, syncedAt: tenant.syncedAt } as TenantData;
@@ -504,14 +514,14 @@ function ownText(strings: FileStrings, own: readonly Uint32Array[], first: numbe
   const start = own[0]![first]!;
   let inOrder = true;
   for (let k = 0; inOrder && k < n; k++) {
-    for (let c = 0; c < OWN_FIELDS; c++) if (own[c]![first + k] !== start + OWN_FIELDS * k + c) inOrder = false;
+    for (let c = 0; c < OWN; c++) if (own[c]![first + k] !== start + OWN * k + c) inOrder = false;
   }
-  const whole = inOrder ? strings.chunkOfExactly(start, OWN_FIELDS * n) : undefined;
+  const whole = inOrder ? strings.chunkOfExactly(start, OWN * n) : undefined;
   if (whole !== undefined) return whole;
   let length = 0;
-  for (let i = first; i < first + n; i++) for (let c = 0; c < OWN_FIELDS; c++) length += strings.lengths[own[c]![i]!]!;
+  for (let i = first; i < first + n; i++) for (let c = 0; c < OWN; c++) length += strings.lengths[own[c]![i]!]!;
   if (length > MAX_TEXT_LENGTH) throw fail(`users ${first} to ${first + n - 1}: their strings add up to ${length} characters, more than a text can hold`);
   const parts: string[] = [];
-  for (let i = first; i < first + n; i++) for (let c = 0; c < OWN_FIELDS; c++) parts.push(strings.get(own[c]![i]!));
+  for (let i = first; i < first + n; i++) for (let c = 0; c < OWN; c++) parts.push(strings.get(own[c]![i]!));
   return parts.join('');
 }

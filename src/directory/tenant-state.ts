@@ -81,10 +81,10 @@ export function memberCount(data: TenantData): number {
  * The answer as the organisation's new data, sharing the last data's users when Xero answered exactly the same ones
  * (the usual sync): a directory of a million memberships would otherwise hold a fresh copy of every record for each
  * of the snapshots kept for crawls and cursors, and the collector would promote a million new records every sync.
- * New users are kept packed (`packed-users.ts`).
+ * (A sync packs each answer as it arrives, `tenant-sync.ts`.)
  */
 export function withUnchangedUsersShared(answer: TenantData, last: TenantData | undefined): TenantData {
-  if (!last || !sameUsers(answer.users, last.users)) return withPackedUsers(answer);
+  if (!last || !sameUsers(answer.users, last.users)) return answer;
   return { ...answer, users: last.users };
 }
 

@@ -331,44 +331,27 @@ function membersDigest(members: readonly GroupMember[]): string {
   return parts.join('\u0000');
 }
 
-/**
- * What `groupParts` and `membersDigest` make of a group without its members, in one pass and without an object per
- * member (a tenant view's; the global view's are made with the snapshot, `DirectorySnapshot.groupSummaries`). Members
- * out of id order take `groupParts`' general path.
- */
-function membersSummary(organisation: Organisation, members: Int32Array, people: People, memberId: (i: number) => string): GroupSummary {
-  const { records } = people;
-  let lastModified = organisation.createdAt;
-  const texts: string[] = [];
-  let previous: string | undefined;
-  for (const i of members) {
-    const value = memberId(i);
-    if (previous !== undefined && !(previous < value)) {
-      const parts = groupParts(organisation, members, people, memberId);
-      return { lastModified: parts.lastModified, membersDigest: membersDigest(parts.members) };
-    }
-    previous = value;
-    lastModified = latest(lastModified, records[i]!.updatedAt);
-    const name = people.ownerNewestRecordOf(i);
-    texts.push(value, name.firstName, name.lastName, name.email);
-  }
-  return { lastModified, membersDigest: texts.join('\u0000') };
-}
-
 /** A group's rendering, and its `withoutMembers` (see `Rendering`), over one organisation's members (`groupParts`). */
 function groupRendering(
   people: People,
   membersOf: (o: Organisation) => Int32Array,
   memberId: (i: number) => string,
   base: string,
-  summaryOf: (o: Organisation) => GroupSummary = (o) => membersSummary(o, membersOf(o), people, memberId),
+  summaryOf?: (o: Organisation) => GroupSummary,
 ) {
   const partsOf = (o: Organisation) => groupParts(o, membersOf(o), people, memberId);
+  // A tenant view's one group is summed up from its members when asked; the global view's come with the snapshot.
+  const summary =
+    summaryOf ??
+    ((o: Organisation): GroupSummary => {
+      const parts = partsOf(o);
+      return { lastModified: parts.lastModified, membersDigest: membersDigest(parts.members) };
+    });
   return {
     render: (o: Organisation) => groupResource(o, partsOf(o), base, true),
     withoutMembers: (o: Organisation) => {
-      const { lastModified, membersDigest } = summaryOf(o);
-      return { resource: groupResource(o, { members: [], lastModified }, base, false), membersDigest };
+      const { lastModified, membersDigest: digest } = summary(o);
+      return { resource: groupResource(o, { members: [], lastModified }, base, false), membersDigest: digest };
     },
     fields: {
       ...idFields<Organisation>((o) => o.id),
