@@ -1,8 +1,9 @@
 /**
  * The serialised resources a server keeps, within a budget of bytes: what pollers read again (the first pages, the
  * groups, a resource fetched by id) is served from memory; a crawl of a million users leaves in it the last of what
- * it read, within the budget, not the whole directory. The least recently read go first. A resource not held is rendered again when read, to the same bytes
- * and ETag (both are functions of the snapshot), so the budget trades CPU for memory and never changes an answer.
+ * it read, within the budget, not the whole directory. The least recently read go first. A resource not held is
+ * rendered again when read, to the same bytes and ETag (both are functions of the snapshot), so the budget trades
+ * CPU for memory and never changes an answer.
  *
  * One cache per `ViewCache` (one per app), shared by every snapshot, view and type it serves: a new snapshot's
  * resources displace the old one's as they are read.
