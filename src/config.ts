@@ -367,7 +367,7 @@ export const OPTIONS = {
     env: 'SCIM_RENDER_CACHE_MB',
     flag: '--scim-render-cache-mb',
     description:
-      'MiB of serialised resources kept for the reads pollers repeat; beyond it the least recently read are rendered again when asked. Default: an eighth of the JavaScript heap limit, at most 256.',
+      'MiB of serialised resources kept for the reads pollers repeat, each from its second read; beyond it, what was read longest ago is rendered again when asked. Default: an eighth of the JavaScript heap limit, at most 256.',
     commands: SERVE,
     parse: optionalInteger(0, 65_536),
   }),

@@ -1,9 +1,10 @@
 /**
  * The serialised resources a server keeps, within a budget of bytes: what pollers read again (the first pages, the
- * groups, a resource fetched by id) is served from memory; a crawl of a million users leaves in it the last of what
- * it read, within the budget, not the whole directory. The least recently read go first. A resource not held is
- * rendered again when read, to the same bytes and ETag (both are functions of the snapshot), so the budget trades
- * CPU for memory and never changes an answer.
+ * groups, a resource fetched by id) is served from memory. A resource is kept the second time it is serialised, not
+ * the first (see `set`), so a crawl of a million users, which reads each once, neither fills the budget nor displaces
+ * what pollers repeat. What has not been read for longest goes first (see `evict`). A resource not held is rendered
+ * again when read, to the same bytes and ETag (both are functions of the snapshot), so the budget trades CPU for
+ * memory and never changes an answer.
  *
  * One cache per `ViewCache` (one per app), shared by every snapshot, view and type it serves: a new snapshot's
  * resources displace the old one's as they are read.
@@ -36,17 +37,33 @@ export function defaultRenderCacheBytes(heapLimit: number = getHeapStatistics().
   return Math.min(MAX_DEFAULT_RENDER_CACHE_BYTES, Math.floor(heapLimit / 8));
 }
 
+/**
+ * Keys remembered as serialised once, as bits of a table indexed by the key's low bits (a set's keys are consecutive,
+ * so they spread evenly; two keys that share a bit only mean one resource is kept at its first serialisation).
+ * 2^20 bits is 128 KiB. The table is cleared once half its bits have been set, so a resource must be read again within
+ * about half a million first reads of others to be kept.
+ */
+const SEEN_BITS = 2 ** 20;
+
 /** A fixed cost per entry beside its bytes (the entry, its key and the map's slot), so many tiny entries are counted. */
 const ENTRY_OVERHEAD = 160;
 
+/** An entry with its mark: read since the last eviction passed it. */
+interface Slot {
+  entry: Serialised;
+  read: boolean;
+}
+
 export class RenderCache {
-  readonly #entries = new Map<number, Serialised>();
+  /** Oldest first: in the order entries were kept, or last moved by an eviction pass. */
+  readonly #slots = new Map<number, Slot>();
+  readonly #seen = new Uint32Array(SEEN_BITS / 32);
+  #seenCount = 0;
   #nextKey = 0;
   #bytes = 0;
 
   constructor(readonly maxBytes: number = defaultRenderCacheBytes()) {}
 
-  /** The entry of `key`, marked as the most recently read. */
   /** `count` keys no other caller is given: a set reserves one per resource. */
   reserve(count: number): number {
     const first = this.#nextKey;
@@ -54,40 +71,74 @@ export class RenderCache {
     return first;
   }
 
+  /**
+   * The entry of `key`, marked as read. A mark, not a move to the end of the map: every lookup reads here, and a
+   * delete and an insert would grow the map's table until it is rehashed (BENCHMARKS.md, "The render cache").
+   */
   get(key: number): Serialised | undefined {
-    const entry = this.#entries.get(key);
-    if (entry !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
-    return entry;
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    slot.read = true;
+    return slot.entry;
   }
 
-  /** Keeps `entry` for `key`, evicting the least recently read to stay within the budget. */
+  /**
+   * Offers `entry` for `key`, evicting what was read longest ago to stay within the budget. A key not held is kept
+   * only when it was offered before (within the window `SEEN_BITS` describes): the first offer is remembered, not
+   * kept. A key held is replaced.
+   */
   set(key: number, entry: Serialised): void {
-    const previous = this.#entries.get(key);
+    if (this.#slots.has(key) || this.seenBefore(key)) this.keep(key, entry);
+  }
+
+  /** Replaces the entry of `key` if it is held (a group's serialised forms are added one at a time); no offer. */
+  replace(key: number, entry: Serialised): void {
+    if (this.#slots.has(key)) this.keep(key, entry);
+  }
+
+  private keep(key: number, entry: Serialised): void {
+    const previous = this.#slots.get(key);
     if (previous !== undefined) {
-      this.#entries.delete(key);
-      this.#bytes -= sizeOf(previous);
+      this.#slots.delete(key);
+      this.#bytes -= sizeOf(previous.entry);
     }
     const size = sizeOf(entry);
     if (size > this.maxBytes) return;
-    this.#entries.set(key, entry);
+    this.#slots.set(key, { entry, read: false });
     this.#bytes += size;
     if (this.#bytes > this.maxBytes) this.evict();
   }
 
+  /** Whether `key` was offered before; remembers that it now has been. */
+  private seenBefore(key: number): boolean {
+    const bit = key % SEEN_BITS;
+    const word = bit >>> 5;
+    const mask = 1 << (bit & 31);
+    if ((this.#seen[word]! & mask) !== 0) return true;
+    this.#seen[word]! |= mask;
+    if (++this.#seenCount >= SEEN_BITS / 2) {
+      this.#seen.fill(0);
+      this.#seenCount = 0;
+    }
+    return false;
+  }
+
   /**
-   * Down to three quarters of the budget at once, oldest first. A map walked from its oldest entry passes every
-   * entry deleted since its last rehash, so each walk is paid for by the thousands of insertions a quarter of the
-   * budget takes, not by every insertion.
+   * Down to three quarters of the budget at once, oldest first, giving every entry read since the last pass a second
+   * chance (the CLOCK approximation of least-recently-used): it loses its mark and moves to the end, and goes at a
+   * later pass unless it is read again by then. A map walked from its oldest entry passes every entry deleted since
+   * its last rehash, so each walk is paid for by the thousands of insertions a quarter of the budget takes, not by
+   * every insertion. The walk ends: an entry it moves has lost its mark, so it is evicted if the walk reaches it again.
    */
   private evict(): void {
     const target = this.maxBytes * 0.75;
-    for (const [oldest, held] of this.#entries) {
+    for (const [oldest, slot] of this.#slots) {
       if (this.#bytes <= target) break;
-      this.#entries.delete(oldest);
-      this.#bytes -= sizeOf(held);
+      this.#slots.delete(oldest);
+      if (slot.read) {
+        slot.read = false;
+        this.#slots.set(oldest, slot);
+      } else this.#bytes -= sizeOf(slot.entry);
     }
   }
 
@@ -97,7 +148,7 @@ export class RenderCache {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#slots.size;
   }
 }
 

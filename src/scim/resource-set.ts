@@ -6,8 +6,8 @@
  * Building a set renders nothing: each resource is its source record and id, and everything else is made when a
  * query first needs it, from the rendering's field readers (`mapping.ts`) where it has one: an index the first time
  * a filter uses it, a column of one attribute's values the first time a scan reads it, a resource's JSON and weak
- * ETag the first time it is sent (kept in the app's bounded `RenderCache`). A first page, or a lookup by id, costs
- * the resources it returns, not the collection.
+ * ETag when it is sent (kept in the app's bounded `RenderCache` once it is read again). A first page, or a lookup
+ * by id, costs the resources it returns, not the collection.
  */
 import { createHash } from 'node:crypto';
 import { equalityKey, type Instant } from './filter';
@@ -38,9 +38,15 @@ export interface RenderedResource {
 
 /**
  * A resource kept as its source record: rendered when read, serialised (with its ETag) when sent, and the serialised
- * form kept in the app's `RenderCache` for the next read, within the cache's budget.
+ * form offered to the app's `RenderCache`, which keeps it from its second read on, within the cache's budget.
  */
 class CompactResource implements RenderedResource {
+  /**
+   * What this object has serialised or found held: an object lives for one read, which may ask for the ETag and the
+   * bytes in turn, and that is one serialisation, offered to the cache once.
+   */
+  #held: Serialised | undefined;
+
   /**
    * @param key what the cache holds this resource's serialised form under: unique to the set and the position, so
    *   the short-lived objects a set hands out for one resource all find the same entry.
@@ -59,8 +65,9 @@ class CompactResource implements RenderedResource {
 
   /** The ETag, and whatever serialised form is already held. */
   private held(): Serialised {
+    if (this.#held !== undefined) return this.#held;
     const held = this.cache.get(this.key);
-    if (held !== undefined) return held;
+    if (held !== undefined) return (this.#held = held);
     const { withoutMembers } = this.rendering;
     if (withoutMembers) {
       // A group: its ETag from the resource without members and its members' digest (`Rendering.withoutMembers`).
@@ -77,7 +84,7 @@ class CompactResource implements RenderedResource {
 
   private keep(entry: Serialised): Serialised {
     this.cache.set(this.key, entry);
-    return entry;
+    return (this.#held = entry);
   }
 
   get resource(): ScimResource {
@@ -88,7 +95,9 @@ class CompactResource implements RenderedResource {
     const held = this.held();
     if (held.bytes !== undefined) return held.bytes;
     const bytes = Buffer.from(JSON.stringify(this.resourceWith(held.etag)), 'utf8');
-    this.keep({ ...held, bytes });
+    // More of the same serialisation: added where the cache holds the entry, never offered as another read.
+    this.#held = { ...held, bytes };
+    this.cache.replace(this.key, this.#held);
     return bytes;
   }
 
@@ -289,32 +298,64 @@ function buildIndex(size: number, path: ResolvedPath, valuesAt: ResourceSet['val
 
 /**
  * Lookups by id without a map: a set's sources ascend by id in code-unit order (the default order), so a binary
- * search over them finds one. The order is checked on the first lookup; should a rendering ever break it, a map is
+ * search over them finds one. The search runs over each id's first four code units packed into 32 bits (`idKey`),
+ * one typed array read in order of position, and compares whole ids only among the few that share those units. A
+ * search over the ids themselves reads a string scattered somewhere in the heap at each of its 17 steps at 100,000
+ * people, which costs more than the rest of the read before its answer is sent (BENCHMARKS.md, "Lookups by id").
+ * The order is checked when the keys are built, on the first lookup; should a rendering ever break it, a map is
  * built instead, so a lookup is never wrong.
  */
 function positionsById(size: number, idAt: (position: number) => string): PositionsById {
   let lookup: PositionsById | undefined;
-  const search: PositionsById = {
+  const search = (keys: Uint32Array): PositionsById => ({
     get(id) {
+      const key = idKey(id);
+      // The first position whose key is not below the id's, then the first whose id is not below it.
       let low = 0;
       let high = size;
       while (low < high) {
         const mid = (low + high) >>> 1;
-        if (idAt(mid) < id) low = mid + 1;
+        if (keys[mid]! < key) low = mid + 1;
         else high = mid;
       }
+      while (low < size && keys[low] === key && idAt(low) < id) low++;
       return low < size && idAt(low) === id ? low : undefined;
     },
-  };
+  });
   const choose = (): PositionsById => {
-    for (let i = 1; i < size; i++) {
-      if (!(idAt(i - 1) < idAt(i))) {
+    const keys = new Uint32Array(size);
+    let previous: string | undefined;
+    for (let position = 0; position < size; position++) {
+      const id = idAt(position);
+      if (previous !== undefined && !(previous < id)) {
         const map = new Map<string, number>();
-        for (let position = 0; position < size; position++) if (!map.has(idAt(position))) map.set(idAt(position), position);
+        for (let p = 0; p < size; p++) if (!map.has(idAt(p))) map.set(idAt(p), p);
         return map;
       }
+      keys[position] = idKey(id);
+      previous = id;
     }
-    return search;
+    return search(keys);
   };
   return { get: (id) => (lookup ??= choose()).get(id) };
+}
+
+/**
+ * An id's first four code units as one unsigned 32-bit number, a byte each (a missing unit counts as 0). A unit of
+ * 255 or more counts as 255 and ends the key, so the key is never out of order: an id that sorts before another in
+ * code-unit order never gets a larger key.
+ */
+function idKey(id: string): number {
+  let key = 0;
+  let i = 0;
+  for (; i < 4 && i < id.length; i++) {
+    const unit = Math.min(id.charCodeAt(i), 255);
+    key = key * 256 + unit;
+    if (unit === 255) {
+      i++;
+      break;
+    }
+  }
+  for (; i < 4; i++) key *= 256;
+  return key;
 }
