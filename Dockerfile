@@ -42,5 +42,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # V8 flags on the command line (src/runtime.ts V8_FLAGS): the server is PID 1 itself, no re-exec needed.
-ENTRYPOINT ["node", "--no-allocation-site-pretenuring", "dist/cli.js"]
+ENTRYPOINT ["node", "--no-allocation-site-pretenuring", "--max-semi-space-size=16", "dist/cli.js"]
 CMD ["serve"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --no-allocation-site-pretenuring
+#!/usr/bin/env -S node --no-allocation-site-pretenuring --max-semi-space-size=16
 /**
  * The `xero-scim` command: serve (alias service, as ConductorOne's Deployment passes `args: ["service"]`),
  * sync, sandbox, auth, confirm-disconnect. Every option is read through `src/config.ts`, so `--help` lists all of them.

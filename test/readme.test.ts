@@ -129,7 +129,7 @@ describe('README.md blocks that use only the sandbox or the demo, run as written
   it('the demo blocks, against the demo started as the README says', async () => {
     const demoBlocks = blocks.filter(talksOnlyTo(DEMO)).filter((b) => !/npm run demo/.test(b.text));
     if (demoBlocks.length === 0) return;
-    expect(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.demo).toMatch(/^npm run build --silent && node( --[a-z-]+)* dist\/cli\.js serve --demo$/);
+    expect(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.demo).toMatch(/^npm run build --silent && node( --[a-z-]+(=\d+)?)* dist\/cli\.js serve --demo$/);
     const port = await freePort();
     const token = 'readme-demo-token-0123456789abcdef';
     children.push(await start(['serve', '--demo'], { ...env, PORT: String(port), HOST: '127.0.0.1', SCIM_BEARER_TOKEN: token }, `http://127.0.0.1:${port}/readyz`));
