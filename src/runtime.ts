@@ -8,9 +8,9 @@
  * straight into the old generation, and the per-request garbage from those sites then waits for a major collection
  * while the heap climbs. Figures: BENCHMARKS.md, "Allocation-site pretenuring off".
  *
- * Each semi-space of the young generation is at most 16 MiB, as Node 20 has them. Node 24 grows them to 64 MiB, and
- * that young generation of 128 MiB sits on top of a million memberships' peak. Figures: BENCHMARKS.md, "The young
- * generation's size".
+ * Each semi-space of the young generation is at most 16 MiB, as Node 20 has them: under allocation Node 24 grows its
+ * new space to 64 MiB, twice Node 20's, and at a million memberships that sits on top of the peak. Figures:
+ * BENCHMARKS.md, "The young generation's size".
  */
 
 export const V8_FLAGS = ['--no-allocation-site-pretenuring', '--max-semi-space-size=16'] as const;
