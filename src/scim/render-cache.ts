@@ -88,24 +88,34 @@ export class RenderCache {
    * kept. A key held is replaced.
    */
   set(key: number, entry: Serialised): void {
-    if (this.#slots.has(key) || this.seenBefore(key)) this.keep(key, entry);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) this.update(key, slot, entry);
+    else if (this.seenBefore(key)) this.add(key, entry);
   }
 
   /** Replaces the entry of `key` if it is held (a group's serialised forms are added one at a time); no offer. */
   replace(key: number, entry: Serialised): void {
-    if (this.#slots.has(key)) this.keep(key, entry);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) this.update(key, slot, entry);
   }
 
-  private keep(key: number, entry: Serialised): void {
-    const previous = this.#slots.get(key);
-    if (previous !== undefined) {
-      this.#slots.delete(key);
-      this.#bytes -= sizeOf(previous.entry);
-    }
+  private add(key: number, entry: Serialised): void {
     const size = sizeOf(entry);
     if (size > this.maxBytes) return;
     this.#slots.set(key, { entry, read: false });
     this.#bytes += size;
+    if (this.#bytes > this.maxBytes) this.evict();
+  }
+
+  /** A held entry replaced where it stands, keeping its mark. */
+  private update(key: number, slot: Slot, entry: Serialised): void {
+    this.#bytes -= sizeOf(slot.entry);
+    if (sizeOf(entry) > this.maxBytes) {
+      this.#slots.delete(key);
+      return;
+    }
+    slot.entry = entry;
+    this.#bytes += sizeOf(entry);
     if (this.#bytes > this.maxBytes) this.evict();
   }
 

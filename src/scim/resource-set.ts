@@ -310,15 +310,15 @@ function positionsById(size: number, idAt: (position: number) => string): Positi
   const search = (keys: Uint32Array): PositionsById => ({
     get(id) {
       const key = idKey(id);
-      // The first position whose key is not below the id's, then the first whose id is not below it.
+      // The first position not below the id: by key, and by the id itself only where the keys are equal.
       let low = 0;
       let high = size;
       while (low < high) {
         const mid = (low + high) >>> 1;
-        if (keys[mid]! < key) low = mid + 1;
+        const at = keys[mid]!;
+        if (at < key || (at === key && idAt(mid) < id)) low = mid + 1;
         else high = mid;
       }
-      while (low < size && keys[low] === key && idAt(low) < id) low++;
       return low < size && idAt(low) === id ? low : undefined;
     },
   });
