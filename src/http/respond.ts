@@ -2,17 +2,22 @@
  * Sending SCIM responses: the media type (RFC 7644 §3.1, §8.1), weak ETags and conditional GETs
  * (RFC 7644 §3.14, RFC 9110 §13.1.2).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { endThisTurn } from './turn-writes';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
 /** A weak ETag over some text (used for lists and discovery documents). */
 export function weakETag(...parts: readonly (string | Buffer)[]): string {
-  const hash = createHash('sha1');
-  for (const part of parts) hash.update(part).update('\0');
-  return `W/"${hash.digest('base64url')}"`;
+  // Each part followed by a NUL, hashed in one call (a list's ETag is made on every request).
+  const text = parts.every((part) => typeof part === 'string')
+    ? `${parts.join('\0')}\0`
+    : Buffer.concat(parts.flatMap((part) => [typeof part === 'string' ? Buffer.from(part, 'utf8') : part, NUL]));
+  return `W/"${hash('sha1', text, 'base64url')}"`;
 }
+
+const NUL = Buffer.of(0);
 
 /** RFC 9110 §13.1.2: If-None-Match uses weak comparison; `*` matches any current representation. */
 function matchesIfNoneMatch(req: Request, etag: string): boolean {
@@ -25,18 +30,19 @@ function matchesIfNoneMatch(req: Request, etag: string): boolean {
 
 /**
  * Sends a serialised SCIM body. With an ETag, a matching If-None-Match on a GET/HEAD gets 304 and no body.
- * SCIM answers hold personal data: caches may keep them only privately, and must revalidate.
+ * SCIM answers hold personal data: caches may keep them only privately, and must revalidate. The head is written
+ * now; the body leaves with the turn's other answers (`turn-writes.ts`).
  */
 export function sendScim(req: Request, res: Response, status: number, body: string | Buffer, etag?: string): void {
   if (etag !== undefined && notModified(req, res, etag)) return;
   // Written directly: Express's `send` would re-parse the content type and re-check freshness, both decided here.
   // Node leaves the body out of an answer to HEAD by itself.
-  res.statusCode = status;
   res.setHeader('Cache-Control', 'private, no-cache');
   if (etag !== undefined) res.setHeader('ETag', etag);
   res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
   res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  res.end(body);
+  res.writeHead(status);
+  endThisTurn(res, body);
 }
 
 /** Answers 304 (with the ETag) when a GET/HEAD's If-None-Match matches; returns whether it did. */
