@@ -16,7 +16,7 @@ import { scimAuth, tokenMatcher } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { createOpenApiRouter } from './openapi';
 import { createOpsRouter } from './ops-routes';
-import { requestLog } from './request-log';
+import { requestLogWith, requestStarter } from './request-log';
 import { hotReads } from './fast-reads';
 import { createScimApi, type ScimApi } from './scim-router';
 import { securityHeaders } from './security-headers';
@@ -90,8 +90,10 @@ export function createApp(options: AppOptions): Express {
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
   const scim = scimParts(options);
-  // The hot reads are answered here, before any route is matched; everything else passes on (src/http/fast-reads.ts).
-  app.use(inSequence(securityHeaders(), requestLog(logger, metrics), hotReads(SCIM_BASE_PATH, scim.auth, scim.api.reads)));
+  // The hot reads are answered here, before any route is matched, with the security headers and request id in their
+  // answer's head; everything else passes on to them as middleware (src/http/fast-reads.ts).
+  const startRequest = requestStarter(logger, metrics);
+  app.use(inSequence(hotReads(SCIM_BASE_PATH, scim.auth, scim.api.reads, startRequest), securityHeaders(), requestLogWith(startRequest)));
   const matches = tokenMatcher({ tokens: options.tokens, basicAuth: true });
   app.use(
     createOpsRouter({

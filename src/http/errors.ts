@@ -6,7 +6,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ScimError, invalidSyntax, notFound } from '../scim/errors';
-import { SCIM_CONTENT_TYPE } from './respond';
+import { SCIM_CONTENT_TYPE, setDeferredHead } from './respond';
 
 /** The error a thrown value should be answered with. */
 function toScimError(error: unknown): ScimError | undefined {
@@ -30,6 +30,7 @@ function toScimError(error: unknown): ScimError | undefined {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
+    setDeferredHead(res);
     const requestId = String(res.locals.requestId ?? '');
     let scimError = toScimError(error);
     if (!scimError) {

@@ -12,6 +12,8 @@
  * on to Express untouched, which answers it as before.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { RequestStarter } from './request-log';
+import { deferHead } from './respond';
 import type { ResourceReads } from './scim-router';
 
 /** A request this path answers: which read, the route template it is counted under, and the decoded id. */
@@ -29,11 +31,13 @@ interface Endpoint {
 }
 
 /**
- * The fast path as middleware for the app's first layer. `basePath` is where the SCIM router is mounted; `auth` is
- * the middleware mounted in front of it (throttle and bearer check); `reads` are its global resource reads by
- * endpoint name. A request it does not take goes to `next()` with nothing of it changed.
+ * The fast path as middleware for the app's first layer, in front of the security headers and the request log.
+ * `basePath` is where the SCIM router is mounted; `auth` is the middleware mounted in front of it (throttle and
+ * bearer check); `reads` are its global resource reads by endpoint name; `start` is the request log's starter. A
+ * request it takes is started in the log and its security headers and id are sent with its answer's head
+ * (`deferHead`); a request it does not take goes to `next()` with nothing of it changed.
  */
-export function hotReads(basePath: string, auth: RequestHandler, reads: ReadonlyMap<string, ResourceReads>): RequestHandler {
+export function hotReads(basePath: string, auth: RequestHandler, reads: ReadonlyMap<string, ResourceReads>, start: RequestStarter): RequestHandler {
   const prefix = `${basePath}/`;
   const endpoints = new Map<string, Endpoint>();
   for (const [name, endpointReads] of reads) {
@@ -57,6 +61,7 @@ export function hotReads(basePath: string, auth: RequestHandler, reads: Readonly
   return (req: Request, res: Response, next: NextFunction): void => {
     const hot = match(req);
     if (!hot) return next();
+    deferHead(res, start(req, res));
     auth(req, res, (err?: unknown) => {
       // A refusal (401, or 429 from the throttle) is answered by the error handler, as behind the mount.
       if (err !== undefined && err !== null) return next(err);

@@ -31,16 +31,32 @@ function routeOf(req: Request, res: Response): string {
   return 'unmatched';
 }
 
+/** Starts a request's log line and observation and returns its id, which the caller sends (`X-Request-Id`). */
+export type RequestStarter = (req: Request, res: Response) => string;
+
+/** The request log as middleware: the request is started and its id set as a header. */
 export function requestLog(logger: Logger, metrics?: RequestObserver) {
+  return requestLogWith(requestStarter(logger, metrics));
+}
+
+/** The same around a starter the app shares with the hot reads, which send the id with their answer's head. */
+export function requestLogWith(start: RequestStarter) {
   return (req: Request, res: Response, next: NextFunction): void => {
+    res.setHeader('X-Request-Id', start(req, res));
+    next();
+  };
+}
+
+/** Gives each request its id, and logs and counts it when its answer is finished. */
+export function requestStarter(logger: Logger, metrics?: RequestObserver): RequestStarter {
+  return (req, res) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.id = id;
     res.locals.requestId = id;
-    res.setHeader('X-Request-Id', id);
     // Nothing to observe when the level is off and no metrics are kept (a benchmark, or LOG_LEVEL=warn without /metrics).
-    if (!metrics && !logger.isLevelEnabled('info')) return next();
+    if (!metrics && !logger.isLevelEnabled('info')) return id;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req, res);
@@ -53,6 +69,6 @@ export function requestLog(logger: Logger, metrics?: RequestObserver) {
         );
       }
     });
-    next();
+    return id;
   };
 }

@@ -4,6 +4,7 @@
  */
 import { hash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { SECURITY_HEADER_FIELDS, setSecurityHeaders } from './security-headers';
 import { endThisTurn } from './turn-writes';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -28,6 +29,28 @@ function matchesIfNoneMatch(req: Request, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === wanted);
 }
 
+/** Where `res.locals` holds the request id of an answer whose security headers and id are deferred. */
+const DEFERRED_HEAD = Symbol('deferred head');
+const locals = (res: Response) => res.locals as { [DEFERRED_HEAD]?: string | undefined };
+
+/**
+ * The security headers and the request id of `res` are sent with its answer's own headers, in one `writeHead` call,
+ * instead of one `setHeader` each now: the hot reads' answers (`fast-reads.ts`). Set on a fresh response only.
+ * Whatever answers it other than `sendScim` (an error, a 304) sets them first (`setDeferredHead`).
+ */
+export function deferHead(res: Response, requestId: string): void {
+  locals(res)[DEFERRED_HEAD] = requestId;
+}
+
+/** Sets the deferred security headers and request id of `res`, if any, as the other answers' middleware would have. */
+export function setDeferredHead(res: Response): void {
+  const requestId = locals(res)[DEFERRED_HEAD];
+  if (requestId === undefined) return;
+  locals(res)[DEFERRED_HEAD] = undefined;
+  setSecurityHeaders(res);
+  res.setHeader('X-Request-Id', requestId);
+}
+
 /**
  * Sends a serialised SCIM body. With an ETag, a matching If-None-Match on a GET/HEAD gets 304 and no body.
  * SCIM answers hold personal data: caches may keep them only privately, and must revalidate. The head is written
@@ -37,17 +60,31 @@ export function sendScim(req: Request, res: Response, status: number, body: stri
   if (etag !== undefined && notModified(req, res, etag)) return;
   // Written directly: Express's `send` would re-parse the content type and re-check freshness, both decided here.
   // Node leaves the body out of an answer to HEAD by itself.
-  res.setHeader('Cache-Control', 'private, no-cache');
-  if (etag !== undefined) res.setHeader('ETag', etag);
-  res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
-  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  res.writeHead(status);
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const requestId = locals(res)[DEFERRED_HEAD];
+  if (requestId === undefined) {
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (etag !== undefined) res.setHeader('ETag', etag);
+    res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
+    res.setHeader('Content-Length', length);
+    res.writeHead(status);
+  } else {
+    // The whole head in one list: Node then builds it without a header map (eighteen setHeader calls, each
+    // validating, lower-casing and storing its field, were a tenth of a lookup's time).
+    locals(res)[DEFERRED_HEAD] = undefined;
+    const fields = SECURITY_HEADER_FIELDS.slice();
+    fields.push('X-Request-Id', requestId, 'Cache-Control', 'private, no-cache');
+    if (etag !== undefined) fields.push('ETag', etag);
+    fields.push('Content-Type', SCIM_CONTENT_TYPE, 'Content-Length', String(length));
+    res.writeHead(status, fields);
+  }
   endThisTurn(res, body);
 }
 
 /** Answers 304 (with the ETag) when a GET/HEAD's If-None-Match matches; returns whether it did. */
 export function notModified(req: Request, res: Response, etag: string): boolean {
   if ((req.method !== 'GET' && req.method !== 'HEAD') || !matchesIfNoneMatch(req, etag)) return false;
+  setDeferredHead(res);
   res.set('Cache-Control', 'private, no-cache').set('ETag', etag).status(304).end();
   return true;
 }

@@ -38,10 +38,18 @@ function recordHelmet(): [string, string][] {
   return recorded;
 }
 
-/** Sets the security headers (and removes `X-Powered-By`, as helmet does). */
+/** The same headers as `writeHead`'s flat list of fields: `[name, value, name, value, …]`. */
+export const SECURITY_HEADER_FIELDS: readonly string[] = SECURITY_HEADERS.flat();
+
+/** Sets the security headers on `res`. */
+export function setSecurityHeaders(res: ServerResponse): void {
+  for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+}
+
+/** The security headers as middleware (helmet would also remove `X-Powered-By`, which the app never sets). */
 export function securityHeaders() {
   return (_req: Request, res: Response, next: NextFunction): void => {
-    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    setSecurityHeaders(res);
     next();
   };
 }

@@ -7,7 +7,7 @@ import express from 'express';
 import request from 'supertest';
 import { createApp, finish, mountScim, type AppOptions } from '../../src/http/app';
 import { hotReads } from '../../src/http/fast-reads';
-import { requestLog } from '../../src/http/request-log';
+import { requestLog, requestStarter } from '../../src/http/request-log';
 import { scimAuth } from '../../src/http/auth';
 import { createScimApi } from '../../src/http/scim-router';
 import { securityHeaders } from '../../src/http/security-headers';
@@ -33,7 +33,7 @@ function routedOnly(): express.Express {
 function fastPathOnly(): express.Express {
   const api = createScimApi({ directory, maxResults: 1000, basicAuth: false, rootUrl: () => `${PUBLIC_URL}/scim/v2` });
   const app = express();
-  app.use(hotReads('/scim/v2', scimAuth({ tokens: [TOKEN] }), api.reads));
+  app.use(hotReads('/scim/v2', scimAuth({ tokens: [TOKEN] }), api.reads, requestStarter(silentLogger)));
   app.use((_req, res) => {
     res.status(599).send('passed on');
   });
@@ -163,5 +163,8 @@ describe('the fast path keeps what every answer has', () => {
     const hot = await request(app).get('/scim/v2/Users').set(AUTH);
     expect(hot.status).toBe(429);
     expect(hot.body.status).toBe('429');
+    // A refusal on the fast path carries what every answer has, as its successes do.
+    expect(hot.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(hot.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
