@@ -21,6 +21,8 @@ import { performance } from 'node:perf_hooks';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+const SETTLED = Promise.resolve();
+
 /** Long enough that a turn runs a few SCIM lists, short enough that waiting connections are taken in promptly. */
 const DEFAULT_TURN_BUDGET_MS = 3;
 
@@ -89,7 +91,8 @@ export function fairAdmission(handler: RequestHandler, options: FairAdmissionOpt
     try {
       handler(req, res);
     } finally {
-      queueMicrotask(() =>
+      // A reaction to a settled promise rather than `queueMicrotask`, which makes an AsyncResource per call.
+      SETTLED.then(() =>
         process.nextTick(() => {
           if (spent >= 0) spent += performance.now() - started;
           then?.();
