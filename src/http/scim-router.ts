@@ -299,9 +299,10 @@ function addResourceRoutes(
     const { view, page, stored } = await listPageFor(req, query, type.id);
     const set = view.resources(type.id);
     // A list's ETag depends only on the data and the query (a cursor included), so a 304 is decided before any work.
-    const etag = conditional ? weakETag(set.version, view.baseUrl, JSON.stringify(query)) : undefined;
+    const queryText = JSON.stringify(query);
+    const etag = conditional ? weakETag(set.version, view.baseUrl, queryText) : undefined;
     if (etag !== undefined && notModified(req, res, etag)) return;
-    const { body } = listResources(set, query, page, completeLists);
+    const { body } = listResources(set, query, page, completeLists, queryText);
     await stored();
     sendScim(req, res, 200, body, etag);
   };

@@ -81,6 +81,18 @@ describe('query planner: indexed lookups', () => {
     expect(planned!.positions).toEqual(scan(type, filter));
   });
 
+  it('answers every spelling of a path alike, past the spellings it remembers per set', () => {
+    // 2^8 spellings of userName (the planner keeps 64 per set), and paths it must not answer from an index.
+    const spellings = Array.from({ length: 256 }, (_, bits) => [...'username'].map((c, i) => ((bits >> i) & 1 ? c.toUpperCase() : c)).join(''));
+    const set = view.resources('User');
+    for (const name of spellings) {
+      expect(plan(parseFilter(`${name} eq "user5@example.com"`), set)?.positions).toEqual(scan('User', 'userName eq "user5@example.com"'));
+    }
+    for (const filter of ['displayName eq "GIVEN5 family5"', 'urn:ietf:params:scim:schemas:core:2.0:User:USERNAME eq "user5@example.com"', 'emails.VALUE eq "user5@example.com"']) {
+      expect(plan(parseFilter(filter), set)).toEqual({ positions: scan('User', filter) });
+    }
+  });
+
   it('narrows an Entra delta window to the people changed in it, and leaves an unindexed condition to test', () => {
     const window = 'meta.lastModified ge "2024-02-27T00:00:00.0000000Z" and meta.lastModified le "2024-02-28T23:59:59.9999999Z"';
     const entra = plan(parseFilter(`active eq true and (${window})`), view.resources('User'))!;

@@ -104,7 +104,24 @@ interface IndexedPath {
   readonly index: ReadonlyMap<string, IndexEntry>;
 }
 
+/** Paths already looked up, by set and spelling: a poller sends the same few paths with every lookup. */
+const knownPaths = new WeakMap<ResourceSet, Map<string, IndexedPath | null>>();
+/** Spellings kept per set: attribute names are case-insensitive, so a client could spell one many ways. */
+const KNOWN_PATHS_KEPT = 64;
+
 function indexFor(set: ResourceSet, schemaUrn: string | undefined, attributeName: string, subName: string | undefined): IndexedPath | undefined {
+  let known = knownPaths.get(set);
+  if (known === undefined) knownPaths.set(set, (known = new Map()));
+  // Attribute names hold no space (the parser's ATTRNAME), so the plain name and the composite key never collide.
+  const key = schemaUrn === undefined && subName === undefined ? attributeName : `${schemaUrn ?? ''} ${attributeName} ${subName ?? ''}`;
+  const found = known.get(key);
+  if (found !== undefined) return found ?? undefined;
+  const indexed = resolveIndex(set, schemaUrn, attributeName, subName);
+  if (known.size < KNOWN_PATHS_KEPT) known.set(key, indexed ?? null);
+  return indexed;
+}
+
+function resolveIndex(set: ResourceSet, schemaUrn: string | undefined, attributeName: string, subName: string | undefined): IndexedPath | undefined {
   const path = resolveParts(set.type.schema, schemaUrn, attributeName, subName);
   if (!path || !path.core) return undefined;
   // RFC 7644 §3.4.2.2: a complex attribute compared directly is compared by its `value` sub-attribute.
@@ -130,8 +147,8 @@ function comparison(
   return key === undefined ? undefined : { indexed: indexed!, key };
 }
 
-function lookup(...args: Parameters<typeof comparison>): readonly number[] | undefined {
-  const found = comparison(...args);
+function lookup(set: ResourceSet, schemaUrn: string | undefined, attributeName: string, subName: string | undefined, value: unknown): readonly number[] | undefined {
+  const found = comparison(set, schemaUrn, attributeName, subName, value);
   return found && positionsOf(found.indexed.index.get(found.key));
 }
 

@@ -86,10 +86,17 @@ export function byIndex(query: ListQuery): PageLocation {
 
 /**
  * Lists one resource type: the page `page` locates (by default the query's `startIndex`). With `completeLists`, a
- * large list answered in one page is kept there and a repeated query is answered from it.
+ * large list answered in one page is kept there and a repeated query is answered from it; `queryText` is
+ * `JSON.stringify(query)`, when the caller has it already.
  */
-export function listResources(set: ResourceSet, query: ListQuery, page: PageLocation = byIndex(query), completeLists?: CompleteLists): ListResult {
-  const key = completeLists ? `${set.version} ${JSON.stringify(query)}` : '';
+export function listResources(
+  set: ResourceSet,
+  query: ListQuery,
+  page: PageLocation = byIndex(query),
+  completeLists?: CompleteLists,
+  queryText?: string,
+): ListResult {
+  const key = completeLists ? `${set.version} ${queryText ?? JSON.stringify(query)}` : '';
   const cached = completeLists?.get(key);
   if (cached) return cached;
   const filter = query.filter === undefined ? undefined : parseFilter(query.filter);
