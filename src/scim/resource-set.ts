@@ -52,12 +52,16 @@ class CompactResource implements RenderedResource {
    *   the short-lived objects a set hands out for one resource all find the same entry.
    */
   constructor(
-    readonly id: string,
     private readonly source: unknown,
     private readonly rendering: Rendering,
     private readonly cache: RenderCache,
     private readonly key: number,
   ) {}
+
+  /** Read from the snapshot when asked: a read whose bytes are held never needs it. */
+  get id(): string {
+    return this.rendering.idOf(this.source);
+  }
 
   get data(): ScimResource {
     return this.rendering.render(this.source);
@@ -235,7 +239,7 @@ export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, ver
   const keys = cache.reserve(size);
   const item = (position: number): RenderedResource => {
     const source = sourceAt(position);
-    return new CompactResource(idOf(source), source, rendering, cache, keys + position);
+    return new CompactResource(source, rendering, cache, keys + position);
   };
   const positionById = positionsById(size, (position) => idOf(sourceAt(position)));
 
