@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CREDENTIAL_STATES, type Directory, type DirectoryStatus, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 import type { ReplicationStatus } from '../directory/replication';
 import { liveHeap } from './live-heap';
+import { RequestTallies } from './request-tallies';
 
 export interface MetricsOptions {
   directory: Directory;
@@ -17,8 +18,8 @@ export interface MetricsOptions {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  private readonly httpDuration: Histogram<'method' | 'route'>;
+  /** `xero_scim_http_requests_total` and `xero_scim_http_request_duration_seconds`, observed on every request. */
+  private readonly requests: RequestTallies;
   private readonly syncs: Counter<'outcome'>;
   private readonly syncDuration: Histogram<'outcome'>;
   private readonly xeroCalls: Counter<'endpoint' | 'status'>;
@@ -49,19 +50,14 @@ export class Metrics {
       });
     }
 
-    this.httpRequests = new Counter({
-      name: 'xero_scim_http_requests_total',
-      help: 'HTTP requests answered, by route template and status.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.httpDuration = new Histogram({
-      name: 'xero_scim_http_request_duration_seconds',
-      help: 'Time to answer an HTTP request, by route template.',
-      labelNames: ['method', 'route'],
+    this.requests = new RequestTallies({
+      counterName: 'xero_scim_http_requests_total',
+      counterHelp: 'HTTP requests answered, by route template and status.',
+      histogramName: 'xero_scim_http_request_duration_seconds',
+      histogramHelp: 'Time to answer an HTTP request, by route template.',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
     });
+    this.requests.registerOn(this.registry);
     this.syncs = new Counter({
       name: 'xero_scim_syncs_total',
       help: 'Syncs from Xero, by outcome (ok, partial, failed).',
@@ -225,8 +221,7 @@ export class Metrics {
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequests.inc({ method, route, status: String(status) });
-    this.httpDuration.observe({ method, route }, seconds);
+    this.requests.observe(method, route, status, seconds);
   }
 
   observeSync(outcome: 'ok' | 'partial' | 'failed', seconds: number): void {
