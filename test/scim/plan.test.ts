@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { personId } from '../../src/directory/ids';
 import { compileFilter, parseFilter } from '../../src/scim/filter';
 import { plan } from '../../src/scim/query/plan';
+import { listResources } from '../../src/scim/query/search';
 import { membersOf } from '../support/snapshot-objects';
 import { ViewCache } from '../../src/scim/views';
 import type { ResourceTypeName } from '../../src/scim/schemas';
@@ -90,6 +91,36 @@ describe('query planner: indexed lookups', () => {
     }
     for (const filter of ['displayName eq "GIVEN5 family5"', 'urn:ietf:params:scim:schemas:core:2.0:User:USERNAME eq "user5@example.com"', 'emails.VALUE eq "user5@example.com"']) {
       expect(plan(parseFilter(filter), set)).toEqual({ positions: scan('User', filter) });
+    }
+  });
+
+  it('answers an indexed eq lookup, or refuses it, exactly as compiling the filter and scanning does', () => {
+    // Every indexed path (and spellings of it) against values of every JSON type: a lookup the filter would refuse
+    // must never be answered from an index.
+    const paths: [ResourceTypeName, string][] = [
+      ['User', 'id'], ['User', 'externalId'], ['User', 'userName'], ['User', 'USERNAME'], ['User', 'emails'], ['User', 'emails.value'],
+      ['User', 'emails.VALUE'], ['User', 'displayName'], ['User', 'active'], ['User', 'userName.value'], ['User', 'name'],
+      ['User', 'urn:ietf:params:scim:schemas:core:2.0:User:userName'], ['Group', 'members.value'], ['Group', 'members'],
+      ['Group', 'displayName'], ['Role', 'displayName'],
+    ];
+    const values = ['"user5@example.com"', '"GIVEN5 family5"', `"${member.id}"`, `"${org.name}"`, 'true', 'false', '5', 'null', '"x"'];
+    const outcome = (run: () => number[]) => {
+      try {
+        return run();
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    for (const [type, path] of paths) {
+      for (const value of values) {
+        const filter = `${path} eq ${value}`;
+        const set = view.resources(type);
+        const listed = outcome(() => {
+          const ids = JSON.parse(listResources(set, { filter, sortOrder: 'ascending', startIndex: 1, count: 10_000 }).body.toString()).Resources.map((r: { id: string }) => r.id);
+          return itemsOf(set).flatMap((item, position) => (ids.includes(item.id) ? [position] : []));
+        });
+        expect({ filter, outcome: listed }).toEqual({ filter, outcome: outcome(() => scan(type, filter)) });
+      }
     }
   });
 

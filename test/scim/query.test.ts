@@ -262,6 +262,18 @@ describe('RFC 7644 §3.14 versioning (ETags)', () => {
     expect(again.status).toBe(304);
   });
 
+  it('changes a list’s ETag when its data changes, and only then', async () => {
+    const { snapshotOf, TENANTS } = await import('../http/fixtures');
+    const changed = TENANTS.map((t) =>
+      t.organisation.id === ACME ? { ...t, users: t.users.map((u) => (u.firstName === 'Bob' ? { ...u, firstName: 'Robert' } : u)) } : t,
+    );
+    const listETag = async (a: typeof app, path: string) => (await request(a).get(path).set(AUTH)).headers.etag as string;
+    for (const path of ['/scim/v2/Users', '/scim/v2/Users?filter=userName%20eq%20%22bob%40example.com%22', '/scim/v2/Groups?count=1']) {
+      expect(await listETag(appFor(snapshotOf()), path)).toBe(await listETag(appFor(snapshotOf()), path));
+      expect(await listETag(appFor(snapshotOf()), path)).not.toBe(await listETag(appFor(snapshotOf(changed)), path));
+    }
+  });
+
   it('changes a resource’s ETag when its data changes, and only then', async () => {
     const { snapshotOf, TENANTS } = await import('../http/fixtures');
     const changed = TENANTS.map((t) =>
