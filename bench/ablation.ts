@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readCorpus } from './corpus';
 import { dataFor } from './dataset';
-import type { LoadArguments, LoadRequest, LoadResult, WorkloadName } from './driver/driver-process';
+import { cpuLoad } from './cpu-load';
+import type { LoadArguments, WorkloadName } from './driver/driver-process';
 import { Child } from './ipc';
-import { cpuMs, waitIdle } from './proc';
 import type { SandboxInfo } from './servers/sandbox-process';
 import type { AppVariant } from './servers/xero-scim-process';
 import { V8_FLAGS } from '../src/runtime';
@@ -69,19 +69,7 @@ async function main(): Promise<void> {
       }
       const cells: string[] = [];
       for (const workload of WORKLOADS) {
-        const run = async (seconds: number) => {
-          await waitIdle(server.pid, 10_000);
-          const before = cpuMs(server.pid);
-          const result = await driver.call<LoadResult>('load', {
-            url: server.info.url,
-            token: TOKEN,
-            workload,
-            connections: 32,
-            durationSeconds: seconds,
-            timeoutSeconds: 60,
-          } satisfies LoadRequest);
-          return { rps: result.requestsPerSecond, micros: ((cpuMs(server.pid) - before) * 1000) / result.requests };
-        };
+        const run = (seconds: number) => cpuLoad(driver, server, TOKEN, workload, seconds);
         await run(2);
         const runs = [await run(4), await run(4)];
         cells.push(`${Math.round((runs[0]!.rps + runs[1]!.rps) / 2)} req/s, ${Math.round((runs[0]!.micros + runs[1]!.micros) / 2)} µs CPU/req`);
