@@ -110,12 +110,13 @@ export class RenderCache {
   /** A held entry replaced where it stands, keeping its mark. */
   private update(key: number, slot: Slot, entry: Serialised): void {
     this.#bytes -= sizeOf(slot.entry);
-    if (sizeOf(entry) > this.maxBytes) {
+    const size = sizeOf(entry);
+    if (size > this.maxBytes) {
       this.#slots.delete(key);
       return;
     }
     slot.entry = entry;
-    this.#bytes += sizeOf(entry);
+    this.#bytes += size;
     if (this.#bytes > this.maxBytes) this.evict();
   }
 
