@@ -15,10 +15,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuLoad, type CpuLoad } from './cpu-load';
-import { readCorpus } from './corpus';
+import { argueFromCorpus, cpuLoad, type CpuLoad } from './cpu-load';
 import { dataFor } from './dataset';
-import type { LoadArguments, WorkloadName } from './driver/driver-process';
+import type { WorkloadName } from './driver/driver-process';
 import { Child } from './ipc';
 import type { SandboxInfo } from './servers/sandbox-process';
 import { V8_FLAGS } from '../src/runtime';
@@ -66,10 +65,7 @@ async function main(): Promise<void> {
         });
         try {
           if (round === 0 && which === 'A') {
-            const corpus = readCorpus(corpusDir);
-            const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
-            const userNames = corpus.users.map((t) => (JSON.parse(t) as { userName: string }).userName);
-            await driver.call('setArguments', { ids, userNames, totalUsers: ids.length } satisfies LoadArguments);
+            await argueFromCorpus(driver, corpusDir);
           }
           for (const workload of workloads) {
             await cpuLoad(driver, server, TOKEN, workload, 2);

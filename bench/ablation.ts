@@ -8,10 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readCorpus } from './corpus';
 import { dataFor } from './dataset';
-import { cpuLoad } from './cpu-load';
-import type { LoadArguments, WorkloadName } from './driver/driver-process';
+import { argueFromCorpus, cpuLoad } from './cpu-load';
+import type { WorkloadName } from './driver/driver-process';
 import { Child } from './ipc';
 import type { SandboxInfo } from './servers/sandbox-process';
 import type { AppVariant } from './servers/xero-scim-process';
@@ -62,10 +61,7 @@ async function main(): Promise<void> {
               execArgv: [...V8_FLAGS, '--expose-gc'],
             });
       if (variant === VARIANTS[0]) {
-        const corpus = readCorpus(corpusDir);
-        const ids = corpus.users.map((t) => (JSON.parse(t) as { id: string }).id);
-        const userNames = corpus.users.map((t) => (JSON.parse(t) as { userName: string }).userName);
-        await driver.call('setArguments', { ids, userNames, totalUsers: ids.length } satisfies LoadArguments);
+        await argueFromCorpus(driver, corpusDir);
       }
       const cells: string[] = [];
       for (const workload of WORKLOADS) {
