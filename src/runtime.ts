@@ -9,7 +9,7 @@
  * while the heap climbs. Figures: BENCHMARKS.md, "Allocation-site pretenuring off".
  *
  * Each semi-space of the young generation is at most 16 MiB, as Node 20 has them: under allocation Node 24 grows its
- * new space to 64 MiB, twice Node 20's, and at a million memberships that sits on top of the peak. Figures:
+ * new space to 64 or 128 MiB, two to four times Node 20's, and at a million memberships that sits on top of the peak. Figures:
  * BENCHMARKS.md, "The young generation's size".
  */
 
