@@ -25,8 +25,10 @@ import { listResources, listResponse, resourceWriter, searchAll, type PageLocati
 import { ViewCache, type View } from '../scim/views';
 import { RESOURCE_TYPES, type ResourceTypeDefinition } from '../scim/schemas';
 import type { Logger } from '../log';
+import { lookupEq } from '../scim/query/plan';
 import { CrawlPins, type SharedCrawlPins } from './crawl-pins';
 import { ListPages } from './list-pages';
+import { userNameLookup, type UserNameLookup } from './lookups';
 import { notModified, sendScim, sendScimJson, weakETag } from './respond';
 
 export interface ScimRouterOptions {
@@ -286,6 +288,20 @@ function withETag(body: Buffer): [Buffer, string] {
   return [body, weakETag(body)];
 }
 
+const FIRST_PAGE = { startIndex: 1 } as const;
+
+/**
+ * `JSON.stringify` of the query a request with only a `filter` parameter makes (what a list's ETag is computed over),
+ * without making the query: the text `queryFromParameters` gives for a placeholder filter, the filter put in its place.
+ */
+function queryTextOfFilter(maxResults: number): (filter: string) => string {
+  const placeholder = JSON.stringify('\u0000');
+  const parts = JSON.stringify(queryFromParameters({ filter: '\u0000' }, maxResults)).split(placeholder);
+  if (parts.length !== 2) throw new Error('a query made of a filter alone no longer serialises its filter once');
+  const [head, tail] = parts as [string, string];
+  return (filter) => `${head}${JSON.stringify(filter)}${tail}`;
+}
+
 function addResourceRoutes(
   router: Router,
   type: ResourceTypeDefinition,
@@ -307,8 +323,25 @@ function addResourceRoutes(
     sendScim(req, res, 200, body, etag);
   };
 
+  /** `GET /Users?filter=userName eq "…"` (`lookups.ts`): the same answer as `list`'s, from the userName index alone. */
+  const lookUp = async (req: Request, res: Response, { filter, userName }: UserNameLookup) => {
+    const view = await viewFor(req);
+    const set = view.resources(type.id);
+    const positions = lookupEq(set, 'userName', userName);
+    // More matches than a page holds is a list, however unlikely for a userName.
+    if (positions === undefined || positions.length > maxResults) return list(req, res, queryFromParameters(req.query, maxResults), true);
+    const etag = weakETag(set.version, view.baseUrl, lookupQueryText(filter));
+    if (notModified(req, res, etag)) return;
+    const { body } = listResponse(positions.length, FIRST_PAGE, positions.map((p) => set.item(p).bytes));
+    sendScim(req, res, 200, body, etag);
+  };
+  const lookupQueryText = queryTextOfFilter(maxResults);
+
   const reads: ResourceReads = {
-    list: (req, res) => list(req, res, queryFromParameters(req.query, maxResults), true),
+    list: (req, res) => {
+      const lookup = type.id === 'User' ? userNameLookup(req.url) : undefined;
+      return lookup ? lookUp(req, res, lookup) : list(req, res, queryFromParameters(req.query, maxResults), true);
+    },
     byId: async (req, res) => {
       const query = queryFromParameters(req.query, maxResults);
       const view = await viewFor(req);

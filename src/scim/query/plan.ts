@@ -147,6 +147,14 @@ function comparison(
   return key === undefined ? undefined : { indexed: indexed!, key };
 }
 
+/**
+ * The positions of `attributeName eq value` from the attribute's index, exactly the matches the filter finds; undefined
+ * when no index answers it (the filter must then be run). For a lookup that skips parsing a filter it already knows.
+ */
+export function lookupEq(set: ResourceSet, attributeName: string, value: string): readonly number[] | undefined {
+  return lookup(set, undefined, attributeName, undefined, value);
+}
+
 function lookup(set: ResourceSet, schemaUrn: string | undefined, attributeName: string, subName: string | undefined, value: unknown): readonly number[] | undefined {
   const found = comparison(set, schemaUrn, attributeName, subName, value);
   return found && positionsOf(found.indexed.index.get(found.key));

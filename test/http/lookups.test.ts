@@ -1,0 +1,137 @@
+/**
+ * `GET /Users?filter=userName eq "…"` is answered from the userName index (src/http/lookups.ts) exactly as the general
+ * list answers it: same status, body and ETag, for every spelling a client may send, and every request that is not
+ * exactly such a lookup goes the general way.
+ */
+import fc from 'fast-check';
+import request from 'supertest';
+import type { TenantData, XeroUserRecord } from '../../src/directory/model';
+import { userNameLookup } from '../../src/http/lookups';
+import * as plan from '../../src/scim/query/plan';
+import { createApp } from '../../src/http/app';
+import { ACME, AUTH, TENANTS, TOKEN, appFor, fixedDirectory, snapshotOf } from './fixtures';
+
+/** The fixtures' people, and some whose userNames need encoding: `+`, `=`, `&`, `%`, a space, letters outside ASCII. */
+const ODD_NAMES = ['zoë+tag@example.com', 'a=b@example.com', 'x&y@example.com', '100%@example.com', 'İlker.Şahin@example.com', '名前@例え.jp'];
+const tenants: TenantData[] = [
+  TENANTS[0]!,
+  {
+    ...TENANTS[1]!,
+    users: [
+      ...TENANTS[1]!.users,
+      ...ODD_NAMES.map(
+        (email, i): XeroUserRecord => ({
+          organisationId: TENANTS[1]!.organisation.id,
+          xeroUserId: `c0000000-0000-4000-8000-00000000000${i}`,
+          email,
+          firstName: 'Odd',
+          lastName: `Name${i}`,
+          role: 'STANDARD',
+          isSubscriber: false,
+          updatedAt: '2024-05-01T00:00:00Z',
+        }),
+      ),
+    ],
+  },
+];
+const app = appFor(snapshotOf(tenants));
+const NAMES = ['Ann.Smith@Example.com', 'bob@example.com', 'cat@example.com', 'dan@example.com', 'nobody@example.com', ...ODD_NAMES];
+
+/** How a client may spell a word whose case does not matter. */
+const anyCase = (word: string) =>
+  fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((upper) => [...word].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+
+/** How a client may encode a query value: as `encodeURIComponent` does, with `+` for spaces, or only what must be. */
+const encodings = fc.constantFrom(
+  (v: string) => encodeURIComponent(v),
+  (v: string) => encodeURIComponent(v).replaceAll('%20', '+'),
+  (v: string) => v.replace(/[%&+#"]|[^\0-\x7f]/gu, (c) => encodeURIComponent(c)).replaceAll(' ', '%20'),
+);
+
+const filters = fc
+  .record({
+    attribute: anyCase('userName'),
+    op: anyCase('eq'),
+    name: fc.oneof(fc.constantFrom(...NAMES), anyCase('bob@example.com'), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })),
+    space: fc.constantFrom(' ', ' ', ' ', '  ', '\t'),
+    around: fc.constantFrom('', '', '', ' ', '('),
+  })
+  .map(({ attribute, op, name, space, around }) => `${around}${attribute}${space}${op} ${JSON.stringify(name)}${around === '(' ? ')' : around}`);
+
+describe('userName lookups', () => {
+  let lookups: jest.SpyInstance;
+  beforeEach(() => {
+    lookups = jest.spyOn(plan, 'lookupEq');
+  });
+  afterEach(() => lookups.mockRestore());
+
+  it('answer exactly as the general list does, for any spelling and encoding', async () => {
+    await fc.assert(
+      fc.asyncProperty(filters, encodings, anyCase('filter'), async (filter, encode, parameter) => {
+        const path = `/scim/v2/Users?${parameter}=${encode(filter)}`;
+        lookups.mockClear();
+        const direct = await request(app).get(path).set(AUTH);
+        const direction = lookups.mock.calls.length;
+        // An unknown parameter is ignored by the list, and makes the request anything but a bare lookup.
+        const general = await request(app).get(`${path}&unknown=1`).set(AUTH);
+        expect(lookups.mock.calls.length).toBe(direction);
+        expect({ status: direct.status, etag: direct.headers.etag, body: direct.text }).toEqual({ status: general.status, etag: general.headers.etag, body: general.text });
+        // Taken exactly when the filter is a bare lookup with a plain string.
+        const [words, string] = [filter.slice(0, 12), filter.slice(12)];
+        const plain = /^[\0-\x7f]*$/.test(words) && words.toLowerCase() === 'username eq ' && /^"[^"\\\p{Cc}]*"$/u.test(string);
+        expect(direction).toBe(plain ? 1 : 0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('find people by userName in any case, with their resource', async () => {
+    const res = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent('USERNAME EQ "ANN.SMITH@EXAMPLE.COM"')}`).set(AUTH);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ totalResults: 1, itemsPerPage: 1, startIndex: 1, Resources: [{ userName: 'ann.smith@example.com' }] });
+    expect(lookups).toHaveBeenCalledTimes(1);
+    for (const name of ODD_NAMES) {
+      const found = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}`).set(AUTH);
+      expect(found.body.Resources.map((u: { emails: { value: string }[] }) => u.emails[0]!.value)).toEqual([name]);
+    }
+  });
+
+  it('answer a conditional GET with 304, and HEAD with the head alone', async () => {
+    const path = `/scim/v2/Users?filter=${encodeURIComponent('userName eq "bob@example.com"')}`;
+    const first = await request(app).get(path).set(AUTH);
+    const again = await request(app).get(path).set({ ...AUTH, 'If-None-Match': first.headers.etag as string });
+    expect(again.status).toBe(304);
+    expect(again.headers.etag).toBe(first.headers.etag);
+    const head = await request(app).head(path).set(AUTH);
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(first.headers['content-length']);
+    expect(head.text).toBeUndefined();
+  });
+
+  it('look up in a tenant view only its organisation’s people', async () => {
+    const filter = encodeURIComponent('userName eq "bob@example.com"');
+    const inAcme = await request(app).get(`/scim/v2/tenants/${ACME}/Users?filter=${filter}`).set(AUTH);
+    const inBeta = await request(app).get(`/scim/v2/tenants/${TENANTS[1]!.organisation.id}/Users?filter=${filter}`).set(AUTH);
+    expect([inAcme.body.totalResults, inBeta.body.totalResults]).toEqual([1, 0]);
+    expect(inAcme.body.Resources[0].meta.location).toContain(`/tenants/${ACME}/Users/`);
+  });
+
+  it('leave to the general path what it refuses: a filter given twice, bad encoding, a filter too long', async () => {
+    const twice = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent('userName eq "a"')}&filter=x`).set(AUTH);
+    expect(twice.status).toBe(400);
+    const long = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${'a'.repeat(9000)}"`)}`).set(AUTH);
+    expect(long.status).toBe(400);
+    expect(long.body.scimType).toBe('invalidFilter');
+    // Letters that only Unicode case folding equates with those of `userName`: not an attribute name.
+    const folded = await request(app).get(`/scim/v2/Users?filter=${encodeURIComponent('uſerName eq "bob@example.com"')}`).set(AUTH);
+    expect(folded.status).toBe(400);
+    expect(lookups).not.toHaveBeenCalled();
+    expect(userNameLookup('/Users?filter=userName%20eq%20%22%E0%A4%A%22')).toBeUndefined();
+  });
+
+  it('answer 503 before the first snapshot, as every list does', async () => {
+    const res = await request(createApp({ directory: fixedDirectory(undefined), tokens: [TOKEN] })).get(`/scim/v2/Users?filter=${encodeURIComponent('userName eq "bob@example.com"')}`).set(AUTH);
+    expect(res.status).toBe(503);
+    expect(res.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+  });
+});
