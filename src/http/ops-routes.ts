@@ -12,6 +12,7 @@ import { renderStatusPage } from '../ops/status-page';
 import type { SyncHistory } from '../ops/sync-history';
 import { ScimError } from '../scim/errors';
 import { throttleFailedAuth } from './throttle';
+import { setDocumentHeaders } from './security-headers';
 
 export interface OpsOptions {
   directory: Directory;
@@ -109,6 +110,7 @@ export function createOpsRouter(options: OpsOptions): Router {
       version: options.version,
       ...(options.history ? { history: { points: options.history.recent(now()), windowMs: options.history.windowMs } } : {}),
     });
+    setDocumentHeaders(res);
     res.set('Content-Security-Policy', STATUS_CSP(nonce)).set('Cache-Control', 'no-store').type('html').send(html);
   });
 

@@ -2,7 +2,8 @@
  * The security headers of every response. helmet decides them (its defaults, with a content security policy for a
  * JSON-only API), but they are the same on every response, so they are computed once, by running helmet against
  * a recording response at startup, and then set by one middleware: helmet's twelve middlewares per request cost
- * more than the headers themselves (BENCHMARKS.md, "The layers every request passes").
+ * more than the headers themselves (BENCHMARKS.md, "The layers every request passes"). Those that matter only to an
+ * HTML document are left to the one HTML page, the status page (`DOCUMENT_HEADERS`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
@@ -16,8 +17,31 @@ const HELMET_OPTIONS = {
   },
 } as const;
 
-/** The headers helmet sets, in the order it sets them: `[name, value]`. */
-export const SECURITY_HEADERS: readonly (readonly [string, string])[] = recordHelmet();
+/**
+ * Headers of helmet's that a browser acts on only for an HTML document it renders (window isolation, agent clusters,
+ * link prefetching, the retired XSS filter) or only in software no longer made (Internet Explorer 8's downloads,
+ * Flash's and Acrobat's policy files). Every answer but the status page is JSON, where they do nothing; each field
+ * costs a serving request its validation and bytes (BENCHMARKS.md, "The layers every request passes").
+ */
+const DOCUMENT_ONLY: ReadonlySet<string> = new Set([
+  'cross-origin-opener-policy',
+  'origin-agent-cluster',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+]);
+
+const HELMET_HEADERS = recordHelmet();
+
+/**
+ * The headers every answer carries, as helmet sets them and in its order, `[name, value]`: the content security
+ * policy, framing, sniffing, referrer, cross-origin resource and transport policies.
+ */
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = HELMET_HEADERS.filter(([name]) => !DOCUMENT_ONLY.has(name.toLowerCase()));
+
+/** helmet's other headers, which the HTML status page carries as well. */
+export const DOCUMENT_HEADERS: readonly (readonly [string, string])[] = HELMET_HEADERS.filter(([name]) => DOCUMENT_ONLY.has(name.toLowerCase()));
 
 function recordHelmet(): [string, string][] {
   const recorded: [string, string][] = [];
@@ -44,6 +68,11 @@ export const SECURITY_HEADER_FIELDS: readonly string[] = SECURITY_HEADERS.flat()
 /** Sets the security headers on `res`. */
 export function setSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+}
+
+/** Sets the headers an HTML document carries beside every answer's (`DOCUMENT_HEADERS`). */
+export function setDocumentHeaders(res: ServerResponse): void {
+  for (const [name, value] of DOCUMENT_HEADERS) res.setHeader(name, value);
 }
 
 /** The security headers as middleware (helmet would also remove `X-Powered-By`, which the app never sets). */

@@ -183,6 +183,8 @@ describe('operator routes', () => {
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       const csp = res.headers['content-security-policy'] as string;
       expect(csp).toMatch(/^default-src 'none'; style-src 'nonce-[A-Za-z0-9+/=]+'/);
+      // An HTML page: helmet's document headers too, which JSON answers leave out.
+      expect(res.headers).toMatchObject({ 'cross-origin-opener-policy': 'same-origin', 'origin-agent-cluster': '?1', 'x-dns-prefetch-control': 'off' });
       expect(res.text).toContain('Acme &lt;Ltd&gt;');
       expect(res.text).not.toContain('Acme <Ltd>');
       expect(res.text).toContain('Serving, 1 of 1 organisations not current');
