@@ -291,16 +291,17 @@ function withETag(body: Buffer): [Buffer, string] {
 const FIRST_PAGE = { startIndex: 1 } as const;
 
 /**
- * `JSON.stringify` of the query a request with only a `filter` parameter makes (what a list's ETag is computed over),
- * without making the query: the text `queryFromParameters` gives for a placeholder filter, the filter put in its place.
+ * A lookup's answer is the ListResponse of the one resource it finds, or the empty one. So its ETag comes from the
+ * resource's own (a digest of all its content, its URL included), with no digest per request, and it stays the same
+ * across syncs that leave the person unchanged, where a list's changes with every snapshot.
  */
-function queryTextOfFilter(maxResults: number): (filter: string) => string {
-  const placeholder = JSON.stringify('\u0000');
-  const parts = JSON.stringify(queryFromParameters({ filter: '\u0000' }, maxResults)).split(placeholder);
-  if (parts.length !== 2) throw new Error('a query made of a filter alone no longer serialises its filter once');
-  const [head, tail] = parts as [string, string];
-  return (filter) => `${head}${JSON.stringify(filter)}${tail}`;
-}
+const lookupETag = (resourceETag: string): string => `W/"1-${resourceETag.slice(3)}`;
+
+/** The answer of a lookup that finds no one, which is the same in every view and snapshot. */
+const NO_MATCH = (() => {
+  const { body } = listResponse(0, FIRST_PAGE, []);
+  return { body, etag: weakETag(body) };
+})();
 
 function addResourceRoutes(
   router: Router,
@@ -324,18 +325,17 @@ function addResourceRoutes(
   };
 
   /** `GET /Users?filter=userName eq "…"` (`lookups.ts`): the same answer as `list`'s, from the userName index alone. */
-  const lookUp = async (req: Request, res: Response, { filter, userName }: UserNameLookup) => {
+  const lookUp = async (req: Request, res: Response, { userName }: UserNameLookup) => {
     const view = await viewFor(req);
     const set = view.resources(type.id);
     const positions = lookupEq(set, 'userName', userName);
-    // More matches than a page holds is a list, however unlikely for a userName.
-    if (positions === undefined || positions.length > maxResults) return list(req, res, queryFromParameters(req.query, maxResults), true);
-    const etag = weakETag(set.version, view.baseUrl, lookupQueryText(filter));
+    // Several people under one userName (which merging by e-mail rules out) is a list like any other.
+    if (positions === undefined || positions.length > 1 || maxResults < 1) return list(req, res, queryFromParameters(req.query, maxResults), true);
+    const item = positions.length === 1 ? set.item(positions[0]!) : undefined;
+    const etag = item ? lookupETag(item.etag) : NO_MATCH.etag;
     if (notModified(req, res, etag)) return;
-    const { body } = listResponse(positions.length, FIRST_PAGE, positions.map((p) => set.item(p).bytes));
-    sendScim(req, res, 200, body, etag);
+    sendScim(req, res, 200, item ? listResponse(1, FIRST_PAGE, [item.bytes]).body : NO_MATCH.body, etag);
   };
-  const lookupQueryText = queryTextOfFilter(maxResults);
 
   const reads: ResourceReads = {
     list: (req, res) => {
