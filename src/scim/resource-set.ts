@@ -180,7 +180,7 @@ export const pathKey = (path: ResolvedPath): string => `${path.schema.id}:${path
 /** Every resource of the set, in order: for tests and measurements (a query reads only the positions it needs). */
 export const itemsOf = (set: ResourceSet): RenderedResource[] => Array.from({ length: set.size }, (_, position) => set.item(position));
 
-/** Exact-match lookups by id: the positions of a set's resources, whose ids ascend in code-unit order. */
+/** Exact-match lookups by id: the positions of a set's resources. */
 export interface PositionsById {
   get(id: string): number | undefined;
 }
@@ -301,65 +301,59 @@ function buildIndex(size: number, path: ResolvedPath, valuesAt: ResourceSet['val
 }
 
 /**
- * Lookups by id without a map: a set's sources ascend by id in code-unit order (the default order), so a binary
- * search over them finds one. The search runs over each id's first four code units packed into 32 bits (`idKey`),
- * one typed array read in order of position, and compares whole ids only among the few that share those units. A
- * search over the ids themselves reads a string scattered somewhere in the heap at each of its 17 steps at 100,000
- * people, which costs more than the rest of the read before its answer is sent (BENCHMARKS.md, "Lookups by id").
- * The order is checked when the keys are built, on the first lookup; should a rendering ever break it, a map is
- * built instead, so a lookup is never wrong.
+ * Lookups by id without a map of strings: an open-addressing hash table in one typed array, each slot a 32-bit hash of
+ * an id and its position plus one (0 for an empty slot), built on the first lookup. A lookup hashes the id, reads the
+ * one or two slots it probes (usually in the same cache line) and compares the whole id only where the hash is equal,
+ * so it reads the ids themselves once. A binary search, even over keys packed in a typed array, reads a dozen places
+ * scattered over megabytes at 100,000 people, and a `Map` of every id would hold an entry object per resource
+ * (BENCHMARKS.md, "Lookups by id"). Where ids repeat (no rendering makes them, but a lookup is never wrong), the first
+ * position is kept, as a search in id order would find.
  */
 function positionsById(size: number, idAt: (position: number) => string): PositionsById {
-  let lookup: PositionsById | undefined;
-  const search = (keys: Uint32Array): PositionsById => ({
-    get(id) {
-      const key = idKey(id);
-      // The first position not below the id: by key, and by the id itself only where the keys are equal.
-      let low = 0;
-      let high = size;
-      while (low < high) {
-        const mid = (low + high) >>> 1;
-        const at = keys[mid]!;
-        if (at < key || (at === key && idAt(mid) < id)) low = mid + 1;
-        else high = mid;
-      }
-      return low < size && idAt(low) === id ? low : undefined;
-    },
-  });
-  const choose = (): PositionsById => {
-    const keys = new Uint32Array(size);
-    let previous: string | undefined;
+  let slots: Int32Array | undefined;
+  let mask = 0;
+  const build = (): Int32Array => {
+    // At most half full: a probe ends at an empty slot within a slot or two on average.
+    let capacity = 2;
+    while (capacity < size * 2) capacity *= 2;
+    mask = capacity - 1;
+    const table = new Int32Array(capacity * 2);
     for (let position = 0; position < size; position++) {
       const id = idAt(position);
-      if (previous !== undefined && !(previous < id)) {
-        const map = new Map<string, number>();
-        for (let p = 0; p < size; p++) if (!map.has(idAt(p))) map.set(idAt(p), p);
-        return map;
+      const hash = hashOf(id);
+      let slot = hash & mask;
+      for (;;) {
+        const entry = table[slot * 2 + 1]!;
+        if (entry === 0) {
+          table[slot * 2] = hash;
+          table[slot * 2 + 1] = position + 1;
+          break;
+        }
+        if (table[slot * 2] === hash && idAt(entry - 1) === id) break;
+        slot = (slot + 1) & mask;
       }
-      keys[position] = idKey(id);
-      previous = id;
     }
-    return search(keys);
+    return table;
   };
-  return { get: (id) => (lookup ??= choose()).get(id) };
+  return {
+    get(id) {
+      const table = (slots ??= build());
+      const hash = hashOf(id);
+      for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+        const entry = table[slot * 2 + 1]!;
+        if (entry === 0) return undefined;
+        if (table[slot * 2] === hash && idAt(entry - 1) === id) return entry - 1;
+      }
+    },
+  };
 }
 
 /**
- * An id's first four code units as one unsigned 32-bit number, a byte each (a missing unit counts as 0). A unit of
- * 255 or more counts as 255 and ends the key, so the key is never out of order: an id that sorts before another in
- * code-unit order never gets a larger key.
+ * FNV-1a over an id's code units, its bits then mixed so the low ones the table indexes by depend on every unit; a
+ * signed 32-bit integer, as an `Int32Array` holds it.
  */
-function idKey(id: string): number {
-  let key = 0;
-  let i = 0;
-  for (; i < 4 && i < id.length; i++) {
-    const unit = Math.min(id.charCodeAt(i), 255);
-    key = key * 256 + unit;
-    if (unit === 255) {
-      i++;
-      break;
-    }
-  }
-  for (; i < 4; i++) key *= 256;
-  return key;
+function hashOf(id: string): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return Math.imul(hash ^ (hash >>> 16), 0x45d9f3b) ^ (hash >>> 13);
 }

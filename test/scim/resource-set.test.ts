@@ -1,6 +1,6 @@
 /**
- * A resource set answers lookups by id by binary search over its sources, which every rendering gives in id order;
- * a set whose order is broken falls back to a map, so a lookup is never wrong.
+ * A resource set answers lookups by id from a hash table of its ids, whatever their order: every id finds its
+ * position, and nothing else finds one.
  */
 import type { Rendering } from '../../src/scim/mapping';
 import { buildSet, itemsOf } from '../../src/scim/resource-set';
@@ -45,6 +45,16 @@ describe('lookups by id', () => {
     for (const missing of ['c', '\u0101', 'a\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff', '\uffff\uffff\uffff\uffff\uffff\uffff\uffff']) {
       expect(set.positionById.get(missing)).toBeUndefined();
     }
+  });
+
+  it('finds the first of repeated ids, and every id of a set large enough for many collisions in the table', () => {
+    const repeated = buildSet(ROLE_TYPE, rendering(['a', 'b', 'a', 'c', 'b']), 'v1');
+    expect(['a', 'b', 'c'].map((id) => repeated.positionById.get(id))).toEqual([0, 1, 3]);
+    // 20,000 ids that differ in one or two units: lookups must walk the probes past other ids with nearby slots.
+    const ids = Array.from({ length: 20_000 }, (_, i) => `${String.fromCharCode(97 + (i % 26))}-${i.toString(36)}`);
+    const set = buildSet(ROLE_TYPE, rendering(ids), 'v1');
+    ids.forEach((id, position) => expect(set.positionById.get(id)).toBe(position));
+    for (let i = 20_000; i < 21_000; i++) expect(set.positionById.get(`a-${i.toString(36)}`)).toBeUndefined();
   });
 
   it('offers a resource to the render cache once per read, whatever the read asks of it', () => {
