@@ -329,7 +329,7 @@ function addResourceRoutes(
     const view = await viewFor(req);
     const set = view.resources(type.id);
     const positions = lookupEq(set, 'userName', userName);
-    // Several people under one userName (which merging by e-mail rules out) is a list like any other.
+    // Several people under one userName (which merging by e-mail rules out), or pages of none, make a list like any other.
     if (positions === undefined || positions.length > 1 || maxResults < 1) return list(req, res, queryFromParameters(req.query, maxResults), true);
     const item = positions.length === 1 ? set.item(positions[0]!) : undefined;
     const etag = item ? lookupETag(item.etag) : NO_MATCH.etag;
