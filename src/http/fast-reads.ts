@@ -8,11 +8,13 @@
  * It runs the same parts as the routes it stands for: the same failed-auth throttle and bearer check (one instance,
  * so both paths count failures in the same buckets), the same read handlers (`ScimApi.reads`), and errors go to the
  * app's one error handler. What it adds is only a match on the request line; anything it does not recognise exactly
- * (another method, case or trailing slash, a tenant's view, `.search`, a path Express would refuse to decode) passes
- * on to Express untouched, which answers it as before.
+ * (another method, case or trailing slash, a tenant's view, `.search`, a path Express would refuse to decode or would
+ * read with Node's legacy URL parser, as it does one with a `#`) passes on to Express untouched, which answers it as
+ * before.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RequestStarter } from './request-log';
+import { expressReparses } from './lookups';
 import { deferHead } from './respond';
 import type { ResourceReads } from './scim-router';
 
@@ -47,7 +49,7 @@ export function hotReads(basePath: string, auth: RequestHandler, reads: Readonly
   const match = (req: Request): HotRead | undefined => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
     const url = req.url;
-    if (!url.startsWith(prefix)) return undefined;
+    if (!url.startsWith(prefix) || expressReparses(url)) return undefined;
     const question = url.indexOf('?');
     const path = url.slice(prefix.length, question < 0 ? url.length : question);
     const slash = path.indexOf('/');

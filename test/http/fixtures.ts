@@ -1,6 +1,9 @@
 /**
  * Hand-written directory data for the SCIM tests, and a tiny in-memory `Directory` around it.
  */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type express from 'express';
 import { createApp, type AppOptions } from '../../src/http/app';
 import type { Directory, DirectorySnapshot, Organisation, TenantData, XeroUserRecord } from '../../src/directory/model';
@@ -75,6 +78,29 @@ export function fixedDirectory(snapshot: DirectorySnapshot | undefined): Directo
       current = next;
     },
   };
+}
+
+/**
+ * A GET sent with its path exactly as written, over a real listening server: supertest's client would cut a `#` and
+ * what follows from the URL, where Node's server hands it to the app.
+ */
+export async function rawGet(app: express.Express, path: string, headers: Record<string, string> = AUTH): Promise<{ status: number; text: string }> {
+  const server = app.listen(0, '127.0.0.1');
+  try {
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    return await new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        })
+        .on('error', reject);
+    });
+  } finally {
+    server.close();
+  }
 }
 
 export function appFor(snapshot: DirectorySnapshot | undefined = snapshotOf(), options: Partial<AppOptions> = {}): express.Express {

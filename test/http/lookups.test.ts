@@ -1,7 +1,8 @@
 /**
- * `GET /Users?filter=userName eq "…"` is answered from the userName index (src/http/lookups.ts) exactly as the general
- * list answers it, same status and body, for every spelling a client may send, with an ETag that changes when the
- * answer does and only then; every request that is not exactly such a lookup goes the general way.
+ * `GET /Users?filter=userName eq "…"` (alone, or with the first page's `startIndex` and a `count`) is answered from the
+ * userName index (src/http/lookups.ts) exactly as the general list answers it, same status and body, for every
+ * spelling a client may send, with an ETag that changes when the answer does and only then; every request that is not
+ * exactly such a lookup goes the general way.
  */
 import fc from 'fast-check';
 import request from 'supertest';
@@ -9,7 +10,7 @@ import type { TenantData, XeroUserRecord } from '../../src/directory/model';
 import { userNameLookup } from '../../src/http/lookups';
 import * as plan from '../../src/scim/query/plan';
 import { createApp } from '../../src/http/app';
-import { ACME, AUTH, PUBLIC_URL, TENANTS, TOKEN, appFor, fixedDirectory, snapshotOf } from './fixtures';
+import { ACME, AUTH, PUBLIC_URL, TENANTS, TOKEN, appFor, fixedDirectory, rawGet, snapshotOf } from './fixtures';
 
 /** The fixtures' people, and some whose userNames need encoding: `+`, `=`, `&`, `%`, a space, letters outside ASCII. */
 const ODD_NAMES = ['zoë+tag@example.com', 'a=b@example.com', 'x&y@example.com', '100%@example.com', 'İlker.Şahin@example.com', '名前@例え.jp'];
@@ -48,6 +49,12 @@ const encodings = fc.constantFrom(
   (v: string) => v.replace(/[%&+#"]|[^\0-\x7f]/gu, (c) => encodeURIComponent(c)).replaceAll(' ', '%20'),
 );
 
+/** What may come with the filter: the first page's index and a page size, or something that makes it a list. */
+const companions = fc.array(
+  fc.constantFrom('startIndex=1', 'startindex=1', 'count=100', 'COUNT=1', 'count=0', 'startIndex=2', 'count=%31', 'count=+1', 'sortBy=userName', 'filter=x', 'count'),
+  { maxLength: 2 },
+);
+
 const filters = fc
   .record({
     attribute: anyCase('userName'),
@@ -67,8 +74,9 @@ describe('userName lookups', () => {
 
   it('answer exactly as the general list does, for any spelling and encoding', async () => {
     await fc.assert(
-      fc.asyncProperty(filters, encodings, anyCase('filter'), async (filter, encode, parameter) => {
-        const path = `/scim/v2/Users?${parameter}=${encode(filter)}`;
+      fc.asyncProperty(filters, encodings, anyCase('filter'), companions, fc.boolean(), async (filter, encode, parameter, more, filterFirst) => {
+        const filterPart = `${parameter}=${encode(filter)}`;
+        const path = `/scim/v2/Users?${(filterFirst ? [filterPart, ...more] : [...more, filterPart]).join('&')}`;
         lookups.mockClear();
         const direct = await request(app).get(path).set(AUTH);
         const direction = lookups.mock.calls.length;
@@ -77,10 +85,12 @@ describe('userName lookups', () => {
         expect(lookups.mock.calls.length).toBe(direction);
         expect({ status: direct.status, body: direct.text }).toEqual({ status: general.status, body: general.text });
         if (direct.status === 200) expect(direct.headers.etag).toMatch(/^W\/"[^"]+"$/);
-        // Taken exactly when the filter is a bare lookup with a plain string.
+        // Taken exactly when the filter is a plain lookup, with at most the first page's index and a page size.
         const [words, string] = [filter.slice(0, 12), filter.slice(12)];
         const plain = /^[\0-\x7f]*$/.test(words) && words.toLowerCase() === 'username eq ' && /^"[^"\\\p{Cc}]*"$/u.test(string);
-        expect(direction).toBe(plain ? 1 : 0);
+        const names = more.map((m) => m.split('=')[0]!.toLowerCase());
+        const firstPage = more.every((m) => ['startindex=1', 'count=100', 'count=1'].includes(m.toLowerCase())) && new Set(names).size === names.length;
+        expect(direction).toBe(plain && firstPage ? 1 : 0);
       }),
       { numRuns: 300 },
     );
@@ -141,12 +151,15 @@ describe('userName lookups', () => {
     expect(gone.headers.etag).toBe(nobody.headers.etag);
   });
 
-  it('look up in a tenant view only its organisation’s people', async () => {
+  it('look up in a tenant view only its organisation’s people, as the general list does', async () => {
     const filter = encodeURIComponent('userName eq "bob@example.com"');
     const inAcme = await request(app).get(`/scim/v2/tenants/${ACME}/Users?filter=${filter}`).set(AUTH);
     const inBeta = await request(app).get(`/scim/v2/tenants/${TENANTS[1]!.organisation.id}/Users?filter=${filter}`).set(AUTH);
+    expect(lookups).toHaveBeenCalledTimes(2);
     expect([inAcme.body.totalResults, inBeta.body.totalResults]).toEqual([1, 0]);
     expect(inAcme.body.Resources[0].meta.location).toContain(`/tenants/${ACME}/Users/`);
+    const general = await request(app).get(`/scim/v2/tenants/${ACME}/Users?filter=${filter}&unknown=1`).set(AUTH);
+    expect(inAcme.text).toBe(general.text);
   });
 
   it('leave to the general path what it refuses: a filter given twice, bad encoding, a filter too long', async () => {
@@ -160,6 +173,16 @@ describe('userName lookups', () => {
     expect(folded.status).toBe(400);
     expect(lookups).not.toHaveBeenCalled();
     expect(userNameLookup('/Users?filter=userName%20eq%20%22%E0%A4%A%22')).toBeUndefined();
+  });
+
+  it('leave to Express a URL it reads with the legacy parser, which cuts it at a `#`', async () => {
+    // Express reads `userName eq "a` (an unclosed string) and the whole list, not lookups of `a#b` and of Bob.
+    const cut = await rawGet(app, '/scim/v2/Users?filter=userName%20eq%20%22a#b%22');
+    expect([cut.status, JSON.parse(cut.text).scimType]).toEqual([400, 'invalidFilter']);
+    const list = await rawGet(app, `/scim/v2/Users#?filter=${encodeURIComponent('userName eq "bob@example.com"')}`);
+    expect(list.status).toBe(200);
+    expect(JSON.parse(list.text).totalResults).toBe(4 + ODD_NAMES.length);
+    expect(lookups).not.toHaveBeenCalled();
   });
 
   it('answer 503 before the first snapshot, as every list does', async () => {

@@ -47,7 +47,8 @@ describe('lookups by id', () => {
     }
   });
 
-  it('finds the first of repeated ids, and every id of a set large enough for many collisions in the table', () => {
+  it('finds nothing in an empty set, the first of repeated ids, and every id of a set large enough for many collisions in the table', () => {
+    expect(buildSet(ROLE_TYPE, rendering([]), 'v1').positionById.get('a')).toBeUndefined();
     const repeated = buildSet(ROLE_TYPE, rendering(['a', 'b', 'a', 'c', 'b']), 'v1');
     expect(['a', 'b', 'c'].map((id) => repeated.positionById.get(id))).toEqual([0, 1, 3]);
     // 20,000 ids that differ in one or two units: lookups must walk the probes past other ids with nearby slots.
