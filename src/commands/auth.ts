@@ -17,6 +17,7 @@ import type { RedisConnection } from '../redis/connection';
 import { RedisTokenStore } from '../redis/token-store';
 import { FileTokenStore, fingerprint } from '../xero/tokens';
 import { connectRedisFor } from './redis';
+import { setDocumentHeaders, setSecurityHeaders } from '../http/security-headers';
 
 export interface AuthOptions {
   /** Print the refresh token instead of (as well as) storing it, for a Kubernetes Secret. */
@@ -82,14 +83,19 @@ async function consent(config: Config, options: AuthOptions, identity: IdentityC
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not the consent callback.\n');
       return;
     }
-    const page = (status: number, title: string, body: string) =>
+    const page = (status: number, title: string, body: string) => {
+      // An HTML page in the browser that gave consent: the server's security headers, a document's too, and a policy
+      // that lets the page load nothing at all.
+      setSecurityHeaders(res);
+      setDocumentHeaders(res);
       res
         .writeHead(status, {
           'content-type': 'text/html; charset=utf-8',
-          'content-security-policy': "default-src 'none'",
+          'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
           'cache-control': 'no-store',
         })
         .end(`<!doctype html><html lang="en"><meta charset="utf-8"><title>${escapeHtml(title)}</title><h1>${escapeHtml(title)}</h1>${body}</html>`);
+    };
     // RFC 6749 §10.12: a callback whose state is not ours is somebody else's request; ignore it.
     if (url.searchParams.get('state') !== state) {
       page(400, 'Unexpected callback', '<p>The state does not match this consent. Start again with <code>xero-scim auth</code>.</p>');

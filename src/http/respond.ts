@@ -61,8 +61,9 @@ export function sendScim(req: Request, res: Response, status: number, body: stri
   // Written directly: Express's `send` would re-parse the content type and re-check freshness, both decided here.
   // Node leaves the body out of an answer to HEAD by itself.
   // The head as one list of fields. When nothing was set before (a hot read, whose security headers and id are
-  // deferred to here), Node builds it without a header map: a setHeader call per field, each validating, lower-casing
-  // and storing it, cost a tenth of a lookup's time. Otherwise Node adds these to the fields already set.
+  // deferred to here), Node builds it without a header map, where a setHeader call per field would validate,
+  // lower-case and store each (BENCHMARKS.md, "The hot reads' fast path"). Otherwise Node adds these to the fields
+  // already set.
   const requestId = locals(res)[DEFERRED_HEAD];
   locals(res)[DEFERRED_HEAD] = undefined;
   const fields = requestId === undefined ? [] : [...SECURITY_HEADER_FIELDS, 'X-Request-Id', requestId];

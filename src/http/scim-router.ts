@@ -293,7 +293,7 @@ const FIRST_PAGE = { startIndex: 1 } as const;
 /**
  * A lookup's answer is the ListResponse of the one resource it finds, or the empty one. So its ETag comes from the
  * resource's own (a digest of all its content, its URL included), with no digest per request, and it stays the same
- * across syncs that leave the person unchanged, where a list's changes with every snapshot.
+ * while the person is unchanged, where a list's changes with any change in the directory.
  */
 const lookupETag = (resourceETag: string): string => `W/"1-${resourceETag.slice(3)}`;
 

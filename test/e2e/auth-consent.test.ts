@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/log';
 import { DEFAULT_CLIENTS, createSandbox } from '../../src/sandbox';
 import { ensureBuilt } from '../reliability/support';
+import { DOCUMENT_HEADERS, SECURITY_HEADERS } from '../../src/http/security-headers';
 import { artifactPath, chromiumAvailable, launchChromium } from '../support/browser';
 import { freePort } from '../support/free-port';
 
@@ -187,6 +188,11 @@ describeWithBrowser('xero-scim auth: the consent flow in a browser', () => {
       const forged = await fetch(`${redirectUri}?code=stolen&state=forged`);
       expect(forged.status).toBe(400);
       expect(await forged.text()).toContain('The state does not match this consent');
+      // An HTML page: it loads and frames nothing, and carries the security headers a document needs.
+      expect(forged.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      for (const [name, value] of [...SECURITY_HEADERS, ...DOCUMENT_HEADERS].filter(([n]) => n !== 'Content-Security-Policy')) {
+        expect(forged.headers.get(name)).toBe(value);
+      }
       await expect(auth).rejects.toThrow(/no consent within 2 s/);
     } finally {
       await auth.catch(() => undefined);

@@ -184,7 +184,14 @@ describe('operator routes', () => {
       const csp = res.headers['content-security-policy'] as string;
       expect(csp).toMatch(/^default-src 'none'; style-src 'nonce-[A-Za-z0-9+/=]+'/);
       // An HTML page: helmet's document headers too, which JSON answers leave out.
-      expect(res.headers).toMatchObject({ 'cross-origin-opener-policy': 'same-origin', 'origin-agent-cluster': '?1', 'x-dns-prefetch-control': 'off' });
+      expect(res.headers).toMatchObject({
+        'cross-origin-opener-policy': 'same-origin',
+        'origin-agent-cluster': '?1',
+        'x-dns-prefetch-control': 'off',
+        'x-download-options': 'noopen',
+        'x-permitted-cross-domain-policies': 'none',
+        'x-xss-protection': '0',
+      });
       expect(res.text).toContain('Acme &lt;Ltd&gt;');
       expect(res.text).not.toContain('Acme <Ltd>');
       expect(res.text).toContain('Serving, 1 of 1 organisations not current');
