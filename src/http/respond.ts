@@ -5,7 +5,7 @@
 import { hash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { SECURITY_HEADER_FIELDS, setSecurityHeaders } from './security-headers';
-import { endThisTurn } from './turn-writes';
+import { type Body, endThisTurn } from './turn-writes';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
@@ -56,7 +56,7 @@ export function setDeferredHead(res: Response): void {
  * SCIM answers hold personal data: caches may keep them only privately, and must revalidate. The head is written
  * now; the body leaves with the turn's other answers (`turn-writes.ts`).
  */
-export function sendScim(req: Request, res: Response, status: number, body: string | Buffer, etag?: string): void {
+export function sendScim(req: Request, res: Response, status: number, body: Body, etag?: string): void {
   if (etag !== undefined && notModified(req, res, etag)) return;
   // Written directly: Express's `send` would re-parse the content type and re-check freshness, both decided here.
   // Node leaves the body out of an answer to HEAD by itself.
@@ -69,9 +69,17 @@ export function sendScim(req: Request, res: Response, status: number, body: stri
   const fields = requestId === undefined ? [] : [...SECURITY_HEADER_FIELDS, 'X-Request-Id', requestId];
   fields.push('Cache-Control', 'private, no-cache');
   if (etag !== undefined) fields.push('ETag', etag);
-  fields.push('Content-Type', SCIM_CONTENT_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+  fields.push('Content-Type', SCIM_CONTENT_TYPE, 'Content-Length', String(byteLength(body)));
   res.writeHead(status, fields);
   endThisTurn(res, body);
+}
+
+function byteLength(body: Body): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (!Array.isArray(body)) return (body as Buffer).length;
+  let length = 0;
+  for (const chunk of body as readonly Buffer[]) length += chunk.length;
+  return length;
 }
 
 /** Answers 304 (with the ETag) when a GET/HEAD's If-None-Match matches; returns whether it did. */

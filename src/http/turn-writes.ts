@@ -18,14 +18,17 @@ import type { ServerResponse } from 'node:http';
 // Node's own timer, not the global one, which a test's fake timers replace: answers must leave whatever the clock.
 import { setImmediate } from 'node:timers';
 
+/** An answer's body: one string or Buffer, or the Buffers it is made of, in order (a list page's, see `search.ts`). */
+export type Body = string | Buffer | readonly Buffer[];
+
 /** Responses and their bodies, in the order they were queued: `[res, body, res, body, …]`. */
-let queued: (ServerResponse | string | Buffer)[] = [];
+let queued: (ServerResponse | Body)[] = [];
 
 /**
  * Ends `res` with `body` once the current poll phase is over (in the check phase, `setImmediate`), with every other
  * answer queued in the same turn. The head must already be written (`writeHead`).
  */
-export function endThisTurn(res: ServerResponse, body: string | Buffer): void {
+export function endThisTurn(res: ServerResponse, body: Body): void {
   if (queued.length === 0) setImmediate(writeQueued);
   queued.push(res, body);
 }
@@ -36,11 +39,24 @@ function writeQueued(): void {
   for (let i = 0; i < due.length; i += 2) {
     const res = due[i] as ServerResponse;
     try {
-      res.end(due[i + 1] as string | Buffer);
+      end(res, due[i + 1] as Body);
     } catch (error) {
       // One answer that cannot be written (a body that disagrees with its Content-Length, say) must not keep the
       // others waiting: its connection is closed, which the client sees as a failed request, not a hang.
       res.destroy(error instanceof Error ? error : new Error(String(error)));
     }
   }
+}
+
+/** Ends `res` with `body`. A body in parts is written corked, so it leaves in one write when `end` uncorks. */
+function end(res: ServerResponse, body: Body): void {
+  if (!Array.isArray(body)) {
+    res.end(body);
+    return;
+  }
+  const chunks = body as readonly Buffer[];
+  res.cork();
+  const last = chunks.length - 1;
+  for (let i = 0; i < last; i++) res.write(chunks[i]);
+  res.end(chunks[last]);
 }

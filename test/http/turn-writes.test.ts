@@ -67,14 +67,29 @@ describe('answers written together', () => {
     for (const a of answers) expect(a.body).toBe(`answer ${a.status! - 200}`);
   });
 
-  it('closes the connection of an answer that cannot be written and still writes the others', async () => {
+  it('writes a body given in parts whole and in order, after its head', async () => {
+    const parts = ['{"a":', '[1,2,3]', ',"b":"é"}'].map((text) => Buffer.from(text));
+    const length = parts.reduce((sum, part) => sum + part.length, 0);
+    const started = await serverAnswering(1, ([res]) => {
+      res!.writeHead(200, ['Content-Type', 'application/json', 'Content-Length', String(length)]);
+      endThisTurn(res!, parts);
+    });
+    server = started.server;
+    const answer = await get(started.port, '/');
+    expect(answer).toEqual({ status: 200, body: '{"a":[1,2,3],"b":"é"}' });
+  });
+
+  it.each([
+    ['one Buffer', Buffer.from('more than three bytes')],
+    ['parts', [Buffer.from('ab'), Buffer.from('cd')]],
+  ])('closes the connection of an answer that cannot be written (%s) and still writes the others', async (_kind, body) => {
     const started = await serverAnswering(2, (responses) => {
       const [broken, fine] = responses as [http.ServerResponse, http.ServerResponse];
       // A body longer than the Content-Length it promised: Node refuses to write it.
       broken.strictContentLength = true;
       broken.setHeader('Content-Length', 3);
       broken.writeHead(200);
-      endThisTurn(broken, 'more than three bytes');
+      endThisTurn(broken, body);
       fine.setHeader('Content-Length', 2);
       fine.writeHead(200);
       endThisTurn(fine, 'ok');

@@ -8,15 +8,15 @@
  *
  * The cache spans snapshots, so it belongs to the app that serves them (one per SCIM router), not to a resource set.
  */
-import type { ListResult } from './search';
+import type { JoinedList } from './search';
 
 export const COMPLETE_LIST_CACHE = { minBytes: 64 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
 
 export class CompleteLists {
-  readonly #entries = new Map<string, ListResult>();
+  readonly #entries = new Map<string, JoinedList>();
   #bytes = 0;
 
-  get(key: string): ListResult | undefined {
+  get(key: string): JoinedList | undefined {
     const entry = this.#entries.get(key);
     if (entry) {
       this.#entries.delete(key);
@@ -25,10 +25,15 @@ export class CompleteLists {
     return entry;
   }
 
+  /** Whether an answer of `size` bytes is one to keep: large enough to be worth it, small enough for the budget. */
+  keeps(size: number): boolean {
+    return size >= COMPLETE_LIST_CACHE.minBytes && size <= COMPLETE_LIST_CACHE.maxBytes / 4;
+  }
+
   /** Keeps `result` if it is large enough to be worth it, evicting the least recently used to stay in budget. */
-  offer(key: string, result: ListResult): void {
+  offer(key: string, result: JoinedList): void {
     const size = result.body.length;
-    if (size < COMPLETE_LIST_CACHE.minBytes || size > COMPLETE_LIST_CACHE.maxBytes / 4) return;
+    if (!this.keeps(size)) return;
     for (const [oldest, entry] of this.#entries) {
       if (this.#bytes + size <= COMPLETE_LIST_CACHE.maxBytes) break;
       this.#entries.delete(oldest);

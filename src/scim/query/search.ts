@@ -65,9 +65,23 @@ function allPositions(set: ResourceSet): readonly number[] {
 export interface ListResult {
   readonly totalResults: number;
   readonly itemsPerPage: number;
-  /** The serialised ListResponse (RFC 7644 §3.4.2), UTF-8. */
+  /**
+   * The serialised ListResponse (RFC 7644 §3.4.2), UTF-8: one Buffer, or the Buffers it is made of, in order. A page
+   * is sent as its parts (the socket takes them in one write), not joined into a copy of a hundred resources whose
+   * garbage, outside the heap, drives the collector; only a list the complete-lists cache keeps is joined.
+   */
+  readonly body: ListBody;
+}
+
+export type ListBody = Buffer | readonly Buffer[];
+
+/** A ListResponse joined into one Buffer. */
+export interface JoinedList extends ListResult {
   readonly body: Buffer;
 }
+
+/** `body` as one Buffer. */
+export const joinedBody = (body: ListBody): Buffer => (Buffer.isBuffer(body) ? body : Buffer.concat(body as readonly Buffer[]));
 
 /** The ListResponse members that say where a page is: RFC 7644 §3.4.2 `startIndex`, or RFC 9865 cursors. */
 export type PageMembers = { readonly startIndex: number } | { readonly nextCursor?: string; readonly previousCursor?: string };
@@ -104,8 +118,13 @@ export function listResources(
   if (query.sortBy !== undefined) positions = sortPositions(set, positions, resolveSortPath(set.type.schema, query.sortBy), query.sortOrder);
   const write = resourceWriter(set, query);
   const slice = positions.slice(page.offset, page.offset + query.count);
-  const result = listResponse(positions.length, page.members(positions.length), slice.map((p) => write(set.item(p))));
-  if (page.offset === 0 && result.itemsPerPage === result.totalResults) completeLists?.offer(key, result);
+  const parts = listParts(positions.length, page.members(positions.length), slice.map((p) => write(set.item(p))));
+  const result = { totalResults: positions.length, itemsPerPage: slice.length, body: parts };
+  if (completeLists && page.offset === 0 && slice.length === positions.length && completeLists.keeps(byteLength(parts))) {
+    const joined = { ...result, body: Buffer.concat(parts) };
+    completeLists.offer(key, joined);
+    return joined;
+  }
   return result;
 }
 
@@ -167,7 +186,12 @@ const LIST_END = Buffer.from(']}');
  * `startIndex`. Resources are serialised UTF-8 (strings are encoded); the body is joined once, with no intermediate
  * string.
  */
-export function listResponse(totalResults: number, page: PageMembers, resources: readonly (Buffer | string)[]): ListResult {
+export function listResponse(totalResults: number, page: PageMembers, resources: readonly (Buffer | string)[]): JoinedList {
+  return { totalResults, itemsPerPage: resources.length, body: Buffer.concat(listParts(totalResults, page, resources)) };
+}
+
+/** The same ListResponse as the Buffers it is made of. */
+function listParts(totalResults: number, page: PageMembers, resources: readonly (Buffer | string)[]): Buffer[] {
   const where = 'startIndex' in page ? `"startIndex":${page.startIndex},` : cursorMembers(page);
   const head = `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},${where}"Resources":[`;
   const parts: Buffer[] = [Buffer.from(head)];
@@ -176,7 +200,13 @@ export function listResponse(totalResults: number, page: PageMembers, resources:
     parts.push(typeof resource === 'string' ? Buffer.from(resource, 'utf8') : resource);
   });
   parts.push(LIST_END);
-  return { totalResults, itemsPerPage: resources.length, body: Buffer.concat(parts) };
+  return parts;
+}
+
+function byteLength(parts: readonly Buffer[]): number {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  return length;
 }
 
 function cursorMembers(page: { readonly nextCursor?: string; readonly previousCursor?: string }): string {
