@@ -16,13 +16,6 @@
  */
 import { MAX_FILTER_LENGTH } from '../scim/filter';
 
-export interface UserNameLookup {
-  /** The filter as the general path reads it from the query. */
-  readonly filter: string;
-  /** The userName it looks up, as written (the index folds its case). */
-  readonly userName: string;
-}
-
 /** Letters spelt out in both cases: with the `i` flag, Unicode's case folding would also take `ſ` for `s`. */
 const LOOKUP = /^[Uu][Ss][Ee][Rr][Nn][Aa][Mm][Ee] [Ee][Qq] "([^"\\\p{Cc}]*)"$/u;
 
@@ -37,8 +30,11 @@ export const expressReparses = (url: string): boolean => REPARSED.test(url);
 
 const COUNT = /^[1-9][0-9]{0,8}$/;
 
-/** The lookup a request URL (path and query) asks for, or undefined when it is anything else. */
-export function userNameLookup(url: string): UserNameLookup | undefined {
+/**
+ * The userName a request URL (path and query) looks up, as written (the index folds its case), or undefined when the
+ * URL asks for anything else.
+ */
+export function userNameLookup(url: string): string | undefined {
   const question = url.indexOf('?');
   // `filter=` and the shortest lookup, `userName eq ""`.
   if (question < 0 || url.length - question < 22 || expressReparses(url)) return undefined;
@@ -59,8 +55,7 @@ export function userNameLookup(url: string): UserNameLookup | undefined {
     else return undefined;
   }
   if (filter === undefined || filter.length > MAX_FILTER_LENGTH) return undefined;
-  const match = LOOKUP.exec(filter);
-  return match ? { filter, userName: match[1]! } : undefined;
+  return LOOKUP.exec(filter)?.[1];
 }
 
 /** A query value as the query string parser decodes it (`+` is a space, then percent-decoding), if it is valid UTF-8. */

@@ -28,7 +28,7 @@ import type { Logger } from '../log';
 import { lookupEq } from '../scim/query/plan';
 import { CrawlPins, type SharedCrawlPins } from './crawl-pins';
 import { ListPages } from './list-pages';
-import { userNameLookup, type UserNameLookup } from './lookups';
+import { userNameLookup } from './lookups';
 import { notModified, sendScim, sendScimJson, weakETag } from './respond';
 
 export interface ScimRouterOptions {
@@ -325,7 +325,7 @@ function addResourceRoutes(
   };
 
   /** `GET /Users?filter=userName eq "…"` (`lookups.ts`): the same answer as `list`'s, from the userName index alone. */
-  const lookUp = async (req: Request, res: Response, { userName }: UserNameLookup) => {
+  const lookUp = async (req: Request, res: Response, userName: string) => {
     const view = await viewFor(req);
     const set = view.resources(type.id);
     const positions = lookupEq(set, 'userName', userName);
@@ -339,8 +339,8 @@ function addResourceRoutes(
 
   const reads: ResourceReads = {
     list: (req, res) => {
-      const lookup = type.id === 'User' ? userNameLookup(req.url) : undefined;
-      return lookup ? lookUp(req, res, lookup) : list(req, res, queryFromParameters(req.query, maxResults), true);
+      const userName = type.id === 'User' ? userNameLookup(req.url) : undefined;
+      return userName === undefined ? list(req, res, queryFromParameters(req.query, maxResults), true) : lookUp(req, res, userName);
     },
     byId: async (req, res) => {
       const query = queryFromParameters(req.query, maxResults);
