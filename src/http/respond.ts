@@ -5,6 +5,7 @@
 import { hash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { SECURITY_HEADER_FIELDS, setSecurityHeaders } from './security-headers';
+import { bodyLength } from '../scim/query/search';
 import { type Body, endThisTurn } from './turn-writes';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -69,17 +70,9 @@ export function sendScim(req: Request, res: Response, status: number, body: Body
   const fields = requestId === undefined ? [] : [...SECURITY_HEADER_FIELDS, 'X-Request-Id', requestId];
   fields.push('Cache-Control', 'private, no-cache');
   if (etag !== undefined) fields.push('ETag', etag);
-  fields.push('Content-Type', SCIM_CONTENT_TYPE, 'Content-Length', String(byteLength(body)));
+  fields.push('Content-Type', SCIM_CONTENT_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : bodyLength(body)));
   res.writeHead(status, fields);
   endThisTurn(res, body);
-}
-
-function byteLength(body: Body): number {
-  if (typeof body === 'string') return Buffer.byteLength(body);
-  if (!Array.isArray(body)) return (body as Buffer).length;
-  let length = 0;
-  for (const chunk of body as readonly Buffer[]) length += chunk.length;
-  return length;
 }
 
 /** Answers 304 (with the ETag) when a GET/HEAD's If-None-Match matches; returns whether it did. */

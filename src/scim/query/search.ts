@@ -83,6 +83,14 @@ export interface JoinedList extends ListResult {
 /** `body` as one Buffer. */
 export const joinedBody = (body: ListBody): Buffer => (Buffer.isBuffer(body) ? body : Buffer.concat(body as readonly Buffer[]));
 
+/** The bytes `body` holds, its parts together. */
+export function bodyLength(body: ListBody): number {
+  if (Buffer.isBuffer(body)) return body.length;
+  let length = 0;
+  for (const part of body as readonly Buffer[]) length += part.length;
+  return length;
+}
+
 /** The ListResponse members that say where a page is: RFC 7644 §3.4.2 `startIndex`, or RFC 9865 cursors. */
 export type PageMembers = { readonly startIndex: number } | { readonly nextCursor?: string; readonly previousCursor?: string };
 
@@ -120,7 +128,7 @@ export function listResources(
   const slice = positions.slice(page.offset, page.offset + query.count);
   const parts = listParts(positions.length, page.members(positions.length), slice.map((p) => write(set.item(p))));
   const result = { totalResults: positions.length, itemsPerPage: slice.length, body: parts };
-  if (completeLists && page.offset === 0 && slice.length === positions.length && completeLists.keeps(byteLength(parts))) {
+  if (completeLists && page.offset === 0 && slice.length === positions.length && completeLists.keeps(bodyLength(parts))) {
     const joined = { ...result, body: Buffer.concat(parts) };
     completeLists.offer(key, joined);
     return joined;
@@ -201,12 +209,6 @@ function listParts(totalResults: number, page: PageMembers, resources: readonly 
   });
   parts.push(LIST_END);
   return parts;
-}
-
-function byteLength(parts: readonly Buffer[]): number {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  return length;
 }
 
 function cursorMembers(page: { readonly nextCursor?: string; readonly previousCursor?: string }): string {
