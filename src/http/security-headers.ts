@@ -3,7 +3,7 @@
  * JSON-only API), but they are the same on every response, so they are computed once, by running helmet against
  * a recording response at startup, and then set by one middleware: helmet's twelve middlewares per request cost
  * more than the headers themselves (BENCHMARKS.md, "The layers every request passes"). Those that matter only to an
- * HTML document are left to the one HTML page, the status page (`DOCUMENT_HEADERS`).
+ * HTML document go with the HTML pages alone (`DOCUMENT_HEADERS`: the status page, `xero-scim auth`'s consent page).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
@@ -20,7 +20,7 @@ const HELMET_OPTIONS = {
 /**
  * Headers of helmet's that a browser acts on only for an HTML document it renders (window isolation, agent clusters,
  * link prefetching, the retired XSS filter) or only in software no longer made (Internet Explorer 8's downloads,
- * Flash's and Acrobat's policy files). Every answer but the status page is JSON, where they do nothing; each field
+ * Flash's and Acrobat's policy files). Every answer but the HTML pages is JSON, where they do nothing; each field
  * costs a serving request its validation and bytes (BENCHMARKS.md, "The layers every request passes").
  */
 const DOCUMENT_ONLY: ReadonlySet<string> = new Set([
@@ -40,7 +40,7 @@ const HELMET_HEADERS = recordHelmet();
  */
 export const SECURITY_HEADERS: readonly (readonly [string, string])[] = HELMET_HEADERS.filter(([name]) => !DOCUMENT_ONLY.has(name.toLowerCase()));
 
-/** helmet's other headers, which the HTML status page carries as well. */
+/** helmet's other headers, which the HTML pages carry as well. */
 export const DOCUMENT_HEADERS: readonly (readonly [string, string])[] = HELMET_HEADERS.filter(([name]) => DOCUMENT_ONLY.has(name.toLowerCase()));
 
 function recordHelmet(): [string, string][] {
@@ -67,12 +67,16 @@ export const SECURITY_HEADER_FIELDS: readonly string[] = SECURITY_HEADERS.flat()
 
 /** Sets the security headers on `res`. */
 export function setSecurityHeaders(res: ServerResponse): void {
-  for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+  setAll(res, SECURITY_HEADERS);
 }
 
 /** Sets the headers an HTML document carries beside every answer's (`DOCUMENT_HEADERS`). */
 export function setDocumentHeaders(res: ServerResponse): void {
-  for (const [name, value] of DOCUMENT_HEADERS) res.setHeader(name, value);
+  setAll(res, DOCUMENT_HEADERS);
+}
+
+function setAll(res: ServerResponse, headers: readonly (readonly [string, string])[]): void {
+  for (const [name, value] of headers) res.setHeader(name, value);
 }
 
 /** The security headers as middleware (helmet would also remove `X-Powered-By`, which the app never sets). */
