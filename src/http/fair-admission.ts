@@ -12,7 +12,8 @@
  * the poll phase) with a fresh budget, and the drain reschedules itself while requests remain; each reschedule lets
  * the loop poll again, accept one more connection and read the requests that arrived, which join the same FIFO. The
  * budget counts the time spent in requests, timed from when a turn has lasted a budget's time: a younger turn cannot
- * have spent it, and timing a request costs more than a lookup's header fields. From then on the turn so far counts as
+ * have spent it, and timing a request costs about a twentieth of a lookup (BENCHMARKS.md, "The layers every request
+ * passes"). From then on the turn so far counts as
  * spent, so other work in it (a sync's Xero answers arriving) can make later requests wait for the drain, which gives
  * them at least as long as that work took; before, that work does not use the budget up. While
  * connections keep arriving (one was accepted since the last drain), a drain runs a single request: the turns are then
