@@ -135,6 +135,11 @@ describe('userName lookups', () => {
     const newcomer: XeroUserRecord = { ...acme.users[1]!, xeroUserId: 'a0000000-0000-4000-8000-0000000000ee', email: 'eve@example.com', firstName: 'Eve' };
     directory.set(snapshotOf([{ ...acme, users: [...acme.users, newcomer] }, beta]));
     expect((await get('bob@example.com', bob.headers.etag as string)).status).toBe(304);
+    // With the first page's index and a page size, as README says: the same lookup, the same ETag.
+    const paged = await request(served)
+      .get(`/scim/v2/Users?filter=${encodeURIComponent('userName eq "bob@example.com"')}&startIndex=1&count=100`)
+      .set({ ...AUTH, 'If-None-Match': bob.headers.etag as string });
+    expect(paged.status).toBe(304);
     expect((await get('nobody@example.com', nobody.headers.etag as string)).status).toBe(304);
     expect((await get('eve@example.com', nobody.headers.etag as string)).status).toBe(200);
 
