@@ -1,5 +1,7 @@
 /**
- * The JavaScript heap the process really holds: V8's heap in use just after its last full (mark-compact) collection.
+ * What the process's garbage collections tell: the heap it really holds, and how long each collection took.
+ *
+ * The JavaScript heap the process really holds is V8's heap in use just after its last full (mark-compact) collection.
  *
  * RSS and "heap used" also count garbage that waits for the next collection, and how much V8 lets wait depends on its
  * version, the allocation rate and how long the process has run: under a steady load they climb for minutes and then
@@ -10,6 +12,7 @@
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+import type { Histogram } from 'prom-client';
 
 let observer: PerformanceObserver | undefined;
 let liveBytes: number | undefined;
@@ -34,4 +37,27 @@ export function liveHeap(): LiveHeap {
     observer.observe({ entryTypes: ['gc'] });
   }
   return { bytes: liveBytes, fullCollections };
+}
+
+const KINDS: Readonly<Record<number, string>> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+/**
+ * Observes every garbage collection into `histogram` (seconds, labelled by kind), from now on.
+ *
+ * Node hands an observer its entries in batches, several when collections come close together (a full one among
+ * scavenges, under load). Each entry is one collection, so each is observed; prom-client's own histogram of the same
+ * name observes only the first entry of a batch.
+ */
+export function observeCollections(histogram: Histogram<'kind'>): void {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1];
+      if (kind) histogram.observe({ kind }, entry.duration / 1000);
+    }
+  }).observe({ entryTypes: ['gc'] });
 }

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CREDENTIAL_STATES, type Directory, type DirectoryStatus, SUSPICION_REASONS, type SuspicionReason } from '../directory/model';
 import type { ReplicationStatus } from '../directory/replication';
-import { liveHeap } from './live-heap';
+import { liveHeap, observeCollections } from './live-heap';
 import { RequestTallies } from './request-tallies';
 
 export interface MetricsOptions {
@@ -37,6 +37,18 @@ export class Metrics {
     const registers = [this.registry];
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
+      // prom-client's histogram of collections counts only one collection of each batch Node reports (see
+      // `observeCollections`): the same metric, counting each.
+      this.registry.removeSingleMetric('xero_scim_nodejs_gc_duration_seconds');
+      observeCollections(
+        new Histogram({
+          name: 'xero_scim_nodejs_gc_duration_seconds',
+          help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+          labelNames: ['kind'],
+          buckets: [0.001, 0.01, 0.1, 1, 2, 5],
+          registers,
+        }),
+      );
       liveHeap(); // observing from now, so the first scrape after a full collection has it
       new Gauge({
         name: 'xero_scim_heap_live_bytes',
