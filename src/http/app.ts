@@ -4,7 +4,7 @@
  * authenticated SCIM API at `/scim/v2`, the SCIM 404 and one error handler. Built by a factory from its dependencies, so `serve` and the tests (supertest, with a fake directory and
  * clock) run the same app. `mountScim` and `finish` are exported for the benchmark's variants that leave layers out.
  */
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Directory } from '../directory/model';
 import { type Logger, silentLogger } from '../log';
 import { Metrics } from '../ops/metrics';
@@ -17,7 +17,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { createOpenApiRouter } from './openapi';
 import { createOpsRouter } from './ops-routes';
 import { requestLogWith, requestStarter } from './request-log';
-import { hotReads } from './fast-reads';
+import { answerHotReadsFirst } from './fast-reads';
 import { createScimApi, type ScimApi } from './scim-router';
 import { securityHeaders } from './security-headers';
 import { throttleFailedAuth } from './throttle';
@@ -90,10 +90,8 @@ export function createApp(options: AppOptions): Express {
   app.set('etag', false); // ETags are computed from content by the SCIM layer (RFC 7644 §3.14).
   app.set('x-powered-by', false);
   const scim = scimParts(options);
-  // The hot reads are answered here, before any route is matched, with the security headers and request id in their
-  // answer's head; everything else passes on to them as middleware (src/http/fast-reads.ts).
   const startRequest = requestStarter(logger, metrics);
-  app.use(inSequence(hotReads(SCIM_BASE_PATH, scim.auth, scim.api.reads, startRequest), securityHeaders(), requestLogWith(startRequest)));
+  app.use(inSequence(securityHeaders(), requestLogWith(startRequest)));
   const matches = tokenMatcher({ tokens: options.tokens, basicAuth: true });
   app.use(
     createOpsRouter({
@@ -109,7 +107,10 @@ export function createApp(options: AppOptions): Express {
   );
   app.use(createOpenApiRouter());
   app.use(SCIM_BASE_PATH, inSequence(scim.auth, scim.api.router));
-  finish(app, logger);
+  const errors = finish(app, logger);
+  // The hot reads are answered before Express dispatches them, with the security headers and request id in their
+  // answer's head (src/http/fast-reads.ts).
+  answerHotReadsFirst(app, { basePath: SCIM_BASE_PATH, auth: scim.auth, reads: scim.api.reads, start: startRequest, errors });
   return app;
 }
 
@@ -160,8 +161,10 @@ export function mountScim(app: Express, options: AppOptions): void {
   app.use(SCIM_BASE_PATH, inSequence(auth, api.router));
 }
 
-/** The SCIM 404 for unknown routes and the one error handler; mount last. */
-export function finish(app: Express, logger: Logger): void {
+/** The SCIM 404 for unknown routes and the one error handler, which it returns; mount last. */
+export function finish(app: Express, logger: Logger): ErrorRequestHandler {
+  const errors = errorHandler(logger);
   app.use(notFoundHandler);
-  app.use(errorHandler(logger));
+  app.use(errors);
+  return errors;
 }

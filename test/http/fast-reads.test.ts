@@ -6,7 +6,7 @@
 import express from 'express';
 import request from 'supertest';
 import { createApp, finish, mountScim, type AppOptions } from '../../src/http/app';
-import { hotReads } from '../../src/http/fast-reads';
+import { answerHotReadsFirst } from '../../src/http/fast-reads';
 import { requestLog, requestStarter } from '../../src/http/request-log';
 import { scimAuth } from '../../src/http/auth';
 import { createScimApi } from '../../src/http/scim-router';
@@ -33,11 +33,11 @@ function routedOnly(): express.Express {
 function fastPathOnly(): express.Express {
   const api = createScimApi({ directory, maxResults: 1000, basicAuth: false, rootUrl: () => `${PUBLIC_URL}/scim/v2` });
   const app = express();
-  app.use(hotReads('/scim/v2', scimAuth({ tokens: [TOKEN] }), api.reads, requestStarter(silentLogger)));
   app.use((_req, res) => {
     res.status(599).send('passed on');
   });
-  finish(app, silentLogger);
+  const errors = finish(app, silentLogger);
+  answerHotReadsFirst(app, { basePath: '/scim/v2', auth: scimAuth({ tokens: [TOKEN] }), reads: api.reads, start: requestStarter(silentLogger), errors });
   return app;
 }
 
