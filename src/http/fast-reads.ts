@@ -67,8 +67,9 @@ export function answerHotReadsFirst(app: Express, parts: HotReadParts): void {
     // What `app.handle` and the router's loop would have given the request before its first layer.
     req.res = res;
     res.req = req;
-    Object.setPrototypeOf(req, app.request);
-    Object.setPrototypeOf(res, app.response);
+    // On the product's listener they have them already (`express-server.ts`): a swap costs microseconds.
+    if (Object.getPrototypeOf(req) !== app.request) Object.setPrototypeOf(req, app.request);
+    if (Object.getPrototypeOf(res) !== app.response) Object.setPrototypeOf(res, app.response);
     res.locals = Object.create(null) as Response['locals'];
     req.originalUrl = req.url;
     req.baseUrl = '';
