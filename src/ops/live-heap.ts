@@ -14,30 +14,11 @@ import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { Histogram } from 'prom-client';
 
-let observer: PerformanceObserver | undefined;
+let observing = false;
 let liveBytes: number | undefined;
 let fullCollections = 0;
-
-export interface LiveHeap {
-  /** Bytes in use just after the last full collection; undefined before the first one observed. */
-  readonly bytes: number | undefined;
-  /** Full collections observed so far. */
-  readonly fullCollections: number;
-}
-
-/** The heap the last full collection left. Starts observing on its first call. */
-export function liveHeap(): LiveHeap {
-  if (!observer) {
-    observer = new PerformanceObserver((list) => {
-      const full = list.getEntries().filter((entry) => (entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR).length;
-      if (full === 0) return;
-      fullCollections += full;
-      liveBytes = getHeapStatistics().used_heap_size;
-    });
-    observer.observe({ entryTypes: ['gc'] });
-  }
-  return { bytes: liveBytes, fullCollections };
-}
+/** Where every collection's duration goes (`observeCollections`). */
+const histograms = new Set<Histogram<'kind'>>();
 
 const KINDS: Readonly<Record<number, string>> = {
   [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
@@ -46,18 +27,43 @@ const KINDS: Readonly<Record<number, string>> = {
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
 };
 
+export interface LiveHeap {
+  /** Bytes in use just after the last full collection; undefined before the first one observed. */
+  readonly bytes: number | undefined;
+  /** Full collections observed so far. */
+  readonly fullCollections: number;
+}
+
 /**
- * Observes every garbage collection into `histogram` (seconds, labelled by kind), from now on.
- *
- * Node hands an observer its entries in batches, several when collections come close together (a full one among
- * scavenges, under load). Each entry is one collection, so each is observed; prom-client's own histogram of the same
- * name observes only the first entry of a batch.
+ * The process's one observer of garbage collections, started on first use. Node hands it entries in batches, several
+ * when collections come close together (a full one among scavenges, under load); each entry is one collection, so
+ * each is counted. (prom-client's own histogram of collections observes only the first entry of a batch.)
  */
-export function observeCollections(histogram: Histogram<'kind'>): void {
+function observe(): void {
+  if (observing) return;
+  observing = true;
   new PerformanceObserver((list) => {
+    let full = 0;
     for (const entry of list.getEntries()) {
-      const kind = KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1];
-      if (kind) histogram.observe({ kind }, entry.duration / 1000);
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) full++;
+      const label = kind === undefined ? undefined : KINDS[kind];
+      if (label) for (const histogram of histograms) histogram.observe({ kind: label }, entry.duration / 1000);
     }
+    if (full === 0) return;
+    fullCollections += full;
+    liveBytes = getHeapStatistics().used_heap_size;
   }).observe({ entryTypes: ['gc'] });
+}
+
+/** The heap the last full collection left. Starts observing on its first call. */
+export function liveHeap(): LiveHeap {
+  observe();
+  return { bytes: liveBytes, fullCollections };
+}
+
+/** Observes every garbage collection from now on into `histogram` (seconds, labelled by kind). */
+export function observeCollections(histogram: Histogram<'kind'>): void {
+  histograms.add(histogram);
+  observe();
 }

@@ -38,7 +38,8 @@ export class Metrics {
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry, prefix: 'xero_scim_' });
       // prom-client's histogram of collections counts only one collection of each batch Node reports (see
-      // `observeCollections`): the same metric, counting each.
+      // `live-heap.ts`): the same metric, counting each. Observing starts now, so the first scrape after a full
+      // collection also has `xero_scim_heap_live_bytes`.
       this.registry.removeSingleMetric('xero_scim_nodejs_gc_duration_seconds');
       observeCollections(
         new Histogram({
@@ -49,7 +50,6 @@ export class Metrics {
           registers,
         }),
       );
-      liveHeap(); // observing from now, so the first scrape after a full collection has it
       new Gauge({
         name: 'xero_scim_heap_live_bytes',
         help: 'JavaScript heap in use just after the last full garbage collection: what the process holds, without the garbage RSS also counts. A climb across days is a leak.',
