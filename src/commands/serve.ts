@@ -19,7 +19,6 @@ import { SyncHistory } from '../ops/sync-history';
 import { missingV8Flags } from '../runtime';
 import { requireXeroCredentials } from './credentials';
 import { directoryOptions } from './directory-options';
-import { replicasFor } from './replicas';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -72,8 +71,9 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
   }
 
   // With REDIS_URL this process is one of several replicas: the lease, the published directory, the token chain and
-  // the confirmations live in Redis, and STATE_DIR is not used (the demo keeps to itself).
-  const replicas = options.demo ? undefined : replicasFor(effective, logger);
+  // the confirmations live in Redis, and STATE_DIR is not used (the demo keeps to itself). The Redis client is
+  // loaded only then: a single process does not pay for it at start.
+  const replicas = options.demo || !effective.redisUrl ? undefined : (await import('./replicas')).replicasFor(effective, logger);
   if (replicas) {
     cleanups.push(() => replicas.close());
     logger.info({ replicaId: replicas.replicaId, redis: replicas.connection.endpoint }, 'running as one of several replicas over a shared Redis');

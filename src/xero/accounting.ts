@@ -3,8 +3,12 @@
  * configuration, answered as this reader's own plain types (`AccountingUser`, `AccountingOrganisation`); `directory/`
  * maps them into its model. The SDK's enums are declared without initialisers, so roles and editions are compared
  * through the generated enum members, never as strings.
+ *
+ * The SDK is loaded on first use (`xeroNode`): requiring it takes about half a second of CPU, which a restart that
+ * serves from STATE_DIR while Xero is down would otherwise spend before its first answer.
  */
-import { AccountingApi, Organisation as XeroOrganisation, User } from 'xero-node';
+import type * as XeroNode from 'xero-node';
+import type { AccountingApi, Organisation as XeroOrganisation, User } from 'xero-node';
 import type { Answer } from './budget';
 import { badResponse, normaliseHeaders } from './errors';
 import type { Connection } from './identity';
@@ -58,16 +62,29 @@ export interface AccountingOrganisation {
   readonly tenantType: 'ORGANISATION' | 'PRACTICE';
 }
 
-const ROLES = new Map<User.OrganisationRoleEnum, XeroRole>([
-  [User.OrganisationRoleEnum.READONLY, 'READONLY'],
-  [User.OrganisationRoleEnum.INVOICEONLY, 'INVOICEONLY'],
-  [User.OrganisationRoleEnum.STANDARD, 'STANDARD'],
-  [User.OrganisationRoleEnum.FINANCIALADVISER, 'FINANCIALADVISER'],
-  [User.OrganisationRoleEnum.MANAGEDCLIENT, 'MANAGEDCLIENT'],
-  [User.OrganisationRoleEnum.CASHBOOKCLIENT, 'CASHBOOKCLIENT'],
-  [User.OrganisationRoleEnum.UNKNOWN, 'UNKNOWN'],
-  [User.OrganisationRoleEnum.REMOVED, 'REMOVED'],
-]);
+let sdk: typeof XeroNode | undefined;
+
+/** xero-node, required the first time it is needed. */
+function xeroNode(): typeof XeroNode {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use, not at start (see above)
+  return (sdk ??= require('xero-node') as typeof XeroNode);
+}
+
+let roles: ReadonlyMap<User.OrganisationRoleEnum, XeroRole> | undefined;
+
+function roleMap(): ReadonlyMap<User.OrganisationRoleEnum, XeroRole> {
+  const { OrganisationRoleEnum } = xeroNode().User;
+  return (roles ??= new Map<User.OrganisationRoleEnum, XeroRole>([
+    [OrganisationRoleEnum.READONLY, 'READONLY'],
+    [OrganisationRoleEnum.INVOICEONLY, 'INVOICEONLY'],
+    [OrganisationRoleEnum.STANDARD, 'STANDARD'],
+    [OrganisationRoleEnum.FINANCIALADVISER, 'FINANCIALADVISER'],
+    [OrganisationRoleEnum.MANAGEDCLIENT, 'MANAGEDCLIENT'],
+    [OrganisationRoleEnum.CASHBOOKCLIENT, 'CASHBOOKCLIENT'],
+    [OrganisationRoleEnum.UNKNOWN, 'UNKNOWN'],
+    [OrganisationRoleEnum.REMOVED, 'REMOVED'],
+  ]));
+}
 
 /** Xero has no creation date for users; a record without UpdatedDateUTC sorts first rather than inventing "now". */
 const EPOCH = new Date(0).toISOString();
@@ -81,7 +98,7 @@ function isoDate(value: Date | undefined): string | undefined {
  * A missing role means Xero did not say; that too is UNKNOWN, not REMOVED.
  */
 export function mapRole(role: User.OrganisationRoleEnum | undefined): XeroRole {
-  return (role === undefined ? undefined : ROLES.get(role)) ?? 'UNKNOWN';
+  return (role === undefined ? undefined : roleMap().get(role)) ?? 'UNKNOWN';
 }
 
 export function mapUser(user: User, organisationId: string): AccountingUser {
@@ -128,7 +145,7 @@ export function mapOrganisation(organisation: XeroOrganisation, connection: Conn
     id: connection.tenantId.toLowerCase(),
     name: text(organisation.name) ?? connection.tenantName,
     ...(Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined)) as Partial<typeof details>),
-    edition: organisation.edition === XeroOrganisation.EditionEnum.PARTNER ? 'PARTNER' : 'BUSINESS',
+    edition: organisation.edition === xeroNode().Organisation.EditionEnum.PARTNER ? 'PARTNER' : 'BUSINESS',
     createdAt: isoDate(organisation.createdDateUTC) ?? connectionDate(connection.createdDateUtc) ?? EPOCH,
     connectionId: connection.id,
     tenantType: connection.tenantType === 'PRACTICE' ? 'PRACTICE' : 'ORGANISATION',
@@ -157,7 +174,7 @@ export class XeroAccounting implements AccountingReader {
    * every call is refused until they end.
    */
   private api(accessToken: string, signal: AbortSignal | undefined): AccountingApi {
-    const api = new AccountingApi();
+    const api = new (xeroNode().AccountingApi)();
     api.basePath = this.basePath;
     api.accessToken = accessToken;
     if (signal) {
