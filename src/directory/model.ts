@@ -162,6 +162,27 @@ export interface GroupSummary {
 }
 
 /**
+ * What a snapshot derives from its records by hashing and sorting, kept with a saved state so that a restart reads it
+ * instead of working it out again (seconds at a million memberships): who each record's person is, every person's
+ * id, and each group's summary. Valid only for the exact records it was taken from, and only under the derivation
+ * rules of `derivation` (`PEOPLE_DERIVATION` in `snapshot.ts`): anything else is derived again.
+ */
+export interface DerivedPeople {
+  readonly derivation: number;
+  /**
+   * Per record of the organisations in order (sorted by id, each one's users as held, back to back): the position
+   * of its person in `ids`, or -1 for a record without an e-mail.
+   */
+  readonly positions: Int32Array;
+  /** How many people there are. */
+  readonly count: number;
+  /** The id of the person at `position`: ids ascend (in code-unit order) with positions. */
+  idAt(position: number): string;
+  /** Per organisation in order: its group summary. */
+  readonly groups: readonly GroupSummary[];
+}
+
+/**
  * Why an organisation serves its last good data although Xero answered (the removal guard, `guard.ts`):
  * - `disconnected`: it left `/connections`; removed once it has stayed out for XERO_DISCONNECT_CONFIRMATIONS answers.
  * - `suspect-disconnect`: it left `/connections` with most (or all) of the others at once: held until it comes back

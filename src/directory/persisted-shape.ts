@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ORGANISATION_ROLES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
+import { type DerivedPeople, ORGANISATION_ROLES, SUSPICION_REASONS, type Suspicion, type TenantData, type TenantHealth } from './model';
 
 export interface PersistedDirectory {
   /** The version of this shape (the JSON of STATE_DIR's format-1 file and of a publish); the binary file has its own. */
@@ -26,6 +26,11 @@ export interface PersistedDirectory {
    * a restart then builds its snapshot without hashing a million records again. Absent: computed on load.
    */
   readonly version?: string;
+  /**
+   * The people a snapshot of exactly `tenants` derived (`derivedPeople`), so a restart reads them instead of deriving
+   * them again. Kept in STATE_DIR's binary file only: a JSON state (format 1, a replica's publish) never has them.
+   */
+  readonly people?: DerivedPeople;
 }
 
 export const organisationSchema = z.object({

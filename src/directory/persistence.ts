@@ -1,9 +1,11 @@
 /**
  * The last directory state in STATE_DIR, so a restart during a Xero outage still serves the last known truth.
- * What is kept is the per-organisation data and health; the snapshot is rebuilt from it with `buildSnapshot`,
- * so indexes and ids always follow the current code. Written atomically (write, fsync, rename), mode 0600.
+ * What is kept is the per-organisation data and health, and the people the last snapshot derived from that data;
+ * the snapshot is rebuilt from it with `buildSnapshot`, which takes the people only when they were derived under the
+ * current rules (`PEOPLE_DERIVATION`), so indexes and ids always follow the current code. Written atomically (write,
+ * fsync, rename), mode 0600.
  *
- * The file is `directory.state`, binary format 2 (`state-file.ts`): checksummed, versioned, and decoded in about a
+ * The file is `directory.state`, binary format 3 (`state-file.ts`): checksummed, versioned, and decoded in about a
  * second at a million memberships. A `directory.json` (format 1, one JSON document) that an older version left is
  * still read while no `directory.state` exists, so the first restart after an upgrade serves even if Xero is down;
  * the first save writes `directory.state` and then removes `directory.json`. A new name rather than new content
@@ -31,7 +33,7 @@ export interface SnapshotStore {
 }
 
 export class FileSnapshotStore implements SnapshotStore {
-  /** The file saves write (format 2). */
+  /** The file saves write (format 3). */
   readonly file: string;
   /** The format-1 file an older version wrote: read while `file` does not exist, removed after a save. */
   readonly legacyFile: string;

@@ -14,7 +14,7 @@
 import { isoTime } from '../xero/clock';
 import type { DirectorySnapshot, TenantData } from './model';
 import { type Steps, runInSlices, runToEnd } from './slices';
-import { buildSnapshot, snapshotSteps, snapshotVersion, versionSteps } from './snapshot';
+import { type KnownDerivations, buildSnapshot, snapshotSteps, snapshotVersion, versionSteps } from './snapshot';
 
 /**
  * Snapshots remembered by version, the current one included. A crawl that spans more publishes than this is
@@ -65,7 +65,7 @@ export class PublishedSnapshot {
     // Hashing the content costs a fraction of a build: an unchanged directory (the usual sync) builds nothing.
     const version = yield* versionSteps(data);
     if (this.snapshot && this.snapshot.version === version) return false;
-    this.swap(yield* snapshotSteps(data, isoTime(builtAt), version));
+    this.swap(yield* snapshotSteps(data, isoTime(builtAt), { version }));
     return true;
   }
 
@@ -80,12 +80,15 @@ export class PublishedSnapshot {
       version ??= snapshotVersion(data);
       if (this.snapshot.version === version) return this.snapshot;
     }
-    return this.swap(buildSnapshot(data, builtAt, version));
+    return this.swap(buildSnapshot(data, builtAt, { version }));
   }
 
-  /** The snapshot of a state loaded from STATE_DIR, built as it was saved; `version`: the saved one, if any. */
-  restore(data: readonly TenantData[], savedAt: string, version?: string): DirectorySnapshot {
-    return this.swap(buildSnapshot(data, savedAt, version));
+  /**
+   * The snapshot of a state loaded from STATE_DIR, built as it was saved; `known`: the version and people saved with
+   * it, when they are of exactly `data`.
+   */
+  restore(data: readonly TenantData[], savedAt: string, known: KnownDerivations = {}): DirectorySnapshot {
+    return this.swap(buildSnapshot(data, savedAt, known));
   }
 
   private swap(snapshot: DirectorySnapshot): DirectorySnapshot {

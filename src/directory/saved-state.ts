@@ -6,7 +6,8 @@
 import type { Logger } from '../log';
 import { type Clock, isoTime } from '../xero/clock';
 import type { GuardPolicy } from './guard';
-import type { ProblemReport, TenantData } from './model';
+import type { DirectorySnapshot, ProblemReport, TenantData } from './model';
+import { derivedPeople } from './snapshot';
 import type { PersistedDirectory, SnapshotStore } from './persistence';
 import { tenantHealth } from './status';
 import { type TenantState, type Tenants, withPackedUsers } from './tenant-state';
@@ -17,15 +18,19 @@ function nextLoopTurn(): Promise<void> {
 }
 
 /**
- * What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions;
- * `version`, the content version of exactly that data when the caller knows it (see `PersistedDirectory.version`).
+ * What is kept of the tenant states (sorted by id): their last good data, health, detail ages and suspicions.
+ * `published`: the snapshot published of exactly that data's content, when the caller has one; its version is kept
+ * (see `PersistedDirectory.version`), and its people too when it was built from these very records (`derivedPeople`).
  */
-export function toPersisted(states: readonly TenantState[], savedAt: string, policy: GuardPolicy, version?: string): PersistedDirectory {
+export function toPersisted(states: readonly TenantState[], savedAt: string, policy: GuardPolicy, published?: DirectorySnapshot): PersistedDirectory {
+  const tenants = states.flatMap((s) => (s.data ? [s.data] : []));
+  const people = published && derivedPeople(published, tenants);
   return {
     format: 1,
     savedAt,
-    ...(version ? { version } : {}),
-    tenants: states.flatMap((s) => (s.data ? [s.data] : [])),
+    ...(published ? { version: published.version } : {}),
+    ...(people ? { people } : {}),
+    tenants,
     health: states.map((s) => tenantHealth(s, policy)),
     organisationsFetchedAt: Object.fromEntries(
       states.flatMap((s) => (s.organisationFetchedAt === undefined ? [] : [[s.id, isoTime(s.organisationFetchedAt)]])),
@@ -39,7 +44,7 @@ export function toPersisted(states: readonly TenantState[], savedAt: string, pol
  * XERO_TENANT_IDS is the operator's intent: it applies at once, even to what STATE_DIR kept.
  */
 export function restoreTenants(tenants: Tenants, state: PersistedDirectory, allowList: ReadonlySet<string>): TenantData[] {
-  // Users read from JSON (a format-1 file, a replica's publish) are packed here; a format-2 file's already are.
+  // Users read from JSON (a format-1 file, a replica's publish) are packed here; a binary file's already are.
   const kept = state.tenants.filter((t) => allowList.size === 0 || allowList.has(t.organisation.id)).map(withPackedUsers);
   for (const data of kept) {
     const s = tenants.get(data.organisation.id);

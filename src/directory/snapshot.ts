@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { normaliseEmail, personIdOfUserName, roleId } from './ids';
 import {
+  type DerivedPeople,
   type DirectorySnapshot,
   type GroupSummary,
   type Organisation,
@@ -46,6 +47,22 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
 }
 
 /**
+ * The version of the rules that turn records into people: how e-mails are normalised (`normaliseEmail`), how a
+ * person's id is made (`personIdOfUserName`), how ids are ordered, and what a group summary is made of
+ * (`groupSummary`). A saved `DerivedPeople` of another version is not used. Change it with any of those rules:
+ * `test/directory/derived-people.test.ts` pins what the current rules derive from a fixed directory, and fails until it is.
+ */
+export const PEOPLE_DERIVATION = 1;
+
+/** What the caller already knows of the content, sparing the build from deriving it again. */
+export interface KnownDerivations {
+  /** The content's version (a publish hashed it to compare, or a state was saved with it). */
+  readonly version?: string | undefined;
+  /** The people of exactly these tenants, as a saved state kept them (`derivedPeople`). */
+  readonly people?: DerivedPeople | undefined;
+}
+
+/**
  * Builds an immutable snapshot from per-organisation data.
  *
  * Business rules: people are merged by case-insensitive e-mail; a `REMOVED` record is not a membership
@@ -55,63 +72,40 @@ export function roleDisplayName(organisation: Organisation, code: RoleCode, name
  *
  * The people and the memberships are columns over the records (`people.ts`, `memberRecords`, `recordPeople`),
  * filled by counting: the records are walked twice in the order they are held, once to number each person and
- * count their records, once to put every record in its person's run. `knownVersion`, when the caller already has the
- * content's version (a publish hashed it to compare), spares hashing the content again.
+ * count their records, once to put every record in its person's run. `known` spares what the caller already has: the
+ * content's version, and the people a saved state kept (their ids, who each record is, the group summaries).
  */
-export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, knownVersion?: string): DirectorySnapshot {
-  return runToEnd(snapshotSteps(tenants, builtAt, knownVersion));
+export function buildSnapshot(tenants: readonly TenantData[], builtAt: string, known: KnownDerivations = {}): DirectorySnapshot {
+  return runToEnd(snapshotSteps(tenants, builtAt, known));
+}
+
+/** The people found in the records: numbered in the order first seen, with each one's id and place in id order. */
+interface Numbering {
+  /** Each record's person's number (-1: a record without an e-mail), over all the tenants' records in order. */
+  readonly personOfRecord: Int32Array;
+  /** Each person's record count, by number. */
+  readonly counts: Int32Array;
+  /** Each person's id, by number. */
+  readonly ids: string[];
+  /** Position → number, and number → position. */
+  readonly order: Int32Array;
+  readonly rank: Int32Array;
 }
 
 /** `buildSnapshot`'s work, yielding about every few thousand records (see `slices.ts`). */
-export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, knownVersion?: string): Steps<DirectorySnapshot> {
+export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, known: KnownDerivations = {}): Steps<DirectorySnapshot> {
   const sortedTenants = [...tenants].sort((a, b) => byString(a.organisation.id, b.organisation.id));
   const organisations = sortedTenants.map((t) => t.organisation);
   const organisationById = new Map(organisations.map((o) => [o.id, o]));
   const tenantById = new Map(sortedTenants.map((t) => [t.organisation.id, t]));
   const organisationIndex = new Map(organisations.map((o, k) => [o.id, k]));
 
-  // 1. Each record's person, numbered in the order first seen, and each person's record count.
+  // 1, 2. Each record's person and each person's id and place in id order: read from what was saved, or derived.
   let recordTotal = 0;
   for (const tenant of sortedTenants) recordTotal += tenant.users.length;
-  const personOfRecord = new Int32Array(recordTotal);
-  const numberByUserName = new Map<string, number>();
-  const userNames: string[] = [];
-  let counts: Int32Array<ArrayBuffer> = new Int32Array(1024);
-  let seq = 0;
-  for (const tenant of sortedTenants) {
-    for (const record of tenant.users) {
-      const key = normaliseEmail(record.email);
-      if (key === '') {
-        personOfRecord[seq++] = -1; // Xero requires an e-mail; a record without one cannot be a SCIM user.
-        continue;
-      }
-      let number = numberByUserName.get(key);
-      if (number === undefined) {
-        number = userNames.length;
-        numberByUserName.set(key, number);
-        userNames.push(key);
-        if (number === counts.length) counts = grow(counts);
-      }
-      counts[number]!++;
-      personOfRecord[seq++] = number;
-    }
-    yield;
-  }
-  numberByUserName.clear();
-
-  // 2. Each person's id, and their place in id order: position p holds person number order[p], number n is at
-  //    position rank[n]. The columns are kept by number, in the order people were first seen, so that the members of
-  //    one organisation, read together by every group and role, sit together in memory.
-  const count = userNames.length;
-  const ids: string[] = [];
-  for (let n = 0; n < count; n++) {
-    ids.push(personIdOfUserName(userNames[n]!));
-    if ((n & BATCH) === BATCH) yield;
-  }
-  userNames.length = 0;
-  const order = yield* idOrderSteps(ids);
-  const rank = new Int32Array(count);
-  for (let p = 0; p < count; p++) rank[order[p]!] = p;
+  const saved = known.people && fitsRecords(known.people, sortedTenants, recordTotal) ? known.people : undefined;
+  const { personOfRecord, counts, ids, order, rank } = saved ? yield* savedNumberingSteps(saved) : yield* numberingSteps(sortedTenants, recordTotal);
+  const count = ids.length;
   const starts = new Int32Array(count + 1);
   for (let n = 0; n < count; n++) starts[n + 1] = starts[n]! + counts[n]!;
 
@@ -122,7 +116,7 @@ export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, 
   const owners = new Int32Array(records.length);
   const organisationOf = new Int32Array(records.length);
   const recordPeople = new Map<string, Int32Array>();
-  seq = 0;
+  let seq = 0;
   for (const [k, tenant] of sortedTenants.entries()) {
     const orgId = tenant.organisation.id;
     recordPeople.set(orgId, personOfRecord.subarray(seq, seq + tenant.users.length));
@@ -193,9 +187,9 @@ export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, 
   const memberRecords = new Map<string, Int32Array>();
   organisations.forEach((o, k) => memberRecords.set(o.id, memberIndices.subarray(memberCounts[k]!, memberCounts[k + 1]!)));
   const groupSummaries = new Map<string, GroupSummary>();
-  for (const organisation of organisations) {
-    groupSummaries.set(organisation.id, groupSummary(organisation, memberRecords.get(organisation.id)!, people));
-    yield;
+  for (const [k, organisation] of organisations.entries()) {
+    groupSummaries.set(organisation.id, saved ? saved.groups[k]! : groupSummary(organisation, memberRecords.get(organisation.id)!, people));
+    if (!saved) yield;
   }
 
   // 6. Roles: each organisation's grantable ones and any its members hold, each with its holders in member order.
@@ -227,7 +221,7 @@ export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, 
     yield;
   }
   roles.sort((a, b) => byString(a.id, b.id));
-  const version = knownVersion ?? (yield* versionSteps(sortedTenants));
+  const version = known.version ?? (yield* versionSteps(sortedTenants));
 
   return {
     version,
@@ -243,6 +237,134 @@ export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, 
     recordPeople,
     rolesByOrganisation,
     groupSummaries,
+  };
+}
+
+/** Steps 1 and 2 of a build, from the records: each record's person by normalised e-mail, and each person's id. */
+function* numberingSteps(sortedTenants: readonly TenantData[], recordTotal: number): Steps<Numbering> {
+  // Each record's person, numbered in the order first seen, and each person's record count.
+  const personOfRecord = new Int32Array(recordTotal);
+  const numberByUserName = new Map<string, number>();
+  const userNames: string[] = [];
+  let counts: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  let seq = 0;
+  for (const tenant of sortedTenants) {
+    for (const record of tenant.users) {
+      const key = normaliseEmail(record.email);
+      if (key === '') {
+        personOfRecord[seq++] = -1; // Xero requires an e-mail; a record without one cannot be a SCIM user.
+        continue;
+      }
+      let number = numberByUserName.get(key);
+      if (number === undefined) {
+        number = userNames.length;
+        numberByUserName.set(key, number);
+        userNames.push(key);
+        if (number === counts.length) counts = grow(counts);
+      }
+      counts[number]!++;
+      personOfRecord[seq++] = number;
+    }
+    yield;
+  }
+  numberByUserName.clear();
+
+  // Each person's id, and their place in id order: position p holds person number order[p], number n is at
+  // position rank[n]. The columns are kept by number, in the order people were first seen, so that the members of
+  // one organisation, read together by every group and role, sit together in memory.
+  const count = userNames.length;
+  const ids: string[] = [];
+  for (let n = 0; n < count; n++) {
+    ids.push(personIdOfUserName(userNames[n]!));
+    if ((n & BATCH) === BATCH) yield;
+  }
+  userNames.length = 0;
+  const order = yield* idOrderSteps(ids);
+  const rank = new Int32Array(count);
+  for (let p = 0; p < count; p++) rank[order[p]!] = p;
+  return { personOfRecord, counts, ids, order, rank };
+}
+
+/**
+ * Steps 1 and 2 from a saved state's people: numbering them in the order their records come, as a build from the
+ * records does, with no e-mail normalised, no id hashed and no sort.
+ */
+function* savedNumberingSteps(saved: DerivedPeople): Steps<Numbering> {
+  const { count, positions } = saved;
+  const personOfRecord = new Int32Array(positions.length);
+  const counts = new Int32Array(count);
+  const ids = new Array<string>(count);
+  const order = new Int32Array(count).fill(-1);
+  const rank = new Int32Array(count);
+  let next = 0;
+  for (let seq = 0; seq < positions.length; seq++) {
+    const position = positions[seq]!;
+    if (position === -1) {
+      personOfRecord[seq] = -1;
+      continue;
+    }
+    let number = order[position]!;
+    if (number === -1) {
+      number = next++;
+      order[position] = number;
+      rank[number] = position;
+      ids[number] = saved.idAt(position);
+    }
+    counts[number]!++;
+    personOfRecord[seq] = number;
+    if ((seq & BATCH) === BATCH) yield;
+  }
+  return { personOfRecord, counts, ids, order, rank };
+}
+
+/**
+ * Whether a saved state's people can stand for these records: taken under today's rules, of as many records and
+ * organisations, the ids in strictly ascending order, every position in range and every person with a record. (That they are these records' people is
+ * what the saver vouched for, `derivedPeople`; the state file's checksum keeps it so.)
+ */
+function fitsRecords(saved: DerivedPeople, sortedTenants: readonly TenantData[], recordTotal: number): boolean {
+  if (saved.derivation !== PEOPLE_DERIVATION || saved.positions.length !== recordTotal || saved.groups.length !== sortedTenants.length) return false;
+  for (let p = 1; p < saved.count; p++) if (!(saved.idAt(p - 1) < saved.idAt(p))) return false;
+  const seen = new Uint8Array(saved.count);
+  let people = 0;
+  for (const position of saved.positions) {
+    if (position === -1) continue;
+    if (position < -1 || position >= seen.length) return false;
+    if (seen[position] === 0) {
+      seen[position] = 1;
+      people++;
+    }
+  }
+  return people === seen.length;
+}
+
+/**
+ * The people of `snapshot` as a state saved of `tenants` keeps them (see `DerivedPeople`), when `tenants` hold exactly
+ * the records the snapshot was built from: the same organisations in the same order, each with the very list of
+ * users the build read (a sync shares an organisation's list while Xero answers the same users). Otherwise undefined:
+ * a restart derives them.
+ */
+export function derivedPeople(snapshot: DirectorySnapshot, tenants: readonly TenantData[]): DerivedPeople | undefined {
+  const built = snapshot.tenants;
+  if (built.length !== tenants.length) return undefined;
+  let recordTotal = 0;
+  for (let k = 0; k < built.length; k++) {
+    if (built[k]!.users !== tenants[k]!.users || built[k]!.organisation.id !== tenants[k]!.organisation.id) return undefined;
+    recordTotal += built[k]!.users.length;
+  }
+  const positions = new Int32Array(recordTotal);
+  let at = 0;
+  for (const tenant of built) {
+    positions.set(snapshot.recordPeople.get(tenant.organisation.id)!, at);
+    at += tenant.users.length;
+  }
+  const { people } = snapshot;
+  return {
+    derivation: PEOPLE_DERIVATION,
+    positions,
+    count: people.length,
+    idAt: (position) => people.idAt(position),
+    groups: snapshot.organisations.map((o) => snapshot.groupSummaries.get(o.id)!),
   };
 }
 

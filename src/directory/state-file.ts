@@ -1,5 +1,5 @@
 /**
- * Format 2 of STATE_DIR's directory state: a binary file a restart reads, checks and decodes in about a second at a
+ * Format 3 of STATE_DIR's directory state: a binary file a restart reads, checks and decodes in about a second at a
  * million memberships; one JSON document of the same directory (format 1, still read) costs several times that.
  *
  * The organisations, health, detail ages and suspicions (thousands of small objects) travel as one JSON outline,
@@ -11,10 +11,14 @@
  * bounds-checked on the way, so a file that passes the checksum still cannot yield a record that format 1's schema
  * would refuse.
  *
+ * A state saved with its people (`PersistedDirectory.people`: each record's person, every person's id, each group's
+ * summary) has a people section as well: the outline says so, and holds the group summaries; the positions and the
+ * ids' lengths follow the roles, the ids' text comes last. Format 2 is format 3 without that section.
+ *
  * Layout, little-endian, each section after the outline starting on a 4-byte boundary:
  *
  *     0   magic "XSCIMDIR" (8 bytes)
- *     8   u32 format number (2)
+ *     8   u32 format number (3)
  *     12  u32 CRC-32 (zlib) of the body
  *     16  u32 × 2 body length (low, high)
  *     24  body:
@@ -24,7 +28,9 @@
  *         u32[strings] string lengths (UTF-16 code units)
  *         u32[users] × 6 columns: organisationId, xeroUserId, email, firstName, lastName, updatedAt (string indexes)
  *         u8[users] role (index in the model's ORGANISATION_ROLES) | isSubscriber << 7, zero padding
+ *         with people: i32[users] each record's person's position (-1: none), u32[people] id lengths (UTF-16)
  *         chunk bytes (UTF-8)
+ *         with people: the ids back to back (UTF-8, as many bytes as the outline's `people.textBytes`)
  *
  * The string table is cut into chunks, two per organisation: the organisation ids and names it used first, then its
  * records' own strings. A chunk is decoded as one JS string, which is much faster than creating a million strings
@@ -33,7 +39,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
-import { ORGANISATION_ROLES, type TenantData, type XeroUserRecord } from './model';
+import { type DerivedPeople, ORGANISATION_ROLES, type TenantData, type XeroUserRecord } from './model';
 import {
   type PersistedDirectory,
   SnapshotStoreError,
@@ -46,7 +52,9 @@ import { OWN_FIELDS, PackedUserRecord, SHARED_FIELDS, SUBSCRIBER_BIT, packedReco
 import { SLICE_MS, type Steps, runInSlices } from './slices';
 
 const STATE_FILE_MAGIC = Buffer.from('XSCIMDIR', 'latin1');
-export const STATE_FILE_FORMAT = 2;
+export const STATE_FILE_FORMAT = 3;
+/** The format before the people section: read as well. */
+const PREVIOUS_FORMAT = 2;
 const HEADER_BYTES = 24;
 const COLUMNS = ['organisationId', 'xeroUserId', 'email', 'firstName', 'lastName', 'updatedAt'] as const;
 /**
@@ -69,10 +77,18 @@ const outlineSchema = z.object({
   organisationsFetchedAt: z.record(z.string(), z.string()),
   suspicions: z.record(z.string(), suspicionSchema).optional(),
   version: z.string().optional(),
+  people: z
+    .object({
+      derivation: z.number().int(),
+      count: z.number().int().min(0),
+      textBytes: z.number().int().min(0),
+      groups: z.array(z.tuple([z.string(), z.string()])),
+    })
+    .optional(),
 });
 type Outline = z.infer<typeof outlineSchema>;
 
-/** Whether `bytes` start as a format-2 file does (a format-1 file is JSON and starts with `{`). */
+/** Whether `bytes` start as a binary file does (a format-1 file is JSON and starts with `{`). */
 function isStateFile(bytes: Uint8Array): boolean {
   return bytes.length >= STATE_FILE_MAGIC.length && STATE_FILE_MAGIC.equals(bytes.subarray(0, STATE_FILE_MAGIC.length));
 }
@@ -216,6 +232,8 @@ function* encodeSteps(state: PersistedDirectory): Steps<StateFilePieces> {
     ...(state.suspicions ? { suspicions: state.suspicions } : {}),
     ...(state.version ? { version: state.version } : {}),
   };
+  const people = state.people ? yield* peopleSection(state.people) : undefined;
+  if (people) outline.people = people.outline;
   const outlineJson = Buffer.from(JSON.stringify(outline), 'utf8');
   const outlineBytes = Buffer.alloc(pad4(4 + outlineJson.length));
   outlineBytes.writeUInt32LE(outlineJson.length, 0);
@@ -232,8 +250,11 @@ function* encodeSteps(state: PersistedDirectory): Steps<StateFilePieces> {
   yield;
   const rolePiece = Buffer.alloc(pad4(userCount));
   rolePiece.set(roles);
-  const body: (string | Uint8Array)[] = [outlineBytes, table, ...columns.map(littleEndianBytes), rolePiece, ...strings.chunks];
-  const textBytes = chunkBytes.reduce((a, b) => a + b, 0);
+  const body: (string | Uint8Array)[] = [outlineBytes, table, ...columns.map(littleEndianBytes), rolePiece];
+  if (people) body.push(littleEndianBytes(new Uint32Array(people.positions.buffer, people.positions.byteOffset, people.positions.length)), littleEndianBytes(people.lengths));
+  body.push(...strings.chunks);
+  if (people) body.push(...people.texts);
+  const textBytes = chunkBytes.reduce((a, b) => a + b, people?.outline.textBytes ?? 0);
   const bodyLength = body.reduce((n, piece) => n + (typeof piece === 'string' ? 0 : piece.length), textBytes);
 
   let crc = 0;
@@ -256,6 +277,45 @@ function* encodeSteps(state: PersistedDirectory): Steps<StateFilePieces> {
   header.writeUInt32LE(Math.floor(bodyLength / 2 ** 32), 20);
   return { pieces: [header, ...body], length: HEADER_BYTES + bodyLength };
 }
+
+interface PeopleSection {
+  readonly outline: NonNullable<Outline['people']>;
+  readonly positions: Int32Array;
+  /** Each id's length in UTF-16 code units. */
+  readonly lengths: Uint32Array;
+  /** The ids back to back, in pieces of `IDS_PER_PART`, each checksummed and written on its own. */
+  readonly texts: readonly string[];
+}
+
+/** A state's people as the file keeps them: their ids as texts, joined in slices (a million ids take a while). */
+function* peopleSection(people: DerivedPeople): Steps<PeopleSection> {
+  const lengths = new Uint32Array(people.count);
+  const texts: string[] = [];
+  let textBytes = 0;
+  const part: string[] = [];
+  for (let start = 0; start < people.count; start += IDS_PER_PART) {
+    const end = Math.min(people.count, start + IDS_PER_PART);
+    part.length = 0;
+    for (let p = start; p < end; p++) {
+      const id = people.idAt(p);
+      lengths[p] = id.length;
+      part.push(id);
+    }
+    const text = part.join('');
+    texts.push(text);
+    textBytes += Buffer.byteLength(text, 'utf8');
+    yield;
+  }
+  return {
+    outline: { derivation: people.derivation, count: people.count, textBytes, groups: people.groups.map((g) => [g.lastModified, g.membersDigest]) },
+    positions: people.positions,
+    lengths,
+    texts,
+  };
+}
+
+/** Ids joined between two turns of the event loop. */
+const IDS_PER_PART = 2 ** 14;
 
 /** A column's bytes, little-endian: the column itself where the machine is. */
 function littleEndianBytes(column: Uint32Array): Uint8Array {
@@ -319,15 +379,16 @@ class BodyReader {
 }
 
 /**
- * The state in a format-2 file's bytes. Throws `SnapshotStoreError` naming `source` and the problem: not this
+ * The state in a binary (format 2 or 3) file's bytes. Throws `SnapshotStoreError` naming `source` and the problem: not this
  * format, a format this code does not read, truncated, checksum mismatch, or an outline, count, index or role out
  * of range.
  */
 export function decodeStateFile(file: Buffer, source: string): PersistedDirectory {
   const fail = (problem: string) => new SnapshotStoreError(`${source}: ${problem}`);
-  checkHeader(file, fail);
+  const format = checkHeader(file, fail);
   const body = new BodyReader(file, fail);
   const outline = readOutline(body, fail);
+  const peopleLayout = format === STATE_FILE_FORMAT ? outline.people : undefined;
   const stringCount = body.u32('the string count');
   const chunkCount = body.u32('the chunk count');
   const userCount = body.u32('the user count');
@@ -337,8 +398,11 @@ export function decodeStateFile(file: Buffer, source: string): PersistedDirector
   const columns = COLUMNS.map((name) => body.u32s(userCount, `the ${name} column`));
   const roles = body.bytes(userCount, 'the role column');
   body.align();
+  const positions = peopleLayout && body.u32s(userCount, 'the people column');
+  const idLengths = peopleLayout && body.u32s(peopleLayout.count, 'the id lengths');
   const strings = readStrings(body, { stringCount, chunkBytes, chunkCounts, lengths }, fail);
-  if (body.at !== file.length) throw fail(`${file.length - body.at} unexpected bytes after the string table`);
+  const people = peopleLayout && readPeople(body, peopleLayout, positions!, idLengths!, fail);
+  if (body.at !== file.length) throw fail(`${file.length - body.at} unexpected bytes after the ${people ? 'ids' : 'string table'}`);
   columns.forEach((column, c) => checkIndexes(column, stringCount, COLUMNS[c]!, fail));
   return {
     format: 1,
@@ -348,19 +412,24 @@ export function decodeStateFile(file: Buffer, source: string): PersistedDirector
     organisationsFetchedAt: outline.organisationsFetchedAt,
     ...(outline.suspicions ? { suspicions: outline.suspicions } : {}),
     ...(outline.version ? { version: outline.version } : {}),
+    ...(people ? { people } : {}),
   } as PersistedDirectory;
 }
 
-function checkHeader(file: Buffer, fail: (problem: string) => SnapshotStoreError): void {
+/** Checks the header and the checksum; answers the format number. */
+function checkHeader(file: Buffer, fail: (problem: string) => SnapshotStoreError): number {
   if (!isStateFile(file)) throw fail('not a directory state file (no XSCIMDIR magic)');
   if (file.length < HEADER_BYTES) throw fail(`truncated: ${file.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   const format = file.readUInt32LE(8);
-  if (format !== STATE_FILE_FORMAT) throw fail(`directory state format ${format}, this version reads formats 1 and ${STATE_FILE_FORMAT}`);
+  if (format !== STATE_FILE_FORMAT && format !== PREVIOUS_FORMAT) {
+    throw fail(`directory state format ${format}, this version reads formats 1, ${PREVIOUS_FORMAT} and ${STATE_FILE_FORMAT}`);
+  }
   const bodyLength = file.readUInt32LE(16) + file.readUInt32LE(20) * 2 ** 32;
   const present = file.length - HEADER_BYTES;
   if (present < bodyLength) throw fail(`truncated: ${present} of ${bodyLength} bytes after the header`);
   if (present > bodyLength) throw fail(`${present - bodyLength} unexpected bytes after the ${bodyLength} announced`);
   if (crc32(file.subarray(HEADER_BYTES)) !== file.readUInt32LE(12)) throw fail('checksum mismatch: the file is corrupt');
+  return format;
 }
 
 function readOutline(body: BodyReader, fail: (problem: string) => SnapshotStoreError): Outline {
@@ -450,6 +519,38 @@ function readStrings(body: BodyReader, layout: StringTableLayout, fail: (problem
   if (s !== layout.stringCount) throw fail(`the chunks hold ${s} of ${layout.stringCount} strings`);
   chunkFirst[layout.chunkBytes.length] = s;
   return new FileStrings(texts, chunkOf, startOf, chunkFirst, layout.lengths);
+}
+
+/**
+ * The people section: each id a slice of one decoded text (made at once, no string per id decoded on its own). Only
+ * its shape is checked here; whether the people fit the records is the snapshot's to judge (`snapshot.ts`), which
+ * derives them again when they do not.
+ */
+function readPeople(
+  body: BodyReader,
+  layout: NonNullable<Outline['people']>,
+  positions: Uint32Array,
+  lengths: Uint32Array,
+  fail: (problem: string) => SnapshotStoreError,
+): DerivedPeople {
+  const text = body.bytes(layout.textBytes, 'the ids').toString('utf8');
+  const ids = new Array<string>(layout.count);
+  let at = 0;
+  for (let p = 0; p < layout.count; p++) {
+    const end = at + lengths[p]!;
+    if (end > text.length) throw fail(`id ${p} runs past the end of the ids`);
+    ids[p] = text.slice(at, end);
+    at = end;
+  }
+  if (at !== text.length) throw fail(`the ids are ${text.length} characters, their lengths add up to ${at}`);
+  return {
+    derivation: layout.derivation,
+    // A copy, as signed numbers (none: -1): the column is a view of the whole file.
+    positions: new Int32Array(positions),
+    count: layout.count,
+    idAt: (position) => ids[position]!,
+    groups: layout.groups.map(([lastModified, membersDigest]) => ({ lastModified, membersDigest })),
+  };
 }
 
 function checkIndexes(column: Uint32Array, count: number, name: string, fail: (problem: string) => SnapshotStoreError): void {

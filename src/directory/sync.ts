@@ -193,8 +193,10 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       const state = await saved.load();
       if (!state) return false;
       const kept = restoreTenants(tenants, state, allowList);
-      // The saved version is of every saved organisation: an allow-list that took one away makes other content.
-      const snapshot = published.restore(kept, state.savedAt, kept.length === state.tenants.length ? state.version : undefined);
+      // The saved version and people are of every saved organisation: an allow-list that took one away makes other
+      // content.
+      const whole = kept.length === state.tenants.length;
+      const snapshot = published.restore(kept, state.savedAt, whole ? { version: state.version, people: state.people } : {});
       const successfulAt = lastSuccessOf(state);
       lastSync = { ...lastSync, at: state.savedAt, ...(successfulAt ? { successfulAt } : {}) };
       logger.info({ organisations: snapshot.organisations.length, version: snapshot.version }, 'loaded the persisted directory');
@@ -220,13 +222,14 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     if (!replica) {
       // Without a snapshot there is nothing to keep: an empty file would restart as an empty (lying) directory.
       // A pass that did not fail published (or found unchanged) exactly the states' data, so the snapshot's version is
-      // that data's: kept with it, a restart need not hash it again. A pass that failed as a whole (Xero or its
+      // that data's, and its people are the records' when the states still hold the lists it was built from: kept
+      // with it, a restart need not hash or sort them again. A pass that failed as a whole (Xero or its
       // token unreachable) published nothing and changed nothing a restart needs but its times and error: it is
       // not saved, since at a million memberships a save is seconds of work, at every sync of an outage. (It
       // consumed no confirmation either: those are consumed below only once a save has applied them.)
-      const version = failure === undefined ? published.current()?.version : undefined;
+      const current = published.current();
       const worthSaving = failure === undefined || consumed.length > 0;
-      if (published.current() && worthSaving) await saved.save(toPersisted(tenants.sorted(), isoTime(clock.now()), policy, version));
+      if (current && worthSaving) await saved.save(toPersisted(tenants.sorted(), isoTime(clock.now()), policy, failure === undefined ? current : undefined));
       // Only once the state that applied them is on disk: until then the next sync reads them again, which is harmless.
       if (consumed.length > 0 && saved.writeError === undefined) {
         await confirmationStore.consume(consumed).catch((err: unknown) => logger.error({ err }, 'cannot delete consumed confirmations from STATE_DIR'));

@@ -50,7 +50,7 @@ export type BodyEncoding = 'gzip' | 'br';
  * 0.67 s and 0.25 s, and its better ratios cost seconds (quality 9: 4.8 MB in 4.3 s). A publish is on the path from
  * the leader's sync to every follower serving it, so time matters more than 10% of Redis memory (random ids keep
  * every setting near a fifth of the JSON).
- * The body stays JSON rather than STATE_DIR's binary format 2 (`state-file.ts`). At 100,000 users that format
+ * The body stays JSON rather than STATE_DIR's binary format (`state-file.ts`). At 100,000 users that format
  * publishes in about 0.3 s against 0.37 to 0.57 s and adopts in 0.1 s against 0.3 to 0.6 s (`bench/state-file.ts`),
  * but a follower of an older version cannot read it: during a rolling update the old followers would ignore every
  * publish and serve stale data until they are replaced, where JSON keeps every version following.

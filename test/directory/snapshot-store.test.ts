@@ -10,6 +10,7 @@ import {
   SnapshotStoreError,
 } from '../../src/directory/persistence';
 import { decodeStateFile, encodeStateFile } from '../../src/directory/state-file';
+import { buildSnapshot, derivedPeople } from '../../src/directory/snapshot';
 import type { XeroUserRecord } from '../../src/directory/model';
 
 const ORGANISATION_ID = '5a1c0f3e-8d2b-4c7a-9e61-0b3f2d4c5a6e';
@@ -224,7 +225,7 @@ describe.each<[string, () => Promise<Subject>]>([
 });
 
 describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => {
-  it('writes directory.state (format 2 after the XSCIMDIR magic), mode 0600, and leaves no temporary file behind', async () => {
+  it('writes directory.state (format 3 after the XSCIMDIR magic), mode 0600, and leaves no temporary file behind', async () => {
     const dir = await tempDir();
     const store = new FileSnapshotStore(dir);
     await store.save(STATE);
@@ -233,7 +234,7 @@ describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => 
     expect((await fs.stat(store.file)).mode & 0o777).toBe(0o600);
     const bytes = await fs.readFile(store.file);
     expect(bytes.subarray(0, 8).toString('latin1')).toBe('XSCIMDIR');
-    expect(bytes.readUInt32LE(8)).toBe(2);
+    expect(bytes.readUInt32LE(8)).toBe(3);
   });
 
   it('removes the temporary file a killed write left, and a save that fails leaves the last state loadable', async () => {
@@ -339,7 +340,7 @@ describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => 
       ['a truncated file', (b) => b.subarray(0, b.length - 100), 'truncated: '],
       ['a file cut inside its header', (b) => b.subarray(0, 12), 'truncated: 12 bytes, shorter than the 24-byte header'],
       ['wrong magic', (b) => (b.write('NOTSCIM!', 0, 'latin1'), b), 'not a directory state file (no XSCIMDIR magic)'],
-      ['a future format number', (b) => (b.writeUInt32LE(3, 8), b), 'directory state format 3, this version reads formats 1 and 2'],
+      ['a future format number', (b) => (b.writeUInt32LE(4, 8), b), 'directory state format 4, this version reads formats 1, 2 and 3'],
     ])('%s', async (_name, damage, problem) => {
       const store = await damaged(damage);
       await expect(store.load()).rejects.toThrow(SnapshotStoreError);
@@ -362,6 +363,25 @@ describe('FileSnapshotStore on disk (write, fsync, rename in STATE_DIR)', () => 
         return b;
       }, true);
       await expect(store.load()).rejects.toThrow(`${store.file}: user 2: role 9 is not one of the 8 roles`);
+    });
+
+    it.each<[string, number, RegExp]>([
+      ['longer', 1, /: id \d+ runs past the end of the ids$/],
+      ['shorter', -1, /: the ids are (\d+) characters, their lengths add up to \d+$/],
+    ])('ids whose lengths say the first is %s than it is, even under a valid checksum', async (_name, change, problem) => {
+      const dir = await tempDir();
+      const store = new FileSnapshotStore(dir);
+      const tenants = [...STATE.tenants].sort((a, b) => (a.organisation.id < b.organisation.id ? -1 : 1));
+      const people = derivedPeople(buildSnapshot(tenants, STATE.savedAt), tenants)!;
+      await store.save({ ...STATE, tenants, people });
+      expect((await store.load())!.people!.count).toBe(people.count);
+      const bytes = await fs.readFile(store.file);
+      const { at, users } = columnsAt(bytes);
+      const lengths = at + 4 * users * 6 + ((users + 3) & ~3) + 4 * users; // after the roles and the positions
+      bytes.writeUInt32LE(bytes.readUInt32LE(lengths) + change, lengths);
+      bytes.writeUInt32LE(crc32(bytes.subarray(24)), 12);
+      await fs.writeFile(store.file, bytes);
+      await expect(store.load()).rejects.toThrow(problem);
     });
 
     it('an outline that is not a state of this version, even under a valid checksum', async () => {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { directoryOptions } from '../../src/commands/directory-options';
-import type { DirectorySnapshot } from '../../src/directory/model';
+import type { DerivedPeople, DirectorySnapshot } from '../../src/directory/model';
 import { FileSnapshotStore } from '../../src/directory/persistence';
 import { isPacked } from '../../src/directory/packed-users';
 import { type XeroDirectory, type XeroDirectoryDeps, createXeroDirectory } from '../../src/directory/sync';
@@ -359,6 +359,38 @@ describe('Persistence in STATE_DIR', () => {
     directories.push(allowed);
     expect(await allowed.load()).toBe(true);
     expect(allowed.current()!.version).toBe(snapshotVersion(saved.tenants.slice(1)));
+  });
+
+  it('keeps the people with the state, and a restart reads them rather than deriving them again', async () => {
+    const first = directory();
+    await first.syncOnce();
+    const ids = [...first.current()!.people].map((p) => p.id);
+    const store = new FileSnapshotStore(w.stateDir);
+    const idsOf = (people: DerivedPeople | undefined) => Array.from({ length: people?.count ?? 0 }, (_, p) => people!.idAt(p));
+    const firstSave = (await store.load())!;
+    expect(idsOf(firstSave.people)).toEqual(ids);
+    // A sync that finds Xero's answer unchanged shares the lists the snapshot was built from: the people are kept.
+    clock.advance(60_000);
+    expect((await first.syncOnce()).outcome).toBe('ok');
+    const saved = (await store.load())!;
+    expect(saved.savedAt).not.toBe(firstSave.savedAt);
+    expect(idsOf(saved.people)).toEqual(ids);
+    await first.stop();
+
+    // Proof that they are read: other ids (still ascending) are what the restarted snapshot serves.
+    const renamed = { ...saved.people!, idAt: (p: number) => `person-${String(p).padStart(6, '0')}` };
+    await store.save({ ...saved, people: renamed });
+    const restarted = directory();
+    expect(await restarted.load()).toBe(true);
+    expect([...restarted.current()!.people].map((p) => p.id)).toEqual(idsOf(renamed));
+    await restarted.stop();
+
+    // An allow-list that leaves an organisation out makes other records: their people are derived.
+    const kept = saved.tenants.slice(1).map((t) => t.organisation.id);
+    const allowed = createXeroDirectory(directoryOptions({ ...w.config, xeroTenantIds: kept }), { clock, random: () => 0.5, policy: { timeoutMs: 5000 } });
+    directories.push(allowed);
+    expect(await allowed.load()).toBe(true);
+    expect([...allowed.current()!.people].every((p) => ids.includes(p.id))).toBe(true);
   });
 
   it('writes the state atomically, mode 0600, and nothing else in STATE_DIR but the token file', async () => {
