@@ -98,7 +98,10 @@ function isStateFile(bytes: Uint8Array): boolean {
 /** The strings of the file in order, cut into chunks; `index` adds a string once however often it is used. */
 class StringTable {
   private readonly indexes = new Map<string, number>();
-  readonly lengths: number[] = [];
+  /** Each string's length, in a typed array that grows by doubling: millions of them as a JS array took twice the memory. */
+  private lengthColumn = new Uint32Array(1024);
+  /** How many strings there are. */
+  count = 0;
   readonly chunks: string[] = [];
   readonly chunkCounts: number[] = [];
   private pending: string[] = [];
@@ -115,9 +118,23 @@ class StringTable {
 
   /** A new index for `value`, without looking for an earlier one. */
   append(value: string): number {
-    this.lengths.push(value.length);
+    this.pushLength(value.length);
     this.pending.push(value);
-    return this.lengths.length - 1;
+    return this.count - 1;
+  }
+
+  /** The strings' lengths so far: a view, valid until the next string is added. */
+  get lengths(): Uint32Array {
+    return this.lengthColumn.subarray(0, this.count);
+  }
+
+  private pushLength(length: number): void {
+    if (this.count === this.lengthColumn.length) {
+      const bigger = new Uint32Array(this.lengthColumn.length * 2);
+      bigger.set(this.lengthColumn);
+      this.lengthColumn = bigger;
+    }
+    this.lengthColumn[this.count++] = length;
   }
 
   /**
@@ -126,8 +143,8 @@ class StringTable {
    */
   appendChunk(text: string, bounds: Int32Array): number {
     this.endChunk();
-    const first = this.lengths.length;
-    for (let k = 0; k + 1 < bounds.length; k++) this.lengths.push(bounds[k + 1]! - bounds[k]!);
+    const first = this.count;
+    for (let k = 0; k + 1 < bounds.length; k++) this.pushLength(bounds[k + 1]! - bounds[k]!);
     if (bounds.length > 1) {
       this.chunks.push(text);
       this.chunkCounts.push(bounds.length - 1);
@@ -240,17 +257,17 @@ function* encodeSteps(state: PersistedDirectory): Steps<StateFilePieces> {
   outlineJson.copy(outlineBytes, 4);
   const chunkBytes = strings.chunks.map((chunk) => Buffer.byteLength(chunk, 'utf8'));
   const chunkCount = strings.chunks.length;
-  const stringCount = strings.lengths.length;
-  const table = Buffer.alloc(4 * (3 + 2 * chunkCount + stringCount));
+  const stringCount = strings.count;
+  // The counts and the chunk table; the string lengths follow as the column they were gathered in.
+  const table = Buffer.alloc(4 * (3 + 2 * chunkCount));
   let at = 0;
   for (const n of [stringCount, chunkCount, userCount]) at = table.writeUInt32LE(n, at);
   at = writeU32s(table, at, chunkBytes);
-  at = writeU32s(table, at, strings.chunkCounts);
-  writeU32s(table, at, strings.lengths);
+  writeU32s(table, at, strings.chunkCounts);
   yield;
   const rolePiece = Buffer.alloc(pad4(userCount));
   rolePiece.set(roles);
-  const body: (string | Uint8Array)[] = [outlineBytes, table, ...columns.map(littleEndianBytes), rolePiece];
+  const body: (string | Uint8Array)[] = [outlineBytes, table, littleEndianBytes(strings.lengths), ...columns.map(littleEndianBytes), rolePiece];
   if (people) body.push(littleEndianBytes(new Uint32Array(people.positions.buffer, people.positions.byteOffset, people.positions.length)), littleEndianBytes(people.lengths));
   body.push(...strings.chunks);
   if (people) body.push(...people.texts);
