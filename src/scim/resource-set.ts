@@ -15,6 +15,7 @@ import { RENDER_VERSION, type Rendering, type ScimResource } from './mapping';
 import { resolvePath, valuesAt as valuesAtPath, type ResolvedPath } from './paths';
 import { RenderCache, type Serialised } from './render-cache';
 import type { Column } from './query/columns';
+import { type Steps, runToEnd } from '../directory/slices';
 import type { AttributeDefinition } from './attributes';
 import type { ResourceTypeDefinition, ResourceTypeName } from './schemas';
 
@@ -188,6 +189,14 @@ export interface PositionsById {
 /** A set's exact-match indexes by name, each built the first time it is asked for. */
 export interface Indexes {
   get(name: string): ReadonlyMap<string, IndexEntry> | undefined;
+  /** The names of the indexes built so far. */
+  built(): readonly string[];
+  /**
+   * Builds index `name` in steps (see `directory/slices.ts`), unless it is built or being built: a large set's index
+   * takes seconds, which a build ahead of the first lookup spreads over turns of the event loop. A `get` that comes
+   * first finishes it at once.
+   */
+  warm(name: string): Steps<void>;
 }
 
 /** One resource type's resources in one view, in the default order (by `id`), with lookup indexes. */
@@ -232,9 +241,15 @@ function fieldName(path: ResolvedPath): string | undefined {
 
 /**
  * Builds the set of one type from its rendering; `version` as `ResourceSet.version` says; serialised resources are
- * kept in `cache`. Renders nothing: see the file's header.
+ * kept in `cache`; `onIndexBuilt` hears the name of each index once it is built. Renders nothing: see the file's header.
  */
-export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, version: string, cache: RenderCache = new RenderCache()): ResourceSet {
+export function buildSet(
+  type: ResourceTypeDefinition,
+  rendering: Rendering,
+  version: string,
+  cache: RenderCache = new RenderCache(),
+  onIndexBuilt?: (name: string) => void,
+): ResourceSet {
   const { size, sourceAt, idOf, fields } = rendering;
   const keys = cache.reserve(size);
   const item = (position: number): RenderedResource => {
@@ -250,6 +265,8 @@ export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, ver
   };
 
   const built = new Map<string, ReadonlyMap<string, IndexEntry>>();
+  /** Indexes a `warm` has begun: a `get` runs the rest of the steps. */
+  const building = new Map<string, Steps<ReadonlyMap<string, IndexEntry>>>();
   const indexed = new Map(
     INDEXED_PATHS[type.id].map((text) => {
       const path = resolvePath(type.schema, text) as ResolvedPath;
@@ -262,9 +279,29 @@ export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, ver
       if (cached) return cached;
       const path = indexed.get(name);
       if (!path) return undefined;
-      const index = buildIndex(size, path, valuesAt);
+      const index = runToEnd(building.get(name) ?? indexSteps(size, path, valuesAt));
+      building.delete(name);
       built.set(name, index);
+      onIndexBuilt?.(name);
       return index;
+    },
+    built: () => [...built.keys()],
+    *warm(name) {
+      const path = indexed.get(name);
+      if (!path || built.has(name) || building.has(name)) return;
+      const steps = indexSteps(size, path, valuesAt);
+      building.set(name, steps);
+      // A `get` between two steps finishes the index (and this generator with it): then there is nothing left to do.
+      while (!built.has(name)) {
+        const step = steps.next();
+        if (step.done) {
+          building.delete(name);
+          built.set(name, step.value);
+          onIndexBuilt?.(name);
+          return;
+        }
+        yield;
+      }
     },
   };
   return {
@@ -283,10 +320,14 @@ export function buildSet(type: ResourceTypeDefinition, rendering: Rendering, ver
   };
 }
 
-function buildIndex(size: number, path: ResolvedPath, valuesAt: ResourceSet['valuesAt']): ReadonlyMap<string, IndexEntry> {
+/** Resources indexed between two steps of `indexSteps`, less one (a power of two). */
+const INDEX_BATCH = 2047;
+
+function* indexSteps(size: number, path: ResolvedPath, valuesAt: ResourceSet['valuesAt']): Steps<ReadonlyMap<string, IndexEntry>> {
   const leaf = path.subAttribute ?? path.attribute;
   const index = new Map<string, number | number[]>();
   for (let position = 0; position < size; position++) {
+    if ((position & INDEX_BATCH) === INDEX_BATCH) yield;
     for (const value of valuesAt(position, path)) {
       const key = indexKey(leaf, value);
       if (key === undefined) continue;

@@ -12,6 +12,7 @@ import type { DirectorySnapshot, Organisation } from '../directory/model';
 import { RENDER_VERSION, renderGlobal, renderTenant, type Rendering } from './mapping';
 import { RenderCache } from './render-cache';
 import { buildSet, type ResourceSet } from './resource-set';
+import { type Steps, runInSlices } from '../directory/slices';
 import { GROUP_TYPE, ROLE_TYPE, USER_TYPE, type ResourceTypeDefinition, type ResourceTypeName } from './schemas';
 
 export interface View {
@@ -30,9 +31,14 @@ const TYPES: Readonly<Record<ResourceTypeName, ResourceTypeDefinition>> = { User
  */
 const MAX_BASES_PER_SNAPSHOT = 4;
 
+/** Which indexes requests made a global view build, by resource type: what a new snapshot's view builds ahead. */
+type IndexesUsed = Map<ResourceTypeName, Set<string>>;
+
 export class ViewCache {
   /** snapshot → root URL → tenant id (`''` for the global view) → view. */
   readonly #views = new WeakMap<DirectorySnapshot, Map<string, Map<string, View>>>();
+  /** root URL → the indexes lookups have needed in its global views, at most `MAX_BASES_PER_SNAPSHOT` roots. */
+  readonly #indexesUsed = new Map<string, IndexesUsed>();
   /** The serialised resources of every view, within one budget. */
   readonly renderCache: RenderCache;
 
@@ -60,12 +66,50 @@ export class ViewCache {
     const key = tenant?.id ?? '';
     let view = byTenant.get(key);
     if (!view) {
-      view = tenant
-        ? createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, this.renderCache, (type, base) => renderTenant(snapshot, tenant, type, base))
-        : createView(snapshot, rootUrl, undefined, this.renderCache, (type, base) => renderGlobal(snapshot, type, base));
+      if (tenant) {
+        view = createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, this.renderCache, (type, base) => renderTenant(snapshot, tenant, type, base));
+      } else {
+        const used = this.#usedAt(rootUrl);
+        view = createView(snapshot, rootUrl, undefined, this.renderCache, (type, base) => renderGlobal(snapshot, type, base), (type, name) => {
+          let names = used.get(type);
+          if (!names) used.set(type, (names = new Set()));
+          names.add(name);
+        });
+        this.#warm(view, used);
+      }
       byTenant.set(key, view);
     }
     return view;
+  }
+
+  #usedAt(rootUrl: string): IndexesUsed {
+    let used = this.#indexesUsed.get(rootUrl);
+    if (!used) {
+      if (this.#indexesUsed.size >= MAX_BASES_PER_SNAPSHOT) this.#indexesUsed.delete(this.#indexesUsed.keys().next().value as string);
+      this.#indexesUsed.set(rootUrl, (used = new Map()));
+    }
+    return used;
+  }
+
+  /**
+   * Builds in a new global view, in slices from the next turn of the event loop on, the indexes lookups needed in the
+   * views of earlier snapshots at the same root. At a million people an index takes seconds: built by the first
+   * `userName eq` after each publish, it would hold every request for that long. A failure is left for the lookup
+   * that needs the index to meet (and answer as an error).
+   */
+  #warm(view: View, used: IndexesUsed): void {
+    if (used.size === 0) return;
+    const wanted = [...used].map(([type, names]) => [type, [...names]] as const);
+    setImmediate(() => {
+      runInSlices(warmSteps(view, wanted)).catch(() => undefined);
+    });
+  }
+}
+
+function* warmSteps(view: View, wanted: readonly (readonly [ResourceTypeName, readonly string[]])[]): Steps<void> {
+  for (const [type, names] of wanted) {
+    const set = view.resources(type);
+    for (const name of names) yield* set.indexes.warm(name);
   }
 }
 
@@ -80,6 +124,7 @@ function createView(
   tenant: Organisation | undefined,
   cache: RenderCache,
   render: (type: ResourceTypeName, baseUrl: string) => Rendering,
+  onIndexBuilt?: (type: ResourceTypeName, name: string) => void,
 ): View {
   const sets = new Map<ResourceTypeName, ResourceSet>();
   return {
@@ -89,7 +134,8 @@ function createView(
       let set = sets.get(type);
       if (!set) {
         const version = createHash('sha1').update(`${RENDER_VERSION}\n${snapshot.version}\n${type}\n${baseUrl}`).digest('base64url');
-        sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl), version, cache)));
+        const built = onIndexBuilt && ((name: string) => onIndexBuilt(type, name));
+        sets.set(type, (set = buildSet(TYPES[type], render(type, baseUrl), version, cache, built)));
       }
       return set;
     },

@@ -85,3 +85,35 @@ describe('lookups by id', () => {
     expect(JSON.parse(second.item(0).bytes.toString()).id).toBe('x');
   });
 });
+
+describe('indexes built ahead of the first lookup', () => {
+  const ids = Array.from({ length: 5000 }, (_, k) => `role-${String(k).padStart(5, '0')}`);
+
+  it('builds an index in steps, and a lookup between two steps finishes it at once, whole', () => {
+    const heard: string[] = [];
+    const set = buildSet(ROLE_TYPE, rendering(ids), 'v1', new RenderCache(), (name) => heard.push(name));
+    const warm = set.indexes.warm('displayname');
+    expect(warm.next().done).toBe(false);
+    expect(set.indexes.built()).toEqual([]);
+    const index = set.indexes.get('displayname')!;
+    expect(index.size).toBe(ids.length);
+    ids.forEach((id, position) => expect(index.get(`role ${id}`)).toBe(position));
+    expect(warm.next().done).toBe(true);
+    expect(set.indexes.get('displayname')).toBe(index);
+    expect(set.indexes.built()).toEqual(['displayname']);
+    expect(heard).toEqual(['displayname']);
+  });
+
+  it('builds the same index warmed to the end as a lookup builds, and warms nothing twice', () => {
+    const heard: string[] = [];
+    const set = buildSet(ROLE_TYPE, rendering(ids), 'v1', new RenderCache(), (name) => heard.push(name));
+    let steps = 0;
+    for (const warm = set.indexes.warm('displayname'); !warm.next().done; ) steps++;
+    expect(steps).toBeGreaterThan(1);
+    expect(heard).toEqual(['displayname']);
+    expect([...set.indexes.get('displayname')!]).toEqual([...buildSet(ROLE_TYPE, rendering(ids), 'v1').indexes.get('displayname')!]);
+    expect(set.indexes.warm('displayname').next().done).toBe(true);
+    expect(set.indexes.warm('no-such-index').next().done).toBe(true);
+    expect(heard).toEqual(['displayname']);
+  });
+});

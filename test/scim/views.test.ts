@@ -1,3 +1,4 @@
+import { lookupEq } from '../../src/scim/query/plan';
 import { itemsOf } from '../../src/scim/resource-set';
 import { ViewCache } from '../../src/scim/views';
 import { BASE, BETA, TENANTS, snapshotOf } from '../http/fixtures';
@@ -9,6 +10,28 @@ describe('rendering once per snapshot', () => {
     const users = views.viewOf(snapshot, BASE)!.resources('User');
     expect(views.viewOf(snapshot, BASE)!.resources('User')).toBe(users);
     expect(views.viewOf(snapshotOf(), BASE)!.resources('User')).not.toBe(users);
+  });
+
+  it("builds ahead, in a new snapshot's global view, the indexes lookups needed at the same root, and only those", async () => {
+    const views = new ViewCache();
+    const turns = async (n: number) => {
+      for (let k = 0; k < n; k++) await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    const first = views.viewOf(snapshotOf(), BASE)!.resources('User');
+    expect(lookupEq(first, 'userName', 'nobody@example.com')).toEqual([]);
+    expect(first.indexes.built()).toEqual(['username']);
+    views.viewOf(snapshotOf(), BASE, BETA)!.resources('User').indexes.get('displayname'); // a tenant view's: not recorded
+
+    const next = views.viewOf(snapshotOf(), BASE)!.resources('User');
+    expect(next).not.toBe(first);
+    expect(next.indexes.built()).toEqual([]); // not while the request that made the view runs
+    await turns(3);
+    expect(next.indexes.built()).toEqual(['username']);
+    expect(views.viewOf(snapshotOf(), BASE)!.resources('Group').indexes.built()).toEqual([]);
+
+    const elsewhere = views.viewOf(snapshotOf(), `${BASE}/elsewhere`)!.resources('User');
+    await turns(3);
+    expect(elsewhere.indexes.built()).toEqual([]);
   });
 
   it('keeps the renderings of two caches apart', () => {
