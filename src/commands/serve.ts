@@ -19,6 +19,7 @@ import { SyncHistory } from '../ops/sync-history';
 import { missingV8Flags } from '../runtime';
 import { requireXeroCredentials } from './credentials';
 import { directoryOptions } from './directory-options';
+import { loadFetch } from '../xero/identity';
 
 export interface ServeOptions {
   demo?: boolean;
@@ -125,6 +126,8 @@ async function serve(config: Config, options: ServeOptions, out: (line: string) 
     // A replica loads the newest published state before anything else, so a new one serves at once; a Redis out of
     // reach for longer is retried in the background (the replica is ready once a published state arrives).
     if (replicas) await replicas.connected(REDIS_START_WAIT_MS);
+    // Now rather than on the first sync's first call, which comes as the first requests are answered.
+    await loadFetch();
     await directory.start();
     // The demo waits for the first sync (shared with the loop's), so the printed curl commands answer at once.
     if (options.demo) await directory.syncOnce();
