@@ -15,8 +15,10 @@ export interface AuthOptions {
   readonly basicAuth?: boolean;
 }
 
-// One call into the hash, with no Hash object made and collected per request.
-const digest = (text: string): Buffer => hash('sha256', text, 'buffer');
+// One call into the hash, with no Hash object made and collected per request. `hash` answers a hex string in a
+// third of the time it takes to answer a Buffer (Node 20 and 24), and turning the hex back into bytes costs less than
+// the difference: the digests are still compared as bytes, with `timingSafeEqual`.
+const digest = (text: string): Buffer => Buffer.from(hash('sha256', text), 'hex');
 
 /**
  * A predicate over an `Authorization` header: true for `Bearer <token>`, or (with `basicAuth`) HTTP Basic with a
