@@ -98,7 +98,7 @@ function isStateFile(bytes: Uint8Array): boolean {
 /** The strings of the file in order, cut into chunks; `index` adds a string once however often it is used. */
 class StringTable {
   private readonly indexes = new Map<string, number>();
-  /** Each string's length, in a typed array that grows by doubling: millions of them as a JS array took twice the memory. */
+  /** Each string's length, in a typed array that grows by doubling: a JS array of millions would take twice the memory. */
   private lengthColumn = new Uint32Array(1024);
   /** How many strings there are. */
   count = 0;
