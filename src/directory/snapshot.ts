@@ -103,8 +103,9 @@ export function* snapshotSteps(tenants: readonly TenantData[], builtAt: string, 
   // 1, 2. Each record's person and each person's id and place in id order: read from what was saved, or derived.
   let recordTotal = 0;
   for (const tenant of sortedTenants) recordTotal += tenant.users.length;
-  const saved = known.people && fitsRecords(known.people, sortedTenants, recordTotal) ? known.people : undefined;
-  const { personOfRecord, counts, ids, order, rank } = saved ? yield* savedNumberingSteps(saved) : yield* numberingSteps(sortedTenants, recordTotal);
+  const fromSaved = known.people && fitsShape(known.people, sortedTenants, recordTotal) ? yield* savedNumberingSteps(known.people) : undefined;
+  const saved = fromSaved && known.people;
+  const { personOfRecord, counts, ids, order, rank } = fromSaved ?? (yield* numberingSteps(sortedTenants, recordTotal));
   const count = ids.length;
   const starts = new Int32Array(count + 1);
   for (let n = 0; n < count; n++) starts[n + 1] = starts[n]! + counts[n]!;
@@ -287,9 +288,10 @@ function* numberingSteps(sortedTenants: readonly TenantData[], recordTotal: numb
 
 /**
  * Steps 1 and 2 from a saved state's people: numbering them in the order their records come, as a build from the
- * records does, with no e-mail normalised, no id hashed and no sort.
+ * records does, with no e-mail normalised, no id hashed and no sort. Undefined when a position is out of range or a
+ * person has no record: the people do not fit these records, and are derived from them instead.
  */
-function* savedNumberingSteps(saved: DerivedPeople): Steps<Numbering> {
+function* savedNumberingSteps(saved: DerivedPeople): Steps<Numbering | undefined> {
   const { count, positions } = saved;
   const personOfRecord = new Int32Array(positions.length);
   const counts = new Int32Array(count);
@@ -303,6 +305,7 @@ function* savedNumberingSteps(saved: DerivedPeople): Steps<Numbering> {
       personOfRecord[seq] = -1;
       continue;
     }
+    if (position < -1 || position >= count) return undefined;
     let number = order[position]!;
     if (number === -1) {
       number = next++;
@@ -314,28 +317,19 @@ function* savedNumberingSteps(saved: DerivedPeople): Steps<Numbering> {
     personOfRecord[seq] = number;
     if ((seq & BATCH) === BATCH) yield;
   }
-  return { personOfRecord, counts, ids, order, rank };
+  return next === count ? { personOfRecord, counts, ids, order, rank } : undefined;
 }
 
 /**
- * Whether a saved state's people can stand for these records: taken under today's rules, of as many records and
- * organisations, the ids in strictly ascending order, every position in range and every person with a record. (That they are these records' people is
- * what the saver vouched for, `derivedPeople`; the state file's checksum keeps it so.)
+ * Whether a saved state's people can stand for these records before they are read: taken under today's rules, of as
+ * many records and organisations, the ids in strictly ascending order. (`savedNumberingSteps` checks the positions as
+ * it reads them. That they are these records' people is what the saver vouched for, `derivedPeople`; the state file's
+ * checksum keeps it so.)
  */
-function fitsRecords(saved: DerivedPeople, sortedTenants: readonly TenantData[], recordTotal: number): boolean {
+function fitsShape(saved: DerivedPeople, sortedTenants: readonly TenantData[], recordTotal: number): boolean {
   if (saved.derivation !== PEOPLE_DERIVATION || saved.positions.length !== recordTotal || saved.groups.length !== sortedTenants.length) return false;
   for (let p = 1; p < saved.count; p++) if (!(saved.idAt(p - 1) < saved.idAt(p))) return false;
-  const seen = new Uint8Array(saved.count);
-  let people = 0;
-  for (const position of saved.positions) {
-    if (position === -1) continue;
-    if (position < -1 || position >= seen.length) return false;
-    if (seen[position] === 0) {
-      seen[position] = 1;
-      people++;
-    }
-  }
-  return people === seen.length;
+  return true;
 }
 
 /**
