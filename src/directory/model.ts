@@ -238,6 +238,11 @@ export interface Directory {
    * fetch from Xero (concurrent callers share one fetch; a minimum freshness window protects the rate limit).
    */
   forRead(): Promise<DirectorySnapshot | undefined>;
+  /**
+   * The snapshot `forRead` would answer without waiting (nothing to fetch first), or undefined when it would wait or
+   * holds none: the resource reads then call `forRead`. Reads answered from it take no turn of the microtask queue.
+   */
+  readNow?(): DirectorySnapshot | undefined;
   /** Per-organisation health and overall readiness. */
   status(): DirectoryStatus;
   /**

@@ -19,6 +19,7 @@ export function staticDirectory(snapshot: DirectorySnapshot): Directory {
   return {
     current: () => snapshot,
     forRead: async () => snapshot,
+    readNow: () => snapshot,
     status: () => status,
   };
 }

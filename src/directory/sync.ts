@@ -270,6 +270,7 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
       if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) await loop.syncOnce();
       return published.current();
     },
+    readNow: () => (loop.mustSyncBeforeRead(lastSync.finishedAtMs) ? undefined : published.current()),
     status: (): DirectoryStatus => {
       const status = directoryStatus({
         snapshot: published.current(),

@@ -81,6 +81,15 @@ export interface ResourceReads {
   readonly byId: (req: Request, res: Response) => Promise<void>;
 }
 
+/**
+ * A request's view: at once when the snapshot is at hand (most reads, which then answer within the call), else
+ * awaited. Their errors are the same: a tenant that does not exist, a directory with nothing to serve (503).
+ */
+interface ViewOf {
+  now(req: Request): View | undefined;
+  wait(req: Request): Promise<View>;
+}
+
 export interface ScimApi {
   readonly router: Router;
   /** The global view's reads by endpoint name, exactly as spelt in the routes (`Users`, `Groups`, `Roles`). */
@@ -167,6 +176,15 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages,
 
   const viewFor = async (req: Request): Promise<View> => viewIn(req, await currentSnapshot(options));
 
+  /**
+   * The same view at once, when the directory has the snapshot without waiting (`Directory.readNow`); else undefined,
+   * and the read awaits `viewFor`, which answers the 503 of a directory with nothing to serve.
+   */
+  const viewNow = (req: Request): View | undefined => {
+    const snapshot = servable(options.directory.readNow?.());
+    return snapshot && viewIn(req, snapshot);
+  };
+
   /** The view and position of a list page, by index (the default) or by cursor (RFC 9865). */
   const listPageFor: ListPageResolver = async (req, query, list) => {
     const { snapshot, page, stored } =
@@ -195,7 +213,7 @@ function addRoutes(router: Router, options: ScimRouterOptions, pages: ListPages,
   // Resources first: they are what pollers read most, and no other route's path overlaps theirs.
   const reads = new Map<string, ResourceReads>();
   for (const type of RESOURCE_TYPES) {
-    reads.set(type.endpoint.slice(1), addResourceRoutes(router, type, viewFor, listPageFor, jsonBody, maxResults, completeLists));
+    reads.set(type.endpoint.slice(1), addResourceRoutes(router, type, { now: viewNow, wait: viewFor }, listPageFor, jsonBody, maxResults, completeLists));
   }
 
   router
@@ -306,7 +324,7 @@ const NO_MATCH = (() => {
 function addResourceRoutes(
   router: Router,
   type: ResourceTypeDefinition,
-  viewFor: (req: Request) => Promise<View>,
+  viewOf: ViewOf,
   listPageFor: ListPageResolver,
   jsonBody: RequestHandler,
   maxResults: number,
@@ -326,7 +344,7 @@ function addResourceRoutes(
 
   /** `GET /Users?filter=userName eq "…"` (`lookups.ts`): the same answer as `list`'s, from the userName index alone. */
   const lookUp = async (req: Request, res: Response, userName: string) => {
-    const view = await viewFor(req);
+    const view = viewOf.now(req) ?? (await viewOf.wait(req));
     const set = view.resources(type.id);
     const positions = lookupEq(set, 'userName', userName);
     // Several people under one userName (which merging by e-mail rules out), or pages of none, make a list like any other.
@@ -344,7 +362,7 @@ function addResourceRoutes(
     },
     byId: async (req, res) => {
       const query = queryFromParameters(req.query, maxResults);
-      const view = await viewFor(req);
+      const view = viewOf.now(req) ?? (await viewOf.wait(req));
       const set = view.resources(type.id);
       const id = req.params.id as string;
       const position = set.positionById.get(id);

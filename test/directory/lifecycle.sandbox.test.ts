@@ -187,6 +187,7 @@ describe('staticDirectory', () => {
     const { snapshot } = await runSyncOnce(w.config, { clock });
     const d = staticDirectory(snapshot!);
     expect(await d.forRead()).toBe(snapshot);
+    expect(d.readNow!()).toBe(snapshot);
     const members = snapshot!.tenants[0]!.users.filter((u) => u.role !== 'REMOVED').length;
     expect(d.status()).toMatchObject({ ready: true, tenants: [{ state: 'current', userCount: members }] });
   });

@@ -52,10 +52,13 @@ function served(snapshot: DirectorySnapshot, organisationId: string): string[] {
 describe('Sync against the sandbox over HTTP', () => {
   it('reads every connected organisation, its details and its users', async () => {
     const d = directory();
+    expect(d.readNow!()).toBeUndefined();
     const report = await d.syncOnce();
     expect(report).toMatchObject({ outcome: 'ok', changed: true, rateLimited: 0 });
     expect(report.calls).toEqual({ token: 1, connections: 1, organisation: 6, users: 6 });
     const snapshot = d.current()!;
+    // Cached mode never fetches for a read: it is answered at once from the published snapshot.
+    expect(d.readNow!()).toBe(snapshot);
     expect(snapshot.organisations.map((o) => o.id).sort()).toEqual(orgIds().map((id) => id.toLowerCase()).sort());
     for (const id of orgIds()) expect(served(snapshot, id)).toEqual(truth(id));
     const first = w.sandbox.data.organisations()[0]!;
@@ -492,13 +495,20 @@ describe('Live mode', () => {
   it('concurrent reads share one fetch, and a fresh snapshot is served without calling Xero', async () => {
     const d = createXeroDirectory(directoryOptions({ ...w.config, syncMode: 'live' }), { clock, policy: { timeoutMs: 5000 } });
     directories.push(d);
+    // Nothing fetched yet: a read must wait for Xero, so none is answered at once.
+    expect(d.readNow!()).toBeUndefined();
     const reads = await Promise.all([d.forRead(), d.forRead(), d.forRead()]);
     expect(reads[0]).toBeDefined();
     expect(new Set(reads).size).toBe(1);
     expect(w.sandbox.data.counters().byEndpoint['GET /connections']).toBe(1);
+    // Fresh: answered at once, with what forRead answers, and no call to Xero.
+    expect(d.readNow!()).toBe(reads[0]);
     await d.forRead();
     expect(w.sandbox.data.counters().byEndpoint['GET /connections']).toBe(1);
     clock.advance(w.config.liveMinFreshnessSeconds * 1000);
+    // Stale: the snapshot is still held, but a read must fetch first.
+    expect(d.current()).toBe(reads[0]);
+    expect(d.readNow!()).toBeUndefined();
     await d.forRead();
     expect(w.sandbox.data.counters().byEndpoint['GET /connections']).toBe(2);
   });

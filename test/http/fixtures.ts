@@ -73,6 +73,7 @@ export function fixedDirectory(snapshot: DirectorySnapshot | undefined): Directo
   return {
     current: () => current,
     forRead: async () => current,
+    readNow: () => current,
     status: () => ({ ready: current !== undefined, tenants: [] }),
     set(next) {
       current = next;
