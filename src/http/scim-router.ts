@@ -361,14 +361,15 @@ function addResourceRoutes(
       return userName === undefined ? list(req, res, queryFromParameters(req.query, maxResults), true) : lookUp(req, res, userName);
     },
     byId: async (req, res) => {
-      const query = queryFromParameters(req.query, maxResults);
+      // Most reads by id have no query string: then there is nothing to parse, and the resource goes as serialised.
+      const query = req.url.includes('?') ? queryFromParameters(req.query, maxResults) : undefined;
       const view = viewOf.now(req) ?? (await viewOf.wait(req));
       const set = view.resources(type.id);
       const id = req.params.id as string;
       const position = set.positionById.get(id);
       if (position === undefined) throw notFound(`${type.name} "${id.slice(0, 100)}" not found.`);
       const item = set.item(position);
-      sendScim(req, res, 200, resourceWriter(set, query)(item), item.etag);
+      sendScim(req, res, 200, query ? resourceWriter(set, query)(item) : item.bytes, item.etag);
     },
   };
 
