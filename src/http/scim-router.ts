@@ -21,7 +21,7 @@ import {
 import { forbidden, methodNotAllowed, notFound, readOnly, unavailable, unsupported } from '../scim/errors';
 import { CompleteLists } from '../scim/query/complete-lists';
 import { queryFromParameters, queryFromSearchRequest, type ListQuery } from '../scim/query/parameters';
-import { listResources, listResponse, resourceWriter, searchAll, type PageLocation } from '../scim/query/search';
+import { listResources, listResponse, oneResourceList, resourceWriter, searchAll, type PageLocation } from '../scim/query/search';
 import { ViewCache, type View } from '../scim/views';
 import { RESOURCE_TYPES, type ResourceTypeDefinition } from '../scim/schemas';
 import type { Logger } from '../log';
@@ -352,7 +352,7 @@ function addResourceRoutes(
     const item = positions.length === 1 ? set.item(positions[0]!) : undefined;
     const etag = item ? lookupETag(item.etag) : NO_MATCH.etag;
     if (notModified(req, res, etag)) return;
-    sendScim(req, res, 200, item ? listResponse(1, FIRST_PAGE, [item.bytes]).body : NO_MATCH.body, etag);
+    sendScim(req, res, 200, item ? oneResourceList(item.bytes) : NO_MATCH.body, etag);
   };
 
   const reads: ResourceReads = {

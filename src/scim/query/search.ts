@@ -198,6 +198,14 @@ export function listResponse(totalResults: number, page: PageMembers, resources:
   return { totalResults, itemsPerPage: resources.length, body: Buffer.concat(listParts(totalResults, page, resources)) };
 }
 
+/** The head of the first page that holds exactly one resource, the answer of a lookup that finds one. */
+const ONE_RESOURCE_HEAD = Buffer.from(`{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":1,"itemsPerPage":1,"startIndex":1,"Resources":[`);
+
+/** `listResponse(1, { startIndex: 1 }, [resource]).body`, joined around the resource with nothing made per call. */
+export function oneResourceList(resource: Buffer): Buffer {
+  return Buffer.concat([ONE_RESOURCE_HEAD, resource, LIST_END], ONE_RESOURCE_HEAD.length + resource.length + LIST_END.length);
+}
+
 /** The same ListResponse as the Buffers it is made of. */
 function listParts(totalResults: number, page: PageMembers, resources: readonly (Buffer | string)[]): Buffer[] {
   const where = 'startIndex' in page ? `"startIndex":${page.startIndex},` : cursorMembers(page);
