@@ -123,12 +123,13 @@ export function renderServing(s: ServingResult, assess: boolean): string {
         fmt(f.p99Ms, 1),
         fmt(f.serverCpuPercent),
         fmt(f.serverCpuMicrosPerRequest),
+        fmt(f.driverCpuPercent),
         fmt(f.bytesPerRequest),
         `${f.runs.map((r) => fmt(r.requestsPerSecond, r.requestsPerSecond < 10 ? 2 : 0)).join(' / ')}${f.clean ? '' : ' (errors!)'}`,
       ]);
     }
   }
-  out.push(table(['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU %', 'CPU µs/req', 'bytes/resp', 'runs req/s'], rows));
+  out.push(table(['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU %', 'CPU µs/req', 'driver CPU %', 'bytes/resp', 'runs req/s'], rows));
   if (anySlow) {
     out.push('');
     out.push(

@@ -58,6 +58,11 @@ export interface TimedRun extends LoadResult {
   serverCpuPercent: number;
   /** Server CPU per request, µs. */
   serverCpuMicrosPerRequest: number;
+  /**
+   * The load driver's CPU as a share of one core over the run, %. Near 100 %, the driver (which parses every answer's
+   * head in JavaScript) bounds the rate, not the server: compare the servers' CPU per request then.
+   */
+  driverCpuPercent: number;
 }
 
 export interface WorkloadFigures {
@@ -68,6 +73,7 @@ export interface WorkloadFigures {
   p99Ms: number;
   serverCpuPercent: number;
   serverCpuMicrosPerRequest: number;
+  driverCpuPercent: number;
   bytesPerRequest: number;
   /** False when any run had errors, timeouts or non-2xx answers. */
   clean: boolean;
@@ -254,7 +260,7 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
             await settle(name);
             const f = (figures[name].workloads[workload] ??= { runs: [] } as unknown as WorkloadFigures);
             f.runs.push(run);
-            log(`${WORKLOAD_TITLES[workload]} ${name} run ${round + 1}${slow.has(name) ? ' (slow mode)' : ''}: ${run.requestsPerSecond.toFixed(run.requestsPerSecond < 10 ? 2 : 0)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, CPU ${run.serverCpuPercent.toFixed(0)}%`);
+            log(`${WORKLOAD_TITLES[workload]} ${name} run ${round + 1}${slow.has(name) ? ' (slow mode)' : ''}: ${run.requestsPerSecond.toFixed(run.requestsPerSecond < 10 ? 2 : 0)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, CPU ${run.serverCpuPercent.toFixed(0)}%, driver CPU ${run.driverCpuPercent.toFixed(0)}%`);
           });
         }
       }
@@ -323,6 +329,7 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
   async function timed(child: Child<{ url: string }>, workload: WorkloadName, seconds: number, slowMode?: SlowMode): Promise<TimedRun> {
     await waitIdle(child.pid, 10_000);
     const before = cpuMs(child.pid);
+    const driverBefore = cpuMs(driver.pid);
     const result = await driver.call<LoadResult>('load', {
       url: child.info.url,
       token: TOKEN,
@@ -333,12 +340,14 @@ export async function runServing(users: number, options: BenchOptions, runDir: s
       ...(slowMode ? { slow: { minRequests: slowMode.requests, capSeconds: options.slowCapSeconds } } : {}),
     } satisfies LoadRequest);
     const used = cpuMs(child.pid) - before;
+    const driverUsed = cpuMs(driver.pid) - driverBefore;
     return {
       ...result,
       ...(slowMode ? { slowMode } : {}),
       serverCpuMs: round(used, 0),
       serverCpuPercent: round((used / (result.durationSeconds * 1000)) * 100, 1),
       serverCpuMicrosPerRequest: result.requests > 0 ? round((used * 1000) / result.requests, 1) : NaN,
+      driverCpuPercent: round((driverUsed / (result.durationSeconds * 1000)) * 100, 1),
     };
   }
 }
@@ -349,6 +358,7 @@ function summarise(f: WorkloadFigures): void {
   f.p99Ms = round(mean(f.runs.map((r) => r.latencyMs.p99)), 2);
   f.serverCpuPercent = round(mean(f.runs.map((r) => r.serverCpuPercent)), 1);
   f.serverCpuMicrosPerRequest = round(mean(f.runs.map((r) => r.serverCpuMicrosPerRequest)), 1);
+  f.driverCpuPercent = round(mean(f.runs.map((r) => r.driverCpuPercent)), 1);
   f.bytesPerRequest = Math.round(mean(f.runs.map((r) => r.bytesPerRequest)));
   f.clean = f.runs.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.requests > 0);
 }
