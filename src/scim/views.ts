@@ -39,6 +39,8 @@ export class ViewCache {
   readonly #views = new WeakMap<DirectorySnapshot, Map<string, Map<string, View>>>();
   /** root URL → the indexes lookups have needed in its global views, at most `MAX_BASES_PER_SNAPSHOT` roots. */
   readonly #indexesUsed = new Map<string, IndexesUsed>();
+  /** When the newest snapshot a global view was made for was built: an older snapshot's view builds nothing ahead. */
+  #newestBuiltAt = '';
   /** The serialised resources of every view, within one budget. */
   readonly renderCache: RenderCache;
 
@@ -58,37 +60,29 @@ export class ViewCache {
     }
     let byBase = this.#views.get(snapshot);
     if (!byBase) this.#views.set(snapshot, (byBase = new Map()));
-    let byTenant = byBase.get(rootUrl);
-    if (!byTenant) {
-      if (byBase.size >= MAX_BASES_PER_SNAPSHOT) byBase.delete(byBase.keys().next().value as string);
-      byBase.set(rootUrl, (byTenant = new Map()));
-    }
+    const byTenant = boundedEntry(byBase, rootUrl, () => new Map<string, View>());
     const key = tenant?.id ?? '';
     let view = byTenant.get(key);
     if (!view) {
       if (tenant) {
         view = createView(snapshot, `${rootUrl}/tenants/${encodeURIComponent(tenant.id)}`, tenant, this.renderCache, (type, base) => renderTenant(snapshot, tenant, type, base));
       } else {
-        const used = this.#usedAt(rootUrl);
+        const used = boundedEntry(this.#indexesUsed, rootUrl, (): IndexesUsed => new Map());
         view = createView(snapshot, rootUrl, undefined, this.renderCache, (type, base) => renderGlobal(snapshot, type, base), (type, name) => {
           let names = used.get(type);
           if (!names) used.set(type, (names = new Set()));
           names.add(name);
         });
-        this.#warm(view, used);
+        // Only the newest snapshot's view is read by every poller: an older one's (a crawl's later page on a snapshot
+        // another replica pinned, say) builds what its own lookups need, as they come.
+        if (snapshot.builtAt >= this.#newestBuiltAt) {
+          this.#newestBuiltAt = snapshot.builtAt;
+          this.#warm(view, used);
+        }
       }
       byTenant.set(key, view);
     }
     return view;
-  }
-
-  #usedAt(rootUrl: string): IndexesUsed {
-    let used = this.#indexesUsed.get(rootUrl);
-    if (!used) {
-      if (this.#indexesUsed.size >= MAX_BASES_PER_SNAPSHOT) this.#indexesUsed.delete(this.#indexesUsed.keys().next().value as string);
-      this.#indexesUsed.set(rootUrl, (used = new Map()));
-    }
-    return used;
   }
 
   /**
@@ -104,6 +98,19 @@ export class ViewCache {
       runInSlices(warmSteps(view, wanted)).catch(() => undefined);
     });
   }
+}
+
+/**
+ * The entry of a root URL in `map`, made and added when missing. `map` keeps at most `MAX_BASES_PER_SNAPSHOT` roots:
+ * the first added goes when another must be.
+ */
+function boundedEntry<V>(map: Map<string, V>, rootUrl: string, make: () => V): V {
+  let entry = map.get(rootUrl);
+  if (entry === undefined) {
+    if (map.size >= MAX_BASES_PER_SNAPSHOT) map.delete(map.keys().next().value as string);
+    map.set(rootUrl, (entry = make()));
+  }
+  return entry;
 }
 
 function* warmSteps(view: View, wanted: readonly (readonly [ResourceTypeName, readonly string[]])[]): Steps<void> {

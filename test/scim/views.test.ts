@@ -1,3 +1,4 @@
+import { buildSnapshot } from '../../src/directory/snapshot';
 import { lookupEq } from '../../src/scim/query/plan';
 import { itemsOf } from '../../src/scim/resource-set';
 import { ViewCache } from '../../src/scim/views';
@@ -32,6 +33,14 @@ describe('rendering once per snapshot', () => {
     const elsewhere = views.viewOf(snapshotOf(), `${BASE}/elsewhere`)!.resources('User');
     await turns(3);
     expect(elsewhere.indexes.built()).toEqual([]);
+
+    // A snapshot older than one already served (a crawl's page on a snapshot another replica pinned) builds nothing
+    // ahead; its own lookups build what they need.
+    const older = views.viewOf(buildSnapshot(TENANTS, '2026-10-01T00:00:00Z'), BASE)!.resources('User');
+    await turns(3);
+    expect(older.indexes.built()).toEqual([]);
+    expect(lookupEq(older, 'userName', 'nobody@example.com')).toEqual([]);
+    expect(older.indexes.built()).toEqual(['username']);
   });
 
   it('keeps the renderings of two caches apart', () => {
