@@ -22,7 +22,7 @@ const PUBLIC_URL = 'https://scim.bench.invalid';
  * xero-scim's app variants on the product's listener (`full` is the product), `full` on a plain `http.createServer`,
  * and the floor both as in `npm run bench` (plain) and on a server that builds requests with Express's prototypes.
  */
-type Variant = { name: string; app: AppVariant; listener: 'product' | 'plain' } | { name: string; floor: 'plain' | 'prototypes' };
+type Variant = { name: string; app: AppVariant; listener: 'product' | 'plain' } | { name: string; floor: 'plain' | 'prototypes'; sameHead?: boolean };
 const VARIANTS: readonly Variant[] = [
   { name: 'full', app: 'full', listener: 'product' },
   { name: 'full, plain listener', app: 'full', listener: 'plain' },
@@ -31,6 +31,7 @@ const VARIANTS: readonly Variant[] = [
   { name: 'router-only', app: 'router-only', listener: 'product' },
   { name: 'floor', floor: 'plain' },
   { name: 'floor, requests built with prototypes', floor: 'prototypes' },
+  { name: "floor, with xero-scim's head fields", floor: 'plain', sameHead: true },
 ];
 const WORKLOADS: readonly WorkloadName[] = ['a', 'c'];
 
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
       const refreshToken = await sandbox.call<string>('refreshToken');
       const server =
         'floor' in variant
-          ? await Child.start<{ url: string }>('floor', { script: 'servers/floor-process.js', input: { corpusDir, token: TOKEN, listener: variant.floor } })
+          ? await Child.start<{ url: string }>('floor', { script: 'servers/floor-process.js', input: { corpusDir, token: TOKEN, listener: variant.floor, sameHead: variant.sameHead === true } })
           : await Child.start<{ url: string }>(variant.app, {
               script: 'servers/xero-scim-process.js',
               input: {

@@ -17,6 +17,10 @@ export interface FloorAnswers {
   groupById(id: string): string | undefined;
   /** `GET /Users?filter=userName eq "…"`: a list of one or none (any other filter finds nothing). */
   usersFiltered(filter: string): string;
+  /** The user a `userName eq "…"` filter finds, as `usersFiltered` lists it. */
+  userNamed(filter: string): string | undefined;
+  /** `usersFiltered`'s answer for the user `userNamed` found (or none). */
+  lookupAnswer(found: string | undefined): string;
   /** `GET /Users?startIndex=&count=` from the raw query values (absent or unparsable: the defaults). */
   usersPage(startIndex: string | undefined, count: string | undefined): string;
   /** `GET /Groups`, with or without `excludedAttributes=members`: one pre-rendered answer each. */
@@ -53,17 +57,20 @@ export function floorAnswers(corpus: Corpus, maxResults = 1000): FloorAnswers {
     delete group.members;
     groupsWithoutMembers.push(JSON.stringify(group));
   }
+  const userNamed = (filter: string): string | undefined => {
+    const match = USER_EQ.exec(filter);
+    return match ? userByName.get(match[1]!.replace(/\\(.)/g, '$1').toLowerCase()) : undefined;
+  };
+  const lookupAnswer = (found: string | undefined): string => listResponse(found ? 1 : 0, 1, found ? [found] : []);
   const groupsPage = listResponse(groupsWithoutMembers.length, 1, groupsWithoutMembers.slice(0, maxResults));
   const groupsFullPage = listResponse(corpus.groups.length, 1, corpus.groups.slice(0, maxResults));
   return {
     maxResults,
     userById: (id) => userById.get(id),
     groupById: (id) => groupById.get(id),
-    usersFiltered(filter) {
-      const match = USER_EQ.exec(filter);
-      const found = match ? userByName.get(match[1]!.replace(/\\(.)/g, '$1').toLowerCase()) : undefined;
-      return listResponse(found ? 1 : 0, 1, found ? [found] : []);
-    },
+    usersFiltered: (filter) => lookupAnswer(userNamed(filter)),
+    userNamed,
+    lookupAnswer,
     usersPage(rawStart, rawCount) {
       const startIndex = Math.max(1, integer(rawStart, 1));
       const count = Math.min(Math.max(0, integer(rawCount, maxResults)), maxResults);

@@ -10,12 +10,14 @@ interface Input {
   token: string;
   /** `prototypes`: requests built with Express's prototypes, as xero-scim's listener does (bench/ablation.ts only). */
   listener?: 'plain' | 'prototypes';
+  /** Send the head fields xero-scim's answers carry (`FloorOptions.sameHead`, bench/ablation.ts only). */
+  sameHead?: boolean;
 }
 
 async function main(): Promise<void> {
   const input = childInput<Input>();
   const started = Date.now();
-  const app = createFloorApp({ corpus: readCorpus(input.corpusDir), tokens: [input.token] });
+  const app = createFloorApp({ corpus: readCorpus(input.corpusDir), tokens: [input.token], ...(input.sameHead ? { sameHead: true } : {}) });
   const loadMs = Date.now() - started;
   const url = await listenLoopback(app, input.listener === 'prototypes' ? expressServerClasses(app) : {});
   serveParent({ heap: () => heapAfterGc() }).ready({ url, loadMs, heap: heapAfterGc() });
