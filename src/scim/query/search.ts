@@ -199,7 +199,7 @@ export function listResponse(totalResults: number, page: PageMembers, resources:
 }
 
 /** The head of the first page that holds exactly one resource, the answer of a lookup that finds one. */
-const ONE_RESOURCE_HEAD = Buffer.from(`{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":1,"itemsPerPage":1,"startIndex":1,"Resources":[`);
+const ONE_RESOURCE_HEAD = Buffer.from(listHead(1, 1, { startIndex: 1 }));
 
 /** `listResponse(1, { startIndex: 1 }, [resource]).body`, joined around the resource with nothing made per call. */
 export function oneResourceList(resource: Buffer): Buffer {
@@ -208,15 +208,19 @@ export function oneResourceList(resource: Buffer): Buffer {
 
 /** The same ListResponse as the Buffers it is made of. */
 function listParts(totalResults: number, page: PageMembers, resources: readonly (Buffer | string)[]): Buffer[] {
-  const where = 'startIndex' in page ? `"startIndex":${page.startIndex},` : cursorMembers(page);
-  const head = `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${resources.length},${where}"Resources":[`;
-  const parts: Buffer[] = [Buffer.from(head)];
+  const parts: Buffer[] = [Buffer.from(listHead(totalResults, resources.length, page))];
   resources.forEach((resource, i) => {
     if (i > 0) parts.push(COMMA);
     parts.push(typeof resource === 'string' ? Buffer.from(resource, 'utf8') : resource);
   });
   parts.push(LIST_END);
   return parts;
+}
+
+/** A ListResponse up to the opening of its `Resources` array. */
+function listHead(totalResults: number, itemsPerPage: number, page: PageMembers): string {
+  const where = 'startIndex' in page ? `"startIndex":${page.startIndex},` : cursorMembers(page);
+  return `{"schemas":["${LIST_RESPONSE_SCHEMA}"],"totalResults":${totalResults},"itemsPerPage":${itemsPerPage},${where}"Resources":[`;
 }
 
 function cursorMembers(page: { readonly nextCursor?: string; readonly previousCursor?: string }): string {
