@@ -262,15 +262,17 @@ export function createXeroDirectory(options: XeroDirectoryOptions, deps: XeroDir
     stopping,
   );
 
+  /** Live mode, the last sync older than its freshness window: a read fetches first. */
+  const readWaitsForSync = (): boolean => loop.mustSyncBeforeRead(lastSync.finishedAtMs);
   return {
     current: () => published.current(),
     snapshot: (version) => published.byVersion(version),
     async forRead(): Promise<DirectorySnapshot | undefined> {
       // On a follower the shared sync asks the leader and waits for its publish (`followLeader`): no Xero call here.
-      if (loop.mustSyncBeforeRead(lastSync.finishedAtMs)) await loop.syncOnce();
+      if (readWaitsForSync()) await loop.syncOnce();
       return published.current();
     },
-    readNow: () => (loop.mustSyncBeforeRead(lastSync.finishedAtMs) ? undefined : published.current()),
+    readNow: () => (readWaitsForSync() ? undefined : published.current()),
     status: (): DirectoryStatus => {
       const status = directoryStatus({
         snapshot: published.current(),
