@@ -5,9 +5,10 @@
  * (floor-answers.ts, shared with the node:http floor). No parsing, no shaping, no filtering engine: anything a real
  * server on Express does costs more than this.
  */
-import { hash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { scimAuth } from '../../src/http/auth';
+import { lookupETag, weakETag } from '../../src/http/respond';
 import { setSecurityHeaders } from '../../src/http/security-headers';
 import type { Corpus } from '../corpus';
 import { errorBody, floorAnswers, SCIM_CONTENT_TYPE } from './floor-answers';
@@ -24,13 +25,13 @@ export interface FloorOptions {
   readonly sameHead?: boolean;
 }
 
-/** Each user's weak ETag by its pre-rendered text, as xero-scim's answers carry one. */
+/** Each user's weak ETag by its pre-rendered text, taken once, as xero-scim keeps each resource's. */
 function etagsOf(corpus: Corpus): Map<string, string> {
-  return new Map(corpus.users.map((text) => [text, `W/"${hash('sha1', text, 'base64url')}"`]));
+  return new Map(corpus.users.map((text) => [text, weakETag(text)]));
 }
 
-/** The ETag of a lookup that finds no one (any fixed tag: it is looked up, not computed, in either server). */
-const NO_MATCH_ETAG = 'W/"no-match"';
+/** The ETag of a lookup that finds no one (a fixed tag in either server). */
+const NO_MATCH_ETAG = weakETag('no match');
 
 const queryValue = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
@@ -55,12 +56,11 @@ export function createFloorApp(options: FloorOptions): Express {
 
   scim.get('/Users', (req, res) => {
     const filter = req.query.filter;
-    if (typeof filter === 'string' && etags) {
+    if (typeof filter === 'string') {
       const found = answers.userNamed(filter);
-      res.setHeader('ETag', found ? `W/"1-${etags.get(found)!.slice(3)}` : NO_MATCH_ETAG);
+      if (etags) res.setHeader('ETag', found ? lookupETag(etags.get(found)!) : NO_MATCH_ETAG);
       res.type(SCIM_CONTENT_TYPE).send(answers.lookupAnswer(found));
-    } else if (typeof filter === 'string') res.type(SCIM_CONTENT_TYPE).send(answers.usersFiltered(filter));
-    else res.type(SCIM_CONTENT_TYPE).send(answers.usersPage(queryValue(req.query.startIndex), queryValue(req.query.count)));
+    } else res.type(SCIM_CONTENT_TYPE).send(answers.usersPage(queryValue(req.query.startIndex), queryValue(req.query.count)));
   });
   scim.get('/Users/:id', (req, res) => {
     const text = answers.userById(req.params.id);

@@ -21,6 +21,13 @@ export function weakETag(...parts: readonly (string | Buffer)[]): string {
 
 const NUL = Buffer.of(0);
 
+/**
+ * A lookup's answer is the ListResponse of the one resource it finds, or the empty one. So its ETag comes from the
+ * resource's own (a digest of all its content, its URL included), with no digest per request, and it stays the same
+ * while the person is unchanged, where a list's changes with any change in the directory.
+ */
+export const lookupETag = (resourceETag: string): string => `W/"1-${resourceETag.slice(3)}`;
+
 /** RFC 9110 §13.1.2: If-None-Match uses weak comparison; `*` matches any current representation. */
 function matchesIfNoneMatch(req: Request, etag: string): boolean {
   const header = req.headers['if-none-match'];

@@ -29,7 +29,7 @@ import { lookupEq } from '../scim/query/plan';
 import { CrawlPins, type SharedCrawlPins } from './crawl-pins';
 import { ListPages } from './list-pages';
 import { userNameLookup } from './lookups';
-import { notModified, sendScim, sendScimJson, weakETag } from './respond';
+import { lookupETag, notModified, sendScim, sendScimJson, weakETag } from './respond';
 
 export interface ScimRouterOptions {
   readonly directory: Directory;
@@ -307,13 +307,6 @@ function withETag(body: Buffer): [Buffer, string] {
 }
 
 const FIRST_PAGE = { startIndex: 1 } as const;
-
-/**
- * A lookup's answer is the ListResponse of the one resource it finds, or the empty one. So its ETag comes from the
- * resource's own (a digest of all its content, its URL included), with no digest per request, and it stays the same
- * while the person is unchanged, where a list's changes with any change in the directory.
- */
-const lookupETag = (resourceETag: string): string => `W/"1-${resourceETag.slice(3)}`;
 
 /** The answer of a lookup that finds no one, which is the same in every view and snapshot. */
 const NO_MATCH = (() => {
